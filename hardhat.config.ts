@@ -1,0 +1,47 @@
+import { createRequire } from "node:module";
+import { defineConfig } from "hardhat/config";
+import hardhatViem from "@nomicfoundation/hardhat-viem";
+import hardhatNetworkHelpers from "@nomicfoundation/hardhat-network-helpers";
+
+const require = createRequire(import.meta.url);
+
+// solc comes from the `solc` npm package (official wasm build): no compiler download, works offline.
+// Keep `version` equal to the pinned `solc` package version in package.json.
+const SOLC_VERSION = "0.8.28";
+
+export default defineConfig({
+  plugins: [hardhatViem, hardhatNetworkHelpers],
+  solidity: {
+    version: SOLC_VERSION,
+    path: require.resolve("solc/soljson.js"),
+    settings: {
+      optimizer: { enabled: true, runs: 200 },
+      evmVersion: "cancun",
+    },
+  },
+  paths: {
+    tests: { solidity: "./test/solidity" },
+  },
+  test: {
+    solidity: {
+      fuzz: { runs: 256, seed: "0x5eed" },
+      invariant: { runs: 128, depth: 32, failOnRevert: false },
+    },
+  },
+  // A local upstream node (Hardhat or anvil) reports chain id 31337; forking it needs its hardfork history, and
+  // the descriptor's chainType must match the forking network's ("l1") or EDR ignores it.
+  chainDescriptors: {
+    31337: { name: "local", chainType: "l1", hardforkHistory: { cancun: { blockNumber: 0 } } },
+  },
+  networks: {
+    // In-process EVM for unit tests.
+    default: { type: "edr-simulated", chainType: "l1" },
+    // A fork of whatever node FORK_URL points at (a local node by default). Tests override `forking.url`.
+    fork: {
+      type: "edr-simulated",
+      chainType: "l1",
+      forking: { url: process.env.FORK_URL ?? "http://127.0.0.1:8545" },
+    },
+    localhost: { type: "http", chainType: "l1", url: "http://127.0.0.1:8545" },
+  },
+});
