@@ -1,0 +1,176 @@
+/**
+ * Deploys the whole local system — tokens, oracle, AMM with liquidity, vault with roles, lens, band-upkeep adapter — through
+ * Hardhat's viem helpers. Shared by the tests, the gas report and (later) the demo, so that each of them runs
+ * against exactly the same wiring.
+ */
+import type { NetworkConnection } from "hardhat/types/network";
+import { keccak256, parseUnits, toHex, type Address } from "viem";
+
+export type HardhatViem = NetworkConnection["viem"];
+
+export const QUOTE_DECIMALS = 6;
+export const UNDERLYING_DECIMALS = 18;
+export const ORACLE_DECIMALS = 8;
+export const WAD = 10n ** 18n;
+
+export const ROLES = {
+  admin: `0x${"00".repeat(32)}` as const,
+  keeper: keccak256(toHex("KEEPER_ROLE")),
+  manager: keccak256(toHex("MANAGER_ROLE")),
+  guardian: keccak256(toHex("GUARDIAN_ROLE")),
+  updater: keccak256(toHex("UPDATER_ROLE")),
+  minter: keccak256(toHex("MINTER_ROLE")),
+};
+
+export interface HedgeParams {
+  maxSlippageBps: number;
+  minRebalanceInterval: number;
+  maxOracleAge: number;
+  maxTradeWad: bigint;
+  deltaToleranceWad: bigint;
+  bandWad: bigint;
+}
+
+export interface RiskParams {
+  volWad: bigint;
+  rateWad: bigint;
+  spreadBps: number;
+  stressUpBps: number;
+}
+
+export const DEFAULT_HEDGE_PARAMS: HedgeParams = {
+  maxSlippageBps: 100,
+  minRebalanceInterval: 1,
+  maxOracleAge: 3600,
+  maxTradeWad: 200n * WAD,
+  deltaToleranceWad: WAD / 10n,
+  bandWad: WAD / 2n,
+};
+
+export const DEFAULT_RISK_PARAMS: RiskParams = {
+  volWad: (WAD * 8n) / 10n,
+  rateWad: 0n,
+  spreadBps: 200,
+  stressUpBps: 10_000,
+};
+
+export interface SystemOptions {
+  /** Oracle and AMM starting price, quote units per underlying (e.g. 3000). */
+  spot?: number;
+  /** AMM depth in underlying units; the quote side is `spot` times this. */
+  ammDepthUnderlying?: number;
+  ammFeeBps?: number;
+  /** Quote assets deposited into the vault by the liquidity provider. */
+  vaultDeposit?: number;
+  hedge?: Partial<HedgeParams>;
+  risk?: Partial<RiskParams>;
+}
+
+export function priceE8(price: number): bigint {
+  return parseUnits(price.toString(), ORACLE_DECIMALS);
+}
+
+export function quoteUnits(amount: number | string): bigint {
+  return parseUnits(amount.toString(), QUOTE_DECIMALS);
+}
+
+export function underlyingUnits(amount: number | string): bigint {
+  return parseUnits(amount.toString(), UNDERLYING_DECIMALS);
+}
+
+/**
+ * Deploys and wires the system. Wallet 0 is the admin, manager, guardian, oracle updater and liquidity
+ * provider; wallet 1 is the keeper; wallets 2+ are free for buyers.
+ */
+export async function deploySystem(viem: HardhatViem, options: SystemOptions = {}) {
+  const spot = options.spot ?? 3000;
+  const depth = options.ammDepthUnderlying ?? 1000;
+  const [admin, keeper] = await viem.getWalletClients();
+  if (!admin || !keeper) throw new Error("deploySystem needs at least two funded accounts");
+  const publicClient = await viem.getPublicClient();
+
+  const quote = await viem.deployContract("MockERC20", ["USD Coin", "USDC", QUOTE_DECIMALS, admin.account.address]);
+  const underlying = await viem.deployContract("MockERC20", [
+    "Wrapped Ether",
+    "WETH",
+    UNDERLYING_DECIMALS,
+    admin.account.address,
+  ]);
+  const oracle = await viem.deployContract("MockOracle", [ORACLE_DECIMALS, "WETH / USD", priceE8(spot), admin.account.address]);
+  const amm = await viem.deployContract("MockAmm", [underlying.address, quote.address, BigInt(options.ammFeeBps ?? 30)]);
+
+  const hedge = { ...DEFAULT_HEDGE_PARAMS, ...options.hedge };
+  const risk = { ...DEFAULT_RISK_PARAMS, ...options.risk };
+  const vault = await viem.deployContract("OptionVault", [
+    quote.address,
+    underlying.address,
+    oracle.address,
+    amm.address,
+    admin.account.address,
+    "Delta Keeper ETH Vault",
+    "dkETH",
+    hedge,
+    risk,
+  ]);
+  const lens = await viem.deployContract("VaultLens");
+  // Open runner (address 0): any Automation-style runner may perform; the vault's guards bound every trade.
+  const upkeep = await viem.deployContract("BandUpkeep", [
+    vault.address,
+    amm.address,
+    "0x0000000000000000000000000000000000000000",
+    QUOTE_DECIMALS,
+    UNDERLYING_DECIMALS,
+  ]);
+
+  const wait = async (hash: `0x${string}`) => {
+    const receipt = await publicClient.waitForTransactionReceipt({ hash });
+    if (receipt.status !== "success") throw new Error(`transaction ${hash} reverted`);
+    return receipt;
+  };
+
+  await wait(await vault.write.grantRole([ROLES.manager, admin.account.address]));
+  await wait(await vault.write.grantRole([ROLES.guardian, admin.account.address]));
+  await wait(await vault.write.grantRole([ROLES.keeper, keeper.account.address]));
+  await wait(await vault.write.grantRole([ROLES.keeper, upkeep.address]));
+
+  // AMM liquidity at the oracle price.
+  const ammUnderlying = underlyingUnits(depth);
+  const ammQuote = quoteUnits(depth * spot);
+  await wait(await underlying.write.mint([admin.account.address, ammUnderlying]));
+  await wait(await quote.write.mint([admin.account.address, ammQuote]));
+  await wait(await underlying.write.approve([amm.address, ammUnderlying]));
+  await wait(await quote.write.approve([amm.address, ammQuote]));
+  await wait(await amm.write.addLiquidity([ammUnderlying, ammQuote, 0n, admin.account.address]));
+
+  // Vault capital.
+  const deposit = quoteUnits(options.vaultDeposit ?? 1_000_000);
+  if (deposit > 0n) {
+    await wait(await quote.write.mint([admin.account.address, deposit]));
+    await wait(await quote.write.approve([vault.address, deposit]));
+    await wait(await vault.write.deposit([deposit, admin.account.address]));
+  }
+
+  return { admin, keeper, publicClient, quote, underlying, oracle, amm, vault, lens, upkeep, hedge, risk, wait };
+}
+
+export type System = Awaited<ReturnType<typeof deploySystem>>;
+
+/** Lists a series `days` from the latest block's timestamp and returns its id. */
+export async function listSeries(sys: System, isCall: boolean, strike: number, days: number) {
+  const block = await sys.publicClient.getBlock();
+  const expiry = block.timestamp + BigInt(Math.round(days * 86_400));
+  const strikeWad = parseUnits(strike.toString(), 18);
+  await sys.wait(await sys.vault.write.listSeries([isCall, strikeWad, expiry]));
+  const id = (await sys.vault.read.seriesId([isCall, strikeWad, expiry])) as `0x${string}`;
+  return { id, expiry, strikeWad };
+}
+
+/** Mints quote to `buyer`, approves the vault and opens `size` options of series `id`. */
+export async function buyOptions(sys: System, buyer: Address, id: `0x${string}`, size: number) {
+  const sizeWad = underlyingUnits(size);
+  const premium = (await sys.vault.read.quotePremium([id, sizeWad])) as bigint;
+  await sys.wait(await sys.quote.write.mint([buyer, premium]));
+  await sys.wait(await sys.quote.write.approve([sys.vault.address, premium], { account: buyer }));
+  await sys.wait(await sys.vault.write.openPosition([id, sizeWad, premium, buyer], { account: buyer }));
+  return { premium, sizeWad };
+}
