@@ -398,6 +398,22 @@ describe("BandUpkeep: checkUpkeep / performUpkeep (Chainlink Automation conventi
     await expect(sys.upkeep.write.performUpkeep([data], asKeeper(sys))).rejects.toThrow(/DeltaWithinBand/);
   });
 
+  it("performUpkeep reverts with NotRunner for anyone but the configured runner", async () => {
+    sys = await networkHelpers.loadFixture(shortCallsSystem);
+    const gated = await viem.deployContract("BandUpkeep", [
+      sys.vault.address,
+      sys.amm.address,
+      sys.keeper.account.address,
+      6,
+      18,
+    ]);
+    await sys.wait(await sys.vault.write.grantRole([ROLES.keeper, gated.address]));
+    const [needed, data] = await gated.read.checkUpkeep(["0x"]);
+    expect(needed).toBe(true);
+    await expect(gated.write.performUpkeep([data], { account: stranger.account })).rejects.toThrow(/NotRunner/);
+    await sys.wait(await gated.write.performUpkeep([data], asKeeper(sys)));
+  });
+
   it("checkUpkeep says no while paused, with a stale oracle, or when the AMM is off the oracle", async () => {
     sys = await networkHelpers.loadFixture(shortCallsSystem);
     await sys.wait(await sys.oracle.write.setPrice([priceE8(2800)]));

@@ -1,0 +1,35 @@
+/**
+ * Acceptance bounds on gas. Gas on the simulated EVM is deterministic, so these are exact measurements of the
+ * same scenarios `npm run gas` reports, not timing assertions.
+ */
+import hre from "hardhat";
+import { describe, expect, it } from "vitest";
+import { rebalanceGasWithSeries } from "../scripts/lib/gas.ts";
+
+const { viem } = await hre.network.create();
+const buyer = (await viem.getWalletClients())[2]!.account.address;
+
+describe("rebalance gas", () => {
+  it("a rebalance with 10 live series uses at most 150,000 gas (receipt gasUsed)", async () => {
+    const { gas, firstGas } = await rebalanceGasWithSeries(viem, 10, buyer);
+    console.log(`rebalance, 10 live series: ${gas} gas (vault's first-ever hedge: ${firstGas})`);
+    expect(gas).toBeLessThanOrEqual(150_000);
+  });
+
+  it("a rebalance with the maximum 32 live series still fits comfortably in a block", async () => {
+    const { gas, firstGas } = await rebalanceGasWithSeries(viem, 32, buyer);
+    console.log(`rebalance, 32 live series: ${gas} gas (vault's first-ever hedge: ${firstGas})`);
+    expect(gas).toBeLessThanOrEqual(400_000);
+  });
+});
+
+describe("code size", () => {
+  it("every deployable contract is under the EIP-170 limit of 24,576 bytes, so it deploys on any public chain", async () => {
+    for (const name of ["OptionVault", "VaultLens", "BandUpkeep", "MockAmm", "MockOracle", "MockERC20"] as const) {
+      const artifact = await hre.artifacts.readArtifact(name);
+      const bytes = (artifact.deployedBytecode.length - 2) / 2;
+      console.log(`${name}: ${bytes} bytes`);
+      expect(bytes, name).toBeLessThanOrEqual(24_576);
+    }
+  });
+});
