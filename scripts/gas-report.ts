@@ -1,7 +1,9 @@
 /**
  * `npm run gas`: the gas of every external function and of a rebalance with 1, 10 and 32 live series.
  * Writes `gas-snapshot.json`; with GAS_CHECK=1 it compares against the committed snapshot instead and exits
- * non-zero on any drift (gas on the simulated EVM is deterministic).
+ * non-zero on drift. Execution gas on the simulated EVM is deterministic, but the scenarios take expiries and
+ * deadlines from the clock, so calldata (4 gas a zero byte, 16 a non-zero one) varies by a few tens of gas from
+ * run to run: a row drifts when it moves by more than GAS_TOLERANCE (100 gas or 0.1%, whichever is larger).
  */
 import { readFile, writeFile } from "node:fs/promises";
 import hre from "hardhat";
@@ -22,13 +24,18 @@ console.log("BlackScholes rows = gas of the library call alone, measured with ga
 const snapshot = Object.fromEntries(rows.map((r) => [key(r), r.gas]));
 if (process.env.GAS_CHECK === "1") {
   const committed = JSON.parse(await readFile(SNAPSHOT, "utf8")) as Record<string, number>;
-  const drift = Object.keys({ ...committed, ...snapshot }).filter((k) => committed[k] !== snapshot[k]);
+  const tolerance = (gas: number) => Math.max(100, gas / 1000);
+  const drift = Object.keys({ ...committed, ...snapshot }).filter((k) => {
+    const before = committed[k];
+    const now = snapshot[k];
+    return before === undefined || now === undefined || Math.abs(now - before) > tolerance(before);
+  });
   if (drift.length > 0) {
     for (const k of drift) console.error(`gas drift: ${k}: snapshot ${committed[k] ?? "-"}, now ${snapshot[k] ?? "-"}`);
     console.error("Run `npm run gas` and commit gas-snapshot.json if the change is intended.");
     process.exit(1);
   }
-  console.log(`\ngas snapshot matches (${rows.length} rows)`);
+  console.log(`\ngas snapshot matches (${rows.length} rows, each within max(100 gas, 0.1%))`);
 } else {
   await writeFile(SNAPSHOT, `${JSON.stringify(snapshot, null, 2)}\n`);
   console.log(`\nwrote ${SNAPSHOT.pathname}`);

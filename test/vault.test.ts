@@ -151,8 +151,13 @@ describe("OptionVault: book and premiums", () => {
     await sys.wait(await sys.vault.write.delistSeries([a.id]));
     const series = await book(sys);
     expect(series.map((s) => s.id)).toEqual([b.id]);
-    // The moved series is still addressable.
+    // The moved series is still addressable, at index 0 now.
     await buyOptions(sys, buyer, b.id, 1);
+    expect(await sys.vault.read.seriesCount()).toBe(1n);
+    const [id0, s0] = await sys.vault.read.seriesAt([0n]);
+    expect(id0).toBe(b.id);
+    expect(s0.sizeWad).toBe(-2n * WAD);
+    await expect(sys.vault.read.seriesAt([1n])).rejects.toThrow(/SeriesIndexOutOfRange/);
   });
 
   it("only the manager lists series and sets parameters", async () => {
