@@ -1,0 +1,188 @@
+/**
+ * The types that cross the keeper's layers. Data flows one way:
+ *
+ *   chain state ──read──▶ VaultSnapshot ──model──▶ MarketView ──policy──▶ Decision ──size──▶ Sizing ──execute──▶ tx
+ *
+ * `VaultSnapshot` is what the chain said, in `bigint` and on-chain units (wad, token decimals), pinned to one
+ * block. `MarketView` is the same vault as the model sees it, in `number`s of natural units (underlying units,
+ * quote per underlying, years), converted at one boundary (`keeper/pricing/view.ts`). Policies read only the
+ * `MarketView`; sizing reads both (AMM math is exact, in bigint, like the contract's).
+ */
+import type { Address } from "viem";
+
+/** One live option series, as `VaultLens.bookOf` returns it (vault-signed, size-weighted Greeks). */
+export interface SeriesSnapshot {
+  id: `0x${string}`;
+  isCall: boolean;
+  strikeWad: bigint;
+  expiry: bigint;
+  sizeWad: bigint;
+  deltaWad: bigint;
+  gammaWad: bigint;
+  vegaWad: bigint;
+  markWad: bigint;
+}
+
+/** A vault's on-chain bounds (`IOptionVault.HedgeParams`). */
+export interface HedgeBounds {
+  maxSlippageBps: number;
+  minRebalanceInterval: number;
+  maxOracleAge: number;
+  maxTradeWad: bigint;
+  deltaToleranceWad: bigint;
+  bandWad: bigint;
+}
+
+/** A vault's pricing parameters (`IOptionVault.RiskParams`). */
+export interface RiskParams {
+  volWad: bigint;
+  rateWad: bigint;
+  spreadBps: number;
+  stressUpBps: number;
+}
+
+/** Everything read for one vault at one block (`IOptionVault.VaultState` plus the book). */
+export interface VaultSnapshot {
+  vault: Address;
+  blockNumber: bigint;
+  timestamp: bigint;
+  bookDeltaWad: bigint;
+  /** Book delta + hedge balance: what `rebalance` must bring towards zero. */
+  netDeltaWad: bigint;
+  gammaWad: bigint;
+  vegaWad: bigint;
+  /** Underlying tokens held, underlying decimals. */
+  hedgeBalance: bigint;
+  /** Quote tokens held, quote decimals. */
+  cashBalance: bigint;
+  spotWad: bigint;
+  oracleUpdatedAt: bigint;
+  oracleAgeSeconds: bigint;
+  oracleFresh: boolean;
+  ammReserveUnderlying: bigint;
+  ammReserveQuote: bigint;
+  ammFeeBps: bigint;
+  lastRebalanceBlock: bigint;
+  nextRebalanceBlock: bigint;
+  paused: boolean;
+  hedge: HedgeBounds;
+  risk: RiskParams;
+  book: readonly SeriesSnapshot[];
+  /** Token decimals (from the deployment or the tokens), needed to convert token amounts to wad. */
+  quoteDecimals: number;
+  underlyingDecimals: number;
+}
+
+/** Chain-wide facts read in the same call as the snapshots. */
+export interface ChainSnapshot {
+  blockNumber: bigint;
+  timestamp: bigint;
+  baseFeePerGas: bigint;
+}
+
+/** The costs a hedge pays, in quote units (e.g. USD). */
+export interface CostModel {
+  /** Cost of one hedge transaction's gas, quote units (gas used × fee per gas × native token price). */
+  gasCostQuote: number;
+  /** AMM fee as a fraction of the input (0.003 for 30 bps). */
+  feeRate: number;
+  /**
+   * Price impact per unit traded on a constant-product pool: a trade of x underlying moves the price by about
+   * 2·x/R relative (R = underlying reserve), so the slippage paid on x, beyond the fee, is ≈ η·x² with
+   * η = spot / R (quote per underlying²).
+   */
+  eta: number;
+}
+
+/** A vault as the model sees it: plain numbers in natural units. */
+export interface MarketView {
+  vault: Address;
+  blockNumber: number;
+  timestamp: number;
+  /** Net delta, underlying units (negative: the vault loses when the price rises). */
+  delta: number;
+  /** Net gamma, underlying units per quote unit of price. */
+  gamma: number;
+  /** Net vega, quote units per 1.0 of volatility. */
+  vega: number;
+  spot: number;
+  vol: number;
+  rate: number;
+  /** Gamma-weighted time to expiry of the book, years (0 for an empty book). */
+  timeToExpiry: number;
+  /** Blocks since the vault's last rebalance (Infinity if never). */
+  blocksSinceHedge: number;
+  /** Whether the contract would accept a rebalance in this block (not paused, oracle fresh, spacing passed). */
+  canTrade: boolean;
+  /** The contract's overshoot tolerance, underlying units. */
+  deltaTolerance: number;
+  /** The vault's on-chain band (`bandWad`), underlying units. */
+  onChainBand: number;
+  costs: CostModel;
+}
+
+/** Where a rebalance aims. */
+export type HedgeTarget = "zero" | "edge";
+
+/** A policy's verdict for one vault at one block. */
+export type Decision =
+  | { kind: "hold"; reason: string; band?: number }
+  | {
+      kind: "rebalance";
+      /** Delta to reach, underlying units (0, or the band's edge on the current side). */
+      targetDelta: number;
+      target: HedgeTarget;
+      reason: string;
+      band?: number;
+    };
+
+/** A hedge order sized against the pool, in on-chain units, ready to send as `rebalance(...)`. */
+export interface HedgeOrder {
+  buyUnderlying: boolean;
+  /** Exact input, in the input token's decimals. */
+  amountIn: bigint;
+  /** The AMM output expected at the snapshot's reserves. */
+  expectedOut: bigint;
+  /** The keeper's own bound on the output (expectedOut less a small margin). */
+  minAmountOut: bigint;
+  /** Underlying traded, wad. */
+  tradeWad: bigint;
+  /** Net delta expected after the trade, wad. */
+  deltaAfterWad: bigint;
+  /** Execution price vs oracle, basis points against the vault (fee included). */
+  slippageBps: number;
+  /** Slippage paid (fee + impact) in quote units, and total cost with gas. */
+  slippageCostQuote: number;
+  totalCostQuote: number;
+  /** Risk-reduction value of the trade under the policy, quote units. */
+  benefitQuote: number;
+  /** True when the order was cut (slippage bound, max trade, hedge balance) short of the policy's target. */
+  partial: boolean;
+}
+
+/** Sizing's verdict: an order, or a reason not to trade now. */
+export type Sizing = { kind: "order"; order: HedgeOrder } | { kind: "skip"; reason: string };
+
+/** Risk preferences shared by the policies that weigh risk against cost, and by sizing's cost/benefit check. */
+export interface RiskPreferences {
+  /** γ: absolute risk aversion, per quote unit (e.g. 1e-4 per USD). */
+  riskAversion: number;
+  /** How long an unhedged delta is assumed to be carried when valuing a hedge, seconds. */
+  horizonSeconds: number;
+}
+
+/** The hedging policy and its parameters, as configured. */
+export type PolicyConfig =
+  /** Hedge to zero whenever |delta| exceeds `minTrade` (underlying units). */
+  | { name: "every-block"; minTrade: number }
+  /** Hedge to zero every `intervalBlocks` blocks (if |delta| exceeds `minTrade`). */
+  | { name: "interval"; intervalBlocks: number; minTrade: number }
+  /** Hedge when |delta| exceeds `band` (underlying units), to zero or to the band's edge. */
+  | { name: "band"; band: number; target: HedgeTarget }
+  /**
+   * Whalley–Wilmott: band half-width H = (3/2 · e^{-r(T-t)} · λ · S · Γ² / γ)^{1/3}, trade to the edge.
+   * `costRate` is λ, the proportional cost per unit of value traded (defaults to the AMM fee).
+   */
+  | { name: "whalley-wilmott"; costRate?: number }
+  /** Hedge only when the risk reduction is worth gas plus slippage; size chosen to maximise the net value. */
+  | { name: "gas-aware" };
