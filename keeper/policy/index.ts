@@ -1,0 +1,49 @@
+/**
+ * When to hedge: `decide` maps one vault's `MarketView` to a `Decision` under the configured policy. Pure: no
+ * client, no clock. How much to trade against the pool, and whether that particular order is worth its cost,
+ * is sizing's job (keeper/sizing/size.ts), which applies the same cost/benefit rule to every policy.
+ */
+import type { Decision, MarketView, PolicyConfig, RiskPreferences } from "../types.ts";
+import { band } from "./band.ts";
+import { everyBlock } from "./everyBlock.ts";
+import { gasAware } from "./gasAware.ts";
+import { interval } from "./interval.ts";
+import { whalleyWilmott } from "./whalleyWilmott.ts";
+
+export { hedgeBenefitQuote } from "./benefit.ts";
+
+/**
+ * The policy's verdict, or `hold` when the vault would refuse a rebalance in this block (paused, stale oracle,
+ * or within `minRebalanceInterval`); the hold then says what the policy would have done and keeps its band.
+ */
+export function decide(view: MarketView, policy: PolicyConfig, prefs: RiskPreferences): Decision {
+  const verdict = evaluate(view, policy, prefs);
+  if (view.canTrade) return verdict;
+  const would = verdict.kind === "rebalance" ? "would rebalance: " : "";
+  return {
+    kind: "hold",
+    reason: `vault cannot trade in this block (paused, stale oracle or rebalance spacing); ${would}${verdict.reason}`,
+    ...(verdict.band === undefined ? {} : { band: verdict.band }),
+  };
+}
+
+function evaluate(view: MarketView, policy: PolicyConfig, prefs: RiskPreferences): Decision {
+  switch (policy.name) {
+    case "every-block":
+      return everyBlock(view, policy);
+    case "interval":
+      return interval(view, policy);
+    case "band":
+      return band(view, policy);
+    case "whalley-wilmott":
+      return whalleyWilmott(view, policy, prefs);
+    case "gas-aware":
+      return gasAware(view, policy, prefs);
+    default:
+      return unknownPolicy(policy);
+  }
+}
+
+function unknownPolicy(policy: never): never {
+  throw new TypeError(`unknown policy ${JSON.stringify(policy)}`);
+}
