@@ -34,12 +34,39 @@ contract VaultLens {
         SeriesView[] book;
     }
 
+    /// @notice The block the snapshots were read at, and the account balance a keeper needs for its fees.
+    struct ChainInfo {
+        uint256 blockNumber;
+        uint256 timestamp;
+        uint256 baseFeePerGas;
+        uint256 chainId;
+        uint256 accountBalance;
+    }
+
     uint256 private constant WAD = 1e18;
+
+    /// @notice One keeper read: the block's number, time and base fee, `account`'s native balance, and
+    /// `snapshots(vaults, withBook)`. Everything a keeper needs per block in a single `eth_call`.
+    /// @param account The keeper's signer (its balance pays for gas); zero to skip.
+    function read(address[] calldata vaults, bool withBook, address account)
+        external
+        view
+        returns (ChainInfo memory chain, Snapshot[] memory snaps)
+    {
+        chain = ChainInfo({
+            blockNumber: block.number,
+            timestamp: block.timestamp,
+            baseFeePerGas: block.basefee,
+            chainId: block.chainid,
+            accountBalance: account.balance
+        });
+        snaps = snapshots(vaults, withBook);
+    }
 
     /// @notice `state()` of every vault in `vaults`, and its book with per-series Greeks when `withBook`.
     /// @param vaults Vault addresses, in the order the results are returned.
     /// @param withBook Also read each vault's live series (for off-chain cross-checks of the Greeks).
-    function snapshots(address[] calldata vaults, bool withBook) external view returns (Snapshot[] memory out) {
+    function snapshots(address[] calldata vaults, bool withBook) public view returns (Snapshot[] memory out) {
         out = new Snapshot[](vaults.length);
         for (uint256 i; i < vaults.length; ++i) {
             Snapshot memory snap = out[i];

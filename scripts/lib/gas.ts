@@ -119,6 +119,7 @@ export async function measureAll(viem: HardhatViem): Promise<GasRow[]> {
   await sys.wait(await oracle.write.setPrice([priceE8(2985)]));
   await view("VaultLens", "snapshots", "1 vault, with book", lens, [[vault.address], true]);
   await view("VaultLens", "snapshots", "10 vaults (same vault x10), state only", lens, [Array(10).fill(vault.address), false]);
+  await view("VaultLens", "read", "1 vault, with book (the keeper's per-block call)", lens, [[vault.address], true, keeper.account.address]);
   const st = await vault.read.state();
   if (st.netDeltaWad > 0n) {
     const sell = BigInt(st.netDeltaWad) / 2n;

@@ -174,3 +174,52 @@ export async function buyOptions(sys: System, buyer: Address, id: `0x${string}`,
   await sys.wait(await sys.vault.write.openPosition([id, sizeWad, premium, buyer], { account: buyer }));
   return { premium, sizeWad };
 }
+
+/**
+ * Another vault on the same tokens and oracle as `sys` (and its AMM, or a pool of its own of `ownAmmDepth`
+ * underlying), with the same roles, `deposit` of capital and one
+ * 30-day ATM call series of which `optionsSold` are sold (so it has a delta to hedge). For multi-vault
+ * benchmarks and tests.
+ */
+export async function deployExtraVault(
+  viem: HardhatViem,
+  sys: System,
+  p: { deposit?: number; optionsSold?: number; ownAmmDepth?: number } = {},
+) {
+  const { admin, keeper } = sys;
+  let amm = sys.amm;
+  if (p.ownAmmDepth !== undefined) {
+    // Its own pool at the oracle price: vaults that hedge in the same block do not move each other's price.
+    amm = await viem.deployContract("MockAmm", [sys.underlying.address, sys.quote.address, 30n]);
+    const [, answer] = await sys.oracle.read.latestRoundData();
+    const u = underlyingUnits(p.ownAmmDepth);
+    const q = (u * answer) / 10n ** BigInt(ORACLE_DECIMALS + UNDERLYING_DECIMALS - QUOTE_DECIMALS);
+    await sys.wait(await sys.underlying.write.mint([admin.account.address, u]));
+    await sys.wait(await sys.quote.write.mint([admin.account.address, q]));
+    await sys.wait(await sys.underlying.write.approve([amm.address, u]));
+    await sys.wait(await sys.quote.write.approve([amm.address, q]));
+    await sys.wait(await amm.write.addLiquidity([u, q, 0n, admin.account.address]));
+  }
+  const vault = await viem.deployContract("OptionVault", [
+    sys.quote.address,
+    sys.underlying.address,
+    sys.oracle.address,
+    amm.address,
+    admin.account.address,
+    "Delta Keeper ETH Vault",
+    "dkETH",
+    sys.hedge,
+    sys.risk,
+  ]);
+  await sys.wait(await vault.write.grantRole([ROLES.manager, admin.account.address]));
+  await sys.wait(await vault.write.grantRole([ROLES.keeper, keeper.account.address]));
+  const deposit = quoteUnits(p.deposit ?? 1_000_000);
+  await sys.wait(await sys.quote.write.mint([admin.account.address, deposit]));
+  await sys.wait(await sys.quote.write.approve([vault.address, deposit]));
+  await sys.wait(await vault.write.deposit([deposit, admin.account.address]));
+  const other = { ...sys, vault, amm };
+  const { id } = await listSeries(other, true, 3000, 30);
+  const buyer = (await viem.getWalletClients())[2]!.account.address;
+  await buyOptions(other, buyer, id, p.optionsSold ?? 10);
+  return { vault, amm };
+}

@@ -1,0 +1,101 @@
+/**
+ * viem clients for the keeper: one public client for reads and sends (HTTP), an optional WebSocket client used
+ * only for the block subscription, and a local signing account. Every JSON-RPC call goes through
+ * `instrument`, so the keeper can count requests by method (the benchmark's "requests per block") without
+ * wrapping each call site.
+ */
+import {
+  createPublicClient,
+  http,
+  webSocket,
+  type Account,
+  type Hex,
+  type PublicClient,
+  type Transport,
+} from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+
+/** Called for every JSON-RPC request, before it is sent, and when it fails. */
+export interface RpcObserver {
+  onRequest?(method: string): void;
+  onError?(method: string, error: unknown): void;
+}
+
+/** Wraps a transport so that every request is reported to `observer`. */
+export function instrument(transport: Transport, observer: RpcObserver): Transport {
+  return (params) => {
+    const inner = transport(params);
+    const request: typeof inner.request = async (args, options) => {
+      observer.onRequest?.(args.method);
+      try {
+        return await inner.request(args, options);
+      } catch (error) {
+        observer.onError?.(args.method, error);
+        throw error;
+      }
+    };
+    return { ...inner, request };
+  };
+}
+
+export interface ClientOptions {
+  rpcUrl: string;
+  wsUrl?: string | undefined;
+  /** Timeout of one HTTP request, ms. */
+  timeoutMs?: number;
+  observer?: RpcObserver;
+}
+
+export interface ChainClients {
+  publicClient: PublicClient;
+  /** Present when a WebSocket URL is configured: used only for `eth_subscribe("newHeads")`. */
+  wsClient?: PublicClient;
+}
+
+export function createChainClients(options: ClientOptions): ChainClients {
+  const observer = options.observer ?? {};
+  // retryCount 0: a failed read is reported and the next block retries; no hidden retry storms.
+  const httpTransport = instrument(http(options.rpcUrl, { timeout: options.timeoutMs ?? 10_000, retryCount: 0 }), observer);
+  const publicClient = createPublicClient({ transport: httpTransport }) as PublicClient;
+  if (!options.wsUrl) return { publicClient };
+  const wsTransport = instrument(webSocket(options.wsUrl, { retryCount: 0, keepAlive: true, reconnect: true }), observer);
+  return { publicClient, wsClient: createPublicClient({ transport: wsTransport }) as PublicClient };
+}
+
+/** The local signer. The key stays in this closure: never logged, never put in an error. */
+export function signerFromPrivateKey(privateKey: Hex): Account {
+  return privateKeyToAccount(privateKey);
+}
+
+/** Counts requests by method; `snapshot()` returns and `reset()` clears the counts. */
+export class RequestCounter implements RpcObserver {
+  #counts = new Map<string, number>();
+  #errors = new Map<string, number>();
+
+  onRequest(method: string): void {
+    this.#counts.set(method, (this.#counts.get(method) ?? 0) + 1);
+  }
+
+  onError(method: string): void {
+    this.#errors.set(method, (this.#errors.get(method) ?? 0) + 1);
+  }
+
+  total(): number {
+    let n = 0;
+    for (const v of this.#counts.values()) n += v;
+    return n;
+  }
+
+  snapshot(): Record<string, number> {
+    return Object.fromEntries(this.#counts);
+  }
+
+  errors(): Record<string, number> {
+    return Object.fromEntries(this.#errors);
+  }
+
+  reset(): void {
+    this.#counts.clear();
+    this.#errors.clear();
+  }
+}

@@ -1,0 +1,244 @@
+#!/usr/bin/env node
+/**
+ * The composition root and CLI: `npm run keeper -- <command> [flags]`. The only module that reads
+ * `process.env`, the clock and the process's signals; everything else receives what it needs.
+ *
+ * Exit codes: 0 done, 1 runtime failure (e.g. the RPC is unreachable at startup), 2 bad command line or
+ * configuration — with one line per problem, never a bare stack trace.
+ */
+import { readFileSync } from "node:fs";
+import { performance } from "node:perf_hooks";
+import type { Address } from "viem";
+import { createChainClients, signerFromPrivateKey, type ChainClients } from "./chain/clients.ts";
+import type { ReadResult } from "./chain/readVaults.ts";
+import { CliError, helpText, parseCli, type CliCommand } from "./cli.ts";
+import { ConfigError, describeConfig, loadEnvFile, parseConfig, redactUrl, type Config } from "./config.ts";
+import { Keeper, errorMessage, round } from "./keeper.ts";
+import { wadToNumber } from "./pricing/wad.ts";
+import { createLogger, type Logger } from "./telemetry/logger.ts";
+import type { VaultPlan } from "./tick.ts";
+
+const nowMs = () => performance.now();
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export async function main(argv: readonly string[]): Promise<number> {
+  let command: CliCommand;
+  try {
+    command = parseCli(argv);
+  } catch (error) {
+    if (error instanceof CliError) {
+      process.stderr.write(`error: ${error.message}\nRun \`npm run keeper -- --help\` for usage.\n`);
+      return 2;
+    }
+    throw error;
+  }
+  if (command.command === "help") {
+    process.stdout.write(`${helpText()}\n`);
+    return 0;
+  }
+
+  let config: Config;
+  try {
+    const env = { ...loadEnvFile(command.envFile), ...process.env };
+    config = parseConfig(env, command.overrides, { readFile: (path) => readFileSync(path, "utf8") });
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`configuration error (see .env.example):\n${error.message.replace(/^/gm, "  ")}\n`);
+      return 2;
+    }
+    throw error;
+  }
+
+  const logger = createLogger(config.log);
+  const clients = createChainClients({ rpcUrl: config.rpc.url, wsUrl: config.rpc.wsUrl });
+  const account = config.privateKey ? signerFromPrivateKey(config.privateKey) : undefined;
+  const keeper = new Keeper(
+    {
+      lens: config.lens,
+      vaults: config.vaults,
+      policy: config.policy,
+      prefs: config.risk,
+      maxSlippageBps: config.sending.maxSlippageBps,
+      minOutMarginBps: config.sending.minOutMarginBps,
+      caps: {
+        maxFeePerGasWei: config.sending.maxFeePerGasWei,
+        maxPriorityFeePerGasWei: config.sending.maxPriorityFeePerGasWei,
+      },
+      gasLimitPerHedge: config.sending.gasLimitPerHedge,
+      confirmations: config.sending.confirmations,
+      nativePriceQuote: config.sending.gasTokenPriceQuote,
+      greeksTolerance: config.greeksTolerance,
+      dryRun: config.dryRun,
+    },
+    { client: clients.publicClient, ...(account ? { account } : {}), logger, nowMs },
+  );
+
+  // Startup: one read proves the RPC, the lens and the vaults, and gives the chain id to check.
+  let first: ReadResult;
+  try {
+    first = await keeper.read();
+  } catch (error) {
+    logger.fatal({ rpc: redactUrl(config.rpc.url), lens: config.lens, error: errorMessage(error) }, "cannot read the vaults through the lens at startup");
+    await flush(logger);
+    return 1;
+  }
+  if (config.expectedChainId !== undefined && BigInt(config.expectedChainId) !== first.chain.chainId) {
+    logger.fatal({ expected: config.expectedChainId, actual: Number(first.chain.chainId) }, "the RPC serves another chain than CHAIN_ID / the deployments file");
+    await flush(logger);
+    return 1;
+  }
+
+  switch (command.command) {
+    case "status":
+      printStatus(first, keeper.plan(first, config.sending.maxPriorityFeePerGasWei), command.json);
+      return 0;
+    case "once": {
+      const report = await keeper.tick({ read: first, seenAtMs: nowMs() });
+      printOnce(report?.plans ?? [], command.json);
+      await flush(logger);
+      return 0;
+    }
+    case "run":
+      logger.info({ config: describeConfig(config), signer: account?.address, mode: config.rpc.wsUrl ? "websocket" : "polling" }, "keeper starting");
+      await run(keeper, clients, config, logger, first);
+      await flush(logger);
+      return 0;
+  }
+}
+
+/** Watches blocks until SIGINT/SIGTERM; then lets an in-flight tick finish (bounded) and returns. */
+async function run(keeper: Keeper, clients: ChainClients, config: Config, logger: Logger, first: ReadResult): Promise<void> {
+  let stopping = false;
+  const stopped = new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ signal }, "stopping: no new blocks taken");
+      resolve();
+    };
+    process.once("SIGINT", () => stop("SIGINT"));
+    process.once("SIGTERM", () => stop("SIGTERM"));
+  });
+
+  const onTickError = (error: unknown) => logger.error({ error: errorMessage(error) }, "tick failed: RPC read or send error; retrying on the next block");
+  await keeper.tick({ read: first, seenAtMs: nowMs() }).catch(onTickError);
+
+  if (clients.wsClient) {
+    const unwatch = clients.wsClient.watchBlockNumber({
+      emitOnBegin: false,
+      onBlockNumber: (blockNumber) => {
+        if (stopping) return;
+        keeper.tick({ blockNumber, seenAtMs: nowMs() }).catch(onTickError);
+      },
+      onError: (error) => logger.warn({ error: errorMessage(error) }, "block subscription error"),
+    });
+    await stopped;
+    unwatch();
+  } else {
+    // Polling: one lens read per interval (see Keeper.poll).
+    const loop = (async () => {
+      while (!stopping) {
+        const started = nowMs();
+        try {
+          await keeper.poll();
+        } catch (error) {
+          onTickError(error);
+        }
+        const wait = config.rpc.pollIntervalMs - (nowMs() - started);
+        if (!stopping && wait > 0) await Promise.race([sleep(wait), stopped]);
+      }
+    })();
+    await stopped;
+    await Promise.race([loop, sleep(10_000)]);
+  }
+  for (let waited = 0; keeper.busy && waited < 10_000; waited += 100) await sleep(100);
+  if (keeper.pending.size > 0) {
+    logger.warn({ pending: keeper.pending.hashes() }, "exiting with hedges still pending: they stay valid on-chain");
+  }
+}
+
+function printStatus(read: ReadResult, plans: VaultPlan[], json: boolean): void {
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ block: read.chain.blockNumber, vaults: plans.map(planSummary), failures: read.failures }, bigintJson, 2)}\n`);
+    return;
+  }
+  const rows = plans.map((p) => {
+    const s = p.snapshot;
+    return {
+      vault: shortAddress(p.vault),
+      "net delta": fmt(wadToNumber(s.netDeltaWad)),
+      band: p.decision.band === undefined ? fmt(wadToNumber(s.hedge.bandWad)) : fmt(p.decision.band),
+      "hedge bal": fmt(Number(s.hedgeBalance) / 10 ** s.underlyingDecimals),
+      spot: fmt(wadToNumber(s.spotWad), 2),
+      "oracle age": `${s.oracleAgeSeconds}s${s.oracleFresh ? "" : " STALE"}`,
+      "last rebalance": s.lastRebalanceBlock === 0n ? "never" : `#${s.lastRebalanceBlock}`,
+      series: s.book.length,
+      state: s.paused ? "PAUSED" : "active",
+    };
+  });
+  process.stdout.write(`block #${read.chain.blockNumber}\n${table(rows)}\n`);
+  for (const f of read.failures) process.stdout.write(`${f.vault}: unreadable (${f.reason})\n`);
+}
+
+function printOnce(plans: VaultPlan[], json: boolean): void {
+  if (json) {
+    process.stdout.write(`${JSON.stringify(plans.map(planSummary), bigintJson, 2)}\n`);
+    return;
+  }
+  const rows = plans.map((p) => ({
+    vault: shortAddress(p.vault),
+    "net delta": fmt(p.view.delta),
+    decision: p.decision.kind,
+    reason: p.decision.reason,
+    order:
+      p.sizing === undefined
+        ? "-"
+        : p.sizing.kind === "skip"
+          ? `skip: ${p.sizing.reason}`
+          : `${p.sizing.order.buyUnderlying ? "buy" : "sell"} ${fmt(wadToNumber(p.sizing.order.tradeWad))} → delta ${fmt(wadToNumber(p.sizing.order.deltaAfterWad))}`,
+  }));
+  process.stdout.write(`${table(rows)}\n`);
+}
+
+function planSummary(p: VaultPlan) {
+  return {
+    vault: p.vault,
+    block: p.snapshot.blockNumber,
+    netDelta: p.view.delta,
+    gamma: p.view.gamma,
+    spot: p.view.spot,
+    hedgeBalance: p.snapshot.hedgeBalance,
+    lastRebalanceBlock: p.snapshot.lastRebalanceBlock,
+    decision: p.decision,
+    sizing: p.sizing,
+    greeksCrossCheck: p.greeks,
+  };
+}
+
+function table(rows: Record<string, string | number>[]): string {
+  if (rows.length === 0) return "(no vaults)";
+  const keys = Object.keys(rows[0]!);
+  const widths = keys.map((k) => Math.max(k.length, ...rows.map((r) => String(r[k]).length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
+  return [line(keys), line(widths.map((w) => "-".repeat(w))), ...rows.map((r) => line(keys.map((k) => String(r[k]))))].join("\n");
+}
+
+const fmt = (x: number, digits = 4) => String(round(x, digits));
+const shortAddress = (a: Address) => `${a.slice(0, 6)}…${a.slice(-4)}`;
+const bigintJson = (_key: string, value: unknown) => (typeof value === "bigint" ? value.toString() : value);
+
+/** pino writes asynchronously; give it a moment before the process exits. */
+function flush(logger: Logger): Promise<void> {
+  return new Promise((resolve) => logger.flush(() => resolve()));
+}
+
+// Run only when executed directly (tests and the benchmark import `main`).
+if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith("keeper/index.ts")) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      process.stderr.write(`fatal: ${errorMessage(error)}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,336 @@
+/**
+ * The live keeper: on each new block, one read of every vault (through the lens), the pure plan
+ * (`planBlock`), logs, and the sends. State that lives across blocks is here and only here: hedges pending
+ * per vault, the nonce, the last block seen, counters. A tick never overlaps the previous one: a block that
+ * arrives while a tick runs is skipped and counted, and the next tick reads the latest state anyway.
+ */
+import type { Account, Address, PublicClient } from "viem";
+import { readVaults, type ReadResult, type VaultRef } from "./chain/readVaults.ts";
+import { FeeCapExceededError, FeeOracle, type FeeCaps } from "./execution/fees.ts";
+import { NonceTracker } from "./execution/nonces.ts";
+import { PendingHedges, type HedgeOutcome } from "./execution/pending.ts";
+import {
+  broadcastHedge,
+  GasCapExceededError,
+  HedgeSimulationError,
+  simulateHedge,
+  type SendContext,
+  type SentHedge,
+  type SimulatedHedge,
+} from "./execution/sendHedge.ts";
+import { wadToNumber } from "./pricing/wad.ts";
+import type { Logger } from "./telemetry/logger.ts";
+import { planBlock, type PlanOptions, type VaultPlan } from "./tick.ts";
+import type { HedgeOrder, PolicyConfig, RiskPreferences } from "./types.ts";
+
+export interface KeeperOptions {
+  lens: Address;
+  vaults: readonly VaultRef[];
+  policy: PolicyConfig;
+  prefs: RiskPreferences;
+  maxSlippageBps: number;
+  minOutMarginBps: number;
+  caps: FeeCaps;
+  gasLimitPerHedge: bigint;
+  confirmations: number;
+  nativePriceQuote?: number | undefined;
+  greeksTolerance: number;
+  dryRun: boolean;
+  /** Seconds added to the block timestamp for the swap deadline. */
+  deadlineSeconds?: number;
+}
+
+export interface KeeperDeps {
+  client: PublicClient;
+  /** Absent in dry-run without a key: the keeper then decides and logs but cannot send. */
+  account?: Account;
+  logger: Logger;
+  /** Monotonic milliseconds (injected so tests and benchmarks control time). */
+  nowMs: () => number;
+}
+
+export interface TickReport {
+  blockNumber: bigint;
+  plans: VaultPlan[];
+  sent: SentHedge[];
+  settled: HedgeOutcome[];
+  /** Block-to-broadcast latency of each send, ms. */
+  broadcastLatencyMs: number[];
+  /** Time spent in the pure decision code (plan), ms. */
+  decisionMs: number;
+}
+
+export class Keeper {
+  readonly pending: PendingHedges;
+  #nonces?: NonceTracker;
+  #fees: FeeOracle;
+  #busy = false;
+  #lastBlock = -1n;
+  #lastDecision = new Map<Address, string>();
+  #chainId: number | undefined;
+  skippedTicks = 0;
+  private readonly options: KeeperOptions;
+  private readonly deps: KeeperDeps;
+
+  constructor(options: KeeperOptions, deps: KeeperDeps) {
+    this.options = options;
+    this.deps = deps;
+    this.pending = new PendingHedges(deps.client, options.confirmations);
+    this.#fees = new FeeOracle(deps.client, options.caps.maxPriorityFeePerGasWei);
+    if (deps.account) this.#nonces = new NonceTracker(deps.client, deps.account.address);
+  }
+
+  get busy(): boolean {
+    return this.#busy;
+  }
+
+  get lastBlock(): bigint {
+    return this.#lastBlock;
+  }
+
+  /** Reads every vault once, at `blockNumber` or the latest block. */
+  read(blockNumber?: bigint, withBook = true): Promise<ReadResult> {
+    return readVaults(this.deps.client, {
+      lens: this.options.lens,
+      vaults: this.options.vaults,
+      account: this.deps.account?.address ?? "0x0000000000000000000000000000000000000000",
+      withBook,
+      ...(blockNumber !== undefined ? { blockNumber } : {}),
+    });
+  }
+
+  /**
+   * One poll of the HTTP loop: the lens read *is* the block poll (its answer carries the block number), so an
+   * idle poll costs exactly one request; a tick runs only when the block is new.
+   */
+  async poll(): Promise<TickReport | undefined> {
+    if (this.#busy) {
+      this.skippedTicks++;
+      return undefined;
+    }
+    const read = await this.read();
+    if (read.chain.blockNumber <= this.#lastBlock) return undefined;
+    return this.tick({ read, seenAtMs: this.deps.nowMs() });
+  }
+
+  /** The pure plan for an already-read block. */
+  plan(read: ReadResult, tipWei: bigint): VaultPlan[] {
+    const options: PlanOptions = {
+      policy: this.options.policy,
+      prefs: this.options.prefs,
+      maxSlippageBps: this.options.maxSlippageBps,
+      minOutMarginBps: this.options.minOutMarginBps,
+      tipWei,
+      nativePriceQuote: this.options.nativePriceQuote,
+      greeksTolerance: this.options.greeksTolerance,
+      pendingVaults: new Set(this.pending.list().map((p) => p.vault)),
+    };
+    return planBlock(read, options);
+  }
+
+  /**
+   * One tick. `seenAtMs` is when the block became known (head notification or poll answer), the start of the
+   * block-to-broadcast latency. Returns undefined when skipped (busy, or no new block).
+   */
+  async tick(p: { blockNumber?: bigint; seenAtMs: number; read?: ReadResult }): Promise<TickReport | undefined> {
+    if (this.#busy) {
+      this.skippedTicks++;
+      this.deps.logger.debug({ block: p.blockNumber?.toString(), skipped: this.skippedTicks }, "previous tick still running: block skipped");
+      return undefined;
+    }
+    this.#busy = true;
+    try {
+      const read = p.read ?? (await this.read(p.blockNumber));
+      if (read.chain.blockNumber <= this.#lastBlock) return undefined;
+      this.#lastBlock = read.chain.blockNumber;
+      this.#chainId ??= Number(read.chain.chainId);
+      return await this.#process(read, p.seenAtMs);
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  async #process(read: ReadResult, seenAtMs: number): Promise<TickReport> {
+    const block = read.chain.blockNumber;
+    const log = this.deps.logger.child({ block: Number(block) });
+    const report: TickReport = { blockNumber: block, plans: [], sent: [], settled: [], broadcastLatencyMs: [], decisionMs: 0 };
+
+    if (this.pending.size > 0) {
+      report.settled = await this.pending.poll(block);
+      for (const outcome of report.settled) this.#logOutcome(log, outcome);
+    }
+    for (const failure of read.failures) log.warn({ vault: failure.vault, reason: failure.reason }, "vault unreadable: skipped this block");
+
+    const started = this.deps.nowMs();
+    // Gas is priced for the decision without a request: the last fee quote fetched to send, or the cap's tip.
+    const plans = this.plan(this.#withKnownBaseFee(read), this.#fees.last?.tipWei ?? this.options.caps.maxPriorityFeePerGasWei);
+    report.decisionMs = this.deps.nowMs() - started;
+    report.plans = plans;
+    log.debug(
+      { vaults: plans.length, pending: this.pending.size, baseFeeGwei: Number(read.chain.baseFeePerGas) / 1e9, decisionMs: round(report.decisionMs, 3) },
+      "block",
+    );
+
+    const toSend: { plan: VaultPlan; order: HedgeOrder }[] = [];
+    for (const plan of plans) {
+      this.#logDecision(log, plan);
+      if (plan.sizing?.kind !== "order") continue;
+      if (this.options.dryRun || !this.deps.account) {
+        log.info({ vault: plan.vault, ...orderFields(plan.sizing.order, plan.snapshot) }, "dry run: hedge not sent");
+        continue;
+      }
+      toSend.push({ plan, order: plan.sizing.order });
+    }
+    if (toSend.length > 0) {
+      // Simulations are independent: run them together. Broadcasts go one by one, in nonce order.
+      const ctx = this.#sendContext();
+      const deadline = read.chain.timestamp + BigInt(this.options.deadlineSeconds ?? 300);
+      const simulated = await Promise.all(
+        toSend.map(({ plan, order }) =>
+          simulateHedge(ctx, { vault: plan.vault, order, deadline, blockNumber: block }).catch((error: unknown) => {
+            this.#logSendFailure(log, plan.vault, error);
+            return undefined;
+          }),
+        ),
+      );
+      for (const [i, sim] of simulated.entries()) {
+        if (!sim) continue;
+        const sent = await this.#broadcast(log, toSend[i]!.plan, toSend[i]!.order, sim, ctx);
+        if (sent) {
+          report.sent.push(sent);
+          report.broadcastLatencyMs.push(this.deps.nowMs() - seenAtMs);
+        }
+      }
+    }
+    return report;
+  }
+
+  /** `block.basefee` seen by an eth_call can be 0 or stale: never price gas below the last fee-history base fee. */
+  #withKnownBaseFee(read: ReadResult): ReadResult {
+    const known = this.#fees.last?.nextBaseFeeWei ?? 0n;
+    if (read.chain.baseFeePerGas >= known) return read;
+    return { ...read, chain: { ...read.chain, baseFeePerGas: known } };
+  }
+
+  #sendContext(): SendContext {
+    return {
+      client: this.deps.client,
+      account: this.deps.account!,
+      chainId: this.#chainId!,
+      nonces: this.#nonces!,
+      fees: this.#fees,
+      caps: this.options.caps,
+      gasLimitPerHedge: this.options.gasLimitPerHedge,
+    };
+  }
+
+  async #broadcast(log: Logger, plan: VaultPlan, order: HedgeOrder, sim: SimulatedHedge, ctx: SendContext): Promise<SentHedge | undefined> {
+    try {
+      const sent = await broadcastHedge(ctx, sim);
+      this.pending.add(sent, this.deps.nowMs());
+      log.info(
+        {
+          vault: plan.vault,
+          hash: sent.hash,
+          nonce: sent.nonce,
+          gasLimit: Number(sent.gasLimit),
+          maxFeeGwei: Number(sent.fees.maxFeePerGas) / 1e9,
+          ...orderFields(order, plan.snapshot),
+        },
+        "hedge sent",
+      );
+      return sent;
+    } catch (error) {
+      this.#logSendFailure(log, plan.vault, error);
+      return undefined;
+    }
+  }
+
+  #logSendFailure(log: Logger, vault: Address, error: unknown): void {
+    if (error instanceof HedgeSimulationError) {
+      log.warn({ vault, error: error.errorName, args: error.errorArgs.map(String) }, `hedge not sent: ${error.message}`);
+    } else if (error instanceof FeeCapExceededError || error instanceof GasCapExceededError) {
+      log.warn({ vault }, `hedge not sent: ${error.message}`);
+    } else {
+      log.error({ vault, error: errorMessage(error) }, "hedge not sent: RPC or signing failure");
+    }
+  }
+
+  #logDecision(log: Logger, plan: VaultPlan): void {
+    const { decision, view } = plan;
+    const fields = {
+      vault: plan.vault,
+      decision: decision.kind,
+      reason: decision.reason,
+      delta: round(view.delta, 6),
+      band: decision.band === undefined ? undefined : round(decision.band, 6),
+      spot: round(view.spot, 4),
+      pending: plan.pending || undefined,
+    };
+    if (!plan.greeks.ok) {
+      log.warn({ vault: plan.vault, maxRelativeDiff: plan.greeks.maxRelativeDiff }, "on-chain and off-chain Greeks disagree beyond GREEKS_TOLERANCE");
+    }
+    const key = `${decision.kind}:${plan.sizing?.kind ?? ""}`;
+    const changed = this.#lastDecision.get(plan.vault) !== key;
+    this.#lastDecision.set(plan.vault, key);
+    // A hold that repeats every block goes to debug; every change and every rebalance decision to info.
+    if (decision.kind === "rebalance" || changed) log.info(fields, "decision");
+    else log.debug(fields, "decision");
+    if (plan.sizing?.kind === "skip") log.info({ vault: plan.vault, reason: plan.sizing.reason }, "hedge skipped by sizing");
+  }
+
+  #logOutcome(log: Logger, outcome: HedgeOutcome): void {
+    const { sent, receipt } = outcome;
+    const base = {
+      vault: sent.vault,
+      hash: sent.hash,
+      minedInBlock: Number(receipt.blockNumber),
+      blocksAfterDecision: Number(receipt.blockNumber - sent.decidedAtBlock),
+      gasUsed: Number(receipt.gasUsed),
+      effectiveGasPriceGwei: Number(receipt.effectiveGasPrice) / 1e9,
+    };
+    if (outcome.kind === "reverted") {
+      log.error(base, "hedge reverted on-chain (state moved between simulation and inclusion)");
+      return;
+    }
+    log.info(
+      {
+        ...base,
+        deltaBefore: outcome.deltaBeforeWad === undefined ? undefined : round(wadToNumber(outcome.deltaBeforeWad), 6),
+        deltaAfter: outcome.deltaAfterWad === undefined ? undefined : round(wadToNumber(outcome.deltaAfterWad), 6),
+      },
+      "hedge mined",
+    );
+  }
+}
+
+function orderFields(order: HedgeOrder, snapshot: { netDeltaWad: bigint }) {
+  return {
+    side: order.buyUnderlying ? "buy" : "sell",
+    size: round(wadToNumber(order.tradeWad), 6),
+    deltaBefore: round(wadToNumber(snapshot.netDeltaWad), 6),
+    deltaAfter: round(wadToNumber(order.deltaAfterWad), 6),
+    amountIn: order.amountIn.toString(),
+    minAmountOut: order.minAmountOut.toString(),
+    slippageBps: round(order.slippageBps, 2),
+    costQuote: round(order.totalCostQuote, 4),
+    benefitQuote: round(order.benefitQuote, 4),
+    partial: order.partial || undefined,
+  };
+}
+
+export function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+/**
+ * A one-line description of an error: viem's short message plus the node's own words (`details`). viem's long
+ * message is avoided: it can embed the request URL, which may hold an API key.
+ */
+export function errorMessage(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const e = error as Error & { shortMessage?: string; details?: string };
+  const short = e.shortMessage ?? e.message.split("\n")[0]!;
+  return e.details && !short.includes(e.details) ? `${short} (${e.details})` : short;
+}
