@@ -232,13 +232,18 @@ function flush(logger: Logger): Promise<void> {
   return new Promise((resolve) => logger.flush(() => resolve()));
 }
 
+/**
+ * Exits once stdout and stderr have drained: writes to a pipe are asynchronous, and a bare `process.exit` would
+ * cut off a table or JSON being read by another program.
+ */
+function exitAfterFlush(code: number): void {
+  process.stdout.write("", () => process.stderr.write("", () => process.exit(code)));
+}
+
 // Run only when executed directly (tests and the benchmark import `main`).
 if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith("keeper/index.ts")) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (error: unknown) => {
-      process.stderr.write(`fatal: ${errorMessage(error)}\n`);
-      process.exit(1);
-    },
-  );
+  main(process.argv.slice(2)).then(exitAfterFlush, (error: unknown) => {
+    process.stderr.write(`fatal: ${errorMessage(error)}\n`);
+    exitAfterFlush(1);
+  });
 }
