@@ -66,6 +66,8 @@ export interface Config {
   };
   /** Relative tolerance of the on-chain vs off-chain Greeks cross-check. */
   readonly greeksTolerance: number;
+  /** Directory of the exactly-once journal (`journal-<chainId>-<signer>.jsonl`); keep it across restarts. */
+  readonly journalDir: string;
   readonly dryRun: boolean;
   readonly log: { readonly level: LogLevel; readonly pretty: boolean };
 }
@@ -126,6 +128,7 @@ export const ENV_VARS: readonly { readonly name: string; readonly summary: strin
   { name: "CONFIRMATIONS", summary: "confirmations awaited per hedge (default 1, 1-64)" },
   { name: "GAS_PRICE_TOKEN_IN_QUOTE", summary: "gas token price in quote units (default: oracle spot)" },
   { name: "GREEKS_TOLERANCE", summary: "on-chain vs off-chain Greeks relative tolerance (default 1e-6)" },
+  { name: "JOURNAL_DIR", summary: "directory of the exactly-once hedge journal (default .keeper)" },
   { name: "DRY_RUN", summary: "true | false: decide and simulate, never send (default false)" },
   { name: "LOG_LEVEL", summary: `${LOG_LEVELS.join(" | ")} (default info)` },
   { name: "LOG_PRETTY", summary: "true | false: human-readable logs (default false)" },
@@ -250,6 +253,7 @@ export function parseConfig(
   const confirmations = read.number("CONFIRMATIONS", { integer: true, min: 1, max: 64 }, 1);
   const gasTokenPriceQuote = read.number("GAS_PRICE_TOKEN_IN_QUOTE", { min: 0, minExclusive: true });
   const greeksTolerance = read.number("GREEKS_TOLERANCE", { min: 0, minExclusive: true, max: 1 }, 1e-6);
+  const journalDir = read.raw("JOURNAL_DIR") ?? ".keeper";
 
   if (issues.length > 0) throw new ConfigError(inDocumentOrder(issues));
 
@@ -281,6 +285,7 @@ export function parseConfig(
       gasTokenPriceQuote,
     },
     greeksTolerance: must(greeksTolerance),
+    journalDir,
     dryRun: must(dryRun),
     log: { level: must(logLevel), pretty: must(pretty) },
   });

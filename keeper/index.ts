@@ -7,13 +7,15 @@
  * configuration — with one line per problem, never a bare stack trace.
  */
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import type { Address } from "viem";
 import { createChainClients, signerFromPrivateKey, type ChainClients } from "./chain/clients.ts";
 import type { ReadResult } from "./chain/readVaults.ts";
 import { CliError, helpText, parseCli, type CliCommand } from "./cli.ts";
 import { ConfigError, describeConfig, loadEnvFile, parseConfig, redactUrl, type Config } from "./config.ts";
-import { Keeper, errorMessage, round } from "./keeper.ts";
+import { Journal } from "./execution/journal.ts";
+import { Keeper, errorMessage, round, type SendStep } from "./keeper.ts";
 import { wadToNumber } from "./pricing/wad.ts";
 import { createLogger, type Logger } from "./telemetry/logger.ts";
 import type { VaultPlan } from "./tick.ts";
@@ -52,6 +54,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   const logger = createLogger(config.log);
   const clients = createChainClients({ rpcUrl: config.rpc.url, wsUrl: config.rpc.wsUrl });
   const account = config.privateKey ? signerFromPrivateKey(config.privateKey) : undefined;
+  const failpoint = parseFailpoint(process.env.KEEPER_FAILPOINT);
+  const deps = { client: clients.publicClient, ...(account ? { account } : {}), logger, nowMs, ...failpoint };
   const keeper = new Keeper(
     {
       lens: config.lens,
@@ -70,7 +74,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       greeksTolerance: config.greeksTolerance,
       dryRun: config.dryRun,
     },
-    { client: clients.publicClient, ...(account ? { account } : {}), logger, nowMs },
+    deps,
   );
 
   // Startup: one read proves the RPC, the lens and the vaults, and gives the chain id to check.
@@ -86,6 +90,19 @@ export async function main(argv: readonly string[]): Promise<number> {
     logger.fatal({ expected: config.expectedChainId, actual: Number(first.chain.chainId) }, "the RPC serves another chain than CHAIN_ID / the deployments file");
     await flush(logger);
     return 1;
+  }
+
+  // The journal is per chain and signer. Only a run that may send needs it.
+  if (account && !config.dryRun && command.command !== "status") {
+    const journal = new Journal(join(config.journalDir, `journal-${first.chain.chainId}-${account.address.toLowerCase()}.jsonl`));
+    keeper.attachJournal(journal);
+    try {
+      await keeper.recover();
+    } catch (error) {
+      logger.fatal({ journal: journal.path, error: errorMessage(error) }, "cannot reconcile the journal with the chain at startup");
+      await flush(logger);
+      return 1;
+    }
   }
 
   switch (command.command) {
@@ -221,6 +238,25 @@ function table(rows: Record<string, string | number>[]): string {
   const widths = keys.map((k) => Math.max(k.length, ...rows.map((r) => String(r[k]).length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
   return [line(keys), line(widths.map((w) => "-".repeat(w))), ...rows.map((r) => line(keys.map((k) => String(r[k]))))].join("\n");
+}
+
+const FAILPOINTS: readonly SendStep[] = ["before-sign", "after-journal", "after-broadcast", "after-mined"];
+
+/**
+ * KEEPER_FAILPOINT=<step> kills the process (SIGKILL, no cleanup) when a send reaches that step: how the crash
+ * tests prove a restart neither loses nor repeats a hedge. Test-only; unset in production.
+ */
+function parseFailpoint(value: string | undefined): { failpoint?: (step: SendStep) => void } {
+  if (!value) return {};
+  if (!FAILPOINTS.includes(value as SendStep)) {
+    process.stderr.write(`KEEPER_FAILPOINT: must be one of ${FAILPOINTS.join(", ")} (got "${value}"); ignored\n`);
+    return {};
+  }
+  return {
+    failpoint: (step) => {
+      if (step === value) process.kill(process.pid, "SIGKILL");
+    },
+  };
 }
 
 const fmt = (x: number, digits = 4) => String(round(x, digits));

@@ -9,10 +9,14 @@ import { readVaults, type ReadResult, type VaultRef } from "./chain/readVaults.t
 import { FeeCapExceededError, FeeOracle, type FeeCaps } from "./execution/fees.ts";
 import { NonceTracker } from "./execution/nonces.ts";
 import { PendingHedges, type HedgeOutcome } from "./execution/pending.ts";
+import { intentId, type Journal } from "./execution/journal.ts";
+import { reconcile } from "./execution/reconcile.ts";
 import {
-  broadcastHedge,
+  broadcastSigned,
   GasCapExceededError,
   HedgeSimulationError,
+  sentFrom,
+  signHedge,
   simulateHedge,
   type SendContext,
   type SentHedge,
@@ -47,7 +51,16 @@ export interface KeeperDeps {
   logger: Logger;
   /** Monotonic milliseconds (injected so tests and benchmarks control time). */
   nowMs: () => number;
+  /** The exactly-once journal; without it a crash mid-send can lose track of a hedge (tests, benchmarks). */
+  journal?: Journal;
+  /**
+   * Fault injection for the crash tests: called at each step of a send ("before-sign", "after-journal",
+   * "after-broadcast", "after-mined"); the entry point kills the process there when KEEPER_FAILPOINT names it.
+   */
+  failpoint?: (step: SendStep) => void;
 }
+
+export type SendStep = "before-sign" | "after-journal" | "after-broadcast" | "after-mined";
 
 export interface TickReport {
   blockNumber: bigint;
@@ -70,7 +83,7 @@ export class Keeper {
   #chainId: number | undefined;
   skippedTicks = 0;
   private readonly options: KeeperOptions;
-  private readonly deps: KeeperDeps;
+  private deps: KeeperDeps;
 
   constructor(options: KeeperOptions, deps: KeeperDeps) {
     this.options = options;
@@ -86,6 +99,30 @@ export class Keeper {
 
   get lastBlock(): bigint {
     return this.#lastBlock;
+  }
+
+  /** Starts journaling sends (the journal's location depends on the chain id, known after the first read). */
+  attachJournal(journal: Journal): void {
+    this.deps = { ...this.deps, journal };
+  }
+
+  /**
+   * Settles the journal against the chain (see `reconcile`) and resumes tracking what is still in flight.
+   * Call once before the first tick.
+   */
+  async recover(): Promise<void> {
+    const { journal, account, logger } = this.deps;
+    if (!journal || !account) return;
+    const result = await reconcile(journal, this.deps.client, account.address);
+    for (const sent of result.resumed) this.pending.add(sent, this.deps.nowMs());
+    for (const e of result.rebroadcastErrors) logger.warn({ intent: e.id, error: e.error }, "re-broadcast after restart refused; tracking it by receipt");
+    if (result.resumed.length + result.settled.length + result.abandoned.length > 0) {
+      logger.info(
+        { resumed: result.resumed.map((r) => r.intentId), settled: result.settled, abandoned: result.abandoned, journal: journal.path },
+        "journal reconciled with the chain after a restart",
+      );
+    }
+    await this.#nonces?.resync();
   }
 
   /** Reads every vault once, at `blockNumber` or the latest block. */
@@ -157,7 +194,13 @@ export class Keeper {
 
     if (this.pending.size > 0) {
       report.settled = await this.pending.poll(block);
-      for (const outcome of report.settled) this.#logOutcome(log, outcome);
+      for (const outcome of report.settled) {
+        this.deps.failpoint?.("after-mined");
+        if (outcome.sent.intentId) {
+          this.deps.journal?.recordSettled(outcome.sent.intentId, outcome.kind, outcome.sent.hash, outcome.receipt.blockNumber);
+        }
+        this.#logOutcome(log, outcome);
+      }
     }
     for (const failure of read.failures) log.warn({ vault: failure.vault, reason: failure.reason }, "vault unreadable: skipped this block");
 
@@ -224,9 +267,37 @@ export class Keeper {
     };
   }
 
+  /**
+   * Journal, sign, journal, broadcast, journal — each record fsync'd before the next step, so that a crash
+   * anywhere is settled by `recover` without losing or repeating the hedge.
+   */
   async #broadcast(log: Logger, plan: VaultPlan, order: HedgeOrder, sim: SimulatedHedge, ctx: SendContext): Promise<SentHedge | undefined> {
+    const { journal, failpoint } = this.deps;
+    const id = intentId(ctx.chainId, plan.vault, sim.blockNumber);
     try {
-      const sent = await broadcastHedge(ctx, sim);
+      journal?.recordIntent(id, plan.vault, sim.blockNumber, `${order.buyUnderlying ? "buy" : "sell"} ${wadToNumber(order.tradeWad)}`);
+      failpoint?.("before-sign");
+      const signed = await signHedge(ctx, sim);
+      journal?.recordSigned(id, signed.nonce, {
+        hash: signed.hash,
+        raw: signed.raw,
+        maxFeePerGas: signed.fees.maxFeePerGas.toString(),
+        maxPriorityFeePerGas: signed.fees.maxPriorityFeePerGas.toString(),
+        gasLimit: sim.gasLimit.toString(),
+        kind: "hedge",
+      });
+      failpoint?.("after-journal");
+      const sent = { ...sentFrom(signed), intentId: id };
+      try {
+        await broadcastSigned(ctx, signed);
+      } catch (error) {
+        // Signed and journaled: the bytes are final. Track them anyway — a later block re-checks by receipt, and
+        // a restart re-broadcasts them — rather than re-sign a second transaction for the same intent.
+        this.pending.add(sent, this.deps.nowMs());
+        throw error;
+      }
+      journal?.recordBroadcast(id, signed.hash);
+      failpoint?.("after-broadcast");
       this.pending.add(sent, this.deps.nowMs());
       log.info(
         {
@@ -241,6 +312,7 @@ export class Keeper {
       );
       return sent;
     } catch (error) {
+      if (journal?.get(id) && !journal.get(id)!.versions.length) journal.recordAbandoned(id, `not signed: ${errorMessage(error)}`);
       this.#logSendFailure(log, plan.vault, error);
       return undefined;
     }

@@ -9,8 +9,10 @@ import {
   ContractFunctionRevertedError,
   encodeFunctionData,
   type Account,
+  keccak256,
   type Address,
   type Hash,
+  type Hex,
   type PublicClient,
 } from "viem";
 import { mockAmmAbi, optionVaultAbi } from "../abi.ts";
@@ -62,6 +64,10 @@ export interface SentHedge {
   fees: Fees;
   /** Block whose state the decision was made on. */
   decidedAtBlock: bigint;
+  /** The signed bytes, kept to re-broadcast them unchanged if the transaction goes missing. */
+  raw?: Hex;
+  /** The journal intent this transaction carries out. */
+  intentId?: string;
 }
 
 /**
@@ -119,17 +125,22 @@ export async function simulateHedge(
   return { vault: p.vault, args, gasLimit: padded < ctx.gasLimitPerHedge ? padded : ctx.gasLimitPerHedge, blockNumber: p.blockNumber };
 }
 
-/**
- * Prices (fee history, cached per block), signs once with the next nonce, and broadcasts a simulated hedge.
- * Sends must be called in sequence: the nonce order is the call order.
- */
-export async function broadcastHedge(ctx: SendContext, sim: SimulatedHedge): Promise<SentHedge> {
+/** A hedge signed and ready to broadcast: the bytes are final (a retry re-sends them, never re-signs). */
+export interface SignedHedge {
+  sim: SimulatedHedge;
+  nonce: number;
+  raw: Hex;
+  hash: Hash;
+  fees: Fees;
+}
+
+/** Prices (fee history, cached per block) and signs a simulated hedge with the next nonce. No broadcast. */
+export async function signHedge(ctx: SendContext, sim: SimulatedHedge): Promise<SignedHedge> {
   const quote = await ctx.fees.quote(sim.blockNumber);
   const fees = computeFees(quote.nextBaseFeeWei, quote.tipWei, ctx.caps);
   const nonce = await ctx.nonces.next();
-  let hash: Hash;
   try {
-    const serializedTransaction = await ctx.account.signTransaction!({
+    const raw = await ctx.account.signTransaction!({
       chainId: ctx.chainId,
       type: "eip1559",
       to: sim.vault,
@@ -139,14 +150,51 @@ export async function broadcastHedge(ctx: SendContext, sim: SimulatedHedge): Pro
       value: 0n,
       ...fees,
     });
-    hash = await ctx.client.sendRawTransaction({ serializedTransaction });
+    return { sim, nonce, raw, hash: keccak256(raw), fees };
   } catch (error) {
-    // Not broadcast (or rejected by the node): the nonce may be unused, re-read it before the next send.
     ctx.nonces.release(nonce);
+    throw error;
+  }
+}
+
+/** Broadcasts signed bytes. A node that already has them ("already known") counts as a success. */
+export async function broadcastSigned(ctx: Pick<SendContext, "client">, signed: { raw: Hex; hash: Hash }): Promise<Hash> {
+  try {
+    return await ctx.client.sendRawTransaction({ serializedTransaction: signed.raw });
+  } catch (error) {
+    if (/already known|known transaction|already imported/i.test(errorText(error))) return signed.hash;
+    throw error;
+  }
+}
+
+/** Signs and broadcasts; on a failed broadcast the nonce is re-read before the next send. */
+export async function broadcastHedge(ctx: SendContext, sim: SimulatedHedge): Promise<SentHedge> {
+  const signed = await signHedge(ctx, sim);
+  try {
+    await broadcastSigned(ctx, signed);
+  } catch (error) {
+    ctx.nonces.release(signed.nonce);
     await ctx.nonces.resync().catch(() => undefined);
     throw error;
   }
-  return { vault: sim.vault, hash, nonce, gasLimit: sim.gasLimit, fees, decidedAtBlock: sim.blockNumber };
+  return sentFrom(signed);
+}
+
+export function sentFrom(signed: SignedHedge): SentHedge {
+  return {
+    vault: signed.sim.vault,
+    hash: signed.hash,
+    nonce: signed.nonce,
+    gasLimit: signed.sim.gasLimit,
+    fees: signed.fees,
+    decidedAtBlock: signed.sim.blockNumber,
+    raw: signed.raw,
+  };
+}
+
+function errorText(error: unknown): string {
+  if (error instanceof BaseError) return `${error.shortMessage} ${error.details ?? ""}`;
+  return error instanceof Error ? error.message : String(error);
 }
 
 /** `simulateHedge` then `broadcastHedge`. */

@@ -71,6 +71,7 @@ const DEFAULT_CONFIG: Config = {
     gasTokenPriceQuote: undefined,
   },
   greeksTolerance: 1e-6,
+  journalDir: ".keeper",
   dryRun: false,
   log: { level: "info", pretty: false },
 };
@@ -113,6 +114,7 @@ describe("parseConfig: a valid environment", () => {
       CONFIRMATIONS: "3",
       GAS_PRICE_TOKEN_IN_QUOTE: "3000",
       GREEKS_TOLERANCE: "1e-9",
+      JOURNAL_DIR: "/var/lib/keeper",
       DRY_RUN: "0",
       LOG_LEVEL: "debug",
       LOG_PRETTY: "TRUE",
@@ -142,6 +144,7 @@ describe("parseConfig: a valid environment", () => {
         gasTokenPriceQuote: 3000,
       },
       greeksTolerance: 1e-9,
+      journalDir: "/var/lib/keeper",
       log: { level: "debug", pretty: true },
     });
   });

@@ -1,0 +1,160 @@
+/**
+ * Exactly-once hedging: every hedge is an *intent* with a deterministic id (chain, vault, block of the
+ * decision), written to an append-only journal before anything is signed, and the signed transaction is
+ * written before it is broadcast. After a crash at any point, `reconcile` compares the journal with the chain:
+ * a hedge signed but maybe not broadcast is re-broadcast with the very same bytes (never re-signed with a new
+ * nonce), a hedge mined is closed, a hedge never signed is dropped and re-decided from fresh state.
+ *
+ * Format: one JSON object per line, each line fsync'd before the step it records goes ahead. A torn last line
+ * (a crash mid-write) is ignored on load: the step it recorded never went ahead.
+ */
+import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync } from "node:fs";
+import { dirname } from "node:path";
+import type { Address, Hash, Hex } from "viem";
+
+export type IntentId = string;
+
+export function intentId(chainId: number | bigint, vault: Address, decisionBlock: bigint): IntentId {
+  return `${chainId}:${vault.toLowerCase()}:${decisionBlock}`;
+}
+
+export interface SignedVersion {
+  hash: Hash;
+  raw: Hex;
+  maxFeePerGas: string;
+  maxPriorityFeePerGas: string;
+  gasLimit: string;
+  /** "hedge" for the original and fee bumps, "cancel" for a replacement that only takes the nonce. */
+  kind: "hedge" | "cancel";
+}
+
+export type JournalRecord =
+  | { type: "intent"; id: IntentId; vault: Address; decisionBlock: string; summary: string; at: number }
+  | { type: "signed"; id: IntentId; nonce: number; version: SignedVersion; at: number }
+  | { type: "broadcast"; id: IntentId; hash: Hash; at: number }
+  | { type: "settled"; id: IntentId; outcome: "mined" | "reverted" | "superseded"; hash?: Hash; block?: string; at: number }
+  | { type: "abandoned"; id: IntentId; reason: string; at: number };
+
+/** What the journal says about one intent. */
+export interface IntentState {
+  id: IntentId;
+  vault: Address;
+  decisionBlock: bigint;
+  summary: string;
+  nonce?: number;
+  /** Every signed version, oldest first (the original, then fee bumps or a cancel, all at `nonce`). */
+  versions: SignedVersion[];
+  broadcast: boolean;
+  closed?: { type: "settled" | "abandoned"; detail: string };
+}
+
+/** Applies one record to the intent states. */
+export function applyRecord(intents: Map<IntentId, IntentState>, r: JournalRecord): void {
+  if (r.type === "intent") {
+    if (!intents.has(r.id)) {
+      intents.set(r.id, { id: r.id, vault: r.vault, decisionBlock: BigInt(r.decisionBlock), summary: r.summary, versions: [], broadcast: false });
+    }
+    return;
+  }
+  const state = intents.get(r.id);
+  if (!state) return; // a record for an intent never opened: ignore rather than guess
+  if (r.type === "signed") {
+    state.nonce = r.nonce;
+    state.versions.push(r.version);
+  } else if (r.type === "broadcast") {
+    state.broadcast = true;
+  } else if (r.type === "settled") {
+    state.closed = { type: "settled", detail: `${r.outcome}${r.hash ? ` ${r.hash}` : ""}` };
+  } else {
+    state.closed = { type: "abandoned", detail: r.reason };
+  }
+}
+
+/** Folds records into intent states (pure: the loader and the tests use it). */
+export function foldJournal(records: readonly JournalRecord[]): Map<IntentId, IntentState> {
+  const intents = new Map<IntentId, IntentState>();
+  for (const r of records) applyRecord(intents, r);
+  return intents;
+}
+
+/** Parses journal text; a torn (unparseable) final line is dropped, any other bad line is an error. */
+export function parseJournal(text: string): JournalRecord[] {
+  const lines = text.split("\n");
+  const records: JournalRecord[] = [];
+  lines.forEach((line, i) => {
+    if (line.trim() === "") return;
+    try {
+      records.push(JSON.parse(line) as JournalRecord);
+    } catch (error) {
+      const isLast = lines.slice(i + 1).every((l) => l.trim() === "");
+      if (!isLast) throw new Error(`journal line ${i + 1} is corrupt (not a torn last line): ${String(error)}`);
+    }
+  });
+  return records;
+}
+
+/** The journal file: append + fsync per record, loaded once at startup. */
+export class Journal {
+  readonly path: string;
+  #intents: Map<IntentId, IntentState>;
+  readonly #now: () => number;
+
+  constructor(path: string, now: () => number = Date.now) {
+    this.path = path;
+    this.#now = now;
+    mkdirSync(dirname(path), { recursive: true });
+    this.#intents = existsSync(path) ? foldJournal(parseJournal(readFileSync(path, "utf8"))) : new Map();
+  }
+
+  /** Intents not yet settled or abandoned. */
+  open(): IntentState[] {
+    return [...this.#intents.values()].filter((s) => !s.closed);
+  }
+
+  openForVault(vault: Address): IntentState | undefined {
+    return this.open().find((s) => s.vault.toLowerCase() === vault.toLowerCase());
+  }
+
+  get(id: IntentId): IntentState | undefined {
+    return this.#intents.get(id);
+  }
+
+  /** The highest nonce any intent in the journal signed with. */
+  maxNonce(): number | undefined {
+    let max: number | undefined;
+    for (const s of this.#intents.values()) if (s.nonce !== undefined && (max === undefined || s.nonce > max)) max = s.nonce;
+    return max;
+  }
+
+  recordIntent(id: IntentId, vault: Address, decisionBlock: bigint, summary: string): void {
+    this.#append({ type: "intent", id, vault, decisionBlock: decisionBlock.toString(), summary, at: this.#now() });
+  }
+
+  recordSigned(id: IntentId, nonce: number, version: SignedVersion): void {
+    this.#append({ type: "signed", id, nonce, version, at: this.#now() });
+  }
+
+  recordBroadcast(id: IntentId, hash: Hash): void {
+    this.#append({ type: "broadcast", id, hash, at: this.#now() });
+  }
+
+  recordSettled(id: IntentId, outcome: "mined" | "reverted" | "superseded", hash?: Hash, block?: bigint): void {
+    this.#append({ type: "settled", id, outcome, ...(hash ? { hash } : {}), ...(block !== undefined ? { block: block.toString() } : {}), at: this.#now() });
+  }
+
+  recordAbandoned(id: IntentId, reason: string): void {
+    this.#append({ type: "abandoned", id, reason, at: this.#now() });
+  }
+
+  #append(record: JournalRecord): void {
+    // Durable before the step it records goes ahead: write and fsync one line.
+    const fd = openSync(this.path, "a");
+    try {
+      appendFileSync(fd, `${JSON.stringify(record)}\n`);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    applyRecord(this.#intents, record);
+  }
+}
