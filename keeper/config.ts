@@ -68,6 +68,14 @@ export interface Config {
   readonly greeksTolerance: number;
   /** Directory of the exactly-once journal (`journal-<chainId>-<signer>.jsonl`); keep it across restarts. */
   readonly journalDir: string;
+  /** `/metrics`, `/healthz`, `/readyz` on 127.0.0.1:`metricsPort` (off when undefined), and readiness rules. */
+  readonly telemetry: {
+    readonly metricsPort: number | undefined;
+    readonly maxHeadAgeMs: number;
+    readonly maxPendingBlocks: number;
+    readonly maxOutOfBandBlocks: number;
+    readonly minSignerBalanceWei: bigint;
+  };
   readonly dryRun: boolean;
   readonly log: { readonly level: LogLevel; readonly pretty: boolean };
 }
@@ -129,6 +137,11 @@ export const ENV_VARS: readonly { readonly name: string; readonly summary: strin
   { name: "GAS_PRICE_TOKEN_IN_QUOTE", summary: "gas token price in quote units (default: oracle spot)" },
   { name: "GREEKS_TOLERANCE", summary: "on-chain vs off-chain Greeks relative tolerance (default 1e-6)" },
   { name: "JOURNAL_DIR", summary: "directory of the exactly-once hedge journal (default .keeper)" },
+  { name: "METRICS_PORT", summary: "serve /metrics, /healthz, /readyz on 127.0.0.1:<port> (default: off)" },
+  { name: "READY_MAX_HEAD_AGE_SECONDS", summary: "unready when no new block for this long, s (default 60)" },
+  { name: "READY_MAX_PENDING_BLOCKS", summary: "unready when a hedge is pending longer, blocks (default 10)" },
+  { name: "READY_MAX_OUT_OF_BAND_BLOCKS", summary: "unready when a vault stays out of band unhedged, blocks (default 20)" },
+  { name: "READY_MIN_SIGNER_BALANCE", summary: "unready below this signer balance, native units (default 0.01)" },
   { name: "DRY_RUN", summary: "true | false: decide and simulate, never send (default false)" },
   { name: "LOG_LEVEL", summary: `${LOG_LEVELS.join(" | ")} (default info)` },
   { name: "LOG_PRETTY", summary: "true | false: human-readable logs (default false)" },
@@ -254,6 +267,11 @@ export function parseConfig(
   const gasTokenPriceQuote = read.number("GAS_PRICE_TOKEN_IN_QUOTE", { min: 0, minExclusive: true });
   const greeksTolerance = read.number("GREEKS_TOLERANCE", { min: 0, minExclusive: true, max: 1 }, 1e-6);
   const journalDir = read.raw("JOURNAL_DIR") ?? ".keeper";
+  const metricsPort = read.number("METRICS_PORT", { integer: true, min: 1, max: 65_535 });
+  const maxHeadAgeSeconds = read.number("READY_MAX_HEAD_AGE_SECONDS", { min: 1, max: 86_400 }, 60);
+  const maxPendingBlocks = read.number("READY_MAX_PENDING_BLOCKS", { integer: true, min: 1, max: 100_000 }, 10);
+  const maxOutOfBandBlocks = read.number("READY_MAX_OUT_OF_BAND_BLOCKS", { integer: true, min: 1, max: 100_000 }, 20);
+  const minSignerBalance = read.number("READY_MIN_SIGNER_BALANCE", { min: 0 }, 0.01);
 
   if (issues.length > 0) throw new ConfigError(inDocumentOrder(issues));
 
@@ -286,6 +304,13 @@ export function parseConfig(
     },
     greeksTolerance: must(greeksTolerance),
     journalDir,
+    telemetry: {
+      metricsPort,
+      maxHeadAgeMs: must(maxHeadAgeSeconds) * 1000,
+      maxPendingBlocks: must(maxPendingBlocks),
+      maxOutOfBandBlocks: must(maxOutOfBandBlocks),
+      minSignerBalanceWei: BigInt(Math.round(must(minSignerBalance) * 1e9)) * 10n ** 9n,
+    },
     dryRun: must(dryRun),
     log: { level: must(logLevel), pretty: must(pretty) },
   });

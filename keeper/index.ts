@@ -17,7 +17,10 @@ import { ConfigError, describeConfig, loadEnvFile, parseConfig, redactUrl, type 
 import { Journal } from "./execution/journal.ts";
 import { Keeper, errorMessage, round, type SendStep } from "./keeper.ts";
 import { wadToNumber } from "./pricing/wad.ts";
+import { assessHealth } from "./telemetry/health.ts";
 import { createLogger, type Logger } from "./telemetry/logger.ts";
+import { KeeperMetrics } from "./telemetry/metrics.ts";
+import { startTelemetryServer } from "./telemetry/server.ts";
 import type { VaultPlan } from "./tick.ts";
 
 const nowMs = () => performance.now();
@@ -52,10 +55,22 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 
   const logger = createLogger(config.log);
-  const clients = createChainClients({ rpcUrl: config.rpc.url, wsUrl: config.rpc.wsUrl });
+  const metrics = config.telemetry.metricsPort !== undefined ? new KeeperMetrics({ redactUrl }) : undefined;
+  const clients = createChainClients({
+    rpcUrl: config.rpc.url,
+    wsUrl: config.rpc.wsUrl,
+    ...(metrics ? { observer: metrics.rpcObserver(config.rpc.url) } : {}),
+  });
   const account = config.privateKey ? signerFromPrivateKey(config.privateKey) : undefined;
   const failpoint = parseFailpoint(process.env.KEEPER_FAILPOINT);
-  const deps = { client: clients.publicClient, ...(account ? { account } : {}), logger, nowMs, ...failpoint };
+  const deps = {
+    client: clients.publicClient,
+    ...(account ? { account } : {}),
+    logger,
+    nowMs,
+    ...failpoint,
+    ...(metrics ? { metrics, wallClockSec: () => Date.now() / 1000 } : {}),
+  };
   const keeper = new Keeper(
     {
       lens: config.lens,
@@ -115,11 +130,28 @@ export async function main(argv: readonly string[]): Promise<number> {
       await flush(logger);
       return 0;
     }
-    case "run":
+    case "run": {
       logger.info({ config: describeConfig(config), signer: account?.address, mode: config.rpc.wsUrl ? "websocket" : "polling" }, "keeper starting");
+      const rules = {
+        maxHeadAgeMs: config.telemetry.maxHeadAgeMs,
+        maxPendingBlocks: config.telemetry.maxPendingBlocks,
+        maxOutOfBandBlocks: config.telemetry.maxOutOfBandBlocks,
+        minSignerBalanceWei: config.telemetry.minSignerBalanceWei,
+      };
+      const telemetry =
+        metrics && config.telemetry.metricsPort !== undefined
+          ? await startTelemetryServer({
+              port: config.telemetry.metricsPort,
+              metrics,
+              health: () => assessHealth(keeper.healthState(nowMs()), rules),
+            })
+          : undefined;
+      if (telemetry) logger.info({ url: telemetry.url }, "serving /metrics, /healthz, /readyz");
       await run(keeper, clients, config, logger, first);
+      await telemetry?.close();
       await flush(logger);
       return 0;
+    }
   }
 }
 

@@ -23,6 +23,8 @@ import {
   type SimulatedHedge,
 } from "./execution/sendHedge.ts";
 import { wadToNumber } from "./pricing/wad.ts";
+import type { HealthState } from "./telemetry/health.ts";
+import type { KeeperMetrics } from "./telemetry/metrics.ts";
 import type { Logger } from "./telemetry/logger.ts";
 import { planBlock, type PlanOptions, type VaultPlan } from "./tick.ts";
 import type { HedgeOrder, PolicyConfig, RiskPreferences } from "./types.ts";
@@ -51,6 +53,10 @@ export interface KeeperDeps {
   logger: Logger;
   /** Monotonic milliseconds (injected so tests and benchmarks control time). */
   nowMs: () => number;
+  /** Prometheus metrics, updated every tick (optional: tests and the benchmark run without). */
+  metrics?: KeeperMetrics;
+  /** Wall-clock seconds, for the head's lag behind real time. */
+  wallClockSec?: () => number;
   /** The exactly-once journal; without it a crash mid-send can lose track of a hedge (tests, benchmarks). */
   journal?: Journal;
   /**
@@ -82,12 +88,18 @@ export class Keeper {
   #lastDecision = new Map<Address, string>();
   #chainId: number | undefined;
   skippedTicks = 0;
+  #startedAtMs: number | undefined;
+  #lastBlockProcessedAtMs: number | undefined;
+  #signerBalanceWei: bigint | undefined;
+  #lastRebalanceBlocks = new Map<Address, bigint>();
+  #staleOracles = new Set<Address>();
   private readonly options: KeeperOptions;
   private deps: KeeperDeps;
 
   constructor(options: KeeperOptions, deps: KeeperDeps) {
     this.options = options;
     this.deps = deps;
+    this.#startedAtMs = deps.nowMs();
     this.pending = new PendingHedges(deps.client, options.confirmations);
     this.#fees = new FeeOracle(deps.client, options.caps.maxPriorityFeePerGasWei);
     if (deps.account) this.#nonces = new NonceTracker(deps.client, deps.account.address);
@@ -99,6 +111,52 @@ export class Keeper {
 
   get lastBlock(): bigint {
     return this.#lastBlock;
+  }
+
+  /** Per-block metrics: head, every vault's Greeks and band, oracle freshness, signer balance, pending. */
+  #observe(read: ReadResult, plans: VaultPlan[], decisionMs: number): void {
+    for (const plan of plans) this.#lastRebalanceBlocks.set(plan.vault, plan.snapshot.lastRebalanceBlock);
+    const metrics = this.deps.metrics;
+    if (!metrics) return;
+    metrics.blockSeen(read.chain.blockNumber, read.chain.timestamp, this.deps.wallClockSec?.() ?? Number(read.chain.timestamp));
+    metrics.observeDecisionSeconds(decisionMs / 1000);
+    if (this.#signerBalanceWei !== undefined) metrics.signerBalance(this.#signerBalanceWei);
+    for (const plan of plans) {
+      const band = plan.decision.band ?? plan.view.onChainBand;
+      metrics.vaultObserved({
+        vault: plan.vault,
+        blockNumber: read.chain.blockNumber,
+        delta: plan.view.delta,
+        gamma: plan.view.gamma,
+        band,
+        outOfBand: Math.abs(plan.view.delta) > band,
+        oracleAgeSeconds: Number(plan.snapshot.oracleAgeSeconds),
+        oracleFresh: plan.snapshot.oracleFresh,
+      });
+      if (plan.sizing?.kind === "skip") metrics.hedge(plan.vault, "skipped");
+    }
+    const pending = this.pending.list();
+    const oldest = pending.reduce((m, p) => (read.chain.blockNumber - p.decidedAtBlock > m ? read.chain.blockNumber - p.decidedAtBlock : m), 0n);
+    metrics.pendingTransactions(pending.length, Number(oldest));
+  }
+
+  /** What `/healthz` and `/readyz` judge (see `assessHealth`). */
+  healthState(nowMs: number): HealthState {
+    this.#startedAtMs ??= nowMs;
+    return {
+      nowMs,
+      startedAtMs: this.#startedAtMs,
+      lastBlockSeenAtMs: this.#lastBlockProcessedAtMs,
+      headBlock: this.#lastBlock >= 0n ? this.#lastBlock : undefined,
+      pending: this.pending.list().map((p) => ({ vault: p.vault, sentAtBlock: p.decidedAtBlock, nonce: p.nonce })),
+      nonceGap: 0,
+      signerBalanceWei: this.#signerBalanceWei,
+      vaults: [...this.#lastRebalanceBlocks].map(([vault, lastRebalanceBlock]) => ({
+        vault,
+        outOfBandBlocks: this.deps.metrics?.outOfBandBlocks(vault) ?? 0,
+        lastRebalanceBlock,
+      })),
+    };
   }
 
   /** Starts journaling sends (the journal's location depends on the chain id, known after the first read). */
@@ -143,6 +201,7 @@ export class Keeper {
   async poll(): Promise<TickReport | undefined> {
     if (this.#busy) {
       this.skippedTicks++;
+      this.deps.metrics?.tickSkipped();
       return undefined;
     }
     const read = await this.read();
@@ -172,6 +231,7 @@ export class Keeper {
   async tick(p: { blockNumber?: bigint; seenAtMs: number; read?: ReadResult }): Promise<TickReport | undefined> {
     if (this.#busy) {
       this.skippedTicks++;
+      this.deps.metrics?.tickSkipped();
       this.deps.logger.debug({ block: p.blockNumber?.toString(), skipped: this.skippedTicks }, "previous tick still running: block skipped");
       return undefined;
     }
@@ -189,6 +249,8 @@ export class Keeper {
 
   async #process(read: ReadResult, seenAtMs: number): Promise<TickReport> {
     const block = read.chain.blockNumber;
+    this.#lastBlockProcessedAtMs = this.deps.nowMs();
+    this.#signerBalanceWei = this.deps.account ? read.chain.accountBalance : undefined;
     const log = this.deps.logger.child({ block: Number(block) });
     const report: TickReport = { blockNumber: block, plans: [], sent: [], settled: [], broadcastLatencyMs: [], decisionMs: 0 };
 
@@ -200,6 +262,8 @@ export class Keeper {
           this.deps.journal?.recordSettled(outcome.sent.intentId, outcome.kind, outcome.sent.hash, outcome.receipt.blockNumber);
         }
         this.#logOutcome(log, outcome);
+        this.deps.metrics?.hedge(outcome.sent.vault, outcome.kind);
+        this.deps.metrics?.gasSpent(outcome.sent.vault, outcome.receipt.gasUsed, outcome.receipt.effectiveGasPrice);
       }
     }
     for (const failure of read.failures) log.warn({ vault: failure.vault, reason: failure.reason }, "vault unreadable: skipped this block");
@@ -209,6 +273,7 @@ export class Keeper {
     const plans = this.plan(this.#withKnownBaseFee(read), this.#fees.last?.tipWei ?? this.options.caps.maxPriorityFeePerGasWei);
     report.decisionMs = this.deps.nowMs() - started;
     report.plans = plans;
+    this.#observe(read, plans, report.decisionMs);
     log.debug(
       { vaults: plans.length, pending: this.pending.size, baseFeeGwei: Number(read.chain.baseFeePerGas) / 1e9, decisionMs: round(report.decisionMs, 3) },
       "block",
@@ -241,7 +306,10 @@ export class Keeper {
         const sent = await this.#broadcast(log, toSend[i]!.plan, toSend[i]!.order, sim, ctx);
         if (sent) {
           report.sent.push(sent);
-          report.broadcastLatencyMs.push(this.deps.nowMs() - seenAtMs);
+          const latencyMs = this.deps.nowMs() - seenAtMs;
+          report.broadcastLatencyMs.push(latencyMs);
+          this.deps.metrics?.hedge(sent.vault, "sent");
+          this.deps.metrics?.observeBroadcastLatencySeconds(latencyMs / 1000);
         }
       }
     }
@@ -319,6 +387,7 @@ export class Keeper {
   }
 
   #logSendFailure(log: Logger, vault: Address, error: unknown): void {
+    this.deps.metrics?.hedge(vault, error instanceof HedgeSimulationError ? "simulation_failed" : "skipped");
     if (error instanceof HedgeSimulationError) {
       log.warn({ vault, error: error.errorName, args: error.errorArgs.map(String) }, `hedge not sent: ${error.message}`);
     } else if (error instanceof FeeCapExceededError || error instanceof GasCapExceededError) {
@@ -330,6 +399,16 @@ export class Keeper {
 
   #logDecision(log: Logger, plan: VaultPlan): void {
     const { decision, view } = plan;
+    // A stale oracle stops hedging (the vault would revert with StaleOracle): say so once, and once when it ends.
+    if (!plan.snapshot.oracleFresh && !this.#staleOracles.has(plan.vault)) {
+      this.#staleOracles.add(plan.vault);
+      log.warn(
+        { vault: plan.vault, oracleAgeSeconds: Number(plan.snapshot.oracleAgeSeconds), maxOracleAge: plan.snapshot.hedge.maxOracleAge },
+        "oracle stale: no hedge for this vault until it updates",
+      );
+    } else if (plan.snapshot.oracleFresh && this.#staleOracles.delete(plan.vault)) {
+      log.info({ vault: plan.vault }, "oracle fresh again: hedging resumes");
+    }
     const fields = {
       vault: plan.vault,
       decision: decision.kind,

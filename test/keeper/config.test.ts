@@ -72,6 +72,13 @@ const DEFAULT_CONFIG: Config = {
   },
   greeksTolerance: 1e-6,
   journalDir: ".keeper",
+  telemetry: {
+    metricsPort: undefined,
+    maxHeadAgeMs: 60_000,
+    maxPendingBlocks: 10,
+    maxOutOfBandBlocks: 20,
+    minSignerBalanceWei: 10n ** 16n,
+  },
   dryRun: false,
   log: { level: "info", pretty: false },
 };
