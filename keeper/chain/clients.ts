@@ -1,5 +1,6 @@
 /**
- * viem clients for the keeper: one public client for reads and sends (HTTP), an optional WebSocket client used
+ * viem clients for the keeper: one public client for reads and sends (HTTP, with failover across every configured
+ * endpoint), an optional WebSocket client used
  * only for the block subscription, and a local signing account. Every JSON-RPC call goes through
  * `instrument`, so the keeper can count requests by method (the benchmark's "requests per block") without
  * wrapping each call site.
@@ -14,6 +15,7 @@ import {
   type Transport,
 } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
+import { failoverTransport, type FailoverObserver } from "./failover.ts";
 
 /** Called for every JSON-RPC request, before it is sent, and when it fails. */
 export interface RpcObserver {
@@ -40,6 +42,10 @@ export function instrument(transport: Transport, observer: RpcObserver): Transpo
 
 export interface ClientOptions {
   rpcUrl: string;
+  /** Further HTTP endpoints, tried in order when the primary fails (and sent every raw transaction too). */
+  fallbackUrls?: readonly string[];
+  /** Per-endpoint observer (URLs given as scheme + host labels): for metrics by URL. */
+  endpointObserver?: FailoverObserver;
   wsUrl?: string | undefined;
   /** Timeout of one HTTP request, ms. */
   timeoutMs?: number;
@@ -54,8 +60,19 @@ export interface ChainClients {
 
 export function createChainClients(options: ClientOptions): ChainClients {
   const observer = options.observer ?? {};
-  // retryCount 0: a failed read is reported and the next block retries; no hidden retry storms.
-  const httpTransport = instrument(http(options.rpcUrl, { timeout: options.timeoutMs ?? 10_000, retryCount: 0 }), observer);
+  // Failover over every HTTP endpoint: a timeout on each call, transient failures tried on the next endpoint
+  // with bounded, jittered backoff (no retry storms); reverts and invalid requests answered at once; raw
+  // transactions broadcast to every endpoint (the same bytes).
+  const httpTransport = instrument(
+    failoverTransport([options.rpcUrl, ...(options.fallbackUrls ?? [])], {
+      timeoutMs: options.timeoutMs ?? 10_000,
+      retries: 2,
+      baseBackoffMs: 200,
+      maxBackoffMs: 2_000,
+      ...(options.endpointObserver ? { observer: options.endpointObserver } : {}),
+    }),
+    observer,
+  );
   const publicClient = createPublicClient({ transport: httpTransport }) as PublicClient;
   if (!options.wsUrl) return { publicClient };
   const wsTransport = instrument(webSocket(options.wsUrl, { retryCount: 0, keepAlive: true, reconnect: true }), observer);
