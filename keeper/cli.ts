@@ -36,6 +36,7 @@ const OPTIONS = {
   policy: { type: "string" },
   vault: { type: "string", multiple: true },
   send: { type: "boolean" },
+  shadow: { type: "boolean" },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -111,6 +112,10 @@ export function parseCli(argv: readonly string[]): CliCommand {
 
   const overrides: CliOverrides = {};
   if (booleans.has("dry-run")) overrides.dryRun = true;
+  if (booleans.has("shadow")) {
+    if (commandName !== "run") throw new CliError("--shadow applies only to run");
+    overrides.shadow = true;
+  }
   if (booleans.has("pretty")) overrides.pretty = true;
   if (strings["log-level"] !== undefined) overrides.logLevel = choice("log-level", strings["log-level"], LOG_LEVELS);
   if (strings.policy !== undefined) overrides.policy = choice("policy", strings.policy, POLICY_NAMES);
@@ -160,6 +165,7 @@ Flags:
   --vault <address>     watch only this vault (repeatable, or comma-separated); replaces VAULTS, or selects
                         from DEPLOYMENTS_FILE
   --send                once only: send the hedges it decides on (even if DRY_RUN=true)
+  --shadow              run only: sign and send nothing; log each decision beside what happened on-chain
   --json                once, status: machine-readable JSON output
   -h, --help            show this text (anywhere on the line)
 

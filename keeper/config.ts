@@ -68,6 +68,21 @@ export interface Config {
   readonly greeksTolerance: number;
   /** Directory of the exactly-once journal (`journal-<chainId>-<signer>.jsonl`); keep it across restarts. */
   readonly journalDir: string;
+  /** Shadow mode: decide, sign nothing, log decisions beside what happens on-chain (implies a dry run). */
+  readonly shadow: boolean;
+  readonly resilience: {
+    /** A hedge not mined after this many blocks is re-checked: replaced with higher fees, or cancelled. */
+    readonly replaceAfterBlocks: number;
+    /** Fee increase of a replacement, percent, on both fee fields (nodes require more than 10). */
+    readonly feeBumpPercent: number;
+    /** After a failed hedge, wait this many blocks before trying the vault again (doubling, up to 64x). */
+    readonly retryBackoffBlocks: number;
+    /** Per-vault gas spending caps over a rolling hour and day, wei; undefined: no cap. */
+    readonly gasBudgetPerHourWei: bigint | undefined;
+    readonly gasBudgetPerDayWei: bigint | undefined;
+    /** Oracle price further than this from the pool price counts as wild: no hedge. */
+    readonly maxOracleDeviationBps: number;
+  };
   /** `/metrics`, `/healthz`, `/readyz` on 127.0.0.1:`metricsPort` (off when undefined), and readiness rules. */
   readonly telemetry: {
     readonly metricsPort: number | undefined;
@@ -83,6 +98,8 @@ export interface Config {
 /** What command-line flags may override; a field left `undefined` leaves the environment's value. */
 export interface CliOverrides {
   dryRun?: boolean;
+  /** `--shadow`: decide and compare with what happens on-chain, never sign or send. */
+  shadow?: boolean;
   logLevel?: LogLevel;
   pretty?: boolean;
   policy?: PolicyName;
@@ -137,6 +154,13 @@ export const ENV_VARS: readonly { readonly name: string; readonly summary: strin
   { name: "GAS_PRICE_TOKEN_IN_QUOTE", summary: "gas token price in quote units (default: oracle spot)" },
   { name: "GREEKS_TOLERANCE", summary: "on-chain vs off-chain Greeks relative tolerance (default 1e-6)" },
   { name: "JOURNAL_DIR", summary: "directory of the exactly-once hedge journal (default .keeper)" },
+  { name: "SHADOW", summary: "true | false: decide and log beside on-chain reality, never sign or send (default false)" },
+  { name: "REPLACE_AFTER_BLOCKS", summary: "re-check a hedge not mined after this many blocks (default 3)" },
+  { name: "FEE_BUMP_PERCENT", summary: "fee increase of a replacement, % of both fee fields (default 12.5, > 10)" },
+  { name: "RETRY_BACKOFF_BLOCKS", summary: "blocks to wait after a failed hedge, doubling (default 2)" },
+  { name: "GAS_BUDGET_PER_HOUR", summary: "per-vault gas spending cap per rolling hour, native units (default: none)" },
+  { name: "GAS_BUDGET_PER_DAY", summary: "per-vault gas spending cap per rolling day, native units (default: none)" },
+  { name: "MAX_ORACLE_DEVIATION_BPS", summary: "oracle this far from the pool price is wild: no hedge (default 1000)" },
   { name: "METRICS_PORT", summary: "serve /metrics, /healthz, /readyz on 127.0.0.1:<port> (default: off)" },
   { name: "READY_MAX_HEAD_AGE_SECONDS", summary: "unready when no new block for this long, s (default 60)" },
   { name: "READY_MAX_PENDING_BLOCKS", summary: "unready when a hedge is pending longer, blocks (default 10)" },
@@ -206,7 +230,8 @@ export function parseConfig(
   const read = reader(env, issues);
 
   // Operation first: whether a key is required depends on it.
-  const dryRun = overrides.dryRun ?? read.boolean("DRY_RUN", false);
+  const shadow = overrides.shadow ?? read.boolean("SHADOW", false);
+  const dryRun = shadow === true ? true : (overrides.dryRun ?? read.boolean("DRY_RUN", false));
   const logLevel =
     overrideChoice("--log-level", overrides.logLevel, LOG_LEVELS, issues) ??
     read.choice("LOG_LEVEL", LOG_LEVELS, "info");
@@ -272,6 +297,12 @@ export function parseConfig(
   const maxPendingBlocks = read.number("READY_MAX_PENDING_BLOCKS", { integer: true, min: 1, max: 100_000 }, 10);
   const maxOutOfBandBlocks = read.number("READY_MAX_OUT_OF_BAND_BLOCKS", { integer: true, min: 1, max: 100_000 }, 20);
   const minSignerBalance = read.number("READY_MIN_SIGNER_BALANCE", { min: 0 }, 0.01);
+  const replaceAfterBlocks = read.number("REPLACE_AFTER_BLOCKS", { integer: true, min: 1, max: 1000 }, 3);
+  const feeBumpPercent = read.number("FEE_BUMP_PERCENT", { min: 10.5, max: 100 }, 12.5);
+  const retryBackoffBlocks = read.number("RETRY_BACKOFF_BLOCKS", { integer: true, min: 1, max: 1000 }, 2);
+  const gasBudgetHourly = read.number("GAS_BUDGET_PER_HOUR", { min: 0, minExclusive: true });
+  const gasBudgetDaily = read.number("GAS_BUDGET_PER_DAY", { min: 0, minExclusive: true });
+  const maxOracleDeviationBps = read.number("MAX_ORACLE_DEVIATION_BPS", { integer: true, min: 1, max: 10_000 }, 1000);
 
   if (issues.length > 0) throw new ConfigError(inDocumentOrder(issues));
 
@@ -304,6 +335,15 @@ export function parseConfig(
     },
     greeksTolerance: must(greeksTolerance),
     journalDir,
+    shadow: must(shadow),
+    resilience: {
+      replaceAfterBlocks: must(replaceAfterBlocks),
+      feeBumpPercent: must(feeBumpPercent),
+      retryBackoffBlocks: must(retryBackoffBlocks),
+      gasBudgetPerHourWei: gasBudgetHourly === undefined ? undefined : toWei(gasBudgetHourly),
+      gasBudgetPerDayWei: gasBudgetDaily === undefined ? undefined : toWei(gasBudgetDaily),
+      maxOracleDeviationBps: must(maxOracleDeviationBps),
+    },
     telemetry: {
       metricsPort,
       maxHeadAgeMs: must(maxHeadAgeSeconds) * 1000,
@@ -320,6 +360,11 @@ export function parseConfig(
  * A URL safe to log: scheme and host only, `…` for anything after (path, query, user info), which is where
  * providers put API keys. A string that is not a URL is not shown at all.
  */
+/** Native units (e.g. ETH) to wei, to 1e-9 precision. */
+function toWei(units: number): bigint {
+  return BigInt(Math.round(units * 1e9)) * 10n ** 9n;
+}
+
 export function redactUrl(url: string): string {
   let parsed: URL;
   try {

@@ -58,8 +58,17 @@ export async function main(argv: readonly string[]): Promise<number> {
   const metrics = config.telemetry.metricsPort !== undefined ? new KeeperMetrics({ redactUrl }) : undefined;
   const clients = createChainClients({
     rpcUrl: config.rpc.url,
+    fallbackUrls: config.rpc.fallbackUrls,
     wsUrl: config.rpc.wsUrl,
-    ...(metrics ? { observer: metrics.rpcObserver(config.rpc.url) } : {}),
+    ...(metrics
+      ? {
+          endpointObserver: {
+            onRequest: (method: string, url: string) => metrics.rpcRequest(method, url),
+            onError: (method: string, url: string) => metrics.rpcError(method, url),
+            onFailover: (from: string, to: string, reason: string) => logger.warn({ from, to, reason }, "RPC failover"),
+          },
+        }
+      : {}),
   });
   const account = config.privateKey ? signerFromPrivateKey(config.privateKey) : undefined;
   const failpoint = parseFailpoint(process.env.KEEPER_FAILPOINT);
@@ -88,6 +97,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       nativePriceQuote: config.sending.gasTokenPriceQuote,
       greeksTolerance: config.greeksTolerance,
       dryRun: config.dryRun,
+      shadow: config.shadow,
+      resilience: config.resilience,
     },
     deps,
   );
@@ -181,7 +192,13 @@ async function run(keeper: Keeper, clients: ChainClients, config: Config, logger
       },
       onError: (error) => logger.warn({ error: errorMessage(error) }, "block subscription error"),
     });
+    // Safety net: subscriptions can die silently after a reconnect. A slow poll keeps ticks coming meanwhile
+    // (a block already handled is skipped, so this costs one request per few blocks while the socket is fine).
+    const net = setInterval(() => {
+      if (!stopping && !keeper.busy) keeper.poll().catch(onTickError);
+    }, Math.max(config.rpc.pollIntervalMs * 5, 5_000));
     await stopped;
+    clearInterval(net);
     unwatch();
   } else {
     // Polling: one lens read per interval (see Keeper.poll).

@@ -6,7 +6,7 @@
  */
 import type { Account, Address, PublicClient } from "viem";
 import { readVaults, type ReadResult, type VaultRef } from "./chain/readVaults.ts";
-import { FeeCapExceededError, FeeOracle, type FeeCaps } from "./execution/fees.ts";
+import { bumpFees, computeFees, FeeCapExceededError, FeeOracle, type FeeCaps } from "./execution/fees.ts";
 import { NonceTracker } from "./execution/nonces.ts";
 import { PendingHedges, type HedgeOutcome } from "./execution/pending.ts";
 import { intentId, type Journal } from "./execution/journal.ts";
@@ -16,7 +16,9 @@ import {
   GasCapExceededError,
   HedgeSimulationError,
   sentFrom,
+  signCancel,
   signHedge,
+  signHedgeAt,
   simulateHedge,
   type SendContext,
   type SentHedge,
@@ -44,7 +46,30 @@ export interface KeeperOptions {
   dryRun: boolean;
   /** Seconds added to the block timestamp for the swap deadline. */
   deadlineSeconds?: number;
+  /** Stuck-transaction replacement, retry backoff, gas budgets (defaults as in .env.example). */
+  resilience?: Partial<Resilience>;
+  /** Shadow mode: decide, sign nothing, and log each decision beside what happened on-chain. */
+  shadow?: boolean;
 }
+
+export interface Resilience {
+  replaceAfterBlocks: number;
+  feeBumpPercent: number;
+  retryBackoffBlocks: number;
+  gasBudgetPerHourWei: bigint | undefined;
+  gasBudgetPerDayWei: bigint | undefined;
+}
+
+const DEFAULT_RESILIENCE: Resilience = {
+  replaceAfterBlocks: 3,
+  feeBumpPercent: 12.5,
+  retryBackoffBlocks: 2,
+  gasBudgetPerHourWei: undefined,
+  gasBudgetPerDayWei: undefined,
+};
+
+/** Errors that mean another keeper (or runner) hedged the vault first: not a failure of ours. */
+const BEATEN_TO_IT = new Set(["RebalanceTooSoon", "DeltaNotReduced"]);
 
 export interface KeeperDeps {
   client: PublicClient;
@@ -93,6 +118,15 @@ export class Keeper {
   #signerBalanceWei: bigint | undefined;
   #lastRebalanceBlocks = new Map<Address, bigint>();
   #staleOracles = new Set<Address>();
+  #resilience: Resilience;
+  /** Per vault: no new hedge before `untilBlock`; `failures` doubles the wait (bounded). */
+  #backoff = new Map<Address, { untilBlock: bigint; failures: number }>();
+  /** Per vault: gas spent (wei) with the monotonic time it was spent, for the rolling budgets. */
+  #spent = new Map<Address, { atMs: number; wei: bigint }[]>();
+  /** Per vault: the block of the last replacement, so a stuck hedge is re-checked every N blocks, not every block. */
+  #replacedAt = new Map<Address, bigint>();
+  /** Shadow mode: the last rebalance block seen per vault, to report hedges that happened on-chain. */
+  #shadowSeen = new Map<Address, bigint>();
   private readonly options: KeeperOptions;
   private deps: KeeperDeps;
 
@@ -100,6 +134,7 @@ export class Keeper {
     this.options = options;
     this.deps = deps;
     this.#startedAtMs = deps.nowMs();
+    this.#resilience = { ...DEFAULT_RESILIENCE, ...options.resilience };
     this.pending = new PendingHedges(deps.client, options.confirmations);
     this.#fees = new FeeOracle(deps.client, options.caps.maxPriorityFeePerGasWei);
     if (deps.account) this.#nonces = new NonceTracker(deps.client, deps.account.address);
@@ -111,6 +146,116 @@ export class Keeper {
 
   get lastBlock(): bigint {
     return this.#lastBlock;
+  }
+
+  /** Backs a vault off after a failure: 1, 2, 4 … up to 64 times RETRY_BACKOFF_BLOCKS. No retry storm. */
+  #backOff(vault: Address, block: bigint): void {
+    const failures = (this.#backoff.get(vault)?.failures ?? 0) + 1;
+    const wait = BigInt(this.#resilience.retryBackoffBlocks * 2 ** Math.min(failures - 1, 6));
+    this.#backoff.set(vault, { untilBlock: block + wait, failures });
+  }
+
+  #recordSpend(vault: Address, wei: bigint): void {
+    const list = this.#spent.get(vault) ?? [];
+    list.push({ atMs: this.deps.nowMs(), wei });
+    const dayAgo = this.deps.nowMs() - 86_400_000;
+    this.#spent.set(vault, list.filter((s) => s.atMs >= dayAgo));
+  }
+
+  /** Why a vault may not be hedged now (backoff after a failure, or its gas budget spent), if so. */
+  #heldBack(vault: Address, block: bigint): string | undefined {
+    const backoff = this.#backoff.get(vault);
+    if (backoff && block < backoff.untilBlock) {
+      return `backing off after ${backoff.failures} failure(s) until block ${backoff.untilBlock}`;
+    }
+    const now = this.deps.nowMs();
+    const spentSince = (ms: number) => (this.#spent.get(vault) ?? []).filter((s) => s.atMs >= now - ms).reduce((a, s) => a + s.wei, 0n);
+    const { gasBudgetPerHourWei: hour, gasBudgetPerDayWei: day } = this.#resilience;
+    if (hour !== undefined && spentSince(3_600_000) >= hour) return `hourly gas budget spent (${spentSince(3_600_000)} of ${hour} wei)`;
+    if (day !== undefined && spentSince(86_400_000) >= day) return `daily gas budget spent (${spentSince(86_400_000)} of ${day} wei)`;
+    return undefined;
+  }
+
+  /**
+   * A hedge not mined after REPLACE_AFTER_BLOCKS is re-checked on fresh state: still wanted (a fresh plan,
+   * ignoring the pending one, sizes an order that simulates) → the fresh order at the same nonce with fees up by
+   * FEE_BUMP_PERCENT on both fields, within the cap; no longer wanted → a cancel takes the nonce.
+   */
+  async #checkStuck(log: Logger, read: ReadResult, plans: VaultPlan[]): Promise<void> {
+    const block = read.chain.blockNumber;
+    const every = BigInt(this.#resilience.replaceAfterBlocks);
+    const stuck = this.pending
+      .list()
+      .filter((p) => block - p.decidedAtBlock >= every && block - (this.#replacedAt.get(p.vault) ?? p.decidedAtBlock) >= every);
+    if (stuck.length === 0) return;
+    const ctx = this.#sendContext();
+    const quote = await this.#fees.quote(block);
+    const fresh = computeFees(quote.nextBaseFeeWei, quote.tipWei, this.options.caps);
+    const replanned = this.plan(read, quote.tipWei, true);
+    for (const p of stuck) {
+      this.#replacedAt.set(p.vault, block);
+      const fees = bumpFees(p.fees, fresh, this.#resilience.feeBumpPercent, this.options.caps);
+      if (!fees) {
+        log.warn({ vault: p.vault, hash: p.hash, blocks: Number(block - p.decidedAtBlock) }, "hedge stuck, and a fee bump would pass MAX_FEE_GWEI: waiting");
+        continue;
+      }
+      const plan = replanned.find((x) => x.vault === p.vault);
+      let sim: SimulatedHedge | undefined;
+      if (plan?.sizing?.kind === "order") {
+        sim = await simulateHedge(ctx, {
+          vault: p.vault,
+          order: plan.sizing.order,
+          deadline: read.chain.timestamp + BigInt(this.options.deadlineSeconds ?? 300),
+          blockNumber: block,
+        }).catch(() => undefined);
+      }
+      try {
+        if (sim) {
+          const signed = await signHedgeAt(ctx, sim, p.nonce, fees);
+          this.#journalVersion(p.intentId, signed.nonce, signed.hash, signed.raw, fees, sim.gasLimit, "hedge");
+          await broadcastSigned(ctx, signed);
+          this.pending.replace(p.vault, { ...sentFrom(signed), decidedAtBlock: p.decidedAtBlock, ...(p.intentId ? { intentId: p.intentId } : {}) }, "hedge");
+          this.deps.metrics?.replacement(p.vault, "bump");
+          log.info({ vault: p.vault, old: p.hash, hash: signed.hash, nonce: p.nonce, maxFeeGwei: Number(fees.maxFeePerGas) / 1e9 }, "stuck hedge still wanted: replaced with higher fees");
+        } else {
+          const signed = await signCancel(ctx, p.nonce, fees);
+          this.#journalVersion(p.intentId, p.nonce, signed.hash, signed.raw, fees, 21_000n, "cancel");
+          await broadcastSigned(ctx, signed);
+          this.pending.replace(p.vault, { ...p, hash: signed.hash, fees, gasLimit: 21_000n, raw: signed.raw }, "cancel");
+          this.deps.metrics?.replacement(p.vault, "cancel");
+          log.info({ vault: p.vault, old: p.hash, hash: signed.hash, nonce: p.nonce }, "stuck hedge no longer wanted: cancelled (its nonce taken by a 0-value self-transfer)");
+        }
+      } catch (error) {
+        log.warn({ vault: p.vault, error: errorMessage(error) }, "replacement not sent; the stuck hedge is re-checked later");
+      }
+    }
+  }
+
+  #journalVersion(id: string | undefined, nonce: number, hash: `0x${string}`, raw: `0x${string}`, fees: { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }, gasLimit: bigint, kind: "hedge" | "cancel"): void {
+    if (!id) return;
+    this.deps.journal?.recordSigned(id, nonce, {
+      hash,
+      raw,
+      maxFeePerGas: fees.maxFeePerGas.toString(),
+      maxPriorityFeePerGas: fees.maxPriorityFeePerGas.toString(),
+      gasLimit: gasLimit.toString(),
+      kind,
+    });
+  }
+
+  /** Shadow mode: what happened on-chain since the last block, beside what this keeper decided. */
+  #shadowReport(log: Logger, plans: VaultPlan[]): void {
+    for (const plan of plans) {
+      const last = plan.snapshot.lastRebalanceBlock;
+      const seen = this.#shadowSeen.get(plan.vault);
+      this.#shadowSeen.set(plan.vault, last);
+      if (seen !== undefined && last > seen) {
+        log.info(
+          { vault: plan.vault, rebalancedInBlock: Number(last), deltaNow: round(plan.view.delta, 6), ourDecision: plan.decision.kind, reason: plan.decision.reason },
+          "shadow: the vault was rebalanced on-chain (by another keeper)",
+        );
+      }
+    }
   }
 
   /** Per-block metrics: head, every vault's Greeks and band, oracle freshness, signer balance, pending. */
@@ -210,7 +355,7 @@ export class Keeper {
   }
 
   /** The pure plan for an already-read block. */
-  plan(read: ReadResult, tipWei: bigint): VaultPlan[] {
+  plan(read: ReadResult, tipWei: bigint, ignorePending = false): VaultPlan[] {
     const options: PlanOptions = {
       policy: this.options.policy,
       prefs: this.options.prefs,
@@ -219,7 +364,7 @@ export class Keeper {
       tipWei,
       nativePriceQuote: this.options.nativePriceQuote,
       greeksTolerance: this.options.greeksTolerance,
-      pendingVaults: new Set(this.pending.list().map((p) => p.vault)),
+      pendingVaults: ignorePending ? new Set<Address>() : new Set(this.pending.list().map((p) => p.vault)),
     };
     return planBlock(read, options);
   }
@@ -264,6 +409,9 @@ export class Keeper {
         this.#logOutcome(log, outcome);
         this.deps.metrics?.hedge(outcome.sent.vault, outcome.kind);
         this.deps.metrics?.gasSpent(outcome.sent.vault, outcome.receipt.gasUsed, outcome.receipt.effectiveGasPrice);
+        this.#recordSpend(outcome.sent.vault, outcome.receipt.gasUsed * outcome.receipt.effectiveGasPrice);
+        if (outcome.kind === "mined") this.#backoff.delete(outcome.sent.vault);
+        if (outcome.kind === "reverted") this.#backOff(outcome.sent.vault, block);
       }
     }
     for (const failure of read.failures) log.warn({ vault: failure.vault, reason: failure.reason }, "vault unreadable: skipped this block");
@@ -279,10 +427,22 @@ export class Keeper {
       "block",
     );
 
+    if (this.options.shadow) this.#shadowReport(log, plans);
+    if (this.pending.size > 0 && this.deps.account && !this.options.dryRun) await this.#checkStuck(log, read, plans);
+
     const toSend: { plan: VaultPlan; order: HedgeOrder }[] = [];
     for (const plan of plans) {
       this.#logDecision(log, plan);
       if (plan.sizing?.kind !== "order") continue;
+      const held = this.#heldBack(plan.vault, block);
+      if (held) {
+        log.info({ vault: plan.vault, reason: held }, "hedge held back");
+        continue;
+      }
+      if (this.options.shadow) {
+        log.info({ vault: plan.vault, ...orderFields(plan.sizing.order, plan.snapshot) }, "shadow: would hedge");
+        continue;
+      }
       if (this.options.dryRun || !this.deps.account) {
         log.info({ vault: plan.vault, ...orderFields(plan.sizing.order, plan.snapshot) }, "dry run: hedge not sent");
         continue;
@@ -388,6 +548,12 @@ export class Keeper {
 
   #logSendFailure(log: Logger, vault: Address, error: unknown): void {
     this.deps.metrics?.hedge(vault, error instanceof HedgeSimulationError ? "simulation_failed" : "skipped");
+    if (error instanceof HedgeSimulationError && BEATEN_TO_IT.has(error.errorName)) {
+      // Two keepers on one vault: the contract's spacing let the other one through. Nothing is wrong.
+      log.info({ vault, error: error.errorName }, "another keeper hedged this vault first: standing down");
+      return;
+    }
+    this.#backOff(vault, this.#lastBlock);
     if (error instanceof HedgeSimulationError) {
       log.warn({ vault, error: error.errorName, args: error.errorArgs.map(String) }, `hedge not sent: ${error.message}`);
     } else if (error instanceof FeeCapExceededError || error instanceof GasCapExceededError) {
@@ -441,7 +607,11 @@ export class Keeper {
       effectiveGasPriceGwei: Number(receipt.effectiveGasPrice) / 1e9,
     };
     if (outcome.kind === "reverted") {
-      log.error(base, "hedge reverted on-chain (state moved between simulation and inclusion)");
+      log.error(base, "hedge reverted on-chain (state moved between simulation and inclusion): backing off");
+      return;
+    }
+    if (outcome.kind === "cancelled") {
+      log.info(base, "cancel mined: the stuck hedge's nonce is settled, no trade");
       return;
     }
     log.info(

@@ -87,3 +87,17 @@ export class FeeOracle {
     return this.#quote;
   }
 }
+
+/**
+ * Fees for a replacement: at least `bumpPercent` above the old ones on both fields (nodes reject less than a 10%
+ * bump as underpriced), and at least what the market asks now. Undefined when that would exceed the cap: the
+ * transaction then waits rather than overpay.
+ */
+export function bumpFees(old: Fees, fresh: Fees, bumpPercent: number, caps: FeeCaps): Fees | undefined {
+  const bump = (x: bigint) => (x * BigInt(Math.round((100 + bumpPercent) * 100)) + 9_999n) / 10_000n;
+  const max = (a: bigint, b: bigint) => (a > b ? a : b);
+  const maxPriorityFeePerGas = max(bump(old.maxPriorityFeePerGas), fresh.maxPriorityFeePerGas);
+  const maxFeePerGas = max(max(bump(old.maxFeePerGas), fresh.maxFeePerGas), maxPriorityFeePerGas);
+  if (maxFeePerGas > caps.maxFeePerGasWei || maxPriorityFeePerGas > caps.maxPriorityFeePerGasWei) return undefined;
+  return { maxFeePerGas, maxPriorityFeePerGas };
+}

@@ -14,6 +14,9 @@ import type { Address, Hash, Hex } from "viem";
 
 export type IntentId = string;
 
+/** How an intent ended on-chain: its hedge mined or reverted, our cancel took the nonce, or something else did. */
+export type SettledOutcome = "mined" | "reverted" | "cancelled" | "superseded";
+
 export function intentId(chainId: number | bigint, vault: Address, decisionBlock: bigint): IntentId {
   return `${chainId}:${vault.toLowerCase()}:${decisionBlock}`;
 }
@@ -32,7 +35,7 @@ export type JournalRecord =
   | { type: "intent"; id: IntentId; vault: Address; decisionBlock: string; summary: string; at: number }
   | { type: "signed"; id: IntentId; nonce: number; version: SignedVersion; at: number }
   | { type: "broadcast"; id: IntentId; hash: Hash; at: number }
-  | { type: "settled"; id: IntentId; outcome: "mined" | "reverted" | "superseded"; hash?: Hash; block?: string; at: number }
+  | { type: "settled"; id: IntentId; outcome: SettledOutcome; hash?: Hash; block?: string; at: number }
   | { type: "abandoned"; id: IntentId; reason: string; at: number };
 
 /** What the journal says about one intent. */
@@ -138,7 +141,7 @@ export class Journal {
     this.#append({ type: "broadcast", id, hash, at: this.#now() });
   }
 
-  recordSettled(id: IntentId, outcome: "mined" | "reverted" | "superseded", hash?: Hash, block?: bigint): void {
+  recordSettled(id: IntentId, outcome: SettledOutcome, hash?: Hash, block?: bigint): void {
     this.#append({ type: "settled", id, outcome, ...(hash ? { hash } : {}), ...(block !== undefined ? { block: block.toString() } : {}), at: this.#now() });
   }
 

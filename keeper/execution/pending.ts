@@ -22,10 +22,20 @@ export type HedgeOutcome =
       deltaAfterWad?: bigint;
       amountOut?: bigint;
     }
-  | { kind: "reverted"; sent: SentHedge; receipt: TransactionReceipt };
+  | { kind: "reverted"; sent: SentHedge; receipt: TransactionReceipt }
+  /** The nonce went to our cancel (a 0-value self-transfer): the hedge is not done, on purpose. */
+  | { kind: "cancelled"; sent: SentHedge; receipt: TransactionReceipt };
+
+/** One signed version at a pending nonce: the original hedge, a fee bump, or a cancel. */
+export interface PendingVersion {
+  hash: Hash;
+  kind: "hedge" | "cancel";
+}
+
+type Entry = SentHedge & { sentAtMs: number; versions: PendingVersion[] };
 
 export class PendingHedges {
-  #byVault = new Map<Address, SentHedge & { sentAtMs: number }>();
+  #byVault = new Map<Address, Entry>();
   readonly #client: PublicClient;
   readonly #confirmations: number;
 
@@ -42,29 +52,45 @@ export class PendingHedges {
     return this.#byVault.size;
   }
 
-  list(): readonly (SentHedge & { sentAtMs: number })[] {
+  list(): readonly Entry[] {
     return [...this.#byVault.values()];
   }
 
   add(sent: SentHedge, sentAtMs: number): void {
     if (this.#byVault.has(sent.vault)) throw new Error(`a hedge for ${sent.vault} is already pending`);
-    this.#byVault.set(sent.vault, { ...sent, sentAtMs });
+    this.#byVault.set(sent.vault, { ...sent, sentAtMs, versions: [{ hash: sent.hash, kind: "hedge" }] });
+  }
+
+  /**
+   * A replacement at the same nonce (a fee bump or a cancel): it becomes the version tracked and re-sent, while
+   * every earlier version is still checked — whichever the chain mined settles the nonce.
+   */
+  replace(vault: Address, replacement: SentHedge, kind: "hedge" | "cancel"): void {
+    const entry = this.#byVault.get(vault);
+    if (!entry) throw new Error(`no pending hedge for ${vault} to replace`);
+    if (replacement.nonce !== entry.nonce) throw new Error(`a replacement must reuse nonce ${entry.nonce}`);
+    this.#byVault.set(vault, { ...entry, ...replacement, sentAtMs: entry.sentAtMs, versions: [...entry.versions, { hash: replacement.hash, kind }] });
   }
 
   /** Checks every pending hedge against the chain at `head`; returns those that settled (and forgets them). */
   async poll(head: bigint): Promise<HedgeOutcome[]> {
     const settled: HedgeOutcome[] = [];
-    for (const [vault, sent] of this.#byVault) {
-      let receipt: TransactionReceipt;
-      try {
-        receipt = await this.#client.getTransactionReceipt({ hash: sent.hash });
-      } catch (error) {
-        if (error instanceof TransactionReceiptNotFoundError) continue; // not mined yet
-        throw error;
+    for (const [vault, entry] of this.#byVault) {
+      // Newest version first: usually the one mined, so one request per block in the common case.
+      let found: { receipt: TransactionReceipt; version: PendingVersion } | undefined;
+      for (const version of [...entry.versions].reverse()) {
+        try {
+          found = { receipt: await this.#client.getTransactionReceipt({ hash: version.hash }), version };
+          break;
+        } catch (error) {
+          if (!(error instanceof TransactionReceiptNotFoundError)) throw error; // not mined (yet)
+        }
       }
-      if (receipt.blockNumber + BigInt(this.#confirmations) - 1n > head) continue;
+      if (!found) continue;
+      if (found.receipt.blockNumber + BigInt(this.#confirmations) - 1n > head) continue;
       this.#byVault.delete(vault);
-      settled.push(outcomeOf(sent, receipt));
+      const sent = { ...entry, hash: found.version.hash };
+      settled.push(found.version.kind === "cancel" ? { kind: "cancelled", sent, receipt: found.receipt } : outcomeOf(sent, found.receipt));
     }
     return settled;
   }

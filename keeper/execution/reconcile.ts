@@ -11,13 +11,13 @@
  */
 import type { Address, Hash, PublicClient } from "viem";
 import { TransactionReceiptNotFoundError } from "viem";
-import type { Journal, IntentId } from "./journal.ts";
+import type { IntentId, Journal, SettledOutcome } from "./journal.ts";
 import { broadcastSigned, type SentHedge } from "./sendHedge.ts";
 
 export interface ReconcileResult {
   /** Hedges re-broadcast (same bytes) and to be tracked as pending. */
   resumed: (SentHedge & { intentId: IntentId })[];
-  settled: { id: IntentId; outcome: "mined" | "reverted" | "superseded"; hash?: Hash }[];
+  settled: { id: IntentId; outcome: SettledOutcome; hash?: Hash }[];
   abandoned: IntentId[];
   /** Re-broadcasts the node refused (the hedge is still tracked; receipts decide). */
   rebroadcastErrors: { id: IntentId; error: string }[];
@@ -39,7 +39,7 @@ export async function reconcile(journal: Journal, client: PublicClient, signer: 
     for (const version of [...intent.versions].reverse()) {
       try {
         const receipt = await client.getTransactionReceipt({ hash: version.hash });
-        const outcome = receipt.status === "success" ? "mined" : "reverted";
+        const outcome: SettledOutcome = version.kind === "cancel" ? "cancelled" : receipt.status === "success" ? "mined" : "reverted";
         journal.recordSettled(intent.id, outcome, version.hash, receipt.blockNumber);
         result.settled.push({ id: intent.id, outcome, hash: version.hash });
         found = true;

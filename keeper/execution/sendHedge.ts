@@ -140,21 +140,40 @@ export async function signHedge(ctx: SendContext, sim: SimulatedHedge): Promise<
   const fees = computeFees(quote.nextBaseFeeWei, quote.tipWei, ctx.caps);
   const nonce = await ctx.nonces.next();
   try {
-    const raw = await ctx.account.signTransaction!({
-      chainId: ctx.chainId,
-      type: "eip1559",
-      to: sim.vault,
-      data: encodeFunctionData({ abi: optionVaultAbi, functionName: "rebalance", args: sim.args }),
-      gas: sim.gasLimit,
-      nonce,
-      value: 0n,
-      ...fees,
-    });
-    return { sim, nonce, raw, hash: keccak256(raw), fees };
+    return await signHedgeAt(ctx, sim, nonce, fees);
   } catch (error) {
     ctx.nonces.release(nonce);
     throw error;
   }
+}
+
+/** Signs a simulated hedge at a given nonce and fees: a replacement of a stuck transaction. */
+export async function signHedgeAt(ctx: Pick<SendContext, "account" | "chainId">, sim: SimulatedHedge, nonce: number, fees: Fees): Promise<SignedHedge> {
+  const raw = await ctx.account.signTransaction!({
+    chainId: ctx.chainId,
+    type: "eip1559",
+    to: sim.vault,
+    data: encodeFunctionData({ abi: optionVaultAbi, functionName: "rebalance", args: sim.args }),
+    gas: sim.gasLimit,
+    nonce,
+    value: 0n,
+    ...fees,
+  });
+  return { sim, nonce, raw, hash: keccak256(raw), fees };
+}
+
+/** The cheapest transaction that takes a nonce: a 0-value transfer to ourselves (21,000 gas). */
+export async function signCancel(ctx: Pick<SendContext, "account" | "chainId">, nonce: number, fees: Fees): Promise<{ raw: Hex; hash: Hash }> {
+  const raw = await ctx.account.signTransaction!({
+    chainId: ctx.chainId,
+    type: "eip1559",
+    to: ctx.account.address,
+    gas: 21_000n,
+    nonce,
+    value: 0n,
+    ...fees,
+  });
+  return { raw, hash: keccak256(raw) };
 }
 
 /** Broadcasts signed bytes. A node that already has them ("already known") counts as a success. */

@@ -72,6 +72,15 @@ const DEFAULT_CONFIG: Config = {
   },
   greeksTolerance: 1e-6,
   journalDir: ".keeper",
+  shadow: false,
+  resilience: {
+    replaceAfterBlocks: 3,
+    feeBumpPercent: 12.5,
+    retryBackoffBlocks: 2,
+    gasBudgetPerHourWei: undefined,
+    gasBudgetPerDayWei: undefined,
+    maxOracleDeviationBps: 1000,
+  },
   telemetry: {
     metricsPort: undefined,
     maxHeadAgeMs: 60_000,
