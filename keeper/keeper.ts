@@ -58,9 +58,11 @@ export interface Resilience {
   retryBackoffBlocks: number;
   gasBudgetPerHourWei: bigint | undefined;
   gasBudgetPerDayWei: bigint | undefined;
+  maxOracleDeviationBps: number;
 }
 
 const DEFAULT_RESILIENCE: Resilience = {
+  maxOracleDeviationBps: 1000,
   replaceAfterBlocks: 3,
   feeBumpPercent: 12.5,
   retryBackoffBlocks: 2,
@@ -118,6 +120,7 @@ export class Keeper {
   #signerBalanceWei: bigint | undefined;
   #lastRebalanceBlocks = new Map<Address, bigint>();
   #staleOracles = new Set<Address>();
+  #wildOracles = new Set<Address>();
   #resilience: Resilience;
   /** Per vault: no new hedge before `untilBlock`; `failures` doubles the wait (bounded). */
   #backoff = new Map<Address, { untilBlock: bigint; failures: number }>();
@@ -365,6 +368,7 @@ export class Keeper {
       nativePriceQuote: this.options.nativePriceQuote,
       greeksTolerance: this.options.greeksTolerance,
       pendingVaults: ignorePending ? new Set<Address>() : new Set(this.pending.list().map((p) => p.vault)),
+      maxOracleDeviationBps: this.#resilience.maxOracleDeviationBps,
     };
     return planBlock(read, options);
   }
@@ -406,12 +410,21 @@ export class Keeper {
         if (outcome.sent.intentId) {
           this.deps.journal?.recordSettled(outcome.sent.intentId, outcome.kind, outcome.sent.hash, outcome.receipt.blockNumber);
         }
-        this.#logOutcome(log, outcome);
+        // Our hedge reverted in a block where someone else rebalanced the vault: two keepers raced and the other
+        // won (the contract's spacing let only one through). That is the system working, not a fault.
+        const lostRace =
+          outcome.kind === "reverted" &&
+          read.vaults.find((v) => v.vault === outcome.sent.vault)?.lastRebalanceBlock === outcome.receipt.blockNumber;
+        if (lostRace) {
+          log.info({ vault: outcome.sent.vault, hash: outcome.sent.hash, block: Number(outcome.receipt.blockNumber) }, "another keeper hedged this vault first: standing down");
+        } else {
+          this.#logOutcome(log, outcome);
+        }
         this.deps.metrics?.hedge(outcome.sent.vault, outcome.kind);
         this.deps.metrics?.gasSpent(outcome.sent.vault, outcome.receipt.gasUsed, outcome.receipt.effectiveGasPrice);
         this.#recordSpend(outcome.sent.vault, outcome.receipt.gasUsed * outcome.receipt.effectiveGasPrice);
         if (outcome.kind === "mined") this.#backoff.delete(outcome.sent.vault);
-        if (outcome.kind === "reverted") this.#backOff(outcome.sent.vault, block);
+        if (outcome.kind === "reverted" && !lostRace) this.#backOff(outcome.sent.vault, block);
       }
     }
     for (const failure of read.failures) log.warn({ vault: failure.vault, reason: failure.reason }, "vault unreadable: skipped this block");
@@ -574,6 +587,13 @@ export class Keeper {
       );
     } else if (plan.snapshot.oracleFresh && this.#staleOracles.delete(plan.vault)) {
       log.info({ vault: plan.vault }, "oracle fresh again: hedging resumes");
+    }
+    const wild = decision.kind === "hold" && decision.reason.startsWith("wild oracle");
+    if (wild && !this.#wildOracles.has(plan.vault)) {
+      this.#wildOracles.add(plan.vault);
+      log.warn({ vault: plan.vault, reason: decision.reason }, "oracle far from the pool price: no hedge until they agree");
+    } else if (!wild && this.#wildOracles.delete(plan.vault)) {
+      log.info({ vault: plan.vault }, "oracle and pool agree again: hedging resumes");
     }
     const fields = {
       vault: plan.vault,

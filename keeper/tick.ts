@@ -34,6 +34,8 @@ export interface PlanOptions {
   greeksTolerance: number;
   /** Vaults with a hedge still pending: decided on, but never sized (at most one pending hedge per vault). */
   pendingVaults: ReadonlySet<Address>;
+  /** An oracle further than this from the pool's price is "wild": hold (default 1000 bps). */
+  maxOracleDeviationBps?: number;
 }
 
 export interface GreeksCheck {
@@ -69,10 +71,24 @@ export function costModelFor(snapshot: VaultSnapshot, baseFeePerGas: bigint, opt
   };
 }
 
+/** How far the oracle is from the pool's own price, in basis points of the pool price (Infinity for an empty pool). */
+export function oracleDeviationBps(snapshot: VaultSnapshot): number {
+  if (snapshot.ammReserveUnderlying === 0n || snapshot.ammReserveQuote === 0n) return Number.POSITIVE_INFINITY;
+  const pool =
+    Number(snapshot.ammReserveQuote) / 10 ** snapshot.quoteDecimals / (Number(snapshot.ammReserveUnderlying) / 10 ** snapshot.underlyingDecimals);
+  return (Math.abs(wadToNumber(snapshot.spotWad) - pool) / pool) * 10_000;
+}
+
 export function planBlock(read: ReadResult, options: PlanOptions): VaultPlan[] {
   return read.vaults.map((snapshot) => {
     const view = toMarketView(snapshot, costModelFor(snapshot, read.chain.baseFeePerGas, options));
-    const decision = decide(view, options.policy, options.prefs);
+    const deviation = oracleDeviationBps(snapshot);
+    const maxDeviation = options.maxOracleDeviationBps ?? 1000;
+    // A wild oracle (far from the pool) is either wrong or ahead of arbitrage: no hedge until they agree.
+    const decision: Decision =
+      deviation > maxDeviation
+        ? { kind: "hold", reason: `wild oracle: ${Math.round(deviation)} bps from the pool price (max ${maxDeviation})` }
+        : decide(view, options.policy, options.prefs);
     const pending = options.pendingVaults.has(snapshot.vault);
     const plan: VaultPlan = {
       vault: snapshot.vault,
