@@ -2,10 +2,11 @@
  * The keeper's configuration: environment variables (and a few command-line overrides) parsed once, at the edge,
  * into a deeply frozen, typed `Config`. Nothing else in the keeper reads `process.env`.
  *
- * `parseConfig` is pure: it reads only the `env` object it is given and, when `DEPLOYMENTS_FILE` is set, that one
- * file through the injected `readFile`. Every bad variable becomes one `ConfigIssue`; all of them are reported at
- * once in a `ConfigError`. Secrets never appear in a message: not `PRIVATE_KEY`, and of an RPC URL (which often
- * carries an API key in its path or user info) only the scheme and host.
+ * `parseConfig` is pure: it reads only the `env` object it is given and the files `DEPLOYMENTS_FILE`, `KEYSTORE_PATH`
+ * and `KEYSTORE_PASSWORD_FILE` name, through the injected `readFile`. Every bad variable becomes one `ConfigIssue`;
+ * all of them are reported at once in a `ConfigError`. Secrets never appear in a message: not `PRIVATE_KEY`, not the
+ * keystore's password or key, and of an RPC URL (which often carries an API key in its path or user info) only the
+ * scheme and host.
  *
  * Every variable is documented, with its default and unit, in `.env.example`.
  */
@@ -14,6 +15,7 @@ import dotenv from "dotenv";
 import { formatGwei, getAddress, isAddress, parseGwei } from "viem";
 import type { Address, Hex } from "viem";
 import { z } from "zod";
+import { decryptKeystore, KeystoreError } from "./chain/keystore.ts";
 import type { HedgeTarget, PolicyConfig, RiskPreferences } from "./types.ts";
 
 export const POLICY_NAMES = ["every-block", "interval", "band", "whalley-wilmott", "gas-aware"] as const;
@@ -43,8 +45,16 @@ export interface Config {
   };
   /** The chain id the RPC must report at startup (`CHAIN_ID`, or the deployments file's). */
   readonly expectedChainId: number | undefined;
-  /** The keeper's signing key; absent only in a dry run. Never log it (`describeConfig` does not). */
+  /**
+   * The keeper's signing key, from `PRIVATE_KEY` or decrypted from the `KEYSTORE_PATH` keystore at parse time;
+   * absent only in a dry run. Never log it (`describeConfig` does not).
+   */
   readonly privateKey: Hex | undefined;
+  /** Where `privateKey` came from; safe to log. */
+  readonly signerSource:
+    | { readonly kind: "none" }
+    | { readonly kind: "private-key" }
+    | { readonly kind: "keystore"; readonly path: string };
   readonly lens: Address;
   readonly vaults: readonly VaultConfig[];
   /** Where the vaults came from: the `VAULTS` list (or `--vault`) or the deployments file at this path. */
@@ -131,7 +141,10 @@ export const ENV_VARS: readonly { readonly name: string; readonly summary: strin
   { name: "WS_URL", summary: "ws(s) endpoint: blocks from a newHeads subscription instead of polling" },
   { name: "POLL_INTERVAL_MS", summary: "block polling interval, ms (default 1000, 100-60000)" },
   { name: "CHAIN_ID", summary: "expected chain id, checked at startup" },
-  { name: "PRIVATE_KEY", summary: "keeper's signing key, 0x + 64 hex (required unless dry run)" },
+  { name: "PRIVATE_KEY", summary: "keeper's signing key, 0x + 64 hex (this or KEYSTORE_PATH, unless dry run)" },
+  { name: "KEYSTORE_PATH", summary: "... or an encrypted JSON keystore file (Web3 Secret Storage v3) holding it" },
+  { name: "KEYSTORE_PASSWORD_FILE", summary: "file holding the keystore's password (with KEYSTORE_PATH)" },
+  { name: "KEYSTORE_PASSWORD", summary: "the keystore's password itself (discouraged: use KEYSTORE_PASSWORD_FILE)" },
   { name: "VAULTS", summary: "vault addresses, comma-separated (with LENS_ADDRESS) ..." },
   { name: "LENS_ADDRESS", summary: "VaultLens address (with VAULTS)" },
   { name: "QUOTE_DECIMALS", summary: "quote token decimals for VAULTS (default 6)" },
@@ -249,14 +262,7 @@ export function parseConfig(
   const pollIntervalMs = read.number("POLL_INTERVAL_MS", { integer: true, min: 100, max: 60_000 }, 1000);
   const chainId = read.number("CHAIN_ID", { integer: true, min: 1 });
 
-  const privateKey = read.privateKey("PRIVATE_KEY");
-  // With a malformed DRY_RUN (already an issue) whether the key is required is unknown: don't pile on.
-  if (dryRun === false && read.raw("PRIVATE_KEY") === undefined) {
-    issues.push({
-      variable: "PRIVATE_KEY",
-      problem: "is required unless DRY_RUN=true (or --dry-run): the keeper's signing key",
-    });
-  }
+  const signer = readSigner(read, env, dryRun, readFile, issues);
 
   const vaultSource = readVaults(read, overrides.vaults, readFile, issues);
   const expectedChainId = reconcileChainId(chainId, vaultSource, issues);
@@ -318,7 +324,8 @@ export function parseConfig(
   return deepFreeze({
     rpc: { url: must(rpcUrl), fallbackUrls: must(fallbackUrls), wsUrl, pollIntervalMs: must(pollIntervalMs) },
     expectedChainId,
-    privateKey,
+    privateKey: signer.privateKey,
+    signerSource: signer.source,
     lens: must(vaultSource).lens,
     vaults: must(vaultSource).vaults,
     vaultSource: must(vaultSource).source,
@@ -381,7 +388,7 @@ export function redactUrl(url: string): string {
   return `${parsed.protocol}//${parsed.host}${hidden ? "/…" : ""}`;
 }
 
-/** The configuration as it may be logged: URLs redacted, the key reduced to whether it is set, gwei as strings. */
+/** The configuration as it may be logged: URLs redacted, the key reduced to where it comes from, gwei as strings. */
 export function describeConfig(config: Config): Record<string, unknown> {
   return {
     rpc: {
@@ -391,7 +398,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
       pollIntervalMs: config.rpc.pollIntervalMs,
     },
     expectedChainId: config.expectedChainId,
-    privateKey: config.privateKey === undefined ? "unset" : "set",
+    signer: describeSigner(config.signerSource),
     lens: config.lens,
     vaults: config.vaults,
     vaultSource: config.vaultSource,
@@ -563,6 +570,103 @@ function reader(env: Readonly<Record<string, string | undefined>>, issues: Confi
   };
 }
 type Reader = ReturnType<typeof reader>;
+
+/**
+ * Exactly one of `PRIVATE_KEY` and `KEYSTORE_PATH` (with its password from `KEYSTORE_PASSWORD_FILE` or, discouraged,
+ * `KEYSTORE_PASSWORD`); neither only in a dry run. A keystore is decrypted here, once: a second or so for standard
+ * scrypt parameters.
+ */
+function readSigner(
+  read: Reader,
+  env: Readonly<Record<string, string | undefined>>,
+  dryRun: boolean | undefined,
+  readFile: (path: string) => string,
+  issues: ConfigIssue[],
+): { privateKey: Hex | undefined; source: Config["signerSource"] } {
+  const keyGiven = read.raw("PRIVATE_KEY") !== undefined;
+  const privateKey = read.privateKey("PRIVATE_KEY");
+  const path = read.raw("KEYSTORE_PATH");
+  const passwordFile = read.raw("KEYSTORE_PASSWORD_FILE");
+  // Verbatim, not trimmed: spaces may be part of a password. Blank still counts as unset, as for every variable.
+  const passwordValue = read.raw("KEYSTORE_PASSWORD") === undefined ? undefined : env.KEYSTORE_PASSWORD;
+
+  // With a malformed DRY_RUN (already an issue) whether a key is required is unknown: don't pile on.
+  if (dryRun === false && !keyGiven && path === undefined) {
+    issues.push({
+      variable: "PRIVATE_KEY",
+      problem:
+        "PRIVATE_KEY or KEYSTORE_PATH is required unless DRY_RUN=true (or --dry-run): the keeper's signing key, " +
+        "raw or in an encrypted JSON keystore",
+    });
+  }
+  if (path === undefined) {
+    const unused = { KEYSTORE_PASSWORD_FILE: passwordFile, KEYSTORE_PASSWORD: passwordValue };
+    for (const [variable, value] of Object.entries(unused)) {
+      if (value !== undefined) issues.push({ variable, problem: "is used only with KEYSTORE_PATH, which is not set" });
+    }
+    return { privateKey, source: keyGiven ? { kind: "private-key" } : { kind: "none" } };
+  }
+
+  const source = { kind: "keystore", path } as const;
+  let ok = true;
+  if (keyGiven) {
+    ok = false;
+    issues.push(
+      { variable: "PRIVATE_KEY", problem: "cannot be combined with KEYSTORE_PATH: give PRIVATE_KEY or KEYSTORE_PATH, not both" },
+      { variable: "KEYSTORE_PATH", problem: "cannot be combined with PRIVATE_KEY: give PRIVATE_KEY or KEYSTORE_PATH, not both" },
+    );
+  }
+  if (passwordFile === undefined && passwordValue === undefined) {
+    ok = false;
+    issues.push({
+      variable: "KEYSTORE_PASSWORD_FILE",
+      problem: "is required with KEYSTORE_PATH: a file holding the keystore's password (or, discouraged, set KEYSTORE_PASSWORD)",
+    });
+  } else if (passwordFile !== undefined && passwordValue !== undefined) {
+    ok = false;
+    issues.push({
+      variable: "KEYSTORE_PASSWORD",
+      problem: "cannot be combined with KEYSTORE_PASSWORD_FILE: give one (the file is safer)",
+    });
+  }
+  if (!ok) return { privateKey: undefined, source };
+
+  let password = passwordValue;
+  if (passwordFile !== undefined) {
+    try {
+      // One trailing line ending, as `echo` and editors leave it, is not part of the password.
+      password = readFile(passwordFile).replace(/\r?\n$/, "");
+    } catch (error) {
+      issues.push({ variable: "KEYSTORE_PASSWORD_FILE", problem: `cannot read ${passwordFile} (${describeFsError(error)})` });
+    }
+  }
+  let json: string | undefined;
+  try {
+    json = readFile(path);
+  } catch (error) {
+    issues.push({ variable: "KEYSTORE_PATH", problem: `cannot read ${path} (${describeFsError(error)})` });
+  }
+  if (json === undefined || password === undefined) return { privateKey: undefined, source };
+  try {
+    return { privateKey: decryptKeystore(json, password), source };
+  } catch (error) {
+    // A KeystoreError's message names the fault, never the password or key material.
+    if (!(error instanceof KeystoreError)) throw error;
+    issues.push({ variable: "KEYSTORE_PATH", problem: `${path}: ${error.message}` });
+    return { privateKey: undefined, source };
+  }
+}
+
+function describeSigner(source: Config["signerSource"]): string {
+  switch (source.kind) {
+    case "none":
+      return "none";
+    case "private-key":
+      return "private key";
+    case "keystore":
+      return `keystore ${source.path}`;
+  }
+}
 
 interface VaultSource {
   lens: Address;

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import dotenv from "dotenv";
 import { describe, expect, it } from "vitest";
+import { encryptKeystore } from "../../keeper/chain/keystore.ts";
 import {
   ConfigError,
   ENV_VARS,
@@ -53,6 +54,7 @@ const DEFAULT_CONFIG: Config = {
   rpc: { url: "http://127.0.0.1:8545", fallbackUrls: [], wsUrl: undefined, pollIntervalMs: 1000 },
   expectedChainId: undefined,
   privateKey: KEY,
+  signerSource: { kind: "private-key" },
   lens: LENS,
   vaults: [
     { address: VAULT_A, quoteDecimals: 6, underlyingDecimals: 18 },
@@ -195,7 +197,11 @@ describe("parseConfig: a valid environment", () => {
 
   it("does not require PRIVATE_KEY in a dry run, from DRY_RUN or from the --dry-run override", () => {
     const { PRIVATE_KEY: _, ...withoutKey } = BASE;
-    expect(parseConfig({ ...withoutKey, DRY_RUN: "true" })).toMatchObject({ dryRun: true, privateKey: undefined });
+    expect(parseConfig({ ...withoutKey, DRY_RUN: "true" })).toMatchObject({
+      dryRun: true,
+      privateKey: undefined,
+      signerSource: { kind: "none" },
+    });
     expect(parseConfig({ ...withoutKey, DRY_RUN: "1" }).dryRun).toBe(true);
     expect(parseConfig(withoutKey, { dryRun: true })).toMatchObject({ dryRun: true, privateKey: undefined });
   });
@@ -207,10 +213,15 @@ describe("parseConfig: missing variables", () => {
     expect(configError({}).message).toContain("VAULTS: is required: set VAULTS (with LENS_ADDRESS) or DEPLOYMENTS_FILE");
   });
 
-  it("requires PRIVATE_KEY when not in a dry run", () => {
+  it("requires PRIVATE_KEY (or KEYSTORE_PATH) when not in a dry run", () => {
     const { PRIVATE_KEY: _, ...withoutKey } = BASE;
     expect(issues(withoutKey)).toEqual([
-      { variable: "PRIVATE_KEY", problem: "is required unless DRY_RUN=true (or --dry-run): the keeper's signing key" },
+      {
+        variable: "PRIVATE_KEY",
+        problem:
+          "PRIVATE_KEY or KEYSTORE_PATH is required unless DRY_RUN=true (or --dry-run): the keeper's signing key, " +
+          "raw or in an encrypted JSON keystore",
+      },
     ]);
     expect(issues({ ...withoutKey, DRY_RUN: "false" }).map((issue) => issue.variable)).toEqual(["PRIVATE_KEY"]);
   });
@@ -444,9 +455,137 @@ describe("parseConfig: secrets in URLs", () => {
     expect(text).not.toContain(KEY.slice(2));
     expect(describeConfig(config)).toMatchObject({
       rpc: { url: "https://rpc.example.com/…", wsUrl: "wss://rpc.example.com/…" },
-      privateKey: "set",
+      signer: "private key",
       sending: { maxFeeGwei: "100", maxPriorityFeeGwei: "2", gasLimitPerHedge: 600000 },
     });
+  });
+});
+
+describe("parseConfig: keystore signer", () => {
+  const PATH = "/etc/delta-keeper/keystore.json";
+  const PASSWORD_PATH = "/run/secrets/keystore-password";
+  const PASSWORD = "  correct horse battery staple";
+  // Small scrypt n: the format is the same, the work 256x less.
+  const KEYSTORE = encryptKeystore(KEY, PASSWORD, { n: 1024 });
+  const { PRIVATE_KEY: _, ...WITHOUT_KEY } = BASE;
+  const ENV = { ...WITHOUT_KEY, KEYSTORE_PATH: PATH, KEYSTORE_PASSWORD_FILE: PASSWORD_PATH };
+
+  function files(contents: Record<string, string>) {
+    return {
+      readFile(path: string): string {
+        const text = contents[path];
+        if (text === undefined) {
+          throw Object.assign(new Error(`ENOENT: no such file or directory, open '${path}'`), { code: "ENOENT" });
+        }
+        return text;
+      },
+    };
+  }
+  const valid = files({ [PATH]: KEYSTORE, [PASSWORD_PATH]: `${PASSWORD}\n` });
+
+  /** Neither the password nor any part of the key. */
+  function expectNoSecrets(text: string): void {
+    expect(text).not.toContain(PASSWORD.trim());
+    expect(text.toLowerCase()).not.toContain(KEY.slice(2, 18));
+  }
+
+  it("decrypts KEYSTORE_PATH with the password in KEYSTORE_PASSWORD_FILE into privateKey", () => {
+    const config = parseConfig(ENV, {}, valid);
+    expect(config).toEqual({ ...DEFAULT_CONFIG, privateKey: KEY, signerSource: { kind: "keystore", path: PATH } });
+    // One trailing newline is stripped; leading spaces are part of the password. CRLF works too.
+    const crlf = files({ [PATH]: KEYSTORE, [PASSWORD_PATH]: `${PASSWORD}\r\n` });
+    expect(parseConfig(ENV, {}, crlf).privateKey).toBe(KEY);
+    const trimmed = files({ [PATH]: KEYSTORE, [PASSWORD_PATH]: `${PASSWORD.trim()}\n` });
+    expect(issues(ENV, {}, trimmed).map((issue) => issue.variable)).toEqual(["KEYSTORE_PATH"]);
+  });
+
+  it("describeConfig shows the keystore's path, never the key or the password", () => {
+    const described = describeConfig(parseConfig(ENV, {}, valid));
+    expect(described).toMatchObject({ signer: `keystore ${PATH}` });
+    expectNoSecrets(JSON.stringify(described));
+    expect(describeConfig(parseConfig({ ...WITHOUT_KEY, DRY_RUN: "true" }))).toMatchObject({ signer: "none" });
+  });
+
+  it("takes the password verbatim from KEYSTORE_PASSWORD (discouraged)", () => {
+    const { KEYSTORE_PASSWORD_FILE: _f, ...withoutFile } = ENV;
+    expect(parseConfig({ ...withoutFile, KEYSTORE_PASSWORD: PASSWORD }, {}, valid).privateKey).toBe(KEY);
+  });
+
+  it("reads the keystore and the password file from disk when no readFile is injected", () => {
+    const dir = mkdtempSync(join(tmpdir(), "keeper-keystore-"));
+    writeFileSync(join(dir, "keystore.json"), KEYSTORE);
+    writeFileSync(join(dir, "password"), `${PASSWORD}\n`);
+    const env = { ...ENV, KEYSTORE_PATH: join(dir, "keystore.json"), KEYSTORE_PASSWORD_FILE: join(dir, "password") };
+    expect(parseConfig(env).privateKey).toBe(KEY);
+  });
+
+  it("decrypts in a dry run too, as PRIVATE_KEY is read in one", () => {
+    expect(parseConfig({ ...ENV, DRY_RUN: "true" }, {}, valid)).toMatchObject({ dryRun: true, privateKey: KEY });
+  });
+
+  it("rejects PRIVATE_KEY and KEYSTORE_PATH together, on both", () => {
+    expect(issues({ ...ENV, PRIVATE_KEY: KEY }, {}, valid)).toEqual([
+      { variable: "PRIVATE_KEY", problem: "cannot be combined with KEYSTORE_PATH: give PRIVATE_KEY or KEYSTORE_PATH, not both" },
+      { variable: "KEYSTORE_PATH", problem: "cannot be combined with PRIVATE_KEY: give PRIVATE_KEY or KEYSTORE_PATH, not both" },
+    ]);
+  });
+
+  it("requires a password source with KEYSTORE_PATH, and only one", () => {
+    const { KEYSTORE_PASSWORD_FILE: _f, ...withoutPassword } = ENV;
+    expect(issues(withoutPassword, {}, valid)).toEqual([
+      {
+        variable: "KEYSTORE_PASSWORD_FILE",
+        problem: "is required with KEYSTORE_PATH: a file holding the keystore's password (or, discouraged, set KEYSTORE_PASSWORD)",
+      },
+    ]);
+    const both = configError({ ...ENV, KEYSTORE_PASSWORD: PASSWORD }, {}, valid);
+    expect(both.issues).toEqual([
+      { variable: "KEYSTORE_PASSWORD", problem: "cannot be combined with KEYSTORE_PASSWORD_FILE: give one (the file is safer)" },
+    ]);
+    expectNoSecrets(both.message);
+  });
+
+  it("rejects a password source without KEYSTORE_PATH", () => {
+    const error = configError({ ...BASE, KEYSTORE_PASSWORD_FILE: PASSWORD_PATH, KEYSTORE_PASSWORD: PASSWORD }, {}, valid);
+    expect(error.issues).toEqual([
+      { variable: "KEYSTORE_PASSWORD_FILE", problem: "is used only with KEYSTORE_PATH, which is not set" },
+      { variable: "KEYSTORE_PASSWORD", problem: "is used only with KEYSTORE_PATH, which is not set" },
+    ]);
+    expectNoSecrets(error.message);
+  });
+
+  it("reports a wrong password on KEYSTORE_PATH, without the password", () => {
+    const wrong = files({ [PATH]: KEYSTORE, [PASSWORD_PATH]: "Tr0ub4dor&3\n" });
+    const error = configError(ENV, {}, wrong);
+    expect(error.issues).toEqual([
+      {
+        variable: "KEYSTORE_PATH",
+        problem: `${PATH}: the keystore's MAC does not match: wrong password or corrupted file`,
+      },
+    ]);
+    expect(error.message).not.toContain("Tr0ub4dor");
+    expectNoSecrets(error.message);
+  });
+
+  it("reports a keystore that is not one (here, a raw key) without showing its content", () => {
+    const rawKey = files({ [PATH]: `${KEY}\n`, [PASSWORD_PATH]: PASSWORD });
+    const error = configError(ENV, {}, rawKey);
+    expect(error.message).toBe(`KEYSTORE_PATH: ${PATH}: the keystore is not valid JSON`);
+    expectNoSecrets(error.message);
+    const v1 = files({ [PATH]: JSON.stringify({ version: 1 }), [PASSWORD_PATH]: PASSWORD });
+    expect(configError(ENV, {}, v1).message).toBe(`KEYSTORE_PATH: ${PATH}: not a version 3 keystore (version: 1)`);
+  });
+
+  it("reports unreadable files on their variables", () => {
+    expect(issues(ENV, {}, files({}))).toEqual([
+      { variable: "KEYSTORE_PATH", problem: `cannot read ${PATH} (no such file)` },
+      { variable: "KEYSTORE_PASSWORD_FILE", problem: `cannot read ${PASSWORD_PATH} (no such file)` },
+    ]);
+  });
+
+  it("lists keystore issues with the other signer issues, in .env.example's order", () => {
+    const found = issues({ RPC_URL: "not a url", KEYSTORE_PATH: PATH, LOG_PRETTY: "maybe" }, {}, valid);
+    expect(found.map((issue) => issue.variable)).toEqual(["RPC_URL", "KEYSTORE_PASSWORD_FILE", "VAULTS", "LOG_PRETTY"]);
   });
 });
 
@@ -622,7 +761,8 @@ describe(".env.example", () => {
   });
 
   it("gives examples that parse", () => {
-    const { DEPLOYMENTS_FILE: _, ...rest } = examples;
+    // The file-backed examples name files that do not exist here (and a keystore replaces PRIVATE_KEY).
+    const { DEPLOYMENTS_FILE: _, KEYSTORE_PATH: _k, KEYSTORE_PASSWORD_FILE: _f, KEYSTORE_PASSWORD: _p, ...rest } = examples;
     const expected = ["RPC_URLS", "WS_URL", "CHAIN_ID", "VAULTS", "LENS_ADDRESS", "POLICY_COST_RATE"];
     expect(Object.keys(rest)).toEqual(expect.arrayContaining(expected));
     expect(() => parseConfig({ RPC_URL: BASE.RPC_URL, PRIVATE_KEY: KEY, ...rest })).not.toThrow();
