@@ -130,6 +130,7 @@ export class Keeper {
   #replacedAt = new Map<Address, bigint>();
   /** Shadow mode: the last rebalance block seen per vault, to report hedges that happened on-chain. */
   #shadowSeen = new Map<Address, bigint>();
+  #nonceGap = 0;
   private readonly options: KeeperOptions;
   private deps: KeeperDeps;
 
@@ -297,7 +298,7 @@ export class Keeper {
       lastBlockSeenAtMs: this.#lastBlockProcessedAtMs,
       headBlock: this.#lastBlock >= 0n ? this.#lastBlock : undefined,
       pending: this.pending.list().map((p) => ({ vault: p.vault, sentAtBlock: p.decidedAtBlock, nonce: p.nonce })),
-      nonceGap: 0,
+      nonceGap: this.#nonceGap,
       signerBalanceWei: this.#signerBalanceWei,
       vaults: [...this.#lastRebalanceBlocks].map(([vault, lastRebalanceBlock]) => ({
         vault,
@@ -441,6 +442,15 @@ export class Keeper {
     );
 
     if (this.options.shadow) this.#shadowReport(log, plans);
+    // A nonce gap can only open while hedges are in flight: check then (one request), never on idle blocks.
+    if (this.pending.size > 0 && this.#nonces) {
+      this.#nonceGap = await this.#nonces.gap().catch(() => this.#nonceGap);
+      this.deps.metrics?.nonceGap(this.#nonceGap);
+      if (this.#nonceGap > 0) log.warn({ gap: this.#nonceGap }, "nonce gap: a signed hedge never reached the node; replacement will refill it");
+    } else if (this.#nonceGap > 0) {
+      this.#nonceGap = 0;
+      this.deps.metrics?.nonceGap(0);
+    }
     if (this.pending.size > 0 && this.deps.account && !this.options.dryRun) await this.#checkStuck(log, read, plans);
 
     const toSend: { plan: VaultPlan; order: HedgeOrder }[] = [];

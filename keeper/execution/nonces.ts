@@ -19,6 +19,21 @@ export class NonceTracker {
     return this.#next!++;
   }
 
+  /** The next nonce this process will use, if known (no request). */
+  get local(): number | undefined {
+    return this.#next;
+  }
+
+  /**
+   * Nonces taken locally that the node has not seen: a hedge signed but lost before reaching the mempool.
+   * One request (pending count).
+   */
+  async gap(): Promise<number> {
+    if (this.#next === undefined) return 0;
+    const pending = await this.#client.getTransactionCount({ address: this.#address, blockTag: "pending" });
+    return Math.max(0, this.#next - pending);
+  }
+
   /** Gives back a nonce that was taken but whose transaction was never broadcast. */
   release(nonce: number): void {
     if (this.#next === nonce + 1) this.#next = nonce;

@@ -10,7 +10,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import hre from "hardhat";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buyOptions, deploySystem, listSeries, priceE8, type System } from "../../scripts/lib/system.ts";
+import { arbitrageTo } from "../../scripts/lib/market.ts";
+import { buyOptions, deploySystem, listSeries, priceE8, type HardhatViem, type System } from "../../scripts/lib/system.ts";
 
 const KEEPER_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"; // Hardhat's public account #1
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -45,6 +46,8 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutM
 describe("keeper telemetry and a stale oracle", () => {
   let server: Awaited<ReturnType<typeof hre.network.createServer>>;
   let sys: System;
+  let viem: HardhatViem;
+  const viemOf = () => viem;
   let keeper: ChildProcess;
   const lines: Record<string, unknown>[] = [];
   const base = `http://127.0.0.1:${METRICS_PORT}`;
@@ -52,7 +55,7 @@ describe("keeper telemetry and a stale oracle", () => {
   beforeAll(async () => {
     server = await hre.network.createServer({ network: "default" }, "127.0.0.1", 0);
     const url = `http://127.0.0.1:${(await server.listen()).port}`;
-    const { viem } = await hre.network.create({ network: "localhost", override: { url } });
+    viem = (await hre.network.create({ network: "localhost", override: { url } })).viem;
     sys = await deploySystem(viem, { ammDepthUnderlying: 10_000, vaultDeposit: 5_000_000 });
     const buyer = (await viem.getWalletClients())[2]!.account.address;
     await buyOptions(sys, buyer, (await listSeries(sys, true, 3000, 30)).id, 20);
@@ -71,6 +74,9 @@ describe("keeper telemetry and a stale oracle", () => {
         POLL_INTERVAL_MS: "200",
         METRICS_PORT: String(METRICS_PORT),
         READY_MAX_HEAD_AGE_SECONDS: "2",
+        READY_MAX_OUT_OF_BAND_BLOCKS: "3",
+        READY_MAX_PENDING_BLOCKS: "3",
+        REPLACE_AFTER_BLOCKS: "1000",
         JOURNAL_DIR: mkdtempSync(join(tmpdir(), "keeper-journal-")),
       },
       stdio: ["ignore", "pipe", "inherit"],
@@ -119,6 +125,59 @@ describe("keeper telemetry and a stale oracle", () => {
     // Fresh again, at a price that needs a hedge: the keeper resumes on its own.
     await sys.wait(await sys.oracle.write.setPrice([priceE8(3000)]));
     await until("hedging to resume", async () => lines.find((l) => l.msg === "oracle fresh again: hedging resumes"));
+  });
+
+  async function readyz(): Promise<{ status: number; body: string }> {
+    const r = await fetch(`${base}/readyz`);
+    return { status: r.status, body: await r.text() };
+  }
+
+  async function moveTo(price: number) {
+    await sys.publicClient.request({ method: "evm_setAutomine" as never, params: [true] as never } as never);
+    await sys.wait(await sys.oracle.write.setPrice([priceE8(price)]));
+    await arbitrageTo(viemOf(), { amm: sys.amm.address, quote: sys.quote.address, underlying: sys.underlying.address }, price);
+    await sys.publicClient.request({ method: "evm_setAutomine" as never, params: [false] as never } as never);
+  }
+
+  it("/readyz turns unready when a vault stays out of band with nobody hedging it, and ready again after", async () => {
+    await until("ready", async () => ((await readyz()).status === 200 ? true : undefined));
+    // The guardian pauses the vault: nobody can hedge it; a move leaves it out of band.
+    await sys.publicClient.request({ method: "evm_setAutomine" as never, params: [true] as never } as never);
+    await sys.wait(await sys.vault.write.pause());
+    await moveTo(3300);
+    const unready = await until("/readyz to fail on the vault", async () => {
+      const r = await readyz();
+      return r.status === 503 ? r.body : undefined;
+    });
+    expect(unready).toMatch(/out of band/i);
+    await sys.publicClient.request({ method: "evm_setAutomine" as never, params: [true] as never } as never);
+    await sys.wait(await sys.vault.write.unpause());
+    await sys.publicClient.request({ method: "evm_setAutomine" as never, params: [false] as never } as never);
+    await until("ready again once hedged", async () => ((await readyz()).status === 200 ? true : undefined), 30_000);
+  });
+
+  it("/readyz turns unready when a hedge is stuck", async () => {
+    // Slower blocks (still under the 2 s head-age rule) leave time to drop the hedge before it is mined.
+    await sys.publicClient.request({ method: "evm_setIntervalMining" as never, params: [1500] as never } as never);
+    let dropped = false;
+    for (let attempt = 0; attempt < 6 && !dropped; attempt++) {
+      const before = lines.filter((l) => l.msg === "hedge sent").length;
+      await moveTo(attempt % 2 === 0 ? 3000 : 3300);
+      const sent = await until("a hedge", async () => {
+        const all = lines.filter((l) => l.msg === "hedge sent");
+        return all.length > before ? all[all.length - 1] : undefined;
+      });
+      dropped = await sys.publicClient
+        .request({ method: "hardhat_dropTransaction" as never, params: [sent.hash] as never } as never)
+        .then((r) => r === true)
+        .catch(() => false); // already mined: try again with the next move
+    }
+    expect(dropped, "a hedge dropped from the mempool before being mined").toBe(true);
+    const body = await until("/readyz to fail on the stuck hedge", async () => {
+      const r = await readyz();
+      return r.status === 503 && /pending/i.test(r.body) ? r.body : undefined;
+    });
+    expect(body).toMatch(/pending/i);
   });
 
   it("/readyz turns unready with a reason when blocks stop", async () => {
