@@ -190,7 +190,11 @@ export class Keeper {
     const every = BigInt(this.#resilience.replaceAfterBlocks);
     const stuck = this.pending
       .list()
-      .filter((p) => block - p.decidedAtBlock >= every && block - (this.#replacedAt.get(p.vault) ?? p.decidedAtBlock) >= every);
+      .filter((p) => {
+        const since = this.#replacedAt.get(p.vault);
+        if (since !== undefined && since < 0n) return true; // expired after a restart: re-plan now
+        return block - p.decidedAtBlock >= every && block - (since ?? p.decidedAtBlock) >= every;
+      });
     if (stuck.length === 0) return;
     const ctx = this.#sendContext();
     const quote = await this.#fees.quote(block);
@@ -200,7 +204,10 @@ export class Keeper {
       this.#replacedAt.set(p.vault, block);
       const fees = bumpFees(p.fees, fresh, this.#resilience.feeBumpPercent, this.options.caps);
       if (!fees) {
-        log.warn({ vault: p.vault, hash: p.hash, blocks: Number(block - p.decidedAtBlock) }, "hedge stuck, and a fee bump would pass MAX_FEE_GWEI: waiting");
+        // No room to bump under the cap: send the same signed bytes again. A node that dropped the transaction
+        // takes it back; one that still has it answers "already known". Nothing is re-signed.
+        if (p.raw) await broadcastSigned(ctx, { raw: p.raw, hash: p.hash }).catch(() => undefined);
+        log.warn({ vault: p.vault, hash: p.hash, blocks: Number(block - p.decidedAtBlock) }, "hedge stuck and a fee bump would pass MAX_FEE_GWEI: re-sent as signed");
         continue;
       }
       const plan = replanned.find((x) => x.vault === p.vault);
@@ -321,7 +328,11 @@ export class Keeper {
     const { journal, account, logger } = this.deps;
     if (!journal || !account) return;
     const result = await reconcile(journal, this.deps.client, account.address);
-    for (const sent of result.resumed) this.pending.add(sent, this.deps.nowMs());
+    for (const sent of result.resumed) {
+      this.pending.add(sent, this.deps.nowMs());
+      // An expired hedge is re-planned at the first stuck check rather than after REPLACE_AFTER_BLOCKS more.
+      if (sent.intentId && result.expired.includes(sent.intentId)) this.#replacedAt.set(sent.vault, -1_000_000n);
+    }
     for (const e of result.rebroadcastErrors) logger.warn({ intent: e.id, error: e.error }, "re-broadcast after restart refused; tracking it by receipt");
     if (result.resumed.length + result.settled.length + result.abandoned.length > 0) {
       logger.info(
@@ -535,6 +546,7 @@ export class Keeper {
         maxFeePerGas: signed.fees.maxFeePerGas.toString(),
         maxPriorityFeePerGas: signed.fees.maxPriorityFeePerGas.toString(),
         gasLimit: sim.gasLimit.toString(),
+        deadline: sim.args[3].toString(),
         kind: "hedge",
       });
       failpoint?.("after-journal");

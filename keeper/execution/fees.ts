@@ -79,9 +79,11 @@ export class FeeOracle {
     const history = await this.#client.getFeeHistory({ blockCount: 10, rewardPercentiles: [50] });
     const nextBaseFeeWei = history.baseFeePerGas[history.baseFeePerGas.length - 1];
     if (nextBaseFeeWei === undefined) throw new Error("eth_feeHistory returned no base fee");
+    // With no tips in recent blocks (a quiet chain), tip half the cap rather than all of it: a stuck transaction
+    // then still has room for a fee bump under the cap.
     this.#quote = {
       nextBaseFeeWei,
-      tipWei: medianTip((history.reward ?? []).map((r) => r[0] ?? 0n), this.#fallbackTipWei),
+      tipWei: medianTip((history.reward ?? []).map((r) => r[0] ?? 0n), this.#fallbackTipWei / 2n),
     };
     this.#atBlock = blockNumber;
     return this.#quote;

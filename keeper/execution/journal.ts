@@ -27,6 +27,8 @@ export interface SignedVersion {
   maxFeePerGas: string;
   maxPriorityFeePerGas: string;
   gasLimit: string;
+  /** The swap deadline inside the transaction (unix seconds), when known: past it, re-sending only wastes gas. */
+  deadline?: string;
   /** "hedge" for the original and fee bumps, "cancel" for a replacement that only takes the nonce. */
   kind: "hedge" | "cancel";
 }
@@ -54,7 +56,10 @@ export interface IntentState {
 /** Applies one record to the intent states. */
 export function applyRecord(intents: Map<IntentId, IntentState>, r: JournalRecord): void {
   if (r.type === "intent") {
-    if (!intents.has(r.id)) {
+    // A new intent, or one reopened: after a restart the same block can be decided again for the same vault, and
+    // an id that was abandoned (never signed) or settled must then track the new attempt, not be ignored.
+    const existing = intents.get(r.id);
+    if (!existing || existing.closed) {
       intents.set(r.id, { id: r.id, vault: r.vault, decisionBlock: BigInt(r.decisionBlock), summary: r.summary, versions: [], broadcast: false });
     }
     return;

@@ -8,6 +8,7 @@
  * | signed (maybe broadcast)      | a version of it mined              | settle (mined or reverted)               |
  * | signed                        | its nonce used by something else   | settle as superseded, warn               |
  * | signed                        | nonce still free                   | re-broadcast the same bytes, track it    |
+ * | signed, past its swap deadline | nonce still free                  | track it; the stuck check re-plans it    |
  */
 import type { Address, Hash, PublicClient } from "viem";
 import { TransactionReceiptNotFoundError } from "viem";
@@ -21,13 +22,16 @@ export interface ReconcileResult {
   abandoned: IntentId[];
   /** Re-broadcasts the node refused (the hedge is still tracked; receipts decide). */
   rebroadcastErrors: { id: IntentId; error: string }[];
+  /** Signed hedges past their swap deadline: tracked but not re-sent (they would only revert). */
+  expired: IntentId[];
 }
 
 export async function reconcile(journal: Journal, client: PublicClient, signer: Address): Promise<ReconcileResult> {
-  const result: ReconcileResult = { resumed: [], settled: [], abandoned: [], rebroadcastErrors: [] };
+  const result: ReconcileResult = { resumed: [], settled: [], abandoned: [], rebroadcastErrors: [], expired: [] };
   const open = journal.open();
   if (open.length === 0) return result;
   const minedNonce = await client.getTransactionCount({ address: signer, blockTag: "latest" });
+  const now = (await client.getBlock({ blockTag: "latest" })).timestamp;
 
   for (const intent of open) {
     if (intent.versions.length === 0 || intent.nonce === undefined) {
@@ -55,12 +59,19 @@ export async function reconcile(journal: Journal, client: PublicClient, signer: 
       continue;
     }
     const latest = intent.versions[intent.versions.length - 1]!;
-    try {
-      await broadcastSigned({ client }, latest);
-    } catch (error) {
-      result.rebroadcastErrors.push({ id: intent.id, error: error instanceof Error ? error.message.split("\n")[0]! : String(error) });
+    const expired = latest.kind === "hedge" && latest.deadline !== undefined && BigInt(latest.deadline) < now;
+    if (expired) {
+      // Past its swap deadline the hedge can only revert: do not re-send it. It is tracked (its nonce is still
+      // ours) and the stuck-hedge check re-plans it: a fresh hedge at that nonce, or a cancel.
+      result.expired.push(intent.id);
+    } else {
+      try {
+        await broadcastSigned({ client }, latest);
+      } catch (error) {
+        result.rebroadcastErrors.push({ id: intent.id, error: error instanceof Error ? error.message.split("\n")[0]! : String(error) });
+      }
+      journal.recordBroadcast(intent.id, latest.hash);
     }
-    journal.recordBroadcast(intent.id, latest.hash);
     result.resumed.push({
       intentId: intent.id,
       vault: intent.vault,
