@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import type { Address } from "viem";
-import { createChainClients, signerFromPrivateKey, type ChainClients } from "./chain/clients.ts";
+import { createChainClients, createWsClient, signerFromPrivateKey, type ChainClients } from "./chain/clients.ts";
 import type { ReadResult } from "./chain/readVaults.ts";
 import { CliError, helpText, parseCli, type CliCommand } from "./cli.ts";
 import { ConfigError, describeConfig, loadEnvFile, parseConfig, redactUrl, type Config } from "./config.ts";
@@ -183,22 +183,41 @@ async function run(keeper: Keeper, clients: ChainClients, config: Config, logger
   const onTickError = (error: unknown) => logger.error({ error: errorMessage(error) }, "tick failed: RPC read or send error; retrying on the next block");
   await keeper.tick({ read: first, seenAtMs: nowMs() }).catch(onTickError);
 
-  if (clients.wsClient) {
-    const unwatch = clients.wsClient.watchBlockNumber({
-      emitOnBegin: false,
-      onBlockNumber: (blockNumber) => {
-        if (stopping) return;
-        keeper.tick({ blockNumber, seenAtMs: nowMs() }).catch(onTickError);
-      },
-      onError: (error) => logger.warn({ error: errorMessage(error) }, "block subscription error"),
-    });
-    // Safety net: subscriptions can die silently after a reconnect. A slow poll keeps ticks coming meanwhile
-    // (a block already handled is skipped, so this costs one request per few blocks while the socket is fine).
+  if (clients.wsClient && config.rpc.wsUrl) {
+    // Blocks from a newHeads subscription. A lost subscription is logged once and re-established with
+    // exponential backoff (1 s … 30 s); meanwhile — and against sockets that die silently — a slow poll keeps
+    // ticks coming (a block already handled is skipped, so it costs one request per few blocks).
+    const wsUrl = config.rpc.wsUrl;
+    let unwatch: () => void = () => undefined;
+    let failures = 0;
+    let retry: NodeJS.Timeout | undefined;
+    const subscribe = (client = createWsClient(wsUrl)) => {
+      unwatch = client.watchBlockNumber({
+        emitOnBegin: false,
+        onBlockNumber: (blockNumber) => {
+          failures = 0;
+          if (stopping) return;
+          keeper.tick({ blockNumber, seenAtMs: nowMs() }).catch(onTickError);
+        },
+        onError: (error) => {
+          unwatch();
+          if (stopping) return;
+          const waitMs = Math.min(30_000, 1_000 * 2 ** Math.min(failures++, 5));
+          logger.warn({ error: errorMessage(error), retryInMs: waitMs }, "block subscription lost: polling meanwhile, re-subscribing");
+          clearTimeout(retry);
+          retry = setTimeout(() => {
+            if (!stopping) subscribe();
+          }, waitMs);
+        },
+      });
+    };
+    subscribe(clients.wsClient);
     const net = setInterval(() => {
       if (!stopping && !keeper.busy) keeper.poll().catch(onTickError);
     }, Math.max(config.rpc.pollIntervalMs * 5, 5_000));
     await stopped;
     clearInterval(net);
+    clearTimeout(retry);
     unwatch();
   } else {
     // Polling: one lens read per interval (see Keeper.poll).

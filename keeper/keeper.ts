@@ -692,7 +692,13 @@ export function round(x: number, digits: number): number {
  * message is avoided: it can embed the request URL, which may hold an API key.
  */
 export function errorMessage(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
+  if (!(error instanceof Error)) {
+    // Not an Error: e.g. a WebSocket ErrorEvent, which prints as "[object ErrorEvent]".
+    const e = error as { message?: unknown; type?: unknown } | null;
+    if (e && typeof e.message === "string" && e.message) return e.message;
+    if (e && typeof e.type === "string") return `${e.constructor?.name ?? "event"} (${e.type}): connection failed or closed`;
+    return String(error);
+  }
   const e = error as Error & { shortMessage?: string; details?: string };
   const short = e.shortMessage ?? e.message.split("\n")[0]!;
   return e.details && !short.includes(e.details) ? `${short} (${e.details})` : short;

@@ -75,8 +75,16 @@ export function createChainClients(options: ClientOptions): ChainClients {
   );
   const publicClient = createPublicClient({ transport: httpTransport }) as PublicClient;
   if (!options.wsUrl) return { publicClient };
-  const wsTransport = instrument(webSocket(options.wsUrl, { retryCount: 0, keepAlive: true, reconnect: true }), observer);
-  return { publicClient, wsClient: createPublicClient({ transport: wsTransport }) as PublicClient };
+  return { publicClient, wsClient: createWsClient(options.wsUrl, observer) };
+}
+
+/**
+ * A WebSocket client for the block subscription only. viem's own reconnect is off (it reports failures with a
+ * bare console.error): the keeper re-subscribes itself, with backoff, and logs each loss in one line.
+ */
+export function createWsClient(wsUrl: string, observer: RpcObserver = {}): PublicClient {
+  const transport = instrument(webSocket(wsUrl, { retryCount: 0, keepAlive: true, reconnect: false }), observer);
+  return createPublicClient({ transport }) as PublicClient;
 }
 
 /** The local signer. The key stays in this closure: never logged, never put in an error. */
