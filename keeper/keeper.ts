@@ -340,7 +340,10 @@ export class Keeper {
         "journal reconciled with the chain after a restart",
       );
     }
+    // Chain (pending) and journal together: a journaled hedge not re-sent (past its deadline) keeps its nonce,
+    // which the node does not count as pending; the next new hedge must come after it.
     await this.#nonces?.resync();
+    for (const sent of result.resumed) this.#nonces?.raiseTo(sent.nonce + 1);
   }
 
   /** Reads every vault once, at `blockNumber` or the latest block. */

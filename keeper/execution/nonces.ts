@@ -34,6 +34,11 @@ export class NonceTracker {
     return Math.max(0, this.#next - pending);
   }
 
+  /** Never hand out a nonce below `n`: one the journal says is ours though the node has not seen it. */
+  raiseTo(n: number): void {
+    if (this.#next === undefined || this.#next < n) this.#next = n;
+  }
+
   /** Gives back a nonce that was taken but whose transaction was never broadcast. */
   release(nonce: number): void {
     if (this.#next === nonce + 1) this.#next = nonce;
