@@ -1,0 +1,94 @@
+/**
+ * The keeper as its own process (`node keeper/index.ts <args>`), its JSON log lines collected as they come.
+ * Shared by the tests that run the keeper end to end.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+/** Hardhat's (and anvil's) public test keys: never use them anywhere but a local chain. */
+export const TEST_KEYS = {
+  /** Account #1: deploySystem grants it KEEPER_ROLE. */
+  keeper: "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+  keeperAddress: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+  /** Account #3: free for a second keeper. */
+  second: "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
+  secondAddress: "0x90F79bf6EB2c4f870365E785982E1f101E93b906",
+} as const;
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export interface KeeperProcess {
+  child: ChildProcess;
+  /** Every JSON log line so far (a non-JSON line is kept as `{ raw }`). */
+  lines: Record<string, unknown>[];
+  /** Lines with this `msg`. */
+  logged(msg: string): Record<string, unknown>[];
+  /** Resolves with the first line satisfying `pred`; rejects after `timeoutMs` with the last lines. */
+  waitFor(what: string, pred: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /** SIGTERM, then the exit code and signal. */
+  stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Resolves when the process exits by itself. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/**
+ * Starts `node keeper/index.ts run --env-file /dev/null` (or `args`) with `env` on top of a keeper default:
+ * band policy, risk aversion 0.01, fast polling, a fresh journal directory.
+ */
+export function startKeeperProcess(env: Record<string, string>, args: string[] = ["run"]): KeeperProcess {
+  const child = spawn(process.execPath, ["keeper/index.ts", ...args, "--env-file", "/dev/null"], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      KEEPER_POLICY: "band",
+      RISK_AVERSION: "0.01",
+      POLL_INTERVAL_MS: "200",
+      JOURNAL_DIR: mkdtempSync(join(tmpdir(), "keeper-journal-")),
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const lines: Record<string, unknown>[] = [];
+  let buffer = "";
+  child.stdout!.on("data", (chunk: Buffer) => {
+    buffer += chunk.toString();
+    const parts = buffer.split("\n");
+    buffer = parts.pop()!;
+    for (const part of parts) {
+      if (!part.trim()) continue;
+      try {
+        lines.push(JSON.parse(part) as Record<string, unknown>);
+      } catch {
+        lines.push({ raw: part });
+      }
+    }
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once("exit", (code, signal) => resolve({ code, signal })),
+  );
+  return {
+    child,
+    lines,
+    exited,
+    logged: (msg) => lines.filter((l) => l.msg === msg),
+    async waitFor(what, pred, timeoutMs = 30_000) {
+      const end = Date.now() + timeoutMs;
+      while (Date.now() < end) {
+        const hit = lines.find(pred);
+        if (hit) return hit;
+        if (child.exitCode !== null) break;
+        await sleep(25);
+      }
+      throw new Error(`timed out waiting for ${what}: ${JSON.stringify(lines.slice(-8)).slice(0, 3000)}`);
+    },
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+      return exited;
+    },
+  };
+}

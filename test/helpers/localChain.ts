@@ -1,0 +1,79 @@
+/**
+ * A local chain for end-to-end tests: an in-process Hardhat node served over JSON-RPC, the system deployed on it
+ * with a book of short calls, optionally hedged, then mining a block every `blockIntervalMs` (automine off) —
+ * the closest stand-in for a public chain on this machine.
+ */
+import hre from "hardhat";
+import { arbitrageTo, priceE8 } from "../../scripts/lib/market.ts";
+import { buyOptions, deploySystem, listSeries, type HardhatViem, type System } from "../../scripts/lib/system.ts";
+import { sleep } from "./keeperProcess.ts";
+
+export interface LocalChain {
+  url: string;
+  port: number;
+  viem: HardhatViem;
+  sys: System;
+  /** Runs `fn` with automine on (quick setup steps), then returns to interval mining. */
+  instant<T>(fn: () => Promise<T>): Promise<T>;
+  /** Oracle to `price`, then the AMM arbitraged to it; returns the block of the oracle update and of the end. */
+  moveTo(price: number): Promise<{ oracleBlock: bigint; moved: bigint }>;
+  /** The vault's net delta (underlying units), at `blockNumber` or now. */
+  netDelta(blockNumber?: bigint): Promise<number>;
+  /** Sets the block interval (0 stops mining). */
+  mineEvery(ms: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startLocalChain(options: { blockIntervalMs: number; calls?: number; hedged?: boolean }): Promise<LocalChain> {
+  const server = await hre.network.createServer({ network: "default" }, "127.0.0.1", 0);
+  const { port } = await server.listen();
+  const url = `http://127.0.0.1:${port}`;
+  const { viem } = await hre.network.create({ network: "localhost", override: { url } });
+  const sys = await deploySystem(viem, { ammDepthUnderlying: 10_000, vaultDeposit: 5_000_000 });
+  const buyer = (await viem.getWalletClients())[2]!.account.address;
+  await buyOptions(sys, buyer, (await listSeries(sys, true, 3000, 30)).id, options.calls ?? 20);
+  if (options.hedged) {
+    const st = await sys.vault.read.state();
+    const amountIn = await sys.amm.read.quoteExactOut([sys.quote.address, BigInt(-st.netDeltaWad)]);
+    const block = await sys.publicClient.getBlock();
+    await sys.wait(await sys.vault.write.rebalance([true, amountIn, 0n, block.timestamp + 600n], { account: sys.keeper.account }));
+  }
+  const rpc = (method: string, params: unknown[] = []) => sys.publicClient.request({ method: method as never, params: params as never } as never);
+  let interval = options.blockIntervalMs;
+  const mineEvery = async (ms: number) => {
+    interval = ms;
+    await rpc("evm_setAutomine", [false]);
+    await rpc("evm_setIntervalMining", [ms]);
+  };
+  await mineEvery(interval);
+
+  const instant = async <T>(fn: () => Promise<T>): Promise<T> => {
+    await rpc("evm_setAutomine", [true]);
+    try {
+      return await fn();
+    } finally {
+      await rpc("evm_setAutomine", [false]);
+    }
+  };
+
+  return {
+    url,
+    port,
+    viem,
+    sys,
+    instant,
+    mineEvery,
+    moveTo: (price) =>
+      instant(async () => {
+        const receipt = await sys.wait(await sys.oracle.write.setPrice([priceE8(price)]));
+        await arbitrageTo(viem, { amm: sys.amm.address, quote: sys.quote.address, underlying: sys.underlying.address }, price);
+        return { oracleBlock: receipt.blockNumber, moved: await sys.publicClient.getBlockNumber() };
+      }),
+    async netDelta(blockNumber) {
+      const st = await sys.vault.read.state(blockNumber === undefined ? {} : { blockNumber });
+      return Number(st.netDeltaWad) / 1e18;
+    },
+    // close() waits for kept-alive client connections; bound it so a suite never hangs on teardown.
+    close: () => Promise.race([server.close(), sleep(3000)]).then(() => undefined),
+  };
+}
