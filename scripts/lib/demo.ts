@@ -1,0 +1,299 @@
+/**
+ * The one-command demo (`npm start`, see `scripts/demo.ts`): an in-process Hardhat node served over JSON-RPC, the
+ * system deployed with a book of short options, a seeded GBM price path written to the oracle every block, an
+ * arbitrageur that keeps the AMM on the oracle, and the live keeper polling over HTTP after every block. The demo
+ * drives the chain itself (automine off, `evm_mine` at `speed` blocks per second, 12 s of chain time per block)
+ * and ends after `durationSec × speed` blocks.
+ */
+import { performance } from "node:perf_hooks";
+import hre from "hardhat";
+import { pino } from "pino";
+import { decodeEventLog, maxUint256, type Address, type TransactionReceipt } from "viem";
+import { optionVaultAbi } from "../../keeper/abi.ts";
+import { createChainClients, signerFromPrivateKey } from "../../keeper/chain/clients.ts";
+import { Keeper, type TickReport } from "../../keeper/keeper.ts";
+import type { PolicyConfig } from "../../keeper/types.ts";
+import { buyOptions, deploySystem, listSeries, priceE8, QUOTE_DECIMALS, quoteUnits, UNDERLYING_DECIMALS, underlyingUnits } from "./system.ts";
+
+const KEEPER_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"; // Hardhat's public account #1
+const BLOCK_SECONDS = 12;
+const YEAR_SECONDS = 365 * 86_400;
+const SPOT = 3000;
+const AMM_DEPTH_UNDERLYING = 10_000;
+/** The arbitrageur leaves the pool alone when it is this close to the oracle (dust trades only cost gas). */
+const ARB_THRESHOLD_BPS = 1;
+
+export const POLICY_NAMES = ["every-block", "interval", "band", "whalley-wilmott", "gas-aware"] as const;
+export type PolicyName = (typeof POLICY_NAMES)[number];
+
+export interface DemoOptions {
+  durationSec: number;
+  /** Annual volatility of the GBM path (e.g. 0.8). */
+  vol: number;
+  policy: PolicyName;
+  seed: number;
+  /** Blocks mined per wall-clock second. */
+  speed: number;
+}
+
+export const DEFAULT_DEMO_OPTIONS: DemoOptions = { durationSec: 60, vol: 0.8, policy: "band", seed: 1, speed: 4 };
+
+export interface DemoSummary {
+  seed: number;
+  policy: PolicyName;
+  blocks: number;
+  hedges: number;
+  /** Hedges that were mined but reverted. */
+  failedHedges: number;
+  /** `Rebalanced` events on chain at the end (equals `hedges` when every settled hedge is counted). */
+  rebalancedEvents: number;
+  totalGas: bigint;
+  /** Slippage paid against the oracle price (fee + impact), quote units. */
+  totalSlippageQuote: number;
+  /** Share of blocks whose |net delta| was within the policy's band (the vault's on-chain band if none). */
+  shareInBand: number;
+  finalDelta: number;
+  finalPrice: number;
+  wallSeconds: number;
+}
+
+/** The policy as configured for the demo, by name. */
+export function policyConfig(name: PolicyName): PolicyConfig {
+  switch (name) {
+    case "every-block":
+      return { name, minTrade: 0.1 };
+    case "interval":
+      return { name, intervalBlocks: 10, minTrade: 0.1 };
+    case "band":
+      return { name, band: 0.5, target: "zero" };
+    case "whalley-wilmott":
+      return { name };
+    case "gas-aware":
+      return { name };
+  }
+}
+
+/** mulberry32: a small seeded PRNG, uniform in [0, 1). */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A driftless GBM path sampler: each call returns the next price, `dtSeconds` later. */
+export function gbmPath(p: { spot: number; vol: number; dtSeconds: number; seed: number }): () => number {
+  const rand = seededRandom(p.seed);
+  const dt = p.dtSeconds / YEAR_SECONDS;
+  let price = p.spot;
+  return () => {
+    // Box–Muller; 1 - u keeps the log finite.
+    const z = Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
+    price *= Math.exp(-0.5 * p.vol * p.vol * dt + p.vol * Math.sqrt(dt) * z);
+    return price;
+  };
+}
+
+interface HedgeFill {
+  buyUnderlying: boolean;
+  tradeUnderlying: number;
+  gasUsed: bigint;
+  slippageQuote: number;
+  slippageBps: number;
+}
+
+/** The fill of a hedge from its receipt's `Rebalanced` event, priced against the oracle spot the vault used. */
+function fillOf(receipt: TransactionReceipt, vault: Address): HedgeFill | undefined {
+  for (const log of receipt.logs) {
+    if (log.address.toLowerCase() !== vault.toLowerCase()) continue;
+    try {
+      const ev = decodeEventLog({ abi: optionVaultAbi, data: log.data, topics: log.topics });
+      if (ev.eventName !== "Rebalanced") continue;
+      const { buyUnderlying, amountIn, amountOut, spotWad } = ev.args;
+      const spot = Number(spotWad) / 1e18;
+      const inUnits = Number(amountIn) / 10 ** (buyUnderlying ? QUOTE_DECIMALS : UNDERLYING_DECIMALS);
+      const outUnits = Number(amountOut) / 10 ** (buyUnderlying ? UNDERLYING_DECIMALS : QUOTE_DECIMALS);
+      const tradeUnderlying = buyUnderlying ? outUnits : inUnits;
+      const fairQuote = tradeUnderlying * spot;
+      const slippageQuote = buyUnderlying ? inUnits - fairQuote : fairQuote - outUnits;
+      return { buyUnderlying, tradeUnderlying, gasUsed: receipt.gasUsed, slippageQuote, slippageBps: (slippageQuote / fairQuote) * 10_000 };
+    } catch {
+      // another event of the vault
+    }
+  }
+  return undefined;
+}
+
+const fmt = (x: number, digits: number) => (Object.is(Math.round(x * 10 ** digits), -0) ? 0 : x).toFixed(digits);
+const signed = (x: number, digits: number) => (x >= 0 ? "+" : "") + fmt(x, digits);
+
+/** Runs the demo; `out` receives each line (one per block, then the summary). */
+export async function runDemo(options: DemoOptions, out: (line: string) => void): Promise<DemoSummary> {
+  const started = performance.now();
+  const totalBlocks = Math.max(1, Math.round(options.durationSec * options.speed));
+  const periodMs = 1000 / options.speed;
+
+  const server = await hre.network.createServer({ network: "default" }, "127.0.0.1", 0);
+  const { port } = await server.listen();
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    const { viem } = await hre.network.create({ network: "localhost", override: { url } });
+    const sys = await deploySystem(viem, { spot: SPOT, ammDepthUnderlying: AMM_DEPTH_UNDERLYING, vaultDeposit: 2_000_000 });
+    const wallets = await viem.getWalletClients();
+    const buyer = wallets[2]!.account.address;
+    const me = sys.admin.account.address;
+
+    // The book: short 40 ATM calls, 20 OTM calls, 20 OTM puts, a week to expiry (gamma enough to hedge often).
+    const book: [isCall: boolean, strike: number, size: number][] = [
+      [true, SPOT, 40],
+      [true, Math.round(SPOT * 1.1), 20],
+      [false, Math.round(SPOT * 0.9), 20],
+    ];
+    for (const [isCall, strike, size] of book) {
+      const { id } = await listSeries(sys, isCall, strike, 7);
+      await buyOptions(sys, buyer, id, size);
+    }
+
+    // The arbitrageur's inventory, minted and approved once, so each block costs it one swap.
+    await sys.wait(await sys.quote.write.mint([me, quoteUnits(1_000_000_000)]));
+    await sys.wait(await sys.underlying.write.mint([me, underlyingUnits(1_000_000)]));
+    await sys.wait(await sys.quote.write.approve([sys.amm.address, maxUint256]));
+    await sys.wait(await sys.underlying.write.approve([sys.amm.address, maxUint256]));
+
+    const { publicClient } = createChainClients({ rpcUrl: url });
+    const keeper = new Keeper(
+      {
+        lens: sys.lens.address,
+        vaults: [{ address: sys.vault.address, quoteDecimals: QUOTE_DECIMALS, underlyingDecimals: UNDERLYING_DECIMALS }],
+        policy: policyConfig(options.policy),
+        prefs: { riskAversion: 0.1, horizonSeconds: 3600 },
+        maxSlippageBps: 100,
+        minOutMarginBps: 10,
+        caps: { maxFeePerGasWei: 100n * 10n ** 9n, maxPriorityFeePerGasWei: 2n * 10n ** 9n },
+        gasLimitPerHedge: 1_000_000n,
+        confirmations: 1,
+        greeksTolerance: 1e-6,
+        dryRun: false,
+      },
+      { client: publicClient, account: signerFromPrivateKey(KEEPER_KEY), logger: pino({ level: "silent" }), nowMs: () => performance.now() },
+    );
+
+    const admin = sys.publicClient;
+    const rpc = (method: string, params: unknown[] = []) => admin.request({ method: method as never, params: params as never } as never);
+    await rpc("evm_setAutomine", [false]);
+    let chainTime = (await admin.getBlock()).timestamp;
+
+    /** Sends (without waiting) the swap that brings the pool to `price`; the pool is x·y = k with a 30 bps fee. */
+    const arbitrage = async (price: number) => {
+      const [ru, rq] = await sys.amm.read.getReserves();
+      const poolPrice = Number(rq) / 10 ** QUOTE_DECIMALS / (Number(ru) / 10 ** UNDERLYING_DECIMALS);
+      if (Math.abs(poolPrice / price - 1) * 10_000 < ARB_THRESHOLD_BPS) return;
+      const scale = 10 ** (UNDERLYING_DECIMALS - QUOTE_DECIMALS);
+      const ruTarget = BigInt(Math.floor(Math.sqrt((Number(ru) * Number(rq) * scale) / price)));
+      const deadline = chainTime + 600n;
+      if (ruTarget < ru) {
+        const amountIn = await sys.amm.read.quoteExactOut([sys.quote.address, ru - ruTarget]);
+        await sys.amm.write.swapExactIn([sys.quote.address, amountIn, 0n, me, deadline]);
+      } else if (ruTarget > ru) {
+        await sys.amm.write.swapExactIn([sys.underlying.address, ruTarget - ru, 0n, me, deadline]);
+      }
+    };
+
+    const nextPrice = gbmPath({ spot: SPOT, vol: options.vol, dtSeconds: BLOCK_SECONDS, seed: options.seed });
+    out(
+      `delta-keeper demo: seed ${options.seed}, policy ${options.policy}, vol ${options.vol}, ${totalBlocks} blocks at ${options.speed}/s ` +
+        `(${BLOCK_SECONDS} s of chain time each); book short ${book.map(([c, k, n]) => `${n} ${k}${c ? "C" : "P"}`).join(", ")}; ` +
+        `AMM ${AMM_DEPTH_UNDERLYING.toLocaleString("en-US")} WETH; RPC ${url}`,
+    );
+
+    let hedges = 0;
+    let failedHedges = 0;
+    let totalGas = 0n;
+    let totalSlippageQuote = 0;
+    let inBand = 0;
+    let observed = 0;
+    let finalDelta = Number.NaN;
+    let price = SPOT;
+    const t0 = performance.now();
+    for (let i = 1; i <= totalBlocks; i++) {
+      price = nextPrice();
+      await sys.oracle.write.setPrice([priceE8(Number(price.toFixed(8)))]);
+      await arbitrage(price);
+      chainTime += BigInt(BLOCK_SECONDS);
+      await rpc("evm_setNextBlockTimestamp", [Number(chainTime)]);
+      await rpc("evm_mine");
+      const report: TickReport | undefined = await keeper.poll();
+
+      const parts: string[] = [];
+      const plan = report?.plans[0];
+      if (plan) {
+        const delta = plan.view.delta;
+        const band = plan.decision.band ?? plan.view.onChainBand;
+        finalDelta = delta;
+        observed++;
+        if (Math.abs(delta) <= band) inBand++;
+        parts.push(`delta ${signed(delta, 3).padStart(7)} WETH`, `band ±${fmt(band, 3)}`);
+        if (plan.decision.kind === "rebalance" && plan.sizing?.kind === "skip") parts.push(`hold: ${plan.sizing.reason}`);
+        else if (plan.decision.kind === "hold" && Math.abs(delta) > band) parts.push(`hold: ${plan.decision.reason}`);
+      } else {
+        parts.push("(no tick)");
+      }
+      for (const outcome of report?.settled ?? []) {
+        if (outcome.kind === "mined") {
+          const fill = fillOf(outcome.receipt, sys.vault.address);
+          if (!fill) continue;
+          hedges++;
+          totalGas += fill.gasUsed;
+          totalSlippageQuote += fill.slippageQuote;
+          parts.push(
+            `HEDGE ${fill.buyUnderlying ? "buy" : "sell"} ${fmt(fill.tradeUnderlying, 2)} WETH, gas ${fill.gasUsed}, slippage ${fmt(fill.slippageBps, 1)} bps`,
+          );
+        } else if (outcome.kind === "reverted") {
+          failedHedges++;
+          totalGas += outcome.receipt.gasUsed;
+          parts.push(`hedge REVERTED (gas ${outcome.receipt.gasUsed})`);
+        }
+      }
+      if ((report?.sent.length ?? 0) > 0) parts.push("hedge sent");
+      const blockNumber = report?.blockNumber ?? (await admin.getBlockNumber());
+      out(`block ${String(blockNumber).padStart(4)}  price ${fmt(price, 2).padStart(8)}  ${parts.join("  ")}`);
+
+      const waitMs = t0 + i * periodMs - performance.now();
+      if (waitMs > 0 && i < totalBlocks) await new Promise((r) => setTimeout(r, waitMs));
+    }
+
+    const events = await admin.getContractEvents({ address: sys.vault.address, abi: optionVaultAbi, eventName: "Rebalanced", fromBlock: 0n });
+    const summary: DemoSummary = {
+      seed: options.seed,
+      policy: options.policy,
+      blocks: totalBlocks,
+      hedges,
+      failedHedges,
+      rebalancedEvents: events.length,
+      totalGas,
+      totalSlippageQuote,
+      shareInBand: observed === 0 ? 0 : inBand / observed,
+      finalDelta,
+      finalPrice: price,
+      wallSeconds: (performance.now() - started) / 1000,
+    };
+    out(summaryLine(summary));
+    return summary;
+  } finally {
+    await server.close();
+  }
+}
+
+export function summaryLine(s: DemoSummary): string {
+  return (
+    `SUMMARY blocks ${s.blocks}, hedges ${s.hedges}` +
+    (s.failedHedges > 0 ? ` (+${s.failedHedges} reverted)` : "") +
+    `, total gas ${s.totalGas}, slippage paid ${fmt(s.totalSlippageQuote, 2)} USDC` +
+    `, in band ${fmt(s.shareInBand * 100, 1)}% of blocks, final delta ${signed(s.finalDelta, 3)} WETH` +
+    `, final price ${fmt(s.finalPrice, 2)}, policy ${s.policy}, seed ${s.seed}, ${fmt(s.wallSeconds, 1)} s`
+  );
+}
