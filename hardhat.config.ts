@@ -1,5 +1,5 @@
 import { createRequire } from "node:module";
-import { defineConfig } from "hardhat/config";
+import { configVariable, defineConfig } from "hardhat/config";
 import hardhatViem from "@nomicfoundation/hardhat-viem";
 import hardhatNetworkHelpers from "@nomicfoundation/hardhat-network-helpers";
 
@@ -42,6 +42,31 @@ export default defineConfig({
       chainType: "l1",
       forking: { url: process.env.FORK_URL ?? "http://127.0.0.1:8545" },
     },
-    localhost: { type: "http", chainType: "l1", url: "http://127.0.0.1:8545" },
+    // A local node (anvil or `hardhat node`), with its unlocked accounts. LOCAL_RPC_URL points it elsewhere.
+    localhost: {
+      type: "http",
+      chainType: "l1",
+      url: configVariable("LOCAL_RPC_URL", { default: "http://127.0.0.1:8545" }),
+    },
+    // Public testnets for `npm run deploy -- --network <name>`. Config variables resolve lazily, on first use of
+    // the network, so compiling and testing work with none of them set.
+    sepolia: {
+      type: "http",
+      chainType: "l1",
+      url: configVariable("SEPOLIA_RPC_URL"),
+      accounts: [configVariable("DEPLOYER_PRIVATE_KEY")],
+    },
+    arbitrumSepolia: {
+      type: "http",
+      chainType: "generic",
+      url: configVariable("ARBITRUM_SEPOLIA_RPC_URL"),
+      accounts: [configVariable("DEPLOYER_PRIVATE_KEY")],
+    },
+    baseSepolia: {
+      type: "http",
+      chainType: "op",
+      url: configVariable("BASE_SEPOLIA_RPC_URL"),
+      accounts: [configVariable("DEPLOYER_PRIVATE_KEY")],
+    },
   },
 });

@@ -1,0 +1,263 @@
+/**
+ * `node scripts/deploy.ts` end to end, as its own process against an anvil process: a first run deploys and wires
+ * everything, a second changes nothing, a killed run resumes without a second vault, the keeper reads the result,
+ * and each user error is one line with a non-zero exit.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createPublicClient, http, parseAbi, type Address, type PublicClient } from "viem";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { deploymentsSchema } from "../keeper/config.ts";
+import { ROLES } from "../scripts/lib/system.ts";
+
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
+const ANVIL = join(ROOT, "node_modules/.bin/anvil");
+const DEPLOYER: Address = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"; // anvil account #0
+const KEEPER: Address = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"; // anvil account #1
+const DEPLOY_VARS = [
+  "DEPLOYER_PRIVATE_KEY",
+  "SEPOLIA_RPC_URL",
+  "ARBITRUM_SEPOLIA_RPC_URL",
+  "BASE_SEPOLIA_RPC_URL",
+  "LOCAL_RPC_URL",
+  "KEEPER_ADDRESS",
+  "QUOTE_TOKEN",
+  "UNDERLYING_TOKEN",
+  "ORACLE_ADDRESS",
+  "INITIAL_PRICE",
+  "DEPLOYMENTS_DIR",
+];
+const abi = parseAbi([
+  "function hasRole(bytes32 role, address account) view returns (bool)",
+  "function getReserves() view returns (uint256, uint256)",
+]);
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+interface Anvil {
+  url: string;
+  child: ChildProcess;
+  client: PublicClient;
+}
+
+async function startAnvil(extraArgs: string[] = []): Promise<Anvil> {
+  const port = await freePort();
+  const child = spawn(ANVIL, ["--port", String(port), "--silent", ...extraArgs], { stdio: "ignore" });
+  const url = `http://127.0.0.1:${port}`;
+  const end = Date.now() + 30_000;
+  for (;;) {
+    const answered = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }),
+    }).then(
+      (response) => response.ok,
+      () => false,
+    );
+    if (answered) break;
+    if (Date.now() > end || child.exitCode !== null) throw new Error(`anvil did not answer on ${url}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return { url, child, client: createPublicClient({ transport: http(url) }) };
+}
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `node <script> <args>` with the deploy variables cleared, then `env`; `onLine` sees each stdout line. */
+function runNode(script: string, args: string[], env: Record<string, string>, onLine?: (line: string, child: ChildProcess) => void) {
+  const base: Record<string, string | undefined> = { ...process.env };
+  for (const name of DEPLOY_VARS) delete base[name];
+  const child = spawn(process.execPath, [script, ...args], { cwd: ROOT, env: { ...base, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  let buffer = "";
+  child.stdout!.on("data", (chunk: Buffer) => {
+    stdout += chunk.toString();
+    buffer += chunk.toString();
+    const lines = buffer.split("\n");
+    buffer = lines.pop()!;
+    for (const line of lines) onLine?.(line, child);
+  });
+  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise<Run>((resolve) => child.once("close", (code) => resolve({ code, stdout, stderr })));
+}
+
+const deployScript = (args: string[], env: Record<string, string>, onLine?: (line: string, child: ChildProcess) => void) =>
+  runNode("scripts/deploy.ts", [...args, "--env-file", "/dev/null"], env, onLine);
+
+const tempDir = () => mkdtempSync(join(tmpdir(), "deployments-"));
+
+const nodes: Anvil[] = [];
+afterAll(() => {
+  for (const node of nodes) node.child.kill();
+});
+
+describe("deploy to a local node", () => {
+  let node: Anvil;
+  let dir: string;
+  let first: Run;
+
+  beforeAll(async () => {
+    node = await startAnvil();
+    nodes.push(node);
+    dir = tempDir();
+    first = await deployScript(["--network", "localhost"], { LOCAL_RPC_URL: node.url, DEPLOYMENTS_DIR: dir, KEEPER_ADDRESS: KEEPER });
+  });
+
+  it("deploys every contract, grants the roles, seeds the pool and writes a file the keeper accepts", async () => {
+    expect(first.stderr).toBe("");
+    expect(first.code).toBe(0);
+    for (const name of ["MockERC20 USDC", "MockERC20 WETH", "MockOracle", "MockAmm", "OptionVault", "VaultLens", "BandUpkeep"]) {
+      expect(first.stdout).toMatch(new RegExp(`deployed .*${name}.* at 0x[0-9a-fA-F]{40}`));
+    }
+    const raw = JSON.parse(readFileSync(join(dir, "31337.json"), "utf8")) as {
+      contracts: Record<string, Address>;
+      vaults: { upkeep: Address; amm: Address }[];
+    };
+    const parsed = deploymentsSchema.parse(raw);
+    expect(parsed.chainId).toBe(31337);
+    expect(parsed.vaults).toHaveLength(1);
+    expect(parsed.vaults[0]).toMatchObject({ quoteDecimals: 6, underlyingDecimals: 18 });
+
+    for (const address of Object.values(raw.contracts)) {
+      const code = await node.client.getCode({ address });
+      expect(code?.length ?? 0).toBeGreaterThan(2);
+    }
+    const vault = parsed.vaults[0]!.address;
+    const hasRole = (role: `0x${string}`, account: Address) =>
+      node.client.readContract({ address: vault, abi, functionName: "hasRole", args: [role, account] });
+    expect(await hasRole(ROLES.admin, DEPLOYER)).toBe(true);
+    expect(await hasRole(ROLES.manager, DEPLOYER)).toBe(true);
+    expect(await hasRole(ROLES.guardian, DEPLOYER)).toBe(true);
+    expect(await hasRole(ROLES.keeper, KEEPER)).toBe(true);
+    expect(await hasRole(ROLES.keeper, raw.vaults[0]!.upkeep)).toBe(true);
+    const [reserveUnderlying, reserveQuote] = await node.client.readContract({
+      address: raw.vaults[0]!.amm,
+      abi,
+      functionName: "getReserves",
+    });
+    expect(reserveUnderlying).toBe(1000n * 10n ** 18n);
+    expect(reserveQuote).toBe(3_000_000n * 10n ** 6n);
+  });
+
+  it("a second run skips every step and sends no transaction", async () => {
+    const fileBefore = readFileSync(join(dir, "31337.json"), "utf8");
+    const nonceBefore = await node.client.getTransactionCount({ address: DEPLOYER });
+    const blockBefore = await node.client.getBlockNumber();
+
+    const second = await deployScript(["--network", "localhost"], { LOCAL_RPC_URL: node.url, DEPLOYMENTS_DIR: dir, KEEPER_ADDRESS: KEEPER });
+
+    expect(second.stderr).toBe("");
+    expect(second.code).toBe(0);
+    const steps = second.stdout.trim().split("\n").filter((line) => !line.startsWith("wrote "));
+    expect(steps.length).toBe(12); // 7 contracts, 4 role grants, liquidity
+    for (const line of steps) expect(line).toMatch(/\(skipped\)$/);
+    expect(second.stdout).not.toMatch(/^deployed /m);
+    expect(await node.client.getTransactionCount({ address: DEPLOYER })).toBe(nonceBefore);
+    expect(await node.client.getBlockNumber()).toBe(blockBefore);
+    expect(readFileSync(join(dir, "31337.json"), "utf8")).toBe(fileBefore);
+  });
+
+  it("the keeper's status command reads the deployment and shows the vault", async () => {
+    const parsed = deploymentsSchema.parse(JSON.parse(readFileSync(join(dir, "31337.json"), "utf8")));
+    const vault = parsed.vaults[0]!.address;
+    const status = await runNode("keeper/index.ts", ["status", "--env-file", "/dev/null"], {
+      RPC_URL: node.url,
+      DEPLOYMENTS_FILE: join(dir, "31337.json"),
+    });
+    expect(status.code).toBe(0);
+    expect(status.stdout).toContain(`${vault.slice(0, 6)}…${vault.slice(-4)}`);
+    expect(status.stdout).toContain("active");
+  });
+});
+
+describe("deploy, interrupted", () => {
+  it("a run killed after the vault resumes without deploying a second vault", async () => {
+    // One block a second, so the kill lands while later steps are still waiting to be mined.
+    const node = await startAnvil(["--block-time", "1"]);
+    nodes.push(node);
+    const dir = tempDir();
+    const env = { LOCAL_RPC_URL: node.url, DEPLOYMENTS_DIR: dir };
+    let vaultLine = "";
+    const killed = await deployScript(["--network", "localhost"], env, (line, child) => {
+      if (line.startsWith("deployed OptionVault")) {
+        vaultLine = line;
+        child.kill("SIGKILL");
+      }
+    });
+    expect(killed.code).toBeNull();
+    const vault = vaultLine.match(/0x[0-9a-fA-F]{40}/)![0];
+    expect(killed.stdout).not.toMatch(/deployed BandUpkeep/);
+
+    const resumed = await deployScript(["--network", "localhost"], env);
+    expect(resumed.stderr).toBe("");
+    expect(resumed.code).toBe(0);
+    expect(resumed.stdout).toContain(`OptionVault already at ${vault} (skipped)`);
+    expect(resumed.stdout).toMatch(/deployed BandUpkeep/);
+    expect(resumed.stdout).not.toMatch(/^deployed OptionVault/m);
+    const parsed = deploymentsSchema.parse(JSON.parse(readFileSync(join(dir, "31337.json"), "utf8")));
+    expect(parsed.vaults.map((v) => v.address)).toEqual([vault]);
+  });
+});
+
+describe("deploy errors: one line, non-zero exit", () => {
+  const expectOneLine = (run: Run, message: string | RegExp) => {
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe("");
+    const lines = run.stderr.trim().split("\n");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(message);
+  };
+
+  it("a remote network without DEPLOYER_PRIVATE_KEY fails before any call", async () => {
+    const run = await deployScript(["--network", "sepolia"], { SEPOLIA_RPC_URL: "http://127.0.0.1:9" });
+    expectOneLine(run, "deploy: DEPLOYER_PRIVATE_KEY is not set: put it in .env (see npm run deploy -- --help)");
+  });
+
+  it("a remote network without its RPC URL names the variable", async () => {
+    const run = await deployScript(["--network", "baseSepolia"], { DEPLOYER_PRIVATE_KEY: `0x${"11".repeat(32)}` });
+    expectOneLine(run, "deploy: BASE_SEPOLIA_RPC_URL is not set: put it in .env (see npm run deploy -- --help)");
+  });
+
+  it("an unreachable RPC names its scheme and host", async () => {
+    const port = await freePort();
+    const run = await deployScript(["--network", "localhost"], { LOCAL_RPC_URL: `http://127.0.0.1:${port}/secret-key`, DEPLOYMENTS_DIR: tempDir() });
+    expectOneLine(run, new RegExp(`^deploy: cannot reach http://127\\.0\\.0\\.1:${port} \\(network localhost\\)`));
+    expect(run.stderr).not.toContain("secret-key");
+  });
+
+  it("an unknown network lists the configured ones", async () => {
+    const run = await deployScript(["--network", "mainnet"], {});
+    expectOneLine(run, /^deploy: unknown network "mainnet": configured are .*localhost, sepolia, arbitrumSepolia, baseSepolia/);
+  });
+
+  it("a deployer without funds is told to fund it, and nothing is sent", async () => {
+    const node = await startAnvil();
+    nodes.push(node);
+    const dir = tempDir();
+    const run = await deployScript(["--network", "sepolia"], {
+      SEPOLIA_RPC_URL: node.url,
+      DEPLOYER_PRIVATE_KEY: `0x${"11".repeat(32)}`,
+      DEPLOYMENTS_DIR: dir,
+    });
+    expectOneLine(run, /^deploy: deployer 0x[0-9a-fA-F]{40} has 0 ETH on chain 31337: fund it first$/);
+    expect(await node.client.getBlockNumber()).toBe(0n);
+  });
+});
