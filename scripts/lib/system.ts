@@ -5,6 +5,7 @@
  */
 import type { NetworkConnection } from "hardhat/types/network";
 import { keccak256, parseUnits, toHex, type Address } from "viem";
+import type { HedgeBounds, RiskParams } from "../../keeper/types.ts";
 
 export type HardhatViem = NetworkConnection["viem"];
 
@@ -22,21 +23,9 @@ export const ROLES = {
   minter: keccak256(toHex("MINTER_ROLE")),
 };
 
-export interface HedgeParams {
-  maxSlippageBps: number;
-  minRebalanceInterval: number;
-  maxOracleAge: number;
-  maxTradeWad: bigint;
-  deltaToleranceWad: bigint;
-  bandWad: bigint;
-}
-
-export interface RiskParams {
-  volWad: bigint;
-  rateWad: bigint;
-  spreadBps: number;
-  stressUpBps: number;
-}
+/** The vault's bounds and pricing parameters: the same shapes the keeper reads back (`keeper/types.ts`). */
+export type HedgeParams = HedgeBounds;
+export type { RiskParams };
 
 export const DEFAULT_HEDGE_PARAMS: HedgeParams = {
   maxSlippageBps: 100,

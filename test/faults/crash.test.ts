@@ -3,45 +3,29 @@
  * The keeper runs as its own process against a node mining a block every second; KEEPER_FAILPOINT makes it
  * kill itself at one step of its first hedge; a second keeper process, on the same journal, must finish the job.
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import hre from "hardhat";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Address } from "viem";
 import { arbitrageTo, priceE8 } from "../../scripts/lib/market.ts";
 import { buyOptions, deploySystem, listSeries, type HardhatViem } from "../../scripts/lib/system.ts";
+import { startKeeperProcess } from "../helpers/keeperProcess.ts";
 
 const KEEPER_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"; // Hardhat's public account #1
 const KEEPER_ADDRESS = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const BAND = 0.5;
 
 type Server = Awaited<ReturnType<typeof hre.network.createServer>>;
 
-function runKeeper(env: Record<string, string>, untilMs: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; lines: Record<string, unknown>[] }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["keeper/index.ts", "run", "--env-file", "/dev/null"], {
-      cwd: ROOT,
-      env: { ...process.env, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    const lines: Record<string, unknown>[] = [];
-    let buffer = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      buffer += chunk.toString();
-      const parts = buffer.split("\n");
-      buffer = parts.pop()!;
-      for (const p of parts) if (p.trim()) lines.push(JSON.parse(p) as Record<string, unknown>);
-    });
-    const timer = setTimeout(() => child.kill("SIGTERM"), untilMs);
-    child.on("exit", (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, lines });
-    });
-  });
+/** Runs the keeper until it exits by itself (a failpoint kill) or `untilMs` passes (then SIGTERM). */
+async function runKeeper(env: Record<string, string>, untilMs: number) {
+  const keeper = startKeeperProcess(env);
+  const timer = setTimeout(() => void keeper.stop(), untilMs);
+  const { code, signal } = await keeper.exited;
+  clearTimeout(timer);
+  return { code, signal, lines: keeper.lines };
 }
 
 describe("keeper killed at each step of a send, then restarted", () => {
