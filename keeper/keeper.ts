@@ -427,9 +427,10 @@ export class Keeper {
         }
         // Our hedge reverted in a block where someone else rebalanced the vault: two keepers raced and the other
         // won (the contract's spacing let only one through). That is the system working, not a fault.
-        const lostRace =
-          outcome.kind === "reverted" &&
-          read.vaults.find((v) => v.vault === outcome.sent.vault)?.lastRebalanceBlock === outcome.receipt.blockNumber;
+        // (At or after: the winner may have hedged again since. We have one hedge in flight per vault, and it
+        // reverted, so any rebalance from that block on was someone else's.)
+        const lastRebalance = read.vaults.find((v) => v.vault === outcome.sent.vault)?.lastRebalanceBlock ?? 0n;
+        const lostRace = outcome.kind === "reverted" && lastRebalance >= outcome.receipt.blockNumber;
         if (lostRace) {
           log.info({ vault: outcome.sent.vault, hash: outcome.sent.hash, block: Number(outcome.receipt.blockNumber) }, "another keeper hedged this vault first: standing down");
         } else {
