@@ -145,7 +145,9 @@ export function parseCli(argv: readonly string[]): CliCommand {
 
 export function helpText(): string {
   const width = Math.max(...ENV_VARS.map((variable) => variable.name.length));
-  const variables = ENV_VARS.map((variable) => `  ${variable.name.padEnd(width)}  ${variable.summary}`).join("\n");
+  const variables = ENV_VARS.map(
+    (variable) => `  ${variable.name.padEnd(width)}  ${wrap(variable.summary, width + 4)}`,
+  ).join("\n");
   return `delta-keeper: keeps option vaults near delta-neutral by hedging on the AMM when a hedge is worth its cost.
 
 Usage: keeper <command> [flags]      (npm run keeper -- <command> [flags])
@@ -161,7 +163,7 @@ Flags:
   --env-file <path>     read variables from this file (default: .env, if present); the environment wins
   --log-level <level>   ${LOG_LEVELS.join(" | ")} (overrides LOG_LEVEL)
   --pretty              human-readable logs instead of JSON lines (overrides LOG_PRETTY)
-  --policy <name>       ${POLICY_NAMES.join(" | ")} (overrides KEEPER_POLICY)
+  --policy <name>       ${wrap(`${POLICY_NAMES.join(" | ")} (overrides KEEPER_POLICY)`, 24)}
   --vault <address>     watch only this vault (repeatable, or comma-separated); replaces VAULTS, or selects
                         from DEPLOYMENTS_FILE
   --send                once only: send the hedges it decides on (even if DRY_RUN=true)
@@ -175,6 +177,29 @@ ${variables}
 }
 
 // ── Helpers ───────────────────────────────────────────────────────────────────────────────────────────────────
+
+/** Help lines fit a 120-column terminal. */
+const HELP_WIDTH = 120;
+
+/**
+ * `text` broken at spaces into lines that fit `HELP_WIDTH` after `indent` columns (the first line's are the
+ * caller's prefix; the others are indented to match). Lists that grow (policies) stay readable.
+ */
+function wrap(text: string, indent: number): string {
+  const room = HELP_WIDTH - indent;
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    if (line !== "" && line.length + 1 + word.length > room) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line === "" ? word : `${line} ${word}`;
+    }
+  }
+  lines.push(line);
+  return lines.join(`\n${" ".repeat(indent)}`);
+}
 
 function choice<T extends string>(flag: FlagName, value: string, allowed: readonly T[]): T {
   if (isOneOf(value, allowed)) return value;

@@ -18,7 +18,15 @@ import { z } from "zod";
 import { decryptKeystore, KeystoreError } from "./chain/keystore.ts";
 import type { HedgeTarget, PolicyConfig, RiskPreferences } from "./types.ts";
 
-export const POLICY_NAMES = ["every-block", "interval", "band", "whalley-wilmott", "gas-aware"] as const;
+export const POLICY_NAMES = [
+  "every-block",
+  "interval",
+  "band",
+  "whalley-wilmott",
+  "gas-aware",
+  "delay-cap",
+  "time-or-move",
+] as const;
 export type PolicyName = PolicyConfig["name"];
 
 export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
@@ -151,11 +159,18 @@ export const ENV_VARS: readonly { readonly name: string; readonly summary: strin
   { name: "UNDERLYING_DECIMALS", summary: "underlying token decimals for VAULTS (default 18)" },
   { name: "DEPLOYMENTS_FILE", summary: "... or a deployments/<chainId>.json file (lens, vaults, decimals)" },
   { name: "KEEPER_POLICY", summary: `${POLICY_NAMES.join(" | ")} (default gas-aware)` },
-  { name: "POLICY_MIN_TRADE", summary: "every-block, interval: smallest |delta| hedged, underlying (default 0.01)" },
+  {
+    name: "POLICY_MIN_TRADE",
+    summary: "every-block, interval, delay-cap, time-or-move: smallest |delta| hedged, underlying (default 0.01)",
+  },
   { name: "POLICY_INTERVAL_BLOCKS", summary: "interval: blocks between hedges (default 10)" },
   { name: "POLICY_BAND", summary: "band: half-width, underlying units (default 0.5)" },
   { name: "POLICY_TARGET", summary: "band: zero | edge (default zero)" },
   { name: "POLICY_COST_RATE", summary: "whalley-wilmott: cost rate lambda, 0-0.1 (default: the AMM fee)" },
+  { name: "POLICY_MIN_DELAY_BLOCKS", summary: "delay-cap: blocks from one hedge to the next, at least (default 10)" },
+  { name: "POLICY_MAX_HEDGE", summary: "delay-cap: most |delta| one hedge removes, underlying (default: no cap)" },
+  { name: "POLICY_TIME_BLOCKS", summary: "time-or-move: hedge after this many blocks (default 300)" },
+  { name: "POLICY_MOVE_BPS", summary: "time-or-move: ... or after a spot move of this much, bps (default 100)" },
   { name: "RISK_AVERSION", summary: "gamma, per quote unit (default 0.0001)" },
   { name: "RISK_HORIZON_SECONDS", summary: "how long unhedged delta is carried, s (default 3600)" },
   { name: "MAX_FEE_GWEI", summary: "max fee per gas, gwei (default 100)" },
@@ -275,6 +290,11 @@ export function parseConfig(
   const band = read.number("POLICY_BAND", { min: 0, minExclusive: true }, 0.5);
   const target = read.choice("POLICY_TARGET", HEDGE_TARGETS, "zero");
   const costRate = read.number("POLICY_COST_RATE", { min: 0, max: 0.1 });
+  const minDelayBlocks = read.number("POLICY_MIN_DELAY_BLOCKS", { integer: true, min: 1, max: 1_000_000 }, 10);
+  // Unset: no cap, +Infinity (a value cannot say it: decimal notation only).
+  const maxHedge = read.number("POLICY_MAX_HEDGE", { min: 0, minExclusive: true }, Number.POSITIVE_INFINITY);
+  const timeBlocks = read.number("POLICY_TIME_BLOCKS", { integer: true, min: 1, max: 1_000_000 }, 300);
+  const moveBps = read.number("POLICY_MOVE_BPS", { min: 0, minExclusive: true, max: 10_000 }, 100);
   const riskAversion = read.number("RISK_AVERSION", { min: 0, minExclusive: true }, 0.0001);
   const horizonSeconds = read.number("RISK_HORIZON_SECONDS", { min: 0, minExclusive: true }, 3600);
 
@@ -319,6 +339,10 @@ export function parseConfig(
     band: must(band),
     target: must(target),
     costRate,
+    minDelayBlocks: must(minDelayBlocks),
+    maxHedge: must(maxHedge),
+    timeBlocks: must(timeBlocks),
+    moveBps: must(moveBps),
   });
 
   return deepFreeze({
@@ -402,7 +426,11 @@ export function describeConfig(config: Config): Record<string, unknown> {
     lens: config.lens,
     vaults: config.vaults,
     vaultSource: config.vaultSource,
-    policy: config.policy,
+    // JSON logs have no Infinity: an uncapped delay-cap hedge would read as `maxHedge: null`.
+    policy:
+      config.policy.name === "delay-cap" && config.policy.maxHedge === Number.POSITIVE_INFINITY
+        ? { ...config.policy, maxHedge: "none" }
+        : config.policy,
     risk: config.risk,
     sending: {
       maxFeeGwei: formatGwei(config.sending.maxFeePerGasWei),
@@ -799,7 +827,17 @@ function reconcileChainId(
 
 function buildPolicy(
   name: PolicyName,
-  params: { minTrade: number; intervalBlocks: number; band: number; target: HedgeTarget; costRate: number | undefined },
+  params: {
+    minTrade: number;
+    intervalBlocks: number;
+    band: number;
+    target: HedgeTarget;
+    costRate: number | undefined;
+    minDelayBlocks: number;
+    maxHedge: number;
+    timeBlocks: number;
+    moveBps: number;
+  },
 ): PolicyConfig {
   switch (name) {
     case "every-block":
@@ -812,6 +850,10 @@ function buildPolicy(
       return params.costRate === undefined ? { name } : { name, costRate: params.costRate };
     case "gas-aware":
       return { name };
+    case "delay-cap":
+      return { name, minDelayBlocks: params.minDelayBlocks, maxHedge: params.maxHedge, minTrade: params.minTrade };
+    case "time-or-move":
+      return { name, maxBlocks: params.timeBlocks, moveBps: params.moveBps, minTrade: params.minTrade };
   }
 }
 

@@ -28,7 +28,7 @@ import { wadToNumber } from "./pricing/wad.ts";
 import type { HealthState } from "./telemetry/health.ts";
 import type { KeeperMetrics } from "./telemetry/metrics.ts";
 import type { Logger } from "./telemetry/logger.ts";
-import { planBlock, type PlanOptions, type VaultPlan } from "./tick.ts";
+import { planBlock, updateHedgeAnchors, type HedgeAnchor, type PlanOptions, type VaultPlan } from "./tick.ts";
 import type { HedgeOrder, PolicyConfig, RiskPreferences } from "./types.ts";
 
 export interface KeeperOptions {
@@ -130,6 +130,8 @@ export class Keeper {
   #replacedAt = new Map<Address, bigint>();
   /** Shadow mode: the last rebalance block seen per vault, to report hedges that happened on-chain. */
   #shadowSeen = new Map<Address, bigint>();
+  /** Per vault: the spot at its last rebalance as first seen (`updateHedgeAnchors`), for the policy's view. */
+  #hedgeAnchors = new Map<Address, HedgeAnchor>();
   #nonceGap = 0;
   private readonly options: KeeperOptions;
   private deps: KeeperDeps;
@@ -384,6 +386,7 @@ export class Keeper {
       greeksTolerance: this.options.greeksTolerance,
       pendingVaults: ignorePending ? new Set<Address>() : new Set(this.pending.list().map((p) => p.vault)),
       maxOracleDeviationBps: this.#resilience.maxOracleDeviationBps,
+      hedgeAnchors: this.#hedgeAnchors,
     };
     return planBlock(read, options);
   }
@@ -444,6 +447,7 @@ export class Keeper {
       }
     }
     for (const failure of read.failures) log.warn({ vault: failure.vault, reason: failure.reason }, "vault unreadable: skipped this block");
+    this.#updateHedgeAnchors(read);
 
     const started = this.deps.nowMs();
     // Gas is priced for the decision without a request: the last fee quote fetched to send, or the cap's tip.
@@ -512,6 +516,18 @@ export class Keeper {
       }
     }
     return report;
+  }
+
+  /** Once per processed read, before any plan of it. */
+  #updateHedgeAnchors(read: ReadResult): void {
+    const next = updateHedgeAnchors(this.#hedgeAnchors, read.vaults);
+    // A vault unreadable in this block was not seen, not removed: dropping its anchor would re-anchor it at
+    // whatever spot the next successful read shows.
+    for (const { vault } of read.failures) {
+      const anchor = this.#hedgeAnchors.get(vault);
+      if (anchor !== undefined && !next.has(vault)) next.set(vault, anchor);
+    }
+    this.#hedgeAnchors = next;
   }
 
   /** `block.basefee` seen by an eth_call can be 0 or stale: never price gas below the last fee-history base fee. */

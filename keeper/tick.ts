@@ -32,13 +32,64 @@ export interface PlanOptions {
   nativePriceQuote?: number | undefined;
   /** Relative tolerance of the on-chain vs off-chain Greeks cross-check. */
   greeksTolerance: number;
+  /**
+   * Whether to recompute the book's Greeks off-chain and compare (default true). Only a caller whose "on-chain"
+   * Greeks come from the same float model turns it off: the simulator's model mode, where the check could only
+   * agree and would double the cost of a block.
+   */
+  crossCheckGreeks?: boolean;
   /** Vaults with a hedge still pending: decided on, but never sized (at most one pending hedge per vault). */
   pendingVaults: ReadonlySet<Address>;
   /** An oracle further than this from the pool's price is "wild": hold (default 1000 bps). */
   maxOracleDeviationBps?: number;
+  /** Each vault's spot at its last hedge (`updateHedgeAnchors`); a vault without one has `lastHedgeSpot` unknown. */
+  hedgeAnchors?: ReadonlyMap<Address, HedgeAnchor>;
+}
+
+/**
+ * The oracle spot at a vault's last rebalance, as the keeper saw it. The chain records the block of the last
+ * rebalance (`lastRebalanceBlock`) but not the price, which the time-or-move policy needs.
+ */
+export interface HedgeAnchor {
+  /** The vault's `lastRebalanceBlock` this anchor belongs to. */
+  block: bigint;
+  /** Oracle spot, quote per underlying, in the first snapshot that showed that rebalance. */
+  spot: number;
+}
+
+/**
+ * The anchors after this block's snapshots: a pure function of the snapshots seen, in order, so the live keeper
+ * and the simulator, fed the same snapshots, compute the same anchors. Per snapshot: never rebalanced
+ * (`lastRebalanceBlock` 0) → no anchor; the same rebalance as `prev`'s anchor → kept; a new rebalance → anchored
+ * at this snapshot's oracle spot. Vaults not in `snapshots` are dropped.
+ *
+ * So the anchor is the spot of the first block in which the keeper saw the rebalance, not necessarily the spot it
+ * traded at: a hedge mined in block b is seen at the next read, normally b's own snapshot or the one after (the
+ * oracle moves little in a block). After a restart the anchor is the spot at the first read, however old the
+ * hedge: the conservative choice, measuring moves only from a price the keeper saw rather than guessing the one it
+ * traded at (the move counts from the restart; the time trigger is unaffected).
+ */
+export function updateHedgeAnchors(
+  prev: ReadonlyMap<Address, HedgeAnchor>,
+  snapshots: readonly VaultSnapshot[],
+): Map<Address, HedgeAnchor> {
+  const next = new Map<Address, HedgeAnchor>();
+  for (const snapshot of snapshots) {
+    if (snapshot.lastRebalanceBlock === 0n) continue;
+    const kept = prev.get(snapshot.vault);
+    next.set(
+      snapshot.vault,
+      kept !== undefined && kept.block === snapshot.lastRebalanceBlock
+        ? kept
+        : { block: snapshot.lastRebalanceBlock, spot: wadToNumber(snapshot.spotWad) },
+    );
+  }
+  return next;
 }
 
 export interface GreeksCheck {
+  /** False when the cross-check was turned off (`crossCheckGreeks: false`); `ok` is then true and the diff 0. */
+  checked?: boolean;
   ok: boolean;
   /** Largest relative difference between on-chain and off-chain book delta, gamma and vega. */
   maxRelativeDiff: number;
@@ -81,7 +132,10 @@ export function oracleDeviationBps(snapshot: VaultSnapshot): number {
 
 export function planBlock(read: ReadResult, options: PlanOptions): VaultPlan[] {
   return read.vaults.map((snapshot) => {
-    const view = toMarketView(snapshot, costModelFor(snapshot, read.chain.baseFeePerGas, options));
+    const anchor = options.hedgeAnchors?.get(snapshot.vault);
+    // An anchor from another rebalance (the caller did not update it for this read) is not this hedge's spot.
+    const lastHedgeSpot = anchor?.block === snapshot.lastRebalanceBlock ? anchor.spot : undefined;
+    const view = toMarketView(snapshot, costModelFor(snapshot, read.chain.baseFeePerGas, options), lastHedgeSpot);
     const deviation = oracleDeviationBps(snapshot);
     const maxDeviation = options.maxOracleDeviationBps ?? 1000;
     // A wild oracle (far from the pool) is either wrong or ahead of arbitrage: no hedge until they agree.
@@ -96,7 +150,7 @@ export function planBlock(read: ReadResult, options: PlanOptions): VaultPlan[] {
       view,
       decision,
       pending,
-      greeks: crossCheck(snapshot, options.greeksTolerance),
+      greeks: options.crossCheckGreeks === false ? NOT_CHECKED : crossCheck(snapshot, options.greeksTolerance),
     };
     if (decision.kind === "rebalance" && !pending) {
       plan.sizing = sizeHedge(snapshot, decision, view, options.prefs, {
@@ -107,6 +161,8 @@ export function planBlock(read: ReadResult, options: PlanOptions): VaultPlan[] {
     return plan;
   });
 }
+
+const NOT_CHECKED: GreeksCheck = Object.freeze({ checked: false, ok: true, maxRelativeDiff: 0 });
 
 function crossCheck(snapshot: VaultSnapshot, tolerance: number): GreeksCheck {
   if (snapshot.book.length === 0) return { ok: true, maxRelativeDiff: 0 };

@@ -112,6 +112,12 @@ export interface MarketView {
   timeToExpiry: number;
   /** Blocks since the vault's last rebalance (Infinity if never). */
   blocksSinceHedge: number;
+  /**
+   * Oracle spot at the vault's last rebalance, quote per underlying; undefined when unknown (never hedged, or not
+   * tracked by the caller). The chain records only the block of the last rebalance, so this is keeper-side state:
+   * `updateHedgeAnchors` in keeper/tick.ts derives it from the snapshots seen, identically live and in simulation.
+   */
+  lastHedgeSpot?: number;
   /** Whether the contract would accept a rebalance in this block (not paused, oracle fresh, spacing passed). */
   canTrade: boolean;
   /** The contract's overshoot tolerance, underlying units. */
@@ -185,4 +191,16 @@ export type PolicyConfig =
    */
   | { name: "whalley-wilmott"; costRate?: number }
   /** Hedge only when the risk reduction is worth gas plus slippage; size chosen to maximise the net value. */
-  | { name: "gas-aware" };
+  | { name: "gas-aware" }
+  /**
+   * Hedge towards zero once `minDelayBlocks` blocks have passed since the last hedge (if |delta| exceeds
+   * `minTrade`), moving the delta by at most `maxHedge` underlying units per hedge (+Infinity: no cap). The rule
+   * of Lyra's GMX futures pool hedger: an interaction delay between hedges and a hedge cap.
+   */
+  | { name: "delay-cap"; minDelayBlocks: number; maxHedge: number; minTrade: number }
+  /**
+   * Hedge to zero after `maxBlocks` blocks or a spot move of `moveBps` basis points since the last hedge,
+   * whichever comes first (if |delta| exceeds `minTrade`). The rule of Opyn's Crab strategy: a hedge time
+   * threshold and a hedge price threshold.
+   */
+  | { name: "time-or-move"; maxBlocks: number; moveBps: number; minTrade: number };

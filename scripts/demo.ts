@@ -13,7 +13,8 @@ An embedded Hardhat chain with an option vault short a book of calls and puts, a
 Options:
   --duration <seconds>   wall-clock length of the run (default ${DEFAULT_DEMO_OPTIONS.durationSec}); blocks = duration × speed
   --vol <annual vol>     volatility of the price path, e.g. 0.8 (default ${DEFAULT_DEMO_OPTIONS.vol})
-  --policy <name>        ${POLICY_NAMES.join(" | ")} (default ${DEFAULT_DEMO_OPTIONS.policy})
+  --policy <name>        ${POLICY_NAMES.join(" | ")}
+                         (default ${DEFAULT_DEMO_OPTIONS.policy})
   --seed <n>             seed of the price path (default ${DEFAULT_DEMO_OPTIONS.seed})
   --speed <blocks/s>     blocks mined per second (default ${DEFAULT_DEMO_OPTIONS.speed})
   --help                 this text

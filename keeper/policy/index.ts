@@ -5,9 +5,11 @@
  */
 import type { Decision, MarketView, PolicyConfig, RiskPreferences } from "../types.ts";
 import { band } from "./band.ts";
+import { delayCap } from "./delayCap.ts";
 import { everyBlock } from "./everyBlock.ts";
 import { gasAware } from "./gasAware.ts";
 import { interval } from "./interval.ts";
+import { timeOrMove } from "./timeOrMove.ts";
 import { whalleyWilmott } from "./whalleyWilmott.ts";
 
 export { hedgeBenefitQuote } from "./benefit.ts";
@@ -39,6 +41,10 @@ function evaluate(view: MarketView, policy: PolicyConfig, prefs: RiskPreferences
       return whalleyWilmott(view, policy, prefs);
     case "gas-aware":
       return gasAware(view, policy, prefs);
+    case "delay-cap":
+      return delayCap(view, policy);
+    case "time-or-move":
+      return timeOrMove(view, policy);
     default:
       return unknownPolicy(policy);
   }

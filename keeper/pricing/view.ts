@@ -58,8 +58,12 @@ export const DEFAULT_GREEK_FLOORS: Readonly<Record<GreekName, number>> = Object.
   vega: 1e-9,
 });
 
-/** The vault as the model sees it. `costs` comes from the caller (gas price, AMM fee, pool depth). */
-export function toMarketView(snapshot: VaultSnapshot, costs: CostModel): MarketView {
+/**
+ * The vault as the model sees it. `costs` comes from the caller (gas price, AMM fee, pool depth), and so does
+ * `lastHedgeSpot` (the chain does not record it; see `updateHedgeAnchors` in keeper/tick.ts), set on the view only
+ * when known.
+ */
+export function toMarketView(snapshot: VaultSnapshot, costs: CostModel, lastHedgeSpot?: number): MarketView {
   return {
     vault: snapshot.vault,
     blockNumber: Number(snapshot.blockNumber),
@@ -79,6 +83,7 @@ export function toMarketView(snapshot: VaultSnapshot, costs: CostModel): MarketV
     deltaTolerance: wadToNumber(snapshot.hedge.deltaToleranceWad),
     onChainBand: wadToNumber(snapshot.hedge.bandWad),
     costs,
+    ...(lastHedgeSpot === undefined ? {} : { lastHedgeSpot }),
   };
 }
 

@@ -23,7 +23,15 @@ const AMM_DEPTH_UNDERLYING = 10_000;
 /** The arbitrageur leaves the pool alone when it is this close to the oracle (dust trades only cost gas). */
 const ARB_THRESHOLD_BPS = 1;
 
-export const POLICY_NAMES = ["every-block", "interval", "band", "whalley-wilmott", "gas-aware"] as const;
+export const POLICY_NAMES = [
+  "every-block",
+  "interval",
+  "band",
+  "whalley-wilmott",
+  "gas-aware",
+  "delay-cap",
+  "time-or-move",
+] as const;
 export type PolicyName = (typeof POLICY_NAMES)[number];
 
 export interface DemoOptions {
@@ -70,6 +78,10 @@ export function policyConfig(name: PolicyName): PolicyConfig {
       return { name };
     case "gas-aware":
       return { name };
+    case "delay-cap":
+      return { name, minDelayBlocks: 10, maxHedge: 5, minTrade: 0.1 };
+    case "time-or-move":
+      return { name, maxBlocks: 40, moveBps: 100, minTrade: 0.1 };
   }
 }
 

@@ -77,14 +77,15 @@ describe("parseCli: flags", () => {
       '--log-level must be one of trace, debug, info, warn, error, fatal, silent (got "verbose")',
     );
     expect(cliError(["run", "--policy", "bnad"])).toBe(
-      '--policy must be one of every-block, interval, band, whalley-wilmott, gas-aware (got "bnad"); did you mean band?',
+      "--policy must be one of every-block, interval, band, whalley-wilmott, gas-aware, delay-cap, time-or-move " +
+        '(got "bnad"); did you mean band?',
     );
   });
 
   it("rejects a value flag without its value, even when the next argument is a flag", () => {
     expect(cliError(["run", "--log-level"])).toBe("--log-level needs a value: one of trace, debug, info, warn, error, fatal, silent");
     expect(cliError(["run", "--policy", "--dry-run"])).toBe(
-      "--policy needs a value: one of every-block, interval, band, whalley-wilmott, gas-aware",
+      "--policy needs a value: one of every-block, interval, band, whalley-wilmott, gas-aware, delay-cap, time-or-move",
     );
     expect(cliError(["run", "--env-file="])).toBe("--env-file needs a value: a path");
     expect(cliError(["run", "--vault"])).toBe("--vault needs a value: a vault address");

@@ -178,6 +178,23 @@ describe("parseConfig: a valid environment", () => {
     [{ KEEPER_POLICY: "band", POLICY_BAND: "2", POLICY_TARGET: "edge" }, { name: "band", band: 2, target: "edge" }],
     [{ KEEPER_POLICY: "whalley-wilmott" }, { name: "whalley-wilmott" }],
     [{ KEEPER_POLICY: "gas-aware", POLICY_BAND: "3" }, { name: "gas-aware" }],
+    [
+      { KEEPER_POLICY: "delay-cap" },
+      { name: "delay-cap", minDelayBlocks: 10, maxHedge: Number.POSITIVE_INFINITY, minTrade: 0.01 },
+    ],
+    [
+      { KEEPER_POLICY: "delay-cap", POLICY_MIN_DELAY_BLOCKS: "25", POLICY_MAX_HEDGE: "5", POLICY_MIN_TRADE: "0.1" },
+      { name: "delay-cap", minDelayBlocks: 25, maxHedge: 5, minTrade: 0.1 },
+    ],
+    [{ KEEPER_POLICY: "time-or-move" }, { name: "time-or-move", maxBlocks: 300, moveBps: 100, minTrade: 0.01 }],
+    [
+      { KEEPER_POLICY: "time-or-move", POLICY_TIME_BLOCKS: "50", POLICY_MOVE_BPS: "12.5", POLICY_MIN_TRADE: "0" },
+      { name: "time-or-move", maxBlocks: 50, moveBps: 12.5, minTrade: 0 },
+    ],
+    [
+      { KEEPER_POLICY: "band", POLICY_TIME_BLOCKS: "50", POLICY_MAX_HEDGE: "5" },
+      { name: "band", band: 0.5, target: "zero" },
+    ],
   ])("builds the PolicyConfig for %o", (env, policy) => {
     expect(parseConfig({ ...BASE, ...env }).policy).toEqual(policy);
   });
@@ -239,7 +256,8 @@ describe("parseConfig: missing variables", () => {
 describe("parseConfig: malformed values", () => {
   it("names the allowed policies and the value received", () => {
     expect(problemWith("KEEPER_POLICY", "bnad")).toBe(
-      'KEEPER_POLICY: must be one of every-block, interval, band, whalley-wilmott, gas-aware (got "bnad")',
+      "KEEPER_POLICY: must be one of every-block, interval, band, whalley-wilmott, gas-aware, delay-cap, " +
+        'time-or-move (got "bnad")',
     );
   });
 
@@ -370,6 +388,18 @@ describe("parseConfig: out of range", () => {
     ["POLICY_MIN_TRADE", "-0.01", "a number of at least 0"],
     ["POLICY_INTERVAL_BLOCKS", "0", "an integer from 1 to 1000000"],
     ["POLICY_COST_RATE", "0.2", "a number from 0 to 0.1"],
+    ["POLICY_MIN_DELAY_BLOCKS", "0", "an integer from 1 to 1000000"],
+    ["POLICY_MIN_DELAY_BLOCKS", "2.5", "an integer from 1 to 1000000"],
+    ["POLICY_MIN_DELAY_BLOCKS", "1000001", "an integer from 1 to 1000000"],
+    ["POLICY_MAX_HEDGE", "0", "a number greater than 0"],
+    ["POLICY_MAX_HEDGE", "-5", "a number greater than 0"],
+    ["POLICY_MAX_HEDGE", "Infinity", "a number greater than 0"],
+    ["POLICY_TIME_BLOCKS", "0", "an integer from 1 to 1000000"],
+    ["POLICY_TIME_BLOCKS", "1000001", "an integer from 1 to 1000000"],
+    ["POLICY_TIME_BLOCKS", "12.5", "an integer from 1 to 1000000"],
+    ["POLICY_MOVE_BPS", "0", "a number greater than 0 and at most 10000"],
+    ["POLICY_MOVE_BPS", "10001", "a number greater than 0 and at most 10000"],
+    ["POLICY_MOVE_BPS", "1%", "a number greater than 0 and at most 10000"],
     ["GREEKS_TOLERANCE", "0", "a number greater than 0 and at most 1"],
     ["QUOTE_DECIMALS", "37", "an integer from 0 to 36"],
     ["UNDERLYING_DECIMALS", "-1", "an integer from 0 to 36"],
@@ -458,6 +488,18 @@ describe("parseConfig: secrets in URLs", () => {
       signer: "private key",
       sending: { maxFeeGwei: "100", maxPriorityFeeGwei: "2", gasLimitPerHedge: 600000 },
     });
+  });
+
+  it("describeConfig shows an uncapped delay-cap hedge as \"none\", not as JSON's null for Infinity", () => {
+    const uncapped = describeConfig(parseConfig({ ...BASE, KEEPER_POLICY: "delay-cap" }));
+    expect(JSON.parse(JSON.stringify(uncapped)).policy).toEqual({
+      name: "delay-cap",
+      minDelayBlocks: 10,
+      maxHedge: "none",
+      minTrade: 0.01,
+    });
+    const capped = describeConfig(parseConfig({ ...BASE, KEEPER_POLICY: "delay-cap", POLICY_MAX_HEDGE: "5" }));
+    expect(capped.policy).toMatchObject({ maxHedge: 5 });
   });
 });
 
@@ -722,7 +764,8 @@ describe("parseConfig: command-line overrides", () => {
 
   it("are checked too when they come from an untyped caller", () => {
     expect(configError(BASE, { policy: "bnad" as never }).message).toBe(
-      '--policy: must be one of every-block, interval, band, whalley-wilmott, gas-aware (got "bnad")',
+      "--policy: must be one of every-block, interval, band, whalley-wilmott, gas-aware, delay-cap, " +
+        'time-or-move (got "bnad")',
     );
   });
 });

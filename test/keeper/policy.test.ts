@@ -6,6 +6,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { hedgeBenefitQuote } from "../../keeper/policy/benefit.ts";
+import type { DelayCapPolicy } from "../../keeper/policy/delayCap.ts";
 import { gasAwareParams } from "../../keeper/policy/gasAware.ts";
 import { decide } from "../../keeper/policy/index.ts";
 import {
@@ -19,6 +20,7 @@ import {
   whalleyWilmottHalfWidth,
   type GasAwareParams,
 } from "../../keeper/policy/theory.ts";
+import type { TimeOrMovePolicy } from "../../keeper/policy/timeOrMove.ts";
 import { getAmountIn, getAmountOut } from "../../keeper/sizing/amm.ts";
 import type { MarketView, PolicyConfig, RiskPreferences } from "../../keeper/types.ts";
 
@@ -87,6 +89,8 @@ describe("decide", () => {
       { name: "band", band: 0, target: "edge" },
       { name: "whalley-wilmott" },
       { name: "gas-aware" },
+      { name: "delay-cap", minDelayBlocks: 1, maxHedge: 1, minTrade: 0 },
+      { name: "time-or-move", maxBlocks: 1, moveBps: 1, minTrade: 0 },
     ];
     fc.assert(
       fc.property(viewArb, prefsArb, fc.constantFrom(...policies), (view, prefs, policy) => {
@@ -497,6 +501,194 @@ describe("gas-aware policy", () => {
     const d = decide(view, { name: "gas-aware" }, PREFS);
     expect(d.kind).toBe("hold");
     expect(d.reason).toMatch(/^gas-aware: /);
+  });
+});
+
+// ─── named baselines: delay-cap (Lyra's GMX hedger), time-or-move (Opyn's Crab) ───
+
+describe("delay-cap policy", () => {
+  const policy = (overrides: Partial<DelayCapPolicy> = {}): DelayCapPolicy => ({
+    name: "delay-cap",
+    minDelayBlocks: 10,
+    maxHedge: Number.POSITIVE_INFINITY,
+    minTrade: 0.1,
+    ...overrides,
+  });
+
+  it("holds while fewer than minDelayBlocks blocks have passed since the last hedge", () => {
+    const d = decide(marketView({ delta: -8, blocksSinceHedge: 9 }), policy(), PREFS);
+    expect(d.kind).toBe("hold");
+    expect(d.reason).toBe("delay-cap: 9 of 10 blocks since the last hedge");
+  });
+
+  it("hedges to zero once minDelayBlocks blocks have passed, when the cap does not bind", () => {
+    for (const maxHedge of [Number.POSITIVE_INFINITY, 8, 100]) {
+      const d = decide(marketView({ delta: -8, blocksSinceHedge: 10 }), policy({ maxHedge }), PREFS);
+      expect(d).toMatchObject({ kind: "rebalance", targetDelta: 0, target: "zero" });
+      expect(d.reason).toMatch(/^delay-cap: 10 blocks since the last hedge \(≥ 10\) .*hedge to zero$/);
+    }
+  });
+
+  it("stops short at the cap when |delta| exceeds maxHedge, on either side (target 'edge')", () => {
+    const short = decide(marketView({ delta: -8, blocksSinceHedge: 10 }), policy({ maxHedge: 3 }), PREFS);
+    expect(short).toMatchObject({ kind: "rebalance", targetDelta: -5, target: "edge" });
+    expect(short.reason).toMatch(/hedge 3 \(the cap\), stopping short at -5$/);
+    const long = decide(marketView({ delta: 8, blocksSinceHedge: 10 }), policy({ maxHedge: 3 }), PREFS);
+    expect(long).toMatchObject({ kind: "rebalance", targetDelta: 5, target: "edge" });
+  });
+
+  it("holds while |delta| ≤ minTrade, even after the delay", () => {
+    for (const delta of [0.1, -0.05, 0]) {
+      const d = decide(marketView({ delta, blocksSinceHedge: 1_000 }), policy(), PREFS);
+      expect(d.kind).toBe("hold");
+      expect(d.reason).toMatch(/^delay-cap: \|delta\| .* ≤ minTrade 0\.1$/);
+    }
+  });
+
+  it("treats a vault that was never hedged as past the delay", () => {
+    const view = marketView({ delta: -2, blocksSinceHedge: Number.POSITIVE_INFINITY });
+    const d = decide(view, policy({ minDelayBlocks: 1_000_000 }), PREFS);
+    expect(d).toMatchObject({ kind: "rebalance", targetDelta: 0, target: "zero" });
+    expect(d.reason).toMatch(/never hedged/);
+  });
+
+  it("rebalances exactly when the delay has passed and |delta| > minTrade, by min(|delta|, cap) towards zero", () => {
+    fc.assert(
+      fc.property(
+        viewArb,
+        fc.integer({ min: 1, max: 500 }),
+        fc.oneof(fc.double({ min: 0.01, max: 20, noNaN: true }), fc.constant(Number.POSITIVE_INFINITY)),
+        fc.double({ min: 0, max: 10, noNaN: true }),
+        (view, minDelayBlocks, maxHedge, minTrade) => {
+          const d = decide(view, { name: "delay-cap", minDelayBlocks, maxHedge, minTrade }, PREFS);
+          const due = view.blocksSinceHedge >= minDelayBlocks && Math.abs(view.delta) > minTrade;
+          expect(d.kind).toBe(due ? "rebalance" : "hold");
+          expect(d.reason).toMatch(/^delay-cap: /);
+          if (d.kind === "rebalance") {
+            const step = Math.min(Math.abs(view.delta), maxHedge);
+            expect(d.targetDelta).toBeCloseTo(view.delta - Math.sign(view.delta) * step, 12);
+            expect(d.target).toBe(Math.abs(view.delta) > maxHedge ? "edge" : "zero");
+            // Never past zero: the remainder keeps the sign of the delta.
+            expect(d.targetDelta * view.delta).toBeGreaterThanOrEqual(0);
+          }
+        },
+      ),
+      { seed: SEED, numRuns: RUNS },
+    );
+  });
+
+  it("holds, through decide, when the vault cannot trade", () => {
+    const d = decide(marketView({ delta: -8, blocksSinceHedge: 100, canTrade: false }), policy({ maxHedge: 3 }), PREFS);
+    expect(d.kind).toBe("hold");
+    expect(d.reason).toMatch(/cannot trade.*would rebalance: delay-cap: /);
+  });
+});
+
+describe("time-or-move policy", () => {
+  const policy = (overrides: Partial<TimeOrMovePolicy> = {}): TimeOrMovePolicy => ({
+    name: "time-or-move",
+    maxBlocks: 100,
+    moveBps: 100,
+    minTrade: 0.1,
+    ...overrides,
+  });
+  const view = (overrides: Partial<MarketView>) =>
+    marketView({ delta: -2, spot: 3_000, lastHedgeSpot: 3_000, blocksSinceHedge: 10, ...overrides });
+
+  it("holds before maxBlocks while the spot has moved less than moveBps, saying how far each has got", () => {
+    const d = decide(view({ spot: 3_010 }), policy(), PREFS);
+    expect(d.kind).toBe("hold");
+    expect(d.reason).toBe("time-or-move: 10 blocks since the last hedge (< 100) and spot moved 33.333 bps (< 100)");
+  });
+
+  it("hedges to zero once maxBlocks blocks have passed (the time trigger), whatever the spot", () => {
+    const d = decide(view({ blocksSinceHedge: 100 }), policy(), PREFS);
+    expect(d).toMatchObject({ kind: "rebalance", targetDelta: 0, target: "zero" });
+    expect(d.reason).toBe(
+      "time-or-move: 100 blocks since the last hedge (≥ 100); |delta| 2 > minTrade 0.1, hedge to zero",
+    );
+  });
+
+  it("hedges to zero on a spot move up of moveBps since the last hedge, exactly at the threshold included", () => {
+    const d = decide(view({ spot: 3_030 }), policy(), PREFS);
+    expect(d).toMatchObject({ kind: "rebalance", targetDelta: 0, target: "zero" });
+    expect(d.reason).toBe(
+      "time-or-move: spot moved 100 bps since the last hedge (≥ 100); |delta| 2 > minTrade 0.1, hedge to zero",
+    );
+    expect(decide(view({ spot: 3_029.99 }), policy(), PREFS).kind).toBe("hold");
+  });
+
+  it("hedges to zero on a spot move down of moveBps, exactly at the threshold included", () => {
+    expect(decide(view({ spot: 2_970 }), policy(), PREFS).kind).toBe("rebalance");
+    expect(decide(view({ spot: 2_970.01 }), policy(), PREFS).kind).toBe("hold");
+    // 100 → 90 is 999.9999999999998 bps as a ratio in float64: the threshold must still count.
+    const d = decide(view({ spot: 90, lastHedgeSpot: 100 }), policy({ moveBps: 1_000 }), PREFS);
+    expect(d.kind).toBe("rebalance");
+    expect(d.reason).toMatch(/spot moved 1000 bps since the last hedge \(≥ 1000\)/);
+  });
+
+  it("names both triggers when time and move fire together", () => {
+    const d = decide(view({ blocksSinceHedge: 200, spot: 3_300 }), policy(), PREFS);
+    expect(d.kind).toBe("rebalance");
+    expect(d.reason).toMatch(/^time-or-move: 200 blocks since the last hedge \(≥ 100\) and spot moved 1000 bps/);
+  });
+
+  it("uses only the time rule when the spot at the last hedge is unknown", () => {
+    const unknown = { lastHedgeSpot: undefined, spot: 6_000 };
+    const before = decide(view(unknown), policy(), PREFS);
+    expect(before.kind).toBe("hold");
+    expect(before.reason).toBe(
+      "time-or-move: 10 blocks since the last hedge (< 100) and spot at the last hedge unknown",
+    );
+    expect(decide(view({ ...unknown, blocksSinceHedge: 100 }), policy(), PREFS).kind).toBe("rebalance");
+  });
+
+  it("treats a vault that was never hedged as due by the time rule", () => {
+    const d = decide(
+      view({ blocksSinceHedge: Number.POSITIVE_INFINITY, lastHedgeSpot: undefined }),
+      policy({ maxBlocks: 1_000_000 }),
+      PREFS,
+    );
+    expect(d).toMatchObject({ kind: "rebalance", targetDelta: 0, target: "zero" });
+    expect(d.reason).toMatch(/^time-or-move: never hedged \(≥ 1000000\)/);
+  });
+
+  it("holds while |delta| ≤ minTrade, even when a trigger fired", () => {
+    const d = decide(view({ delta: 0.1, blocksSinceHedge: 100, spot: 3_300 }), policy(), PREFS);
+    expect(d.kind).toBe("hold");
+    expect(d.reason).toMatch(/, but \|delta\| 0\.1 ≤ minTrade 0\.1$/);
+  });
+
+  it("rebalances to zero exactly when |delta| > minTrade and maxBlocks have passed or the spot moved moveBps", () => {
+    fc.assert(
+      fc.property(
+        viewArb,
+        // The spot at the last hedge, relative to today's (undefined: unknown).
+        fc.option(fc.double({ min: -0.05, max: 0.05, noNaN: true }), { nil: undefined }),
+        fc.integer({ min: 1, max: 500 }),
+        fc.double({ min: 1, max: 1_000, noNaN: true }),
+        fc.double({ min: 0, max: 10, noNaN: true }),
+        (base, offset, maxBlocks, moveBps, minTrade) => {
+          const v = offset === undefined ? base : { ...base, lastHedgeSpot: base.spot * (1 + offset) };
+          const d = decide(v, { name: "time-or-move", maxBlocks, moveBps, minTrade }, PREFS);
+          const movedBps =
+            v.lastHedgeSpot === undefined ? undefined : Math.abs(v.spot / v.lastHedgeSpot - 1) * 10_000;
+          // Away from the threshold's rounding: the ratio and the policy's cross-multiplied test agree there.
+          fc.pre(movedBps === undefined || Math.abs(movedBps - moveBps) > 1e-6 * moveBps);
+          const triggered = v.blocksSinceHedge >= maxBlocks || (movedBps !== undefined && movedBps >= moveBps);
+          expect(d.kind).toBe(triggered && Math.abs(v.delta) > minTrade ? "rebalance" : "hold");
+          expect(d.reason).toMatch(/^time-or-move: /);
+          if (d.kind === "rebalance") expect(d).toMatchObject({ targetDelta: 0, target: "zero" });
+        },
+      ),
+      { seed: SEED, numRuns: RUNS },
+    );
+  });
+
+  it("holds, through decide, when the vault cannot trade", () => {
+    const d = decide(view({ blocksSinceHedge: 500, spot: 3_300, canTrade: false }), policy(), PREFS);
+    expect(d.kind).toBe("hold");
+    expect(d.reason).toMatch(/cannot trade.*would rebalance: time-or-move: /);
   });
 });
 

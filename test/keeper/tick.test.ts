@@ -1,6 +1,12 @@
 import { describe, expect, it } from "vitest";
 import type { ReadResult } from "../../keeper/chain/readVaults.ts";
-import { oracleDeviationBps, planBlock, type PlanOptions } from "../../keeper/tick.ts";
+import {
+  oracleDeviationBps,
+  planBlock,
+  updateHedgeAnchors,
+  type HedgeAnchor,
+  type PlanOptions,
+} from "../../keeper/tick.ts";
 import type { VaultSnapshot } from "../../keeper/types.ts";
 
 const W = 10n ** 18n;
@@ -73,5 +79,77 @@ describe("planBlock", () => {
     expect(plan!.decision.kind).toBe("rebalance");
     expect(plan!.pending).toBe(true);
     expect(plan!.sizing).toBeUndefined();
+  });
+});
+
+describe("updateHedgeAnchors", () => {
+  const A = "0x0000000000000000000000000000000000000001";
+  const B = "0x0000000000000000000000000000000000000002";
+  const at = (vault: `0x${string}`, lastRebalanceBlock: bigint, spot: bigint): VaultSnapshot => ({
+    ...snapshot(spot, spot),
+    vault,
+    lastRebalanceBlock,
+  });
+
+  it("anchors a new rebalance at the oracle spot of the snapshot that first shows it", () => {
+    const anchors = updateHedgeAnchors(new Map(), [at(A, 99n, 3000n)]);
+    expect([...anchors]).toEqual([[A, { block: 99n, spot: 3000 }]]);
+  });
+
+  it("keeps the anchor while the last rebalance stays the same, and moves it on the next rebalance", () => {
+    const prev = new Map<`0x${string}`, HedgeAnchor>([[A, { block: 99n, spot: 3000 }]]);
+    expect(updateHedgeAnchors(prev, [at(A, 99n, 3300n)]).get(A)).toEqual({ block: 99n, spot: 3000 });
+    expect(updateHedgeAnchors(prev, [at(A, 105n, 3300n)]).get(A)).toEqual({ block: 105n, spot: 3300 });
+    expect(prev.get(A)).toEqual({ block: 99n, spot: 3000 });
+  });
+
+  it("has no anchor for a vault that was never rebalanced", () => {
+    expect(updateHedgeAnchors(new Map(), [at(A, 0n, 3000n)]).has(A)).toBe(false);
+  });
+
+  it("drops vaults that are not in the snapshots", () => {
+    const prev = new Map<`0x${string}`, HedgeAnchor>([
+      [A, { block: 99n, spot: 3000 }],
+      [B, { block: 98n, spot: 2900 }],
+    ]);
+    const anchors = updateHedgeAnchors(prev, [at(A, 99n, 3100n)]);
+    expect([...anchors.keys()]).toEqual([A]);
+  });
+});
+
+describe("planBlock with hedge anchors", () => {
+  // Hedged in the previous block (so the time rule is far off) at 2900; the oracle and the pool now say 3000.
+  const s: VaultSnapshot = { ...snapshot(3000n, 3000n), lastRebalanceBlock: 99n };
+  const timeOrMove: PlanOptions = {
+    ...options,
+    policy: { name: "time-or-move", maxBlocks: 1000, moveBps: 100, minTrade: 0.01 },
+  };
+
+  it("passes the vault's anchor spot into the view, so a time-or-move move trigger fires", () => {
+    const hedgeAnchors = new Map([[s.vault, { block: 99n, spot: 2900 }]]);
+    const [plan] = planBlock(read(s), { ...timeOrMove, hedgeAnchors });
+    expect(plan!.view.lastHedgeSpot).toBe(2900);
+    expect(plan!.decision.kind).toBe("rebalance");
+    expect(plan!.decision.reason).toMatch(/spot moved 344\.83 bps since the last hedge/);
+    expect(plan!.sizing?.kind).toBe("order");
+  });
+
+  it("leaves the spot at the last hedge unknown without an anchor, or with one from another rebalance", () => {
+    for (const hedgeAnchors of [undefined, new Map([[s.vault, { block: 50n, spot: 2900 }]])]) {
+      const [plan] = planBlock(read(s), hedgeAnchors === undefined ? timeOrMove : { ...timeOrMove, hedgeAnchors });
+      expect(plan!.view).not.toHaveProperty("lastHedgeSpot");
+      expect(plan!.decision.kind).toBe("hold");
+      expect(plan!.decision.reason).toMatch(/spot at the last hedge unknown/);
+    }
+  });
+
+  it("agrees with updateHedgeAnchors fed the same snapshots: the anchor spot is the first read's", () => {
+    const first = updateHedgeAnchors(new Map(), [s]);
+    const later = { ...s, blockNumber: 101n, spotWad: 3040n * W, ammReserveQuote: 10_000n * 3040n * 10n ** 6n };
+    const anchors = updateHedgeAnchors(first, [later]);
+    const block101 = { ...read(later), chain: { ...read(later).chain, blockNumber: 101n } };
+    const [plan] = planBlock(block101, { ...timeOrMove, hedgeAnchors: anchors });
+    expect(plan!.view.lastHedgeSpot).toBe(3000);
+    expect(plan!.decision.reason).toMatch(/spot moved 133\.33 bps/);
   });
 });
