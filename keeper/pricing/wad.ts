@@ -14,6 +14,10 @@ export const MAX_TOKEN_DECIMALS = 18;
 /** Direction of an integer rounding: `down` towards −∞, `up` towards +∞. */
 export type Rounding = "down" | "up";
 
+/** 2^53: integers up to here are exact doubles. */
+const MAX_EXACT = 2n ** 53n;
+const GWEI = 10n ** 9n;
+
 /**
  * A wad as a float64, correctly rounded: the exact decimal `int.fraction` is written out and parsed, and
  * `Number(string)` rounds to nearest. So the only error is float64's own (≤ 2^-53 relative), whereas
@@ -22,6 +26,13 @@ export type Rounding = "down" | "up";
 export function wadToNumber(x: bigint): number {
   const negative = x < 0n;
   const abs = negative ? -x : x;
+  // Fast paths, each a single IEEE division of two exact doubles, hence correctly rounded: up to 2^53 wei; and
+  // wads with nine trailing decimal zeros (prices from 8-decimal oracles, round parameters) up to 2^53 gwei.
+  if (abs <= MAX_EXACT) return (negative ? -Number(abs) : Number(abs)) / 1e18;
+  if (abs % GWEI === 0n) {
+    const m = abs / GWEI;
+    if (m <= MAX_EXACT) return (negative ? -Number(m) : Number(m)) / 1e9;
+  }
   const integer = abs / WAD;
   const fraction = abs % WAD;
   const value = fraction === 0n ? Number(integer) : Number(`${integer}.${fraction.toString().padStart(18, "0")}`);
