@@ -1,0 +1,216 @@
+/**
+ * `npm run simulate -- [flags]`: the flag table (which is also `--help`), parsed with `node:util`'s `parseArgs`
+ * into `SimOptions`. Every bad value is reported at once, each naming its flag.
+ */
+import { parseArgs } from "node:util";
+import { POLICY_FAMILIES, type PolicyFamily } from "./types.ts";
+
+export const MODES = ["model", "fork", "both"] as const;
+export const SOURCES = ["gbm", "jump", "csv"] as const;
+
+export interface SimOptions {
+  mode: (typeof MODES)[number];
+  source: (typeof SOURCES)[number];
+  csv: string;
+  paths: number;
+  /** undefined: the scenario's (1000), or for CSV windows, a week of the file's rows. */
+  steps: number | undefined;
+  seed: number;
+  /** Path volatility and drift (GBM, jumps). */
+  vol: number;
+  drift: number;
+  jumpsPerYear: number;
+  jumpMean: number;
+  jumpStd: number;
+  /** The vault's pricing volatility; undefined: the path's (GBM/jumps) or the CSV's realised volatility. */
+  vaultVol: number | undefined;
+  /** undefined: 12 s, or the CSV's spacing. */
+  blockSeconds: number | undefined;
+  gasGwei: number;
+  feeBps: number;
+  depth: number;
+  riskAversion: number;
+  expiryDays: number;
+  optionsSold: number;
+  families: PolicyFamily[];
+  forkPaths: number;
+  forkUrl: string | undefined;
+  workers: number | undefined;
+  out: string;
+  progress: boolean;
+}
+
+interface Flag {
+  name: string;
+  value?: string;
+  help: string;
+}
+
+/** The flags, in `--help` order. */
+export const FLAGS: readonly Flag[] = [
+  { name: "mode", value: MODES.join("|"), help: "model: the sweep on the model only. fork: every run on the fork. both (default): the model sweep, then --fork-paths paths replayed on the fork for one point per policy, with the fork/model agreement in the report" },
+  { name: "source", value: SOURCES.join("|"), help: "price paths: seeded GBM (default), GBM with Merton jumps, or windows of a real price series (--csv)" },
+  { name: "csv", value: "FILE", help: "timestamp,price CSV for --source csv (default data/eth-usd.csv: Binance ETH/USDT hourly closes, May–June 2021; see data/README.md)" },
+  { name: "paths", value: "N", help: "price paths per policy point (default 200; the validation tests use ≥ 2,000)" },
+  { name: "steps", value: "N", help: "blocks per path (default 1000; CSV: 168 rows, a week of hours)" },
+  { name: "seed", value: "N", help: "seed of the path generator (default 1); printed in the report, so any run can be repeated" },
+  { name: "vol", value: "X", help: "annual volatility of GBM/jump paths (default 0.8)" },
+  { name: "drift", value: "X", help: "annual drift μ of GBM/jump paths (default 0; a negative value needs the = form: --drift=-0.1)" },
+  { name: "jumps-per-year", value: "X", help: "jump paths: jump intensity λ (default 50)" },
+  { name: "jump-mean", value: "X", help: "jump paths: mean log jump size (default -0.01; as --jump-mean=-0.02)" },
+  { name: "jump-std", value: "X", help: "jump paths: std of log jump size (default 0.03)" },
+  { name: "vault-vol", value: "X", help: "the vault's pricing volatility (default: the path's --vol; CSV: the file's realised volatility)" },
+  { name: "block-seconds", value: "N", help: "chain seconds per block (default 12; CSV: the file's spacing)" },
+  { name: "gas-gwei", value: "X", help: "gas price every hedge pays, gwei of the underlying (default 20)" },
+  { name: "fee-bps", value: "N", help: "AMM fee, basis points (default 30)" },
+  { name: "depth", value: "X", help: "AMM depth, underlying units (default 10000)" },
+  { name: "risk-aversion", value: "X", help: "γ per quote unit: centre of the γ sweeps, and the mean-variance yardstick that picks the best fixed band (default 0.1)" },
+  { name: "expiry-days", value: "X", help: "expiry of the calls the vault sold, days (default 7; must outlast the path)" },
+  { name: "options-sold", value: "X", help: "at-the-money calls the vault sold (default 100)" },
+  { name: "policies", value: "LIST", help: `comma-separated policy families to run (default all): ${POLICY_FAMILIES.join(", ")}` },
+  { name: "fork-paths", value: "N", help: "mode both: paths replayed on the fork (default 1)" },
+  { name: "fork-url", value: "URL", help: "chain to fork (default: FORK_URL, else a Hardhat node started for the run)" },
+  { name: "workers", value: "N", help: "model threads (default: one per core)" },
+  { name: "out", value: "DIR", help: "results folder (default results/simulate): report.md, points.csv, results.json, frontier.svg" },
+  { name: "no-progress", help: "no progress bar (it is off anyway when stderr is not a terminal)" },
+  { name: "help", help: "this text" },
+];
+
+export const DEFAULT_SIM_OPTIONS: SimOptions = {
+  mode: "both",
+  source: "gbm",
+  csv: "data/eth-usd.csv",
+  paths: 200,
+  steps: undefined,
+  seed: 1,
+  vol: 0.8,
+  drift: 0,
+  jumpsPerYear: 50,
+  jumpMean: -0.01,
+  jumpStd: 0.03,
+  vaultVol: undefined,
+  blockSeconds: undefined,
+  gasGwei: 20,
+  feeBps: 30,
+  depth: 10_000,
+  riskAversion: 0.1,
+  expiryDays: 7,
+  optionsSold: 100,
+  families: [...POLICY_FAMILIES],
+  forkPaths: 1,
+  forkUrl: undefined,
+  workers: undefined,
+  out: "results/simulate",
+  progress: true,
+};
+
+export class SimCliError extends Error {
+  override name = "SimCliError";
+}
+
+export function helpText(): string {
+  const lines = [
+    "npm run simulate -- [flags]",
+    "",
+    "Runs hedging policies over price paths, on a model calibrated on fork runs and on a fork of a real chain,",
+    "and writes a table and a frontier chart of hedge error against total cost (gas + AMM fee + impact).",
+    "",
+  ];
+  for (const f of FLAGS) {
+    const head = `  --${f.name}${f.value ? ` ${f.value}` : ""}`;
+    lines.push(head.padEnd(30) + f.help);
+  }
+  lines.push("", "Environment: FORK_URL (chain to fork, as --fork-url).");
+  return lines.join("\n");
+}
+
+type Parsed = { help: true } | { help: false; options: SimOptions };
+
+/** Parses argv (without node and script); `env` supplies FORK_URL. Throws `SimCliError` listing every problem. */
+export function parseSimArgs(argv: readonly string[], env: Record<string, string | undefined> = {}): Parsed {
+  const spec = Object.fromEntries(FLAGS.map((f) => [f.name, { type: f.value ? "string" : "boolean" }])) as Record<
+    string,
+    { type: "string" | "boolean" }
+  >;
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({ args: [...argv], options: spec, strict: true, allowPositionals: false }));
+  } catch (err) {
+    throw new SimCliError(`${(err as Error).message} (see --help)`);
+  }
+  if (values.help) return { help: true };
+  const problems: string[] = [];
+  const o: SimOptions = { ...DEFAULT_SIM_OPTIONS, families: [...DEFAULT_SIM_OPTIONS.families] };
+  const str = (name: string) => values[name] as string | undefined;
+  const num = (name: string, check: { min?: number; max?: number; integer?: boolean; positive?: boolean }) => {
+    const raw = str(name);
+    if (raw === undefined) return undefined;
+    const v = Number(raw);
+    const bad =
+      raw.trim() === "" ||
+      !Number.isFinite(v) ||
+      (check.integer && !Number.isInteger(v)) ||
+      (check.positive && !(v > 0)) ||
+      (check.min !== undefined && v < check.min) ||
+      (check.max !== undefined && v > check.max);
+    if (bad) {
+      const want = [
+        check.integer ? "an integer" : "a number",
+        check.positive ? "> 0" : "",
+        check.min !== undefined ? `≥ ${check.min}` : "",
+        check.max !== undefined ? `≤ ${check.max}` : "",
+      ].filter(Boolean);
+      problems.push(`--${name}: expected ${want.join(" ")}, got "${raw}"`);
+      return undefined;
+    }
+    return v;
+  };
+  const choice = <T extends string>(name: string, allowed: readonly T[]): T | undefined => {
+    const raw = str(name);
+    if (raw === undefined) return undefined;
+    if (!(allowed as readonly string[]).includes(raw)) {
+      problems.push(`--${name}: expected one of ${allowed.join(", ")}, got "${raw}"`);
+      return undefined;
+    }
+    return raw as T;
+  };
+  o.mode = choice("mode", MODES) ?? o.mode;
+  o.source = choice("source", SOURCES) ?? o.source;
+  o.csv = str("csv") ?? o.csv;
+  o.paths = num("paths", { integer: true, min: 1, max: 1_000_000 }) ?? o.paths;
+  o.steps = num("steps", { integer: true, min: 1, max: 10_000_000 }) ?? o.steps;
+  o.seed = num("seed", { integer: true, min: 0, max: 2 ** 32 - 1 }) ?? o.seed;
+  o.vol = num("vol", { min: 0, max: 10 }) ?? o.vol;
+  o.drift = num("drift", { min: -10, max: 10 }) ?? o.drift;
+  o.jumpsPerYear = num("jumps-per-year", { min: 0, max: 1e6 }) ?? o.jumpsPerYear;
+  o.jumpMean = num("jump-mean", { min: -1, max: 1 }) ?? o.jumpMean;
+  o.jumpStd = num("jump-std", { min: 0, max: 1 }) ?? o.jumpStd;
+  o.vaultVol = num("vault-vol", { positive: true, max: 10 }) ?? o.vaultVol;
+  o.blockSeconds = num("block-seconds", { integer: true, min: 1, max: 86_400 }) ?? o.blockSeconds;
+  o.gasGwei = num("gas-gwei", { min: 0, max: 1e6 }) ?? o.gasGwei;
+  o.feeBps = num("fee-bps", { integer: true, min: 0, max: 1000 }) ?? o.feeBps;
+  o.depth = num("depth", { positive: true, max: 1e12 }) ?? o.depth;
+  o.riskAversion = num("risk-aversion", { positive: true, max: 1e6 }) ?? o.riskAversion;
+  o.expiryDays = num("expiry-days", { positive: true, max: 3650 }) ?? o.expiryDays;
+  o.optionsSold = num("options-sold", { positive: true, max: 1e9 }) ?? o.optionsSold;
+  o.forkPaths = num("fork-paths", { integer: true, min: 0, max: 100_000 }) ?? o.forkPaths;
+  o.workers = num("workers", { integer: true, min: 1, max: 256 }) ?? o.workers;
+  o.out = str("out") ?? o.out;
+  o.forkUrl = str("fork-url") ?? env.FORK_URL ?? undefined;
+  if (o.forkUrl !== undefined && !/^(https?|wss?):\/\//.test(o.forkUrl)) {
+    problems.push(`--fork-url / FORK_URL: expected an http(s) or ws(s) URL`);
+  }
+  o.progress = !values["no-progress"];
+  const list = str("policies");
+  if (list !== undefined) {
+    const names = list.split(",").map((x) => x.trim()).filter(Boolean);
+    const unknown = names.filter((n) => !(POLICY_FAMILIES as readonly string[]).includes(n));
+    if (unknown.length > 0 || names.length === 0) {
+      problems.push(`--policies: unknown ${unknown.map((u) => `"${u}"`).join(", ") || "(empty list)"}; expected some of ${POLICY_FAMILIES.join(", ")}`);
+    } else {
+      o.families = names as PolicyFamily[];
+    }
+  }
+  if (problems.length > 0) throw new SimCliError(problems.join("\n"));
+  return { help: false, options: o };
+}

@@ -1,0 +1,238 @@
+/**
+ * Fork mode: the simulation on a fork of a real chain. `openFork` forks `FORK_URL` (or, with none, a Hardhat node
+ * started here, so a fresh machine needs nothing else), deploys the scenario's system on the fork — tokens,
+ * oracle, pool, vault with its book sold, lens, and the `MarketDriver` — and snapshots it. `runFork` then replays
+ * one path under one policy point from that snapshot, block by block:
+ *
+ *   [last block's rebalance, if any] [MarketDriver.step(price)] → mine → read the vault → planBlock → rebalance?
+ *
+ * with real transactions: the hedge is the keeper's sized order sent as `rebalance(...)` from the keeper account,
+ * mined first in the next block (it pays a tip, the market none), its gas and fill read from the receipt and the
+ * `Rebalanced` event. Automine is off; each block is mined explicitly, 12 s (the scenario's block time) after the
+ * last. Reads go through the keeper's own `readVaults` (one `VaultLens.read` per block).
+ */
+import hre from "hardhat";
+import { decodeEventLog, encodeFunctionData, maxUint256, type Abi, type Address, type Hex } from "viem";
+import { optionVaultAbi } from "../../keeper/abi.ts";
+import { readVaults, type VaultRef } from "../../keeper/chain/readVaults.ts";
+import { updateHedgeAnchors, planBlock, type HedgeAnchor } from "../../keeper/tick.ts";
+import type { HedgeOrder, VaultSnapshot } from "../../keeper/types.ts";
+import { buyOptions, deploySystem, listSeries, ROLES, type HardhatViem } from "../lib/system.ts";
+import { Ledger, type Fill } from "./ledger.ts";
+import { answerOf, blockTimestamp, planOptionsFor, readOf } from "./model.ts";
+import { gasPriceWei, MARKET_SCALE_EXPONENT, QUOTE_DECIMALS, UNDERLYING_DECIMALS, type Scenario } from "./scenario.ts";
+import type { PolicyPoint, RunMetrics } from "./types.ts";
+
+const HEDGE_TIP_WEI = 10n ** 9n;
+const MAX_FEE_WEI = 1000n * 10n ** 9n;
+const HEDGE_GAS = 1_000_000n;
+const MARKET_GAS = 400_000n;
+
+/** One measured hedge: what the gas model is calibrated on. */
+export interface MeasuredHedge {
+  buy: boolean;
+  firstHedge: boolean;
+  liveSeries: number;
+  gasUsed: number;
+  reverted: boolean;
+}
+
+export interface ForkRun extends RunMetrics {
+  measured: MeasuredHedge[];
+  /** Blocks where the vault's on-chain Greeks and the keeper's float model differed beyond 1e-6 (relative). */
+  greeksMismatches: number;
+  wallSeconds: number;
+}
+
+export interface ForkSession {
+  /** Where the fork came from (a URL without credentials, or "local node"). */
+  origin: string;
+  chainId: number;
+  viem: HardhatViem;
+  vault: VaultRef;
+  lens: Address;
+  driver: Address;
+  /** MarketDriver's ABI (a simulation contract: not in the keeper's abi.ts). */
+  driverAbi: Abi;
+  keeper: Address;
+  admin: Address;
+  /** The vault right after setup: model mode's `start` for the same path. */
+  start: VaultSnapshot;
+  request: (method: string, params?: unknown[]) => Promise<unknown>;
+  close: () => Promise<void>;
+  /** evm_snapshot id of the state after setup. */
+  snapshotId: string;
+}
+
+/** Redacts credentials and paths from a URL for logs ("https://host/…"). */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname === "/" ? "" : "/…"}`;
+  } catch {
+    return "(invalid URL)";
+  }
+}
+
+export async function openFork(scenario: Scenario, p: { forkUrl?: string | undefined } = {}): Promise<ForkSession> {
+  let server: Awaited<ReturnType<typeof hre.network.createServer>> | undefined;
+  let url = p.forkUrl;
+  if (url === undefined) {
+    server = await hre.network.createServer({ network: "default" }, "127.0.0.1", 0);
+    const { port } = await server.listen();
+    url = `http://127.0.0.1:${port}`;
+  }
+  try {
+    const conn = await hre.network.create({ network: "fork", override: { forking: { url } } });
+    const { viem } = conn;
+    const request = (method: string, params: unknown[] = []) =>
+      conn.provider.request({ method, params }) as Promise<unknown>;
+    const sys = await deploySystem(viem, {
+      spot: scenario.spot,
+      ammDepthUnderlying: scenario.ammDepth,
+      ammFeeBps: scenario.ammFeeBps,
+      vaultDeposit: scenario.vaultDeposit,
+      hedge: scenario.hedge,
+      risk: { volWad: BigInt(Math.round(scenario.vol * 1e6)) * 10n ** 12n, rateWad: BigInt(Math.round(scenario.rate * 1e6)) * 10n ** 12n },
+    });
+    const buyer = (await viem.getWalletClients())[2]!.account.address;
+    for (const s of scenario.book) {
+      const { id } = await listSeries(sys, s.isCall, Number((scenario.spot * s.moneyness).toPrecision(12)), s.expiryDays);
+      await buyOptions(sys, buyer, id, s.size);
+    }
+    const driver = await viem.deployContract("MarketDriver", [sys.oracle.address, sys.amm.address, MARKET_SCALE_EXPONENT]);
+    await sys.wait(await sys.oracle.write.grantRole([ROLES.updater, driver.address]));
+    // Inventory for the arbitrageur: far more than any path can move through a pool this deep.
+    await sys.wait(await sys.quote.write.mint([driver.address, maxUint256 >> 130n]));
+    await sys.wait(await sys.underlying.write.mint([driver.address, maxUint256 >> 130n]));
+
+    const vault: VaultRef = { address: sys.vault.address, quoteDecimals: QUOTE_DECIMALS, underlyingDecimals: UNDERLYING_DECIMALS };
+    const keeper = sys.keeper.account.address;
+    const readStart = () => readVaults(sys.publicClient, { lens: sys.lens.address, vaults: [vault], account: keeper, withBook: true });
+    let read = await readStart();
+    const bookDelta = read.vaults[0]!.bookDeltaWad;
+    if (scenario.startHedged && bookDelta < 0n) {
+      // The opening hedge, as underlying held by the vault (minted: the sweep measures dynamic hedging only).
+      await sys.wait(await sys.underlying.write.mint([vault.address, -bookDelta]));
+      read = await readStart();
+    }
+    await request("evm_setAutomine", [false]);
+    const snapshotId = (await request("evm_snapshot")) as string;
+    return {
+      origin: p.forkUrl === undefined ? "a Hardhat node started for this run" : redactUrl(p.forkUrl),
+      chainId: Number(read.chain.chainId),
+      viem,
+      vault,
+      lens: sys.lens.address,
+      driver: driver.address,
+      driverAbi: driver.abi,
+      keeper,
+      admin: sys.admin.account.address,
+      start: read.vaults[0]!,
+      request,
+      snapshotId,
+      close: async () => {
+        await conn.close();
+        await server?.close();
+      },
+    };
+  } catch (err) {
+    await server?.close();
+    throw err;
+  }
+}
+
+/** Replays one path under one point on the fork, from the setup snapshot (restored first, and kept). */
+export async function runFork(
+  session: ForkSession,
+  run: { path: ArrayLike<number>; pathIndex: number; point: PolicyPoint; scenario: Scenario; times?: ArrayLike<number> },
+): Promise<ForkRun> {
+  const started = performance.now();
+  const { request, start } = session;
+  if (!(await request("evm_revert", [session.snapshotId]))) {
+    throw new Error(`fork: evm_revert to the setup snapshot ${session.snapshotId} failed`);
+  }
+  session.snapshotId = (await request("evm_snapshot")) as string;
+  const publicClient = await session.viem.getPublicClient();
+  const gasPrice = gasPriceWei(run.scenario);
+  // On the fork the Greeks come from the chain: cross-check them against the float model, as the keeper does.
+  const options = { ...planOptionsFor(run.point, run.scenario), crossCheckGreeks: true };
+  let greeksMismatches = 0;
+  const ledger = new Ledger({
+    pathIndex: run.pathIndex,
+    gasPriceWei: gasPrice,
+    quoteDecimals: start.quoteDecimals,
+    underlyingDecimals: start.underlyingDecimals,
+    ammFeeBps: Number(start.ammFeeBps),
+  });
+  const measured: MeasuredHedge[] = [];
+  const send = (from: Address, to: Address, data: Hex, gas: bigint, tip: bigint) =>
+    request("eth_sendTransaction", [
+      { from, to, data, gas: `0x${gas.toString(16)}`, maxFeePerGas: `0x${MAX_FEE_WEI.toString(16)}`, maxPriorityFeePerGas: `0x${tip.toString(16)}` },
+    ]) as Promise<Hex>;
+
+  let anchors = new Map<Address, HedgeAnchor>();
+  let pending: HedgeOrder | undefined;
+  let last = start;
+  const steps = run.path.length - 1;
+  for (let i = 0; i <= steps; i++) {
+    const timestamp = blockTimestamp(start, run.scenario, i, run.times);
+    let hedgeTx: { hash: Hex; order: HedgeOrder; firstHedge: boolean } | undefined;
+    if (pending) {
+      const data = encodeFunctionData({
+        abi: optionVaultAbi,
+        functionName: "rebalance",
+        args: [pending.buyUnderlying, pending.amountIn, pending.minAmountOut, timestamp + 3600n],
+      });
+      hedgeTx = { hash: await send(session.keeper, session.vault.address, data, HEDGE_GAS, HEDGE_TIP_WEI), order: pending, firstHedge: last.hedgeBalance === 0n };
+      pending = undefined;
+    }
+    const answer = answerOf(run.path[i]!);
+    const step = encodeFunctionData({ abi: session.driverAbi, functionName: "step", args: [answer] });
+    await send(session.admin, session.driver, step, MARKET_GAS, 0n);
+    await request("evm_mine", [Number(timestamp)]);
+
+    if (hedgeTx) {
+      const receipt = await publicClient.getTransactionReceipt({ hash: hedgeTx.hash });
+      const gasUsed = Number(receipt.gasUsed);
+      const entry = { buy: hedgeTx.order.buyUnderlying, firstHedge: hedgeTx.firstHedge, liveSeries: last.book.length, gasUsed };
+      const fill = receipt.status === "success" ? fillOf(receipt.logs, session.vault.address, gasUsed) : undefined;
+      if (fill) ledger.hedge(fill);
+      else ledger.revert(gasUsed, last.spotWad);
+      measured.push({ ...entry, reverted: fill === undefined });
+    }
+
+    const read = await readVaults(publicClient, { lens: session.lens, vaults: [session.vault], account: session.keeper, withBook: true });
+    const snapshot = read.vaults[0];
+    if (!snapshot) throw new Error(`fork: the lens returned no state for the vault (${read.failures[0]?.reason ?? "no reason"})`);
+    if (snapshot.spotWad !== answer * 10n ** 10n || snapshot.timestamp !== timestamp) {
+      throw new Error(
+        `fork: block ${snapshot.blockNumber} did not take the market step (oracle ${snapshot.spotWad}, expected ` +
+          `${answer * 10n ** 10n}; time ${snapshot.timestamp}, expected ${timestamp})`,
+      );
+    }
+    last = snapshot;
+    ledger.observe(snapshot);
+    if (i === steps) break;
+    anchors = updateHedgeAnchors(anchors, [snapshot]);
+    options.hedgeAnchors = anchors;
+    const [plan] = planBlock(readOf(snapshot, gasPrice), options);
+    if (plan && !plan.greeks.ok) greeksMismatches++;
+    if (plan?.sizing?.kind === "order") pending = plan.sizing.order;
+  }
+  return { ...ledger.result(), measured, greeksMismatches, wallSeconds: (performance.now() - started) / 1000 };
+}
+
+function fillOf(logs: readonly { address: Address; data: Hex; topics: readonly Hex[] }[], vault: Address, gasUsed: number): Fill | undefined {
+  for (const log of logs) {
+    if (log.address.toLowerCase() !== vault.toLowerCase()) continue;
+    try {
+      const ev = decodeEventLog({ abi: optionVaultAbi, data: log.data, topics: log.topics as [Hex, ...Hex[]] });
+      if (ev.eventName !== "Rebalanced") continue;
+      return { buyUnderlying: ev.args.buyUnderlying, amountIn: ev.args.amountIn, amountOut: ev.args.amountOut, spotWad: ev.args.spotWad, gasUsed };
+    } catch {
+      // another of the vault's events
+    }
+  }
+  return undefined;
+}

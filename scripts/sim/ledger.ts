@@ -1,0 +1,141 @@
+/**
+ * One run's books, kept the same way in both modes: fed the vault's snapshot after every block and each hedge's
+ * fill (from the `Rebalanced` event on a fork, from the replayed AMM math in the model), it accumulates the
+ * `RunMetrics`.
+ *
+ * P&L (before costs) is the hedged book's change in value, discounted to the run's start at the vault's rate:
+ *     ΔV = h·(S̃ − S̃_prev) + (B̃ − B̃_prev),   S̃ = S·e^{−r·t},  B̃ = B·e^{−r·t},
+ * with h the hedge held over the block (the hedge traded at the block's start, at the previous block's oracle
+ * price) and B = Σ size·BlackScholes(S, τ) the book (negative sizes: options sold), intrinsic at expiry. Trades
+ * are worth their oracle value here; what they cost beyond it (AMM fee and price impact) and their gas are
+ * costs, kept apart, so P&L is the replication error alone and cost is cost.
+ */
+import { greeks, SECONDS_PER_YEAR } from "../../keeper/pricing/blackScholes.ts";
+import { wadToNumber } from "../../keeper/pricing/wad.ts";
+import type { VaultSnapshot } from "../../keeper/types.ts";
+import type { RunMetrics } from "./types.ts";
+
+/** A hedge's fill: the `Rebalanced` event's fields and the receipt's gas. */
+export interface Fill {
+  buyUnderlying: boolean;
+  amountIn: bigint;
+  amountOut: bigint;
+  /** The oracle price the vault traded against, wad. */
+  spotWad: bigint;
+  gasUsed: number;
+}
+
+export interface LedgerOptions {
+  pathIndex: number;
+  /** Gas price every hedge pays, wei per gas; the native token is priced at the oracle (gas paid in the underlying). */
+  gasPriceWei: bigint;
+  quoteDecimals: number;
+  underlyingDecimals: number;
+  ammFeeBps: number;
+}
+
+/** Σ size·price of the vault's live series at the snapshot's spot and time (quote; negative for a short book). */
+export function bookValue(snapshot: VaultSnapshot): number {
+  const spot = wadToNumber(snapshot.spotWad);
+  const vol = wadToNumber(snapshot.risk.volWad);
+  const rate = wadToNumber(snapshot.risk.rateWad);
+  let value = 0;
+  for (const s of snapshot.book) {
+    if (s.sizeWad === 0n) continue;
+    const tauSeconds = Math.max(0, Number(s.expiry - snapshot.timestamp));
+    const g = greeks({ isCall: s.isCall, spot, strike: wadToNumber(s.strikeWad), vol, tauSeconds, rate });
+    value += wadToNumber(s.sizeWad) * g.price;
+  }
+  return value;
+}
+
+export class Ledger {
+  readonly #o: LedgerOptions;
+  #t0 = Number.NaN;
+  #rate = 0;
+  #prevSpot = Number.NaN;
+  #prevBook = Number.NaN;
+  #pnl = 0;
+  #sumSq = 0;
+  #gasUsed = 0;
+  #gasCost = 0;
+  #slippage = 0;
+  #fees = 0;
+  #hedges = 0;
+  #reverts = 0;
+  #blocks = 0;
+  #inBand = 0;
+  #volume = 0;
+
+  constructor(options: LedgerOptions) {
+    this.#o = options;
+  }
+
+  /** The vault after a block, with its book's value (`bookValue(snapshot)`, passed in so a caller can reuse it). */
+  observe(snapshot: VaultSnapshot, book = bookValue(snapshot)): void {
+    const t = Number(snapshot.timestamp);
+    if (Number.isNaN(this.#t0)) {
+      this.#t0 = t;
+      this.#rate = wadToNumber(snapshot.risk.rateWad);
+    }
+    const discount = this.#rate === 0 ? 1 : Math.exp((-this.#rate * (t - this.#t0)) / SECONDS_PER_YEAR);
+    const spot = wadToNumber(snapshot.spotWad) * discount;
+    const bookNow = book * discount;
+    if (!Number.isNaN(this.#prevSpot)) {
+      const hedge = Number(snapshot.hedgeBalance) / 10 ** this.#o.underlyingDecimals;
+      const dv = hedge * (spot - this.#prevSpot) + (bookNow - this.#prevBook);
+      this.#pnl += dv;
+      this.#sumSq += dv * dv;
+    }
+    this.#prevSpot = spot;
+    this.#prevBook = bookNow;
+    this.#blocks++;
+    const net = snapshot.netDeltaWad < 0n ? -snapshot.netDeltaWad : snapshot.netDeltaWad;
+    if (net <= snapshot.hedge.bandWad) this.#inBand++;
+  }
+
+  /** A mined hedge. */
+  hedge(fill: Fill): void {
+    const spot = wadToNumber(fill.spotWad);
+    const q = 10 ** this.#o.quoteDecimals;
+    const u = 10 ** this.#o.underlyingDecimals;
+    const feeRate = this.#o.ammFeeBps / 10_000;
+    const traded = Number(fill.buyUnderlying ? fill.amountOut : fill.amountIn) / u;
+    const quote = Number(fill.buyUnderlying ? fill.amountIn : fill.amountOut) / q;
+    const fair = traded * spot;
+    this.#slippage += fill.buyUnderlying ? quote - fair : fair - quote;
+    this.#fees += fill.buyUnderlying ? quote * feeRate : fair * feeRate;
+    this.#volume += traded;
+    this.#hedges++;
+    this.#chargeGas(fill.gasUsed, spot);
+  }
+
+  /** A hedge that reverted: its gas is spent, nothing traded. */
+  revert(gasUsed: number, spotWad: bigint): void {
+    this.#reverts++;
+    this.#chargeGas(gasUsed, wadToNumber(spotWad));
+  }
+
+  #chargeGas(gasUsed: number, nativePrice: number): void {
+    this.#gasUsed += gasUsed;
+    this.#gasCost += ((gasUsed * Number(this.#o.gasPriceWei)) / 1e18) * nativePrice;
+  }
+
+  result(): RunMetrics {
+    return {
+      pathIndex: this.#o.pathIndex,
+      pnl: this.#pnl,
+      trackingError: Math.sqrt(this.#sumSq),
+      gasUsed: this.#gasUsed,
+      gasCost: this.#gasCost,
+      slippageCost: this.#slippage,
+      feeCost: this.#fees,
+      totalCost: this.#gasCost + this.#slippage,
+      hedges: this.#hedges,
+      reverts: this.#reverts,
+      blocks: this.#blocks,
+      blocksInBand: this.#inBand,
+      volume: this.#volume,
+    };
+  }
+}

@@ -1,0 +1,256 @@
+/**
+ * What is simulated: the vault (its book of sold options, pricing and hedge bounds), the pool it hedges on, the
+ * gas price, and the block clock; and the sweep of policy points run over it. Both modes start from the same
+ * scenario: fork mode deploys it, model mode builds its first snapshot with `initialSnapshot`.
+ */
+import { greeks, SECONDS_PER_YEAR } from "../../keeper/pricing/blackScholes.ts";
+import { numberToWad, WAD } from "../../keeper/pricing/wad.ts";
+import type { HedgeBounds, PolicyConfig, RiskParams, VaultSnapshot } from "../../keeper/types.ts";
+import type { PolicyFamily, PolicyPoint } from "./types.ts";
+
+/** One series the vault has sold: strike as a multiple of the starting spot, expiry in days from the start. */
+export interface SeriesSpec {
+  isCall: boolean;
+  moneyness: number;
+  expiryDays: number;
+  /** Options sold (underlying units). */
+  size: number;
+}
+
+export interface Scenario {
+  /** Starting price, quote per underlying: paths start here, strikes are set against it. */
+  spot: number;
+  /** Chain seconds per block (path step). */
+  blockSeconds: number;
+  /** Blocks per path. */
+  steps: number;
+  /** The vault's pricing volatility and rate (its Greeks use these). */
+  vol: number;
+  rate: number;
+  book: readonly SeriesSpec[];
+  /** Pool depth (underlying units; the quote side is spot × this) and fee. */
+  ammDepth: number;
+  ammFeeBps: number;
+  /** Gas price every hedge pays (base fee + tip), gwei; the native token is the underlying. */
+  gasPriceGwei: number;
+  hedge: HedgeBounds;
+  /** γ for the mean-variance comparison (the best fixed band) and the centre of the γ sweeps, per quote unit. */
+  riskAversion: number;
+  /** Horizon over which sizing values a hedge (the keeper's RISK_HORIZON_SECONDS). */
+  horizonSeconds: number;
+  /** The keeper's own slippage bound and minOut margin. */
+  maxSlippageBps: number;
+  minOutMarginBps: number;
+  /** Quote deposited into the vault. */
+  vaultDeposit: number;
+  /**
+   * Whether the vault starts delta-neutral (it hedged when it sold the book, as vaults do): the sweep then
+   * measures the dynamic hedging alone, not the one opening trade every policy pays alike.
+   */
+  startHedged: boolean;
+}
+
+export const QUOTE_DECIMALS = 6;
+export const UNDERLYING_DECIMALS = 18;
+export const ORACLE_DECIMALS = 8;
+/** 10^(underlying − quote + oracle decimals): `MarketDriver`'s scale. */
+export const MARKET_SCALE_EXPONENT = UNDERLYING_DECIMALS - QUOTE_DECIMALS + ORACLE_DECIMALS;
+
+/**
+ * The default: an ETH vault that has sold 100 one-week at-the-money calls, hedging on a 10,000 ETH pool with a
+ * 30 bps fee, gas at 20 gwei, 12 s blocks, 1,000 blocks (3 h 20 min) per path.
+ */
+export const DEFAULT_SCENARIO: Scenario = Object.freeze({
+  spot: 3000,
+  blockSeconds: 12,
+  steps: 1000,
+  vol: 0.8,
+  rate: 0,
+  book: Object.freeze([{ isCall: true, moneyness: 1, expiryDays: 7, size: 100 }]),
+  ammDepth: 10_000,
+  ammFeeBps: 30,
+  gasPriceGwei: 20,
+  hedge: Object.freeze({
+    maxSlippageBps: 100,
+    minRebalanceInterval: 1,
+    maxOracleAge: 3600,
+    maxTradeWad: 200n * WAD,
+    deltaToleranceWad: WAD / 10n,
+    bandWad: WAD / 2n,
+  }),
+  riskAversion: 0.1,
+  horizonSeconds: 3600,
+  maxSlippageBps: 100,
+  minOutMarginBps: 10,
+  vaultDeposit: 2_000_000,
+  startHedged: true,
+}) as Scenario;
+
+/** Rejects scenarios the vault could not run, naming the field. */
+export function checkScenario(s: Scenario): void {
+  const positive = { spot: s.spot, blockSeconds: s.blockSeconds, vol: s.vol, ammDepth: s.ammDepth };
+  for (const [name, v] of Object.entries(positive)) {
+    if (!(v > 0) || !Number.isFinite(v)) throw new RangeError(`scenario.${name} must be a positive number, got ${v}`);
+  }
+  if (!Number.isInteger(s.steps) || s.steps < 1) throw new RangeError(`scenario.steps must be a positive integer, got ${s.steps}`);
+  if (!(s.gasPriceGwei >= 0)) throw new RangeError(`scenario.gasPriceGwei must be ≥ 0, got ${s.gasPriceGwei}`);
+  if (s.book.length === 0) throw new RangeError("scenario.book is empty: the vault has nothing to hedge");
+  const pathDays = (s.steps * s.blockSeconds) / 86_400;
+  for (const series of s.book) {
+    if (!(series.expiryDays > 0) || !(series.moneyness > 0) || !(series.size > 0)) {
+      throw new RangeError(`scenario.book: expiryDays, moneyness and size must be positive (${JSON.stringify(series)})`);
+    }
+  }
+  const first = Math.min(...s.book.map((b) => b.expiryDays));
+  if (pathDays > first) {
+    throw new RangeError(
+      `a path of ${s.steps} blocks × ${s.blockSeconds} s lasts ${pathDays.toFixed(2)} days, past the first expiry ` +
+        `(${first} days): shorten the path or lengthen the options`,
+    );
+  }
+}
+
+/** Gas price in wei. */
+export function gasPriceWei(s: Scenario): bigint {
+  return BigInt(Math.round(s.gasPriceGwei * 1e9));
+}
+
+/** The per-block standard deviation of the book's delta at the start: |Γ|·S·σ·√dt (underlying units). */
+export function deltaStepStd(s: Scenario): number {
+  let gamma = 0;
+  for (const b of s.book) {
+    gamma += b.size * greeks({
+      isCall: b.isCall,
+      spot: s.spot,
+      strike: s.spot * b.moneyness,
+      vol: s.vol,
+      tauSeconds: b.expiryDays * 86_400,
+      rate: s.rate,
+    }).gamma;
+  }
+  return gamma * s.spot * s.vol * Math.sqrt(s.blockSeconds / SECONDS_PER_YEAR);
+}
+
+/**
+ * The vault before the first block, as the lens would report it right after deployment: the pool at the spot,
+ * the book just sold and, with `startHedged`, its delta hedged (underlying held, so the first block is neutral). Timestamps and block numbers are arbitrary but fixed. Expiries count from the
+ * first simulated block (one block after this snapshot), so a path of `expiryDays` ends exactly at expiry.
+ */
+export function initialSnapshot(s: Scenario, start = { blockNumber: 100n, timestamp: 1_700_000_000n }): VaultSnapshot {
+  const spotWad = numberToWad(s.spot);
+  const answer = BigInt(Math.round(s.spot * 10 ** ORACLE_DECIMALS));
+  const book = s.book.map((b, i) => ({
+    id: `0x${(i + 1).toString(16).padStart(64, "0")}` as const,
+    isCall: b.isCall,
+    strikeWad: numberToWad(s.spot * b.moneyness),
+    expiry: start.timestamp + BigInt(s.blockSeconds) + BigInt(Math.round(b.expiryDays * 86_400)),
+    sizeWad: -numberToWad(b.size),
+    deltaWad: 0n,
+    gammaWad: 0n,
+    vegaWad: 0n,
+    markWad: 0n,
+  }));
+  // Opening hedge: the book's delta at the first block (τ = expiryDays exactly), bought before it.
+  let bookDelta = 0;
+  for (const b of s.book) {
+    const strike = s.spot * b.moneyness;
+    bookDelta -= b.size * greeks({ isCall: b.isCall, spot: s.spot, strike, vol: s.vol, tauSeconds: b.expiryDays * 86_400, rate: s.rate }).delta;
+  }
+  const hedgeBalance = s.startHedged && bookDelta < 0 ? BigInt(Math.round(-bookDelta * 1e18)) : 0n;
+  return {
+    vault: "0x00000000000000000000000000000000000005a1",
+    blockNumber: start.blockNumber,
+    timestamp: start.timestamp,
+    bookDeltaWad: 0n,
+    netDeltaWad: 0n,
+    gammaWad: 0n,
+    vegaWad: 0n,
+    hedgeBalance,
+    cashBalance: BigInt(Math.round(s.vaultDeposit)) * 10n ** BigInt(QUOTE_DECIMALS),
+    spotWad: answer * 10n ** BigInt(18 - ORACLE_DECIMALS),
+    oracleUpdatedAt: start.timestamp,
+    oracleAgeSeconds: 0n,
+    oracleFresh: true,
+    ammReserveUnderlying: BigInt(Math.round(s.ammDepth)) * 10n ** BigInt(UNDERLYING_DECIMALS),
+    ammReserveQuote: BigInt(Math.round(s.ammDepth * s.spot)) * 10n ** BigInt(QUOTE_DECIMALS),
+    ammFeeBps: BigInt(s.ammFeeBps),
+    lastRebalanceBlock: 0n,
+    nextRebalanceBlock: BigInt(s.hedge.minRebalanceInterval),
+    paused: false,
+    hedge: s.hedge,
+    risk: riskParams(s),
+    book,
+    quoteDecimals: QUOTE_DECIMALS,
+    underlyingDecimals: UNDERLYING_DECIMALS,
+  };
+}
+
+export function riskParams(s: Scenario): RiskParams {
+  return { volWad: numberToWad(s.vol), rateWad: numberToWad(s.rate), spreadBps: 200, stressUpBps: 10_000 };
+}
+
+/**
+ * Risk aversion for the policies that have none of their own: so high that sizing's cost/benefit gate only stops
+ * trades that lose money at any reasonable γ (dust), and each baseline follows its own rule.
+ */
+export const RULE_RISK_AVERSION = 1e3;
+
+const sig = (x: number) => Number(x.toPrecision(3));
+
+/**
+ * The default sweep. Delta-denominated parameters (bands, caps, minimum trades) are multiples of the book's
+ * per-block delta move (`deltaStepStd`), so the grid fits any book; γ-based policies sweep γ around the
+ * scenario's, in half-decades (from γ/100, where no hedge pays, to 10γ, where one pays nearly every other block).
+ */
+export function defaultPoints(s: Scenario): PolicyPoint[] {
+  const unit = deltaStepStd(s);
+  const rule = { riskAversion: RULE_RISK_AVERSION, horizonSeconds: s.horizonSeconds };
+  const points: PolicyPoint[] = [];
+  const add = (family: PolicyFamily, label: string, paramName: string, param: number, paramUnit: string, policy: PolicyConfig, riskAversion?: number) =>
+    points.push({
+      family,
+      label,
+      paramName,
+      param,
+      paramUnit,
+      policy,
+      prefs: riskAversion === undefined ? rule : { riskAversion, horizonSeconds: s.horizonSeconds },
+    });
+  const minTrade = sig(unit / 10);
+  for (const m of [0.1, 0.5, 2]) {
+    const mt = sig(unit * m);
+    add("every-block", `every block, min ${mt}`, "minTrade", mt, "underlying", { name: "every-block", minTrade: mt });
+  }
+  for (const k of [2, 5, 10, 25, 50, 100, 200]) {
+    add("interval", `every ${k} blocks`, "intervalBlocks", k, "blocks", { name: "interval", intervalBlocks: k, minTrade });
+  }
+  for (const m of [1, 2, 4, 8, 16, 32]) {
+    const band = sig(unit * m);
+    add("band-zero", `band ±${band} → zero`, "band", band, "underlying", { name: "band", band, target: "zero" });
+    add("band-edge", `band ±${band} → edge`, "band", band, "underlying", { name: "band", band, target: "edge" });
+  }
+  const gammas = [-2, -1.5, -1, -0.5, 0, 0.5, 1].map((e) => sig(s.riskAversion * 10 ** e));
+  for (const g of gammas) {
+    add("whalley-wilmott", `Whalley–Wilmott γ ${g}`, "riskAversion", g, "per quote", { name: "whalley-wilmott" }, g);
+    add("gas-aware", `gas-aware γ ${g}`, "riskAversion", g, "per quote", { name: "gas-aware" }, g);
+  }
+  const cap = sig(unit * 8);
+  for (const d of [1, 5, 10, 25, 50, 100]) {
+    add("delay-cap", `delay ${d} blocks, cap ${cap}`, "minDelayBlocks", d, "blocks", {
+      name: "delay-cap",
+      minDelayBlocks: d,
+      maxHedge: cap,
+      minTrade,
+    });
+  }
+  const timeBlocks = Math.max(1, Math.round(s.steps / 4));
+  for (const bps of [10, 25, 50, 100, 200, 400]) {
+    add("time-or-move", `${timeBlocks} blocks or ${bps} bps`, "moveBps", bps, "bps", {
+      name: "time-or-move",
+      maxBlocks: timeBlocks,
+      moveBps: bps,
+      minTrade,
+    });
+  }
+  return points;
+}

@@ -1,0 +1,92 @@
+/**
+ * The simulator's shared shapes. A *point* is one policy at one parameter value; a *run* is one point over one
+ * price path; a *summary* aggregates a point's runs. Model mode and fork mode both produce `RunMetrics`, so the
+ * report and the agreement test compare them field by field.
+ *
+ * Units: quote (USD) for money, underlying (ETH) for deltas and trades, gas units for gas.
+ */
+import type { PolicyConfig, RiskPreferences } from "../../keeper/types.ts";
+
+/** The policy families the report draws one curve for. `band-zero`/`band-edge` are the band policy's two targets. */
+export const POLICY_FAMILIES = [
+  "every-block",
+  "interval",
+  "band-zero",
+  "band-edge",
+  "whalley-wilmott",
+  "gas-aware",
+  "delay-cap",
+  "time-or-move",
+] as const;
+export type PolicyFamily = (typeof POLICY_FAMILIES)[number];
+
+/** One policy at one value of its swept parameter. */
+export interface PolicyPoint {
+  family: PolicyFamily;
+  /** Short human label, e.g. "band ±0.5 → zero". */
+  label: string;
+  /** Name and value of the swept parameter, e.g. "band", 0.5 (units in `paramUnit`). */
+  paramName: string;
+  param: number;
+  paramUnit: string;
+  policy: PolicyConfig;
+  /** γ and horizon for the policy (γ-based policies sweep γ) and for sizing's cost/benefit gate. */
+  prefs: RiskPreferences;
+}
+
+/** One run: one point over one path. */
+export interface RunMetrics {
+  pathIndex: number;
+  /**
+   * Hedged P&L of the short book before trading costs, quote: option liability marked to Black–Scholes plus the
+   * hedge marked to the oracle, trades valued at the oracle (what they cost beyond that is in `slippageCost`).
+   * Its spread across paths is the hedge error.
+   */
+  pnl: number;
+  /** sqrt(Σ ΔV²) of the per-block changes of that P&L: one path's hedge error, quote. */
+  trackingError: number;
+  /** Gas used by rebalance transactions (reverted ones included), gas units. */
+  gasUsed: number;
+  /** `gasUsed` priced at the scenario's gas price and the native token at the oracle price, quote. */
+  gasCost: number;
+  /** Execution vs oracle on every hedge (AMM fee + price impact), quote. */
+  slippageCost: number;
+  /** The AMM fee part of `slippageCost`, quote. */
+  feeCost: number;
+  /** gasCost + slippageCost, quote. */
+  totalCost: number;
+  hedges: number;
+  /** Hedges that reverted on chain (fork) or would have (model). */
+  reverts: number;
+  blocks: number;
+  /** Blocks whose |net delta| was within the vault's on-chain band. */
+  blocksInBand: number;
+  /** Underlying traded in total (sum of |trade|). */
+  volume: number;
+}
+
+/** A point's runs, aggregated. */
+export interface PointSummary {
+  point: PolicyPoint;
+  runs: number;
+  pnlMean: number;
+  /** Standard deviation of `pnl` across runs: the hedge error. */
+  pnlStd: number;
+  /** 1% and 99% quantiles of `pnl`. */
+  pnlQ01: number;
+  pnlQ99: number;
+  /** Mean over runs of each cost field, quote (gas in gas units). */
+  meanTotalCost: number;
+  meanGasCost: number;
+  meanGasUsed: number;
+  meanSlippageCost: number;
+  meanFeeCost: number;
+  meanHedges: number;
+  meanReverts: number;
+  meanVolume: number;
+  meanTrackingError: number;
+  /** Σ blocksInBand / Σ blocks. */
+  shareInBand: number;
+  /** Standard deviation of pnl − totalCost (risk after costs), quote. */
+  netPnlStd: number;
+}

@@ -1,0 +1,193 @@
+/**
+ * `npm run simulate` flags: defaults, every flag, `--help`, and errors that name each bad flag (all at once).
+ */
+import { describe, expect, it } from "vitest";
+import { DEFAULT_SIM_OPTIONS, FLAGS, helpText, parseSimArgs, SimCliError, type SimOptions } from "../../scripts/sim/cli.ts";
+import { POLICY_FAMILIES } from "../../scripts/sim/types.ts";
+
+function options(argv: string[], env: Record<string, string | undefined> = {}): SimOptions {
+  const parsed = parseSimArgs(argv, env);
+  if (parsed.help) throw new Error("unexpected --help");
+  return parsed.options;
+}
+
+function cliError(argv: string[], env: Record<string, string | undefined> = {}): SimCliError {
+  try {
+    parseSimArgs(argv, env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(SimCliError);
+    return err as SimCliError;
+  }
+  throw new Error(`parseSimArgs(${argv.join(" ")}) did not throw`);
+}
+
+describe("parseSimArgs", () => {
+  it("with no arguments gives DEFAULT_SIM_OPTIONS", () => {
+    expect(options([])).toEqual(DEFAULT_SIM_OPTIONS);
+  });
+
+  it("does not share the defaults' policy list with its result", () => {
+    const o = options([]);
+    o.families.pop();
+    expect(DEFAULT_SIM_OPTIONS.families).toEqual([...POLICY_FAMILIES]);
+  });
+
+  it("parses every flag", () => {
+    const o = options([
+      "--mode", "fork",
+      "--source", "jump",
+      "--csv", "prices.csv",
+      "--paths", "2000",
+      "--steps", "300",
+      "--seed", "4294967295",
+      "--vol", "0.65",
+      "--drift=-0.2",
+      "--jumps-per-year", "12.5",
+      "--jump-mean=-0.02",
+      "--jump-std", "0.05",
+      "--vault-vol", "0.7",
+      "--block-seconds", "2",
+      "--gas-gwei", "3.5",
+      "--fee-bps", "5",
+      "--depth", "2500",
+      "--risk-aversion", "0.002",
+      "--expiry-days", "30",
+      "--options-sold", "10",
+      "--policies", "band-zero, gas-aware",
+      "--fork-paths", "0",
+      "--fork-url", "https://rpc.example",
+      "--workers", "4",
+      "--out", "results/x",
+      "--no-progress",
+    ]);
+    expect(o).toEqual({
+      mode: "fork",
+      source: "jump",
+      csv: "prices.csv",
+      paths: 2000,
+      steps: 300,
+      seed: 4294967295,
+      vol: 0.65,
+      drift: -0.2,
+      jumpsPerYear: 12.5,
+      jumpMean: -0.02,
+      jumpStd: 0.05,
+      vaultVol: 0.7,
+      blockSeconds: 2,
+      gasGwei: 3.5,
+      feeBps: 5,
+      depth: 2500,
+      riskAversion: 0.002,
+      expiryDays: 30,
+      optionsSold: 10,
+      families: ["band-zero", "gas-aware"],
+      forkPaths: 0,
+      forkUrl: "https://rpc.example",
+      workers: 4,
+      out: "results/x",
+      progress: false,
+    } satisfies SimOptions);
+  });
+
+  it("accepts every mode and source", () => {
+    for (const mode of ["model", "fork", "both"] as const) expect(options(["--mode", mode]).mode).toBe(mode);
+    for (const source of ["gbm", "jump", "csv"] as const) expect(options(["--source", source]).source).toBe(source);
+  });
+
+  it("--help returns help, whatever else is given", () => {
+    expect(parseSimArgs(["--help"])).toEqual({ help: true });
+    expect(parseSimArgs(["--paths", "0", "--help"])).toEqual({ help: true });
+  });
+});
+
+describe("helpText", () => {
+  it("mentions every flag in FLAGS, with its value", () => {
+    const text = helpText();
+    for (const f of FLAGS) expect(text).toContain(`--${f.name}${f.value ? ` ${f.value}` : ""}`);
+  });
+
+  it("names FORK_URL and every policy family", () => {
+    const text = helpText();
+    expect(text).toContain("FORK_URL");
+    for (const family of POLICY_FAMILIES) expect(text).toContain(family);
+  });
+
+  it("FLAGS are the flags parseSimArgs accepts", () => {
+    for (const f of FLAGS) {
+      if (f.name === "help") continue;
+      // A value that is wrong for every valued flag but passes the parser: only validation can reject it.
+      const argv = f.value ? [`--${f.name}`, "x"] : [`--${f.name}`];
+      try {
+        parseSimArgs(argv);
+      } catch (err) {
+        expect((err as Error).message, f.name).not.toMatch(/Unknown option/);
+      }
+    }
+  });
+});
+
+describe("bad values are a SimCliError naming the flag", () => {
+  it.each([
+    [["--paths", "0"], "--paths"],
+    [["--paths", "1.5"], "--paths"],
+    [["--paths", ""], "--paths"],
+    [["--mode", "fast"], "--mode"],
+    [["--source", "gaussian"], "--source"],
+    [["--policies", "band,nope"], "--policies"],
+    [["--policies", ","], "--policies"],
+    [["--fee-bps=-1"], "--fee-bps"],
+    [["--fee-bps", "1001"], "--fee-bps"],
+    [["--fork-url", "ftp://x"], "--fork-url"],
+    [["--vol", "abc"], "--vol"],
+    [["--vault-vol", "0"], "--vault-vol"],
+    [["--seed", "4294967296"], "--seed"],
+    [["--workers", "0"], "--workers"],
+  ])("%j", (argv, flag) => {
+    expect(cliError(argv).message).toContain(flag);
+  });
+
+  it("--fee-bps -1 (a dash value without =) is refused by the parser, naming the flag", () => {
+    expect(cliError(["--fee-bps", "-1"]).message).toContain("--fee-bps");
+  });
+
+  it("--policies names each unknown family", () => {
+    const message = cliError(["--policies", "band,nope"]).message;
+    expect(message).toContain(`"band"`);
+    expect(message).toContain(`"nope"`);
+  });
+
+  it("reports several bad flags together in one error", () => {
+    const message = cliError(["--paths", "0", "--mode", "fast", "--policies", "nope", "--fee-bps=-1", "--fork-url", "ftp://x"]).message;
+    for (const flag of ["--paths", "--mode", "--policies", "--fee-bps", "--fork-url"]) expect(message).toContain(flag);
+    expect(message.split("\n")).toHaveLength(5);
+  });
+
+  it("an unknown flag is a SimCliError", () => {
+    expect(cliError(["--nope"]).message).toContain("--nope");
+  });
+
+  it("a positional argument is a SimCliError", () => {
+    cliError(["model"]);
+  });
+
+  it("a valued flag without its value is a SimCliError", () => {
+    cliError(["--paths"]);
+  });
+});
+
+describe("FORK_URL", () => {
+  it("comes from the environment when --fork-url is not given", () => {
+    expect(options([], { FORK_URL: "http://127.0.0.1:8545" }).forkUrl).toBe("http://127.0.0.1:8545");
+  });
+
+  it("--fork-url overrides the environment", () => {
+    expect(options(["--fork-url", "wss://node.example/ws"], { FORK_URL: "http://127.0.0.1:8545" }).forkUrl).toBe(
+      "wss://node.example/ws",
+    );
+  });
+
+  it("a bad FORK_URL in the environment is a SimCliError, but a good --fork-url replaces it", () => {
+    expect(cliError([], { FORK_URL: "ftp://x" }).message).toContain("FORK_URL");
+    expect(options(["--fork-url", "http://ok.example"], { FORK_URL: "ftp://x" }).forkUrl).toBe("http://ok.example");
+  });
+});
