@@ -145,7 +145,7 @@ export async function deploySystem(viem: HardhatViem, options: SystemOptions = {
 export type System = Awaited<ReturnType<typeof deploySystem>>;
 
 /** Lists a series `days` from the latest block's timestamp and returns its id. */
-export async function listSeries(sys: System, isCall: boolean, strike: number, days: number) {
+export async function listSeries(sys: Pick<System, "publicClient" | "vault" | "wait">, isCall: boolean, strike: number, days: number) {
   const block = await sys.publicClient.getBlock();
   const expiry = block.timestamp + BigInt(Math.round(days * 86_400));
   const strikeWad = parseUnits(strike.toString(), 18);
@@ -155,7 +155,7 @@ export async function listSeries(sys: System, isCall: boolean, strike: number, d
 }
 
 /** Mints quote to `buyer`, approves the vault and opens `size` options of series `id`. */
-export async function buyOptions(sys: System, buyer: Address, id: `0x${string}`, size: number) {
+export async function buyOptions(sys: Pick<System, "vault" | "quote" | "wait">, buyer: Address, id: `0x${string}`, size: number) {
   const sizeWad = underlyingUnits(size);
   const premium = (await sys.vault.read.quotePremium([id, sizeWad])) as bigint;
   await sys.wait(await sys.quote.write.mint([buyer, premium]));

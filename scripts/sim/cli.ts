@@ -35,6 +35,8 @@ export interface SimOptions {
   families: PolicyFamily[];
   forkPaths: number;
   forkUrl: string | undefined;
+  /** A deployments file (`npm run deploy`) of the forked chain: adopt its vault instead of deploying one. */
+  deployment: string | undefined;
   workers: number | undefined;
   out: string;
   progress: boolean;
@@ -70,6 +72,7 @@ export const FLAGS: readonly Flag[] = [
   { name: "policies", value: "LIST", help: `comma-separated policy families to run (default all): ${POLICY_FAMILIES.join(", ")}` },
   { name: "fork-paths", value: "N", help: "mode both: paths replayed on the fork (default 1)" },
   { name: "fork-url", value: "URL", help: "chain to fork (default: FORK_URL, else a Hardhat node started for the run)" },
+  { name: "deployment", value: "FILE", help: "fork and both modes: a deployments file of the forked chain (npm run deploy writes deployments/<chainId>.json); the simulator finds that vault and takes it over on the fork (impersonating its deployer) instead of deploying one" },
   { name: "workers", value: "N", help: "model threads (default: one per core)" },
   { name: "out", value: "DIR", help: "results folder (default results/simulate): report.md, points.csv, results.json, frontier.svg" },
   { name: "no-progress", help: "no progress bar (it is off anyway when stderr is not a terminal)" },
@@ -99,6 +102,7 @@ export const DEFAULT_SIM_OPTIONS: SimOptions = {
   families: [...POLICY_FAMILIES],
   forkPaths: 1,
   forkUrl: undefined,
+  deployment: undefined,
   workers: undefined,
   out: "results/simulate",
   progress: true,
@@ -196,6 +200,8 @@ export function parseSimArgs(argv: readonly string[], env: Record<string, string
   o.forkPaths = num("fork-paths", { integer: true, min: 0, max: 100_000 }) ?? o.forkPaths;
   o.workers = num("workers", { integer: true, min: 1, max: 256 }) ?? o.workers;
   o.out = str("out") ?? o.out;
+  o.deployment = str("deployment") ?? o.deployment;
+  if (o.deployment !== undefined && o.mode === "model") problems.push(`--deployment: needs --mode fork or both (the model deploys nothing)`);
   o.forkUrl = str("fork-url") ?? env.FORK_URL ?? undefined;
   if (o.forkUrl !== undefined && !/^(https?|wss?):\/\//.test(o.forkUrl)) {
     problems.push(`--fork-url / FORK_URL: expected an http(s) or ws(s) URL`);

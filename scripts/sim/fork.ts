@@ -17,6 +17,7 @@ import { optionVaultAbi } from "../../keeper/abi.ts";
 import { readVaults, type VaultRef } from "../../keeper/chain/readVaults.ts";
 import { updateHedgeAnchors, planBlock, type HedgeAnchor } from "../../keeper/tick.ts";
 import type { HedgeOrder, VaultSnapshot } from "../../keeper/types.ts";
+import type { Deployment } from "../lib/deploy.ts";
 import { buyOptions, deploySystem, listSeries, ROLES, type HardhatViem } from "../lib/system.ts";
 import { Ledger, type Fill } from "./ledger.ts";
 import { answerOf, blockTimestamp, planOptionsFor, readOf } from "./model.ts";
@@ -74,7 +75,48 @@ export function redactUrl(url: string): string {
   }
 }
 
-export async function openFork(scenario: Scenario, p: { forkUrl?: string | undefined } = {}): Promise<ForkSession> {
+/**
+ * Takes over a system `npm run deploy` left on the forked chain (its deployments file): impersonates the deployer
+ * (admin of the vault, oracle and mock tokens) on the fork, grants the keeper role to a local account, and lends
+ * the rest of the setup the same shape `deploySystem` returns. The vault keeps its own parameters and book; the
+ * scenario's book is sold on top.
+ */
+async function adoptDeployment(viem: HardhatViem, request: (method: string, params?: unknown[]) => Promise<unknown>, d: Partial<Deployment>) {
+  const v = d.vaults?.[0];
+  if (!v || !d.deployer) throw new Error("the deployments file has no complete vault (run npm run deploy to finish it)");
+  await request("hardhat_impersonateAccount", [d.deployer]);
+  await request("hardhat_setBalance", [d.deployer, "0x3635c9adc5dea00000"]); // 1,000 ETH for gas on the fork
+  const admin = await viem.getWalletClient(d.deployer);
+  const [, keeper] = await viem.getWalletClients();
+  if (!keeper) throw new Error("the fork has no second local account for the keeper");
+  const publicClient = await viem.getPublicClient();
+  const client = { client: { public: publicClient, wallet: admin } };
+  const wait = async (hash: `0x${string}`) => {
+    const receipt = await publicClient.waitForTransactionReceipt({ hash });
+    if (receipt.status !== "success") throw new Error(`transaction ${hash} reverted on the fork`);
+    return receipt;
+  };
+  const vault = await viem.getContractAt("OptionVault", v.address, client);
+  const lens = d.lens ? await viem.getContractAt("VaultLens", d.lens, client) : await viem.deployContract("VaultLens", [], client);
+  await wait(await vault.write.grantRole([ROLES.keeper, keeper.account.address]));
+  return {
+    admin,
+    keeper,
+    publicClient,
+    wait,
+    vault,
+    lens,
+    quote: await viem.getContractAt("MockERC20", v.quote, client),
+    underlying: await viem.getContractAt("MockERC20", v.underlying, client),
+    oracle: await viem.getContractAt("MockOracle", v.oracle, client),
+    amm: await viem.getContractAt("MockAmm", v.amm, client),
+  };
+}
+
+export async function openFork(
+  scenario: Scenario,
+  p: { forkUrl?: string | undefined; deployment?: Partial<Deployment> | undefined } = {},
+): Promise<ForkSession> {
   let server: Awaited<ReturnType<typeof hre.network.createServer>> | undefined;
   let url = p.forkUrl;
   if (url === undefined) {
@@ -87,24 +129,36 @@ export async function openFork(scenario: Scenario, p: { forkUrl?: string | undef
     const { viem } = conn;
     const request = (method: string, params: unknown[] = []) =>
       conn.provider.request({ method, params }) as Promise<unknown>;
-    const sys = await deploySystem(viem, {
-      spot: scenario.spot,
-      ammDepthUnderlying: scenario.ammDepth,
-      ammFeeBps: scenario.ammFeeBps,
-      vaultDeposit: scenario.vaultDeposit,
-      hedge: scenario.hedge,
-      risk: { volWad: BigInt(Math.round(scenario.vol * 1e6)) * 10n ** 12n, rateWad: BigInt(Math.round(scenario.rate * 1e6)) * 10n ** 12n },
-    });
+    const sys =
+      p.deployment === undefined
+        ? await deploySystem(viem, {
+            spot: scenario.spot,
+            ammDepthUnderlying: scenario.ammDepth,
+            ammFeeBps: scenario.ammFeeBps,
+            vaultDeposit: scenario.vaultDeposit,
+            hedge: scenario.hedge,
+            risk: { volWad: BigInt(Math.round(scenario.vol * 1e6)) * 10n ** 12n, rateWad: BigInt(Math.round(scenario.rate * 1e6)) * 10n ** 12n },
+          })
+        : await adoptDeployment(viem, request, p.deployment);
+    const driver = await viem.deployContract("MarketDriver", [sys.oracle.address, sys.amm.address, MARKET_SCALE_EXPONENT], { client: { wallet: sys.admin } });
+    await sys.wait(await sys.oracle.write.grantRole([ROLES.updater, driver.address]));
+    // Inventory for the arbitrageur: far more than any path can move through a pool this deep.
+    await sys.wait(await sys.quote.write.mint([driver.address, maxUint256 >> 130n]));
+    await sys.wait(await sys.underlying.write.mint([driver.address, maxUint256 >> 130n]));
+    if (p.deployment !== undefined) {
+      // A found system starts wherever its chain left it: bring oracle and pool to the scenario's spot first,
+      // and give the vault the scenario's capital, so the book it sells here passes its collateral check.
+      await sys.wait(await driver.write.step([answerOf(scenario.spot)]));
+      const deposit = BigInt(Math.round(scenario.vaultDeposit)) * 10n ** BigInt(QUOTE_DECIMALS);
+      await sys.wait(await sys.quote.write.mint([sys.admin.account.address, deposit]));
+      await sys.wait(await sys.quote.write.approve([sys.vault.address, deposit]));
+      await sys.wait(await sys.vault.write.deposit([deposit, sys.admin.account.address]));
+    }
     const buyer = (await viem.getWalletClients())[2]!.account.address;
     for (const s of scenario.book) {
       const { id } = await listSeries(sys, s.isCall, Number((scenario.spot * s.moneyness).toPrecision(12)), s.expiryDays);
       await buyOptions(sys, buyer, id, s.size);
     }
-    const driver = await viem.deployContract("MarketDriver", [sys.oracle.address, sys.amm.address, MARKET_SCALE_EXPONENT]);
-    await sys.wait(await sys.oracle.write.grantRole([ROLES.updater, driver.address]));
-    // Inventory for the arbitrageur: far more than any path can move through a pool this deep.
-    await sys.wait(await sys.quote.write.mint([driver.address, maxUint256 >> 130n]));
-    await sys.wait(await sys.underlying.write.mint([driver.address, maxUint256 >> 130n]));
 
     const vault: VaultRef = { address: sys.vault.address, quoteDecimals: QUOTE_DECIMALS, underlyingDecimals: UNDERLYING_DECIMALS };
     const keeper = sys.keeper.account.address;
@@ -119,7 +173,9 @@ export async function openFork(scenario: Scenario, p: { forkUrl?: string | undef
     await request("evm_setAutomine", [false]);
     const snapshotId = (await request("evm_snapshot")) as string;
     return {
-      origin: p.forkUrl === undefined ? "a Hardhat node started for this run" : redactUrl(p.forkUrl),
+      origin:
+        (p.forkUrl === undefined ? "a Hardhat node started for this run" : redactUrl(p.forkUrl)) +
+        (p.deployment === undefined ? "; system deployed on the fork" : "; deployed system found and adopted"),
       chainId: Number(read.chain.chainId),
       viem,
       vault,

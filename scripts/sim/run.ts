@@ -3,6 +3,7 @@
  * report. Thin: the engines are `model.ts` and `fork.ts`, the analysis `stats.ts` and `report.ts`.
  */
 import { performance } from "node:perf_hooks";
+import { readDeployment, type Deployment } from "../lib/deploy.ts";
 import { loadGasModel } from "./gas.ts";
 import { runModel } from "./model.ts";
 import { csvWindows, generatePaths, readPriceCsv, realizedVol, type PathSource } from "./paths.ts";
@@ -141,7 +142,12 @@ export async function runSimulation(o: SimOptions, io: { log: (line: string) => 
 
   if (o.mode === "fork" || (o.mode === "both" && o.forkPaths > 0)) {
     const { openFork, runFork } = await import("./fork.ts");
-    const session = await openFork(scenario, { forkUrl: o.forkUrl });
+    let deployment: Partial<Deployment> | undefined;
+    if (o.deployment !== undefined) {
+      deployment = await readDeployment(o.deployment);
+      if (deployment === undefined) throw new Error(`--deployment: ${o.deployment} does not exist`);
+    }
+    const session = await openFork(scenario, { forkUrl: o.forkUrl, deployment });
     try {
       io.log(`fork: chain ${session.chainId} forked from ${session.origin}; vault ${session.vault.address}`);
       const forkPoints = o.mode === "fork" ? points : representativePoints(points);

@@ -56,6 +56,7 @@ describe("parseSimArgs", () => {
       "--policies", "band-zero, gas-aware",
       "--fork-paths", "0",
       "--fork-url", "https://rpc.example",
+      "--deployment", "deployments/11155111.json",
       "--workers", "4",
       "--out", "results/x",
       "--no-progress",
@@ -83,10 +84,16 @@ describe("parseSimArgs", () => {
       families: ["band-zero", "gas-aware"],
       forkPaths: 0,
       forkUrl: "https://rpc.example",
+      deployment: "deployments/11155111.json",
       workers: 4,
       out: "results/x",
       progress: false,
     } satisfies SimOptions);
+  });
+
+  it("--deployment needs a mode with a fork", () => {
+    expect(() => parseSimArgs(["--mode", "model", "--deployment", "d.json"])).toThrow(/--deployment: needs --mode fork or both/);
+    expect(options(["--mode", "both", "--deployment", "d.json"]).deployment).toBe("d.json");
   });
 
   it("accepts every mode and source", () => {

@@ -1,0 +1,67 @@
+/**
+ * Fork mode on a system someone already deployed: `npm run deploy` to an upstream node from an account the fork
+ * does not hold, then the simulator forks it, finds the vault from the deployments file, takes it over by
+ * impersonating the deployer, and hedges it with real transactions — leaving the upstream untouched.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import hre from "hardhat";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { deploy, type Deployment } from "../../scripts/lib/deploy.ts";
+import { openFork, runFork, type ForkSession } from "../../scripts/sim/fork.ts";
+import { loadGasModel } from "../../scripts/sim/gas.ts";
+import { runModel } from "../../scripts/sim/model.ts";
+import { generatePaths } from "../../scripts/sim/paths.ts";
+import { relDiff } from "../../scripts/sim/run.ts";
+import { DEFAULT_SCENARIO, defaultPoints, type Scenario } from "../../scripts/sim/scenario.ts";
+
+// Not one of the node's default accounts: only impersonation can act for it on the fork.
+const DEPLOYER_KEY = "0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba";
+const scenario: Scenario = { ...DEFAULT_SCENARIO, steps: 150 };
+
+let server: Awaited<ReturnType<typeof hre.network.createServer>>;
+let deployment: Deployment;
+let session: ForkSession;
+let dir: string;
+let upstreamVault: { read: { seriesCount: () => Promise<bigint> } };
+
+beforeAll(async () => {
+  server = await hre.network.createServer({ network: "default" }, "127.0.0.1", 0);
+  const { port } = await server.listen();
+  const url = `http://127.0.0.1:${port}`;
+  const funder = await hre.network.create({ network: "localhost", override: { url } });
+  const { privateKeyToAccount } = await import("viem/accounts");
+  const deployerAddress = privateKeyToAccount(DEPLOYER_KEY).address;
+  await funder.provider.request({ method: "hardhat_setBalance", params: [deployerAddress, "0x56bc75e2d63100000"] });
+  const upstream = await hre.network.create({ network: "localhost", override: { url, accounts: [DEPLOYER_KEY] } });
+  dir = mkdtempSync(join(tmpdir(), "adopt-"));
+  deployment = await deploy(upstream.viem, { deploymentsDir: dir, ammDepthUnderlying: 10_000, log: () => {} });
+  upstreamVault = await funder.viem.getContractAt("OptionVault", deployment.vaults[0]!.address);
+  session = await openFork(scenario, { forkUrl: url, deployment });
+}, 240_000);
+
+afterAll(async () => {
+  await session?.close();
+  await server?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe("fork mode on a deployed system", () => {
+  it("finds the deployed vault and hedges it on the fork, agreeing with the model", async () => {
+    expect(session.vault.address.toLowerCase()).toBe(deployment.vaults[0]!.address.toLowerCase());
+    expect(session.origin).toMatch(/found and adopted/);
+    expect(session.start.book.length).toBe(1);
+    const point = defaultPoints(scenario).find((p) => p.family === "band-zero" && p.param > 0.3)!;
+    const [path] = generatePaths({ kind: "gbm", drift: 0, vol: 0.8 }, { count: 1, steps: scenario.steps, spot: scenario.spot, blockSeconds: 12, seed: 9 });
+    const fork = await runFork(session, { path: path!, pathIndex: 0, point, scenario });
+    expect(fork.hedges).toBeGreaterThan(3);
+    expect(fork.reverts).toBe(0);
+    const model = runModel({ path: path!, pathIndex: 0, point, scenario, gas: loadGasModel(), start: session.start });
+    expect(model.hedges).toBe(fork.hedges);
+    expect(relDiff(fork.totalCost, model.totalCost)).toBeLessThan(0.02);
+    expect(relDiff(fork.trackingError, model.trackingError)).toBeLessThan(0.02);
+    // Everything happened on the fork: upstream never saw the book.
+    expect(await upstreamVault.read.seriesCount()).toBe(0n);
+  });
+});
