@@ -15,7 +15,7 @@ export interface LocalChain {
   sys: System;
   /** Runs `fn` with automine on (quick setup steps), then returns to interval mining. */
   instant<T>(fn: () => Promise<T>): Promise<T>;
-  /** Oracle to `price`, then the AMM arbitraged to it; returns the block of the oracle update and of the end. */
+  /** The AMM arbitraged to `price`, then the oracle set to it; returns the block of the oracle update (the end). */
   moveTo(price: number): Promise<{ oracleBlock: bigint; moved: bigint }>;
   /** The vault's net delta (underlying units), at `blockNumber` or now. */
   netDelta(blockNumber?: bigint): Promise<number>;
@@ -63,10 +63,12 @@ export async function startLocalChain(options: { blockIntervalMs: number; calls?
     sys,
     instant,
     mineEvery,
+    // The pool first, the oracle last: each step is its own block, and a keeper watching every block must never
+    // see the new oracle price against the old pool (it would size a hedge the arbitrage then makes revert).
     moveTo: (price) =>
       instant(async () => {
-        const receipt = await sys.wait(await sys.oracle.write.setPrice([priceE8(price)]));
         await arbitrageTo(viem, { amm: sys.amm.address, quote: sys.quote.address, underlying: sys.underlying.address }, price);
+        const receipt = await sys.wait(await sys.oracle.write.setPrice([priceE8(price)]));
         return { oracleBlock: receipt.blockNumber, moved: await sys.publicClient.getBlockNumber() };
       }),
     async netDelta(blockNumber) {
