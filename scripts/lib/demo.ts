@@ -13,6 +13,7 @@ import { optionVaultAbi } from "../../keeper/abi.ts";
 import { createChainClients, signerFromPrivateKey } from "../../keeper/chain/clients.ts";
 import { Keeper, type TickReport } from "../../keeper/keeper.ts";
 import type { PolicyConfig } from "../../keeper/types.ts";
+import { mulberry32 } from "./random.ts";
 import { buyOptions, deploySystem, listSeries, priceE8, QUOTE_DECIMALS, quoteUnits, UNDERLYING_DECIMALS, underlyingUnits } from "./system.ts";
 
 const KEEPER_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"; // Hardhat's public account #1
@@ -85,21 +86,9 @@ export function policyConfig(name: PolicyName): PolicyConfig {
   }
 }
 
-/** mulberry32: a small seeded PRNG, uniform in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** A driftless GBM path sampler: each call returns the next price, `dtSeconds` later. */
 export function gbmPath(p: { spot: number; vol: number; dtSeconds: number; seed: number }): () => number {
-  const rand = seededRandom(p.seed);
+  const rand = mulberry32(p.seed);
   const dt = p.dtSeconds / YEAR_SECONDS;
   let price = p.spot;
   return () => {

@@ -41,7 +41,8 @@ import { parseJournal, Journal, type JournalRecord } from "../../keeper/executio
 import { hedgeAbi as hedgeErrorsAbi } from "../../keeper/execution/sendHedge.ts";
 import { errorMessage, Keeper, type KeeperOptions, type SendStep } from "../../keeper/keeper.ts";
 import type { Logger } from "../../keeper/telemetry/logger.ts";
-import { mulberry32, startFaultProxy, type FaultPlan, type FaultProxy } from "../../test/faults/proxy.ts";
+import { startFaultProxy, type FaultPlan, type FaultProxy } from "../../test/faults/proxy.ts";
+import { mulberry32 } from "./random.ts";
 import { buyOptions, deploySystem, listSeries, ORACLE_DECIMALS, QUOTE_DECIMALS, UNDERLYING_DECIMALS, WAD } from "./system.ts";
 
 const KEEPER_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"; // Hardhat's public account #1

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { SECONDS_PER_YEAR } from "../../keeper/pricing/blackScholes.ts";
+import { mulberry32 } from "../lib/random.ts";
 
 export type PathSource =
   /** dS/S = μ dt + σ dW. */
@@ -25,18 +26,6 @@ export interface PathShape {
   spot: number;
   blockSeconds: number;
   seed: number;
-}
-
-/** mulberry32: a small, fast, seeded PRNG, uniform in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Standard normal draws (Box–Muller, both values used) from a uniform source. */

@@ -21,6 +21,7 @@
  */
 import { createServer, request as httpRequest, type ClientRequest, type IncomingMessage, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
+import { mulberry32 } from "../../scripts/lib/random.ts";
 
 export interface FaultPlan {
   /** Probability of closing the socket without answering. */
@@ -337,14 +338,3 @@ function methodsOf(body: Buffer): string[] {
   }
 }
 
-/** mulberry32: a tiny, well-mixed 32-bit PRNG; uniform in [0, 1). Reproducible, not cryptographic. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

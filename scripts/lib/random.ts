@@ -1,0 +1,16 @@
+/**
+ * The project's one seeded PRNG, shared by the demo's price path, the simulator's paths, the fault proxy and the
+ * soak run, so that "seed N" means the same stream everywhere.
+ */
+
+/** mulberry32 (Tommy Ettinger): a small, fast 32-bit-state PRNG, uniform in [0, 1). */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
