@@ -67,6 +67,15 @@ export function underlyingUnits(amount: number | string): bigint {
   return parseUnits(amount.toString(), UNDERLYING_DECIMALS);
 }
 
+/** `wait(hash)`: the transaction's receipt, or an error naming the hash when it reverted. */
+export function receiptWaiter(publicClient: Awaited<ReturnType<HardhatViem["getPublicClient"]>>) {
+  return async (hash: `0x${string}`) => {
+    const receipt = await publicClient.waitForTransactionReceipt({ hash });
+    if (receipt.status !== "success") throw new Error(`transaction ${hash} reverted`);
+    return receipt;
+  };
+}
+
 /**
  * Deploys and wires the system. Wallet 0 is the admin, manager, guardian, oracle updater and liquidity
  * provider; wallet 1 is the keeper; wallets 2+ are free for buyers.
@@ -111,11 +120,7 @@ export async function deploySystem(viem: HardhatViem, options: SystemOptions = {
     UNDERLYING_DECIMALS,
   ]);
 
-  const wait = async (hash: `0x${string}`) => {
-    const receipt = await publicClient.waitForTransactionReceipt({ hash });
-    if (receipt.status !== "success") throw new Error(`transaction ${hash} reverted`);
-    return receipt;
-  };
+  const wait = receiptWaiter(publicClient);
 
   await wait(await vault.write.grantRole([ROLES.manager, admin.account.address]));
   await wait(await vault.write.grantRole([ROLES.guardian, admin.account.address]));

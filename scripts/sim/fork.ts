@@ -15,12 +15,11 @@ import hre from "hardhat";
 import { decodeEventLog, encodeFunctionData, maxUint256, type Abi, type Address, type Hex } from "viem";
 import { optionVaultAbi } from "../../keeper/abi.ts";
 import { readVaults, type VaultRef } from "../../keeper/chain/readVaults.ts";
-import { updateHedgeAnchors, planBlock, type HedgeAnchor } from "../../keeper/tick.ts";
 import type { HedgeOrder, VaultSnapshot } from "../../keeper/types.ts";
 import type { Deployment } from "../lib/deploy.ts";
-import { buyOptions, deploySystem, listSeries, ROLES, type HardhatViem } from "../lib/system.ts";
+import { buyOptions, deploySystem, listSeries, receiptWaiter, ROLES, type HardhatViem } from "../lib/system.ts";
 import { Ledger, type Fill } from "./ledger.ts";
-import { answerOf, blockTimestamp, planOptionsFor, readOf } from "./model.ts";
+import { answerOf, blockTimestamp, RunPlanner } from "./model.ts";
 import { gasPriceWei, MARKET_SCALE_EXPONENT, QUOTE_DECIMALS, UNDERLYING_DECIMALS, type Scenario } from "./scenario.ts";
 import type { PolicyPoint, RunMetrics } from "./types.ts";
 
@@ -91,11 +90,7 @@ async function adoptDeployment(viem: HardhatViem, request: (method: string, para
   if (!keeper) throw new Error("the fork has no second local account for the keeper");
   const publicClient = await viem.getPublicClient();
   const client = { client: { public: publicClient, wallet: admin } };
-  const wait = async (hash: `0x${string}`) => {
-    const receipt = await publicClient.waitForTransactionReceipt({ hash });
-    if (receipt.status !== "success") throw new Error(`transaction ${hash} reverted on the fork`);
-    return receipt;
-  };
+  const wait = receiptWaiter(publicClient);
   const vault = await viem.getContractAt("OptionVault", v.address, client);
   const lens = d.lens ? await viem.getContractAt("VaultLens", d.lens, client) : await viem.deployContract("VaultLens", [], client);
   await wait(await vault.write.grantRole([ROLES.keeper, keeper.account.address]));
@@ -212,7 +207,7 @@ export async function runFork(
   const publicClient = await session.viem.getPublicClient();
   const gasPrice = gasPriceWei(run.scenario);
   // On the fork the Greeks come from the chain: cross-check them against the float model, as the keeper does.
-  const options = { ...planOptionsFor(run.point, run.scenario), crossCheckGreeks: true };
+  const planner = new RunPlanner(run.point, run.scenario, true);
   let greeksMismatches = 0;
   const ledger = new Ledger({
     pathIndex: run.pathIndex,
@@ -227,7 +222,6 @@ export async function runFork(
       { from, to, data, gas: `0x${gas.toString(16)}`, maxFeePerGas: `0x${MAX_FEE_WEI.toString(16)}`, maxPriorityFeePerGas: `0x${tip.toString(16)}` },
     ]) as Promise<Hex>;
 
-  let anchors = new Map<Address, HedgeAnchor>();
   let pending: HedgeOrder | undefined;
   let last = start;
   const steps = run.path.length - 1;
@@ -270,11 +264,9 @@ export async function runFork(
     last = snapshot;
     ledger.observe(snapshot);
     if (i === steps) break;
-    anchors = updateHedgeAnchors(anchors, [snapshot]);
-    options.hedgeAnchors = anchors;
-    const [plan] = planBlock(readOf(snapshot, gasPrice), options);
-    if (plan && !plan.greeks.ok) greeksMismatches++;
-    if (plan?.sizing?.kind === "order") pending = plan.sizing.order;
+    const plan = planner.plan(snapshot);
+    if (!plan.greeks.ok) greeksMismatches++;
+    if (plan.sizing?.kind === "order") pending = plan.sizing.order;
   }
   return { ...ledger.result(), measured, greeksMismatches, wallSeconds: (performance.now() - started) / 1000 };
 }

@@ -12,7 +12,7 @@
 import { greeks } from "../../keeper/pricing/blackScholes.ts";
 import { wadToNumber } from "../../keeper/pricing/wad.ts";
 import { checkRebalance } from "../../keeper/sizing/size.ts";
-import { planBlock, updateHedgeAnchors, type HedgeAnchor, type PlanOptions } from "../../keeper/tick.ts";
+import { planBlock, updateHedgeAnchors, type HedgeAnchor, type PlanOptions, type VaultPlan } from "../../keeper/tick.ts";
 import type { HedgeOrder, SeriesSnapshot, VaultSnapshot } from "../../keeper/types.ts";
 import type { Address } from "viem";
 import type { ReadResult } from "../../keeper/chain/readVaults.ts";
@@ -90,6 +90,28 @@ export function readOf(snapshot: VaultSnapshot, baseFeePerGas: bigint): ReadResu
   };
 }
 
+/**
+ * The keeper's side of a run, block after block: the hedge anchors carried from one snapshot to the next, then
+ * `planBlock` at the scenario's gas price. Both engines decide through it, so they cannot decide differently.
+ */
+export class RunPlanner {
+  readonly #options: PlanOptions;
+  readonly #gasPrice: bigint;
+  #anchors = new Map<Address, HedgeAnchor>();
+
+  /** `crossCheckGreeks`: on for chain-read snapshots (fork mode), off for the model's own. */
+  constructor(point: PolicyPoint, scenario: Scenario, crossCheckGreeks = false) {
+    this.#options = { ...planOptionsFor(point, scenario), crossCheckGreeks };
+    this.#gasPrice = gasPriceWei(scenario);
+  }
+
+  plan(snapshot: VaultSnapshot): VaultPlan {
+    this.#anchors = updateHedgeAnchors(this.#anchors, [snapshot]);
+    this.#options.hedgeAnchors = this.#anchors;
+    return planBlock(readOf(snapshot, this.#gasPrice), this.#options)[0]!;
+  }
+}
+
 export function runModel(run: ModelRun): RunMetrics {
   const { scenario, path } = run;
   const init = run.start ?? initialSnapshot(scenario);
@@ -102,7 +124,7 @@ export function runModel(run: ModelRun): RunMetrics {
   const rate = wadToNumber(init.risk.rateWad);
   const strikes = init.book.map((s) => wadToNumber(s.strikeWad));
   const sizes = init.book.map((s) => wadToNumber(s.sizeWad));
-  const options = planOptionsFor(run.point, scenario);
+  const planner = new RunPlanner(run.point, scenario);
   const ledger = new Ledger({
     pathIndex: run.pathIndex,
     gasPriceWei: gasPrice,
@@ -117,7 +139,6 @@ export function runModel(run: ModelRun): RunMetrics {
   let lastRebalanceBlock = init.lastRebalanceBlock;
   let spotWad = init.spotWad;
   let oracleUpdatedAt = init.oracleUpdatedAt;
-  let anchors: Map<Address, HedgeAnchor> = new Map();
   let pending: HedgeOrder | undefined;
   let last: VaultSnapshot = init;
   const steps = path.length - 1;
@@ -223,10 +244,8 @@ export function runModel(run: ModelRun): RunMetrics {
 
     // 4. The keeper's decision (none after the last block: the run ends there).
     if (i === steps) break;
-    anchors = updateHedgeAnchors(anchors, [snapshot]);
-    options.hedgeAnchors = anchors;
-    const [plan] = planBlock(readOf(snapshot, gasPrice), options);
-    if (plan?.sizing?.kind === "order") pending = plan.sizing.order;
+    const plan = planner.plan(snapshot);
+    if (plan.sizing?.kind === "order") pending = plan.sizing.order;
   }
   return ledger.result();
 }
