@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
-import {IOptionVault} from "./interfaces/IOptionVault.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IOptionVault, IOptionVaultTypes} from "./interfaces/IOptionVault.sol";
 import {BlackScholes} from "./libraries/BlackScholes.sol";
 
 /// @title VaultLens
 /// @notice Reads the keeper's view of many vaults in one `eth_call`: one RPC request per block, whatever the
-/// number of vaults. Stateless; holds no funds and has no roles.
+/// number of vaults. It assembles each vault's state from the vault's own views and computes the book's Greeks
+/// with the same `BlackScholes` library the vault hedges with, so its net delta is exactly the vault's.
+/// Stateless; holds no funds and has no roles.
 /// @dev The loops run over the caller's own array inside an `eth_call` (and each vault's book is bounded by
 /// `MAX_LIVE_SERIES`), so their length costs nobody but the caller.
 contract VaultLens {
@@ -23,14 +26,46 @@ contract VaultLens {
         uint256 markWad; // Black–Scholes value of one option; intrinsic once expired
     }
 
-    /// @notice One vault's state (and optionally its book). A vault whose view reverts is reported with
+    /// @notice Everything a keeper needs for one decision about one vault.
+    struct VaultState {
+        int256 bookDeltaWad;
+        int256 netDeltaWad; // book delta + hedge balance: what `rebalance` brings towards zero
+        int256 gammaWad;
+        int256 vegaWad;
+        uint256 hedgeBalance; // underlying tokens held (underlying decimals)
+        uint256 cashBalance; // quote tokens held (quote decimals)
+        uint256 pendingPayouts; // settled, not yet claimed (quote decimals)
+        uint256 totalAssets; // ERC-4626 total assets: the NAV at the oracle price (quote decimals)
+        uint256 spotWad;
+        uint80 oracleRoundId;
+        uint256 oracleUpdatedAt;
+        uint256 oracleAgeSeconds;
+        bool oracleFresh; // usable for trading: oracleStatus == Usable
+        IOptionVaultTypes.OracleStatus oracleStatus;
+        uint256 ammReserveUnderlying;
+        uint256 ammReserveQuote;
+        uint256 ammFeeBps;
+        uint256 lastRebalanceBlock;
+        uint256 nextRebalanceBlock; // first block at which `rebalance` is allowed
+        uint256 notionalLeftWad; // hedging budget left in the current window (quote wad)
+        uint256 slippageLeftWad;
+        uint256 liveSeries;
+        bool settlementPending; // a series has expired with open interest and awaits `settleSeries`
+        bool paused;
+        IOptionVaultTypes.HedgeParams hedge;
+        IOptionVaultTypes.RiskParams risk;
+        uint256 blockNumber;
+        uint256 timestamp;
+    }
+
+    /// @notice One vault's state (and optionally its book). A vault whose views revert is reported with
     /// `ok = false` and the revert data (empty for an address without code), so one broken vault cannot hide
     /// the others.
     struct Snapshot {
         address vault;
         bool ok;
         bytes revertData;
-        IOptionVault.VaultState state;
+        VaultState state;
         SeriesView[] book;
     }
 
@@ -63,9 +98,9 @@ contract VaultLens {
         snaps = snapshots(vaults, withBook);
     }
 
-    /// @notice `state()` of every vault in `vaults`, and its book with per-series Greeks when `withBook`.
+    /// @notice `stateOf` every vault in `vaults`, with its book when `withBook`.
     /// @param vaults Vault addresses, in the order the results are returned.
-    /// @param withBook Also read each vault's live series (for off-chain cross-checks of the Greeks).
+    /// @param withBook Also return each vault's live series with their Greeks (for off-chain cross-checks).
     function snapshots(address[] calldata vaults, bool withBook) public view returns (Snapshot[] memory out) {
         out = new Snapshot[](vaults.length);
         for (uint256 i; i < vaults.length; ++i) {
@@ -74,37 +109,77 @@ contract VaultLens {
             // A call to an address without code returns no data, and decoding that reverts in this frame, where
             // try/catch cannot catch it: report such an address as not ok instead.
             if (vaults[i].code.length == 0) continue;
-            try IOptionVault(vaults[i]).state() returns (IOptionVault.VaultState memory st) {
+            try this.stateOf(IOptionVault(vaults[i])) returns (VaultState memory st, SeriesView[] memory bookView) {
                 snap.state = st;
                 snap.ok = true;
+                if (withBook) snap.book = bookView;
             } catch (bytes memory reason) {
                 snap.revertData = reason;
-                continue;
             }
-            if (withBook) snap.book = bookOf(IOptionVault(vaults[i]), snap.state);
         }
     }
 
-    /// @notice The live series of `vault` with their Greeks, priced from `st` (as returned by `vault.state()`).
-    function bookOf(IOptionVault vault, IOptionVault.VaultState memory st) public view returns (SeriesView[] memory views) {
-        views = new SeriesView[](st.liveSeries);
+    /// @notice One vault's state and its live series with their Greeks, at the vault's latest oracle answer.
+    /// @dev Greeks are zero (marks intrinsic) when the spot is outside the pricing domain, as in the vault.
+    function stateOf(IOptionVault vault) public view returns (VaultState memory st, SeriesView[] memory bookView) {
+        st.blockNumber = block.number;
+        st.timestamp = block.timestamp;
+        st.hedge = vault.hedgeParams();
+        st.risk = vault.riskParams();
+        IOptionVaultTypes.HedgeStatus memory hs = vault.hedgeStatus();
+        st.lastRebalanceBlock = hs.lastRebalanceBlock;
+        st.nextRebalanceBlock = hs.nextRebalanceBlock;
+        st.notionalLeftWad = hs.notionalLeftWad;
+        st.slippageLeftWad = hs.slippageLeftWad;
+        st.oracleStatus = hs.oracleStatus;
+        st.oracleFresh = hs.oracleStatus == IOptionVaultTypes.OracleStatus.Usable;
+        st.paused = hs.paused;
+
+        int256 answer;
+        (st.oracleRoundId, answer,, st.oracleUpdatedAt,) = vault.oracle().latestRoundData();
+        st.spotWad = answer > 0 ? uint256(answer) * 10 ** (18 - vault.oracle().decimals()) : 0;
+        st.oracleAgeSeconds = block.timestamp > st.oracleUpdatedAt ? block.timestamp - st.oracleUpdatedAt : 0;
+
+        st.hedgeBalance = vault.underlying().balanceOf(address(vault));
+        st.cashBalance = IERC20(vault.asset()).balanceOf(address(vault));
+        st.pendingPayouts = vault.pendingPayouts();
+        st.totalAssets = vault.totalAssets();
+        (st.ammReserveUnderlying, st.ammReserveQuote) = vault.amm().getReserves();
+        st.ammFeeBps = vault.amm().feeBps();
+
+        bookView = _bookOf(vault, st);
+        st.liveSeries = bookView.length;
+        uint256 underlyingScale = 10 ** (18 - vault.underlying().decimals());
+        st.netDeltaWad = st.bookDeltaWad + int256(st.hedgeBalance * underlyingScale);
+    }
+
+    /// @dev The live series with their Greeks; adds them up into `st`'s book Greeks, and flags an expired series
+    /// with open interest.
+    function _bookOf(IOptionVault vault, VaultState memory st) private view returns (SeriesView[] memory views) {
+        (bytes32[] memory ids, IOptionVaultTypes.Series[] memory series) = vault.book();
+        views = new SeriesView[](ids.length);
         bool priced = st.spotWad >= BlackScholes.MIN_PRICE_WAD && st.spotWad <= BlackScholes.MAX_PRICE_WAD;
-        for (uint256 i; i < views.length; ++i) {
-            (bytes32 id, IOptionVault.Series memory s) = vault.seriesAt(i);
+        for (uint256 i; i < ids.length; ++i) {
+            IOptionVaultTypes.Series memory s = series[i];
             SeriesView memory v = views[i];
-            v.id = id;
+            v.id = ids[i];
             v.isCall = s.isCall;
             v.strikeWad = s.strikeWad;
             v.expiry = s.expiry;
             v.sizeWad = s.sizeWad;
+            if (s.expiry <= st.timestamp && s.sizeWad != 0) st.settlementPending = true;
             if (priced && s.expiry > st.timestamp) {
                 BlackScholes.Greeks memory g = BlackScholes.greeks(
                     st.spotWad, s.strikeWad, st.risk.volWad, s.expiry - st.timestamp, st.risk.rateWad, s.isCall
                 );
+                // Per series exactly as the vault sums its delta: size·delta / 1e18, truncated.
                 v.deltaWad = int256(s.sizeWad) * g.deltaWad / int256(WAD);
                 v.gammaWad = int256(s.sizeWad) * int256(g.gammaWad) / int256(WAD);
                 v.vegaWad = int256(s.sizeWad) * int256(g.vegaWad) / int256(WAD);
                 v.markWad = g.priceWad;
+                st.bookDeltaWad += v.deltaWad;
+                st.gammaWad += v.gammaWad;
+                st.vegaWad += v.vegaWad;
             } else if (s.isCall) {
                 v.markWad = st.spotWad > s.strikeWad ? st.spotWad - s.strikeWad : 0;
             } else {

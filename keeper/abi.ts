@@ -2,111 +2,6 @@
 
 export const optionVaultAbi = [
   {
-    "inputs": [
-      {
-        "internalType": "contract IERC20Metadata",
-        "name": "quote_",
-        "type": "address"
-      },
-      {
-        "internalType": "contract IERC20Metadata",
-        "name": "underlying_",
-        "type": "address"
-      },
-      {
-        "internalType": "contract AggregatorV3Interface",
-        "name": "oracle_",
-        "type": "address"
-      },
-      {
-        "internalType": "contract IMockAmm",
-        "name": "amm_",
-        "type": "address"
-      },
-      {
-        "internalType": "address",
-        "name": "admin",
-        "type": "address"
-      },
-      {
-        "internalType": "string",
-        "name": "name_",
-        "type": "string"
-      },
-      {
-        "internalType": "string",
-        "name": "symbol_",
-        "type": "string"
-      },
-      {
-        "components": [
-          {
-            "internalType": "uint16",
-            "name": "maxSlippageBps",
-            "type": "uint16"
-          },
-          {
-            "internalType": "uint32",
-            "name": "minRebalanceInterval",
-            "type": "uint32"
-          },
-          {
-            "internalType": "uint32",
-            "name": "maxOracleAge",
-            "type": "uint32"
-          },
-          {
-            "internalType": "uint96",
-            "name": "maxTradeWad",
-            "type": "uint96"
-          },
-          {
-            "internalType": "uint96",
-            "name": "deltaToleranceWad",
-            "type": "uint96"
-          },
-          {
-            "internalType": "uint96",
-            "name": "bandWad",
-            "type": "uint96"
-          }
-        ],
-        "internalType": "struct IOptionVault.HedgeParams",
-        "name": "hedgeParams",
-        "type": "tuple"
-      },
-      {
-        "components": [
-          {
-            "internalType": "uint64",
-            "name": "volWad",
-            "type": "uint64"
-          },
-          {
-            "internalType": "uint64",
-            "name": "rateWad",
-            "type": "uint64"
-          },
-          {
-            "internalType": "uint16",
-            "name": "spreadBps",
-            "type": "uint16"
-          },
-          {
-            "internalType": "uint32",
-            "name": "stressUpBps",
-            "type": "uint32"
-          }
-        ],
-        "internalType": "struct IOptionVault.RiskParams",
-        "name": "riskParams",
-        "type": "tuple"
-      }
-    ],
-    "stateMutability": "nonpayable",
-    "type": "constructor"
-  },
-  {
     "inputs": [],
     "name": "AccessControlBadConfirmation",
     "type": "error"
@@ -173,171 +68,17 @@ export const optionVaultAbi = [
   {
     "inputs": [
       {
-        "internalType": "address",
-        "name": "spender",
-        "type": "address"
+        "internalType": "int256",
+        "name": "deltaWad",
+        "type": "int256"
       },
       {
         "internalType": "uint256",
-        "name": "allowance",
-        "type": "uint256"
-      },
-      {
-        "internalType": "uint256",
-        "name": "needed",
+        "name": "toleranceWad",
         "type": "uint256"
       }
     ],
-    "name": "ERC20InsufficientAllowance",
-    "type": "error"
-  },
-  {
-    "inputs": [
-      {
-        "internalType": "address",
-        "name": "sender",
-        "type": "address"
-      },
-      {
-        "internalType": "uint256",
-        "name": "balance",
-        "type": "uint256"
-      },
-      {
-        "internalType": "uint256",
-        "name": "needed",
-        "type": "uint256"
-      }
-    ],
-    "name": "ERC20InsufficientBalance",
-    "type": "error"
-  },
-  {
-    "inputs": [
-      {
-        "internalType": "address",
-        "name": "approver",
-        "type": "address"
-      }
-    ],
-    "name": "ERC20InvalidApprover",
-    "type": "error"
-  },
-  {
-    "inputs": [
-      {
-        "internalType": "address",
-        "name": "receiver",
-        "type": "address"
-      }
-    ],
-    "name": "ERC20InvalidReceiver",
-    "type": "error"
-  },
-  {
-    "inputs": [
-      {
-        "internalType": "address",
-        "name": "sender",
-        "type": "address"
-      }
-    ],
-    "name": "ERC20InvalidSender",
-    "type": "error"
-  },
-  {
-    "inputs": [
-      {
-        "internalType": "address",
-        "name": "spender",
-        "type": "address"
-      }
-    ],
-    "name": "ERC20InvalidSpender",
-    "type": "error"
-  },
-  {
-    "inputs": [
-      {
-        "internalType": "address",
-        "name": "receiver",
-        "type": "address"
-      },
-      {
-        "internalType": "uint256",
-        "name": "assets",
-        "type": "uint256"
-      },
-      {
-        "internalType": "uint256",
-        "name": "max",
-        "type": "uint256"
-      }
-    ],
-    "name": "ERC4626ExceededMaxDeposit",
-    "type": "error"
-  },
-  {
-    "inputs": [
-      {
-        "internalType": "address",
-        "name": "receiver",
-        "type": "address"
-      },
-      {
-        "internalType": "uint256",
-        "name": "shares",
-        "type": "uint256"
-      },
-      {
-        "internalType": "uint256",
-        "name": "max",
-        "type": "uint256"
-      }
-    ],
-    "name": "ERC4626ExceededMaxMint",
-    "type": "error"
-  },
-  {
-    "inputs": [
-      {
-        "internalType": "address",
-        "name": "owner",
-        "type": "address"
-      },
-      {
-        "internalType": "uint256",
-        "name": "shares",
-        "type": "uint256"
-      },
-      {
-        "internalType": "uint256",
-        "name": "max",
-        "type": "uint256"
-      }
-    ],
-    "name": "ERC4626ExceededMaxRedeem",
-    "type": "error"
-  },
-  {
-    "inputs": [
-      {
-        "internalType": "address",
-        "name": "owner",
-        "type": "address"
-      },
-      {
-        "internalType": "uint256",
-        "name": "assets",
-        "type": "uint256"
-      },
-      {
-        "internalType": "uint256",
-        "name": "max",
-        "type": "uint256"
-      }
-    ],
-    "name": "ERC4626ExceededMaxWithdraw",
+    "name": "DeltaWithinTolerance",
     "type": "error"
   },
   {
@@ -370,7 +111,7 @@ export const optionVaultAbi = [
       },
       {
         "internalType": "uint256",
-        "name": "stressPriceWad",
+        "name": "priceWad",
         "type": "uint256"
       }
     ],
@@ -391,6 +132,27 @@ export const optionVaultAbi = [
       }
     ],
     "name": "InsufficientHedge",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "id",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint256",
+        "name": "heldWad",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "sizeWad",
+        "type": "uint256"
+      }
+    ],
+    "name": "InsufficientPosition",
     "type": "error"
   },
   {
@@ -428,9 +190,9 @@ export const optionVaultAbi = [
   {
     "inputs": [
       {
-        "internalType": "string",
-        "name": "name",
-        "type": "string"
+        "internalType": "enum IOptionVaultTypes.Param",
+        "name": "param",
+        "type": "uint8"
       },
       {
         "internalType": "uint256",
@@ -486,6 +248,22 @@ export const optionVaultAbi = [
   {
     "inputs": [
       {
+        "internalType": "uint256",
+        "name": "assetsWad",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "liabilitiesWad",
+        "type": "uint256"
+      }
+    ],
+    "name": "LiabilitiesExceedAssets",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "bytes32",
         "name": "id",
         "type": "bytes32"
@@ -513,12 +291,81 @@ export const optionVaultAbi = [
   {
     "inputs": [
       {
+        "internalType": "uint256",
+        "name": "usedWad",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "budgetWad",
+        "type": "uint256"
+      }
+    ],
+    "name": "NotionalBudgetExceeded",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "id",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint256",
+        "name": "openInterestWad",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "maxWad",
+        "type": "uint256"
+      }
+    ],
+    "name": "OpenInterestExceeded",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "bool",
         "name": "paused",
         "type": "bool"
       }
     ],
     "name": "PauseStateUnchanged",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "cash",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "pendingPayouts",
+        "type": "uint256"
+      }
+    ],
+    "name": "PayoutsNotCovered",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "positionWad",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "minPositionWad",
+        "type": "uint256"
+      }
+    ],
+    "name": "PositionTooSmall",
     "type": "error"
   },
   {
@@ -541,11 +388,16 @@ export const optionVaultAbi = [
     "inputs": [
       {
         "internalType": "uint256",
-        "name": "rateWad",
+        "name": "proceeds",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "minProceeds",
         "type": "uint256"
       }
     ],
-    "name": "RateOutOfDomain",
+    "name": "ProceedsTooLow",
     "type": "error"
   },
   {
@@ -566,61 +418,23 @@ export const optionVaultAbi = [
   },
   {
     "inputs": [],
-    "name": "ReentrancyGuardReentrantCall",
-    "type": "error"
-  },
-  {
-    "inputs": [
-      {
-        "internalType": "uint8",
-        "name": "bits",
-        "type": "uint8"
-      },
-      {
-        "internalType": "int256",
-        "name": "value",
-        "type": "int256"
-      }
-    ],
-    "name": "SafeCastOverflowedIntDowncast",
-    "type": "error"
-  },
-  {
-    "inputs": [
-      {
-        "internalType": "uint8",
-        "name": "bits",
-        "type": "uint8"
-      },
-      {
-        "internalType": "uint256",
-        "name": "value",
-        "type": "uint256"
-      }
-    ],
-    "name": "SafeCastOverflowedUintDowncast",
+    "name": "SequencerDown",
     "type": "error"
   },
   {
     "inputs": [
       {
         "internalType": "uint256",
-        "name": "value",
+        "name": "upSince",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "gracePeriod",
         "type": "uint256"
       }
     ],
-    "name": "SafeCastOverflowedUintToInt",
-    "type": "error"
-  },
-  {
-    "inputs": [
-      {
-        "internalType": "address",
-        "name": "token",
-        "type": "address"
-      }
-    ],
-    "name": "SafeERC20FailedOperation",
+    "name": "SequencerGracePeriod",
     "type": "error"
   },
   {
@@ -632,22 +446,6 @@ export const optionVaultAbi = [
       }
     ],
     "name": "SeriesExists",
-    "type": "error"
-  },
-  {
-    "inputs": [
-      {
-        "internalType": "uint256",
-        "name": "index",
-        "type": "uint256"
-      },
-      {
-        "internalType": "uint256",
-        "name": "count",
-        "type": "uint256"
-      }
-    ],
-    "name": "SeriesIndexOutOfRange",
     "type": "error"
   },
   {
@@ -685,6 +483,33 @@ export const optionVaultAbi = [
   {
     "inputs": [
       {
+        "internalType": "bytes32",
+        "name": "id",
+        "type": "bytes32"
+      }
+    ],
+    "name": "SettlementPending",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "usedWad",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "budgetWad",
+        "type": "uint256"
+      }
+    ],
+    "name": "SlippageBudgetExceeded",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "uint256",
         "name": "executionPriceWad",
         "type": "uint256"
@@ -702,17 +527,6 @@ export const optionVaultAbi = [
     "inputs": [
       {
         "internalType": "uint256",
-        "name": "spotWad",
-        "type": "uint256"
-      }
-    ],
-    "name": "SpotOutOfDomain",
-    "type": "error"
-  },
-  {
-    "inputs": [
-      {
-        "internalType": "uint256",
         "name": "updatedAt",
         "type": "uint256"
       },
@@ -723,28 +537,6 @@ export const optionVaultAbi = [
       }
     ],
     "name": "StaleOracle",
-    "type": "error"
-  },
-  {
-    "inputs": [
-      {
-        "internalType": "uint256",
-        "name": "strikeWad",
-        "type": "uint256"
-      }
-    ],
-    "name": "StrikeOutOfDomain",
-    "type": "error"
-  },
-  {
-    "inputs": [
-      {
-        "internalType": "uint256",
-        "name": "tauSeconds",
-        "type": "uint256"
-      }
-    ],
-    "name": "TauOutOfDomain",
     "type": "error"
   },
   {
@@ -791,6 +583,22 @@ export const optionVaultAbi = [
     "type": "error"
   },
   {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "lockedWad",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "maxLockedWad",
+        "type": "uint256"
+      }
+    ],
+    "name": "UtilizationExceeded",
+    "type": "error"
+  },
+  {
     "inputs": [],
     "name": "VaultPaused",
     "type": "error"
@@ -799,11 +607,16 @@ export const optionVaultAbi = [
     "inputs": [
       {
         "internalType": "uint256",
-        "name": "volWad",
+        "name": "assets",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "freeAssets",
         "type": "uint256"
       }
     ],
-    "name": "VolOutOfDomain",
+    "name": "WithdrawalExceedsFreeCash",
     "type": "error"
   },
   {
@@ -840,6 +653,46 @@ export const optionVaultAbi = [
     "anonymous": false,
     "inputs": [
       {
+        "components": [
+          {
+            "internalType": "uint32",
+            "name": "stressUpBps",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint16",
+            "name": "maxUtilizationBps",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint96",
+            "name": "minPositionWad",
+            "type": "uint96"
+          },
+          {
+            "internalType": "uint96",
+            "name": "maxSeriesOpenInterestWad",
+            "type": "uint96"
+          },
+          {
+            "internalType": "uint96",
+            "name": "maxOpenInterestWad",
+            "type": "uint96"
+          }
+        ],
+        "indexed": false,
+        "internalType": "struct IOptionVaultTypes.BookLimits",
+        "name": "limits",
+        "type": "tuple"
+      }
+    ],
+    "name": "BookLimitsSet",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
         "indexed": true,
         "internalType": "bytes32",
         "name": "id",
@@ -867,6 +720,18 @@ export const optionVaultAbi = [
         "indexed": false,
         "internalType": "uint256",
         "name": "payout",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "payoutUnderlying",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "spotWad",
         "type": "uint256"
       }
     ],
@@ -938,10 +803,25 @@ export const optionVaultAbi = [
             "internalType": "uint96",
             "name": "bandWad",
             "type": "uint96"
+          },
+          {
+            "internalType": "uint32",
+            "name": "budgetWindowSeconds",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint32",
+            "name": "notionalBudget",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint32",
+            "name": "slippageBudget",
+            "type": "uint32"
           }
         ],
         "indexed": false,
-        "internalType": "struct IOptionVault.HedgeParams",
+        "internalType": "struct IOptionVaultTypes.HedgeParams",
         "name": "params",
         "type": "tuple"
       }
@@ -960,6 +840,49 @@ export const optionVaultAbi = [
       }
     ],
     "name": "Paused",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "id",
+        "type": "bytes32"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "holder",
+        "type": "address"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "receiver",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "sizeWad",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "proceeds",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "spotWad",
+        "type": "uint256"
+      }
+    ],
+    "name": "PositionClosed",
     "type": "event"
   },
   {
@@ -1075,13 +998,23 @@ export const optionVaultAbi = [
             "type": "uint16"
           },
           {
-            "internalType": "uint32",
-            "name": "stressUpBps",
-            "type": "uint32"
+            "internalType": "uint16",
+            "name": "latencyBps",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint16",
+            "name": "capitalChargeBps",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint16",
+            "name": "minPremiumBps",
+            "type": "uint16"
           }
         ],
         "indexed": false,
-        "internalType": "struct IOptionVault.RiskParams",
+        "internalType": "struct IOptionVaultTypes.RiskParams",
         "name": "params",
         "type": "tuple"
       }
@@ -1322,12 +1255,12 @@ export const optionVaultAbi = [
   },
   {
     "inputs": [],
-    "name": "DEFAULT_ADMIN_ROLE",
+    "name": "BUDGET_UNIT_WAD",
     "outputs": [
       {
-        "internalType": "bytes32",
+        "internalType": "uint256",
         "name": "",
-        "type": "bytes32"
+        "type": "uint256"
       }
     ],
     "stateMutability": "view",
@@ -1400,46 +1333,7 @@ export const optionVaultAbi = [
   },
   {
     "inputs": [],
-    "name": "MAX_SLIPPAGE_BPS",
-    "outputs": [
-      {
-        "internalType": "uint256",
-        "name": "",
-        "type": "uint256"
-      }
-    ],
-    "stateMutability": "view",
-    "type": "function"
-  },
-  {
-    "inputs": [],
-    "name": "MAX_SPREAD_BPS",
-    "outputs": [
-      {
-        "internalType": "uint256",
-        "name": "",
-        "type": "uint256"
-      }
-    ],
-    "stateMutability": "view",
-    "type": "function"
-  },
-  {
-    "inputs": [],
-    "name": "MAX_STRESS_UP_BPS",
-    "outputs": [
-      {
-        "internalType": "uint256",
-        "name": "",
-        "type": "uint256"
-      }
-    ],
-    "stateMutability": "view",
-    "type": "function"
-  },
-  {
-    "inputs": [],
-    "name": "MIN_STRESS_UP_BPS",
+    "name": "SEQUENCER_GRACE_PERIOD",
     "outputs": [
       {
         "internalType": "uint256",
@@ -1530,7 +1424,7 @@ export const optionVaultAbi = [
     "outputs": [
       {
         "internalType": "address",
-        "name": "",
+        "name": "assetTokenAddress",
         "type": "address"
       }
     ],
@@ -1558,22 +1452,79 @@ export const optionVaultAbi = [
   },
   {
     "inputs": [],
-    "name": "bookGreeks",
+    "name": "book",
     "outputs": [
       {
-        "internalType": "int256",
-        "name": "deltaWad",
-        "type": "int256"
+        "internalType": "bytes32[]",
+        "name": "ids",
+        "type": "bytes32[]"
       },
       {
-        "internalType": "int256",
-        "name": "gammaWad",
-        "type": "int256"
-      },
+        "components": [
+          {
+            "internalType": "uint96",
+            "name": "strikeWad",
+            "type": "uint96"
+          },
+          {
+            "internalType": "uint40",
+            "name": "expiry",
+            "type": "uint40"
+          },
+          {
+            "internalType": "bool",
+            "name": "isCall",
+            "type": "bool"
+          },
+          {
+            "internalType": "int96",
+            "name": "sizeWad",
+            "type": "int96"
+          }
+        ],
+        "internalType": "struct IOptionVaultTypes.Series[]",
+        "name": "series",
+        "type": "tuple[]"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "bookLimits",
+    "outputs": [
       {
-        "internalType": "int256",
-        "name": "vegaWad",
-        "type": "int256"
+        "components": [
+          {
+            "internalType": "uint32",
+            "name": "stressUpBps",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint16",
+            "name": "maxUtilizationBps",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint96",
+            "name": "minPositionWad",
+            "type": "uint96"
+          },
+          {
+            "internalType": "uint96",
+            "name": "maxSeriesOpenInterestWad",
+            "type": "uint96"
+          },
+          {
+            "internalType": "uint96",
+            "name": "maxOpenInterestWad",
+            "type": "uint96"
+          }
+        ],
+        "internalType": "struct IOptionVaultTypes.BookLimits",
+        "name": "",
+        "type": "tuple"
       }
     ],
     "stateMutability": "view",
@@ -1606,6 +1557,40 @@ export const optionVaultAbi = [
   {
     "inputs": [
       {
+        "internalType": "bytes32",
+        "name": "id",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint256",
+        "name": "sizeWad",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "minProceeds",
+        "type": "uint256"
+      },
+      {
+        "internalType": "address",
+        "name": "receiver",
+        "type": "address"
+      }
+    ],
+    "name": "closePosition",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "proceeds",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "uint256",
         "name": "shares",
         "type": "uint256"
@@ -1615,7 +1600,7 @@ export const optionVaultAbi = [
     "outputs": [
       {
         "internalType": "uint256",
-        "name": "",
+        "name": "assets",
         "type": "uint256"
       }
     ],
@@ -1634,7 +1619,7 @@ export const optionVaultAbi = [
     "outputs": [
       {
         "internalType": "uint256",
-        "name": "",
+        "name": "shares",
         "type": "uint256"
       }
     ],
@@ -1684,11 +1669,24 @@ export const optionVaultAbi = [
     "outputs": [
       {
         "internalType": "uint256",
-        "name": "",
+        "name": "shares",
         "type": "uint256"
       }
     ],
     "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "extension",
+    "outputs": [
+      {
+        "internalType": "address",
+        "name": "",
+        "type": "address"
+      }
+    ],
+    "stateMutability": "view",
     "type": "function"
   },
   {
@@ -1787,9 +1785,69 @@ export const optionVaultAbi = [
             "internalType": "uint96",
             "name": "bandWad",
             "type": "uint96"
+          },
+          {
+            "internalType": "uint32",
+            "name": "budgetWindowSeconds",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint32",
+            "name": "notionalBudget",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint32",
+            "name": "slippageBudget",
+            "type": "uint32"
           }
         ],
-        "internalType": "struct IOptionVault.HedgeParams",
+        "internalType": "struct IOptionVaultTypes.HedgeParams",
+        "name": "",
+        "type": "tuple"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "hedgeStatus",
+    "outputs": [
+      {
+        "components": [
+          {
+            "internalType": "uint256",
+            "name": "lastRebalanceBlock",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "nextRebalanceBlock",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "notionalLeftWad",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "slippageLeftWad",
+            "type": "uint256"
+          },
+          {
+            "internalType": "enum IOptionVaultTypes.OracleStatus",
+            "name": "oracleStatus",
+            "type": "uint8"
+          },
+          {
+            "internalType": "bool",
+            "name": "paused",
+            "type": "bool"
+          }
+        ],
+        "internalType": "struct IOptionVaultTypes.HedgeStatus",
         "name": "",
         "type": "tuple"
       }
@@ -1838,7 +1896,7 @@ export const optionVaultAbi = [
     "outputs": [
       {
         "internalType": "uint256",
-        "name": "",
+        "name": "maxAssets",
         "type": "uint256"
       }
     ],
@@ -1857,7 +1915,7 @@ export const optionVaultAbi = [
     "outputs": [
       {
         "internalType": "uint256",
-        "name": "",
+        "name": "maxShares",
         "type": "uint256"
       }
     ],
@@ -1876,7 +1934,7 @@ export const optionVaultAbi = [
     "outputs": [
       {
         "internalType": "uint256",
-        "name": "",
+        "name": "maxShares",
         "type": "uint256"
       }
     ],
@@ -1895,7 +1953,7 @@ export const optionVaultAbi = [
     "outputs": [
       {
         "internalType": "uint256",
-        "name": "",
+        "name": "maxAssets",
         "type": "uint256"
       }
     ],
@@ -1919,7 +1977,7 @@ export const optionVaultAbi = [
     "outputs": [
       {
         "internalType": "uint256",
-        "name": "",
+        "name": "assets",
         "type": "uint256"
       }
     ],
@@ -1941,21 +1999,11 @@ export const optionVaultAbi = [
   },
   {
     "inputs": [],
-    "name": "netGreeks",
+    "name": "netDeltaWad",
     "outputs": [
       {
         "internalType": "int256",
-        "name": "deltaWad",
-        "type": "int256"
-      },
-      {
-        "internalType": "int256",
-        "name": "gammaWad",
-        "type": "int256"
-      },
-      {
-        "internalType": "int256",
-        "name": "vegaWad",
+        "name": "",
         "type": "int256"
       }
     ],
@@ -2059,7 +2107,7 @@ export const optionVaultAbi = [
     "outputs": [
       {
         "internalType": "uint256",
-        "name": "",
+        "name": "sizeWad",
         "type": "uint256"
       }
     ],
@@ -2078,7 +2126,7 @@ export const optionVaultAbi = [
     "outputs": [
       {
         "internalType": "uint256",
-        "name": "",
+        "name": "shares",
         "type": "uint256"
       }
     ],
@@ -2097,7 +2145,7 @@ export const optionVaultAbi = [
     "outputs": [
       {
         "internalType": "uint256",
-        "name": "",
+        "name": "assets",
         "type": "uint256"
       }
     ],
@@ -2116,7 +2164,7 @@ export const optionVaultAbi = [
     "outputs": [
       {
         "internalType": "uint256",
-        "name": "",
+        "name": "assets",
         "type": "uint256"
       }
     ],
@@ -2135,7 +2183,7 @@ export const optionVaultAbi = [
     "outputs": [
       {
         "internalType": "uint256",
-        "name": "",
+        "name": "shares",
         "type": "uint256"
       }
     ],
@@ -2155,7 +2203,31 @@ export const optionVaultAbi = [
         "type": "uint256"
       }
     ],
-    "name": "quotePremium",
+    "name": "quoteClose",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "proceeds",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "id",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint256",
+        "name": "sizeWad",
+        "type": "uint256"
+      }
+    ],
+    "name": "quoteOpen",
     "outputs": [
       {
         "internalType": "uint256",
@@ -2227,7 +2299,7 @@ export const optionVaultAbi = [
     "outputs": [
       {
         "internalType": "uint256",
-        "name": "",
+        "name": "assets",
         "type": "uint256"
       }
     ],
@@ -2292,59 +2364,23 @@ export const optionVaultAbi = [
             "type": "uint16"
           },
           {
-            "internalType": "uint32",
-            "name": "stressUpBps",
-            "type": "uint32"
+            "internalType": "uint16",
+            "name": "latencyBps",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint16",
+            "name": "capitalChargeBps",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint16",
+            "name": "minPremiumBps",
+            "type": "uint16"
           }
         ],
-        "internalType": "struct IOptionVault.RiskParams",
+        "internalType": "struct IOptionVaultTypes.RiskParams",
         "name": "",
-        "type": "tuple"
-      }
-    ],
-    "stateMutability": "view",
-    "type": "function"
-  },
-  {
-    "inputs": [
-      {
-        "internalType": "uint256",
-        "name": "index",
-        "type": "uint256"
-      }
-    ],
-    "name": "seriesAt",
-    "outputs": [
-      {
-        "internalType": "bytes32",
-        "name": "id",
-        "type": "bytes32"
-      },
-      {
-        "components": [
-          {
-            "internalType": "uint96",
-            "name": "strikeWad",
-            "type": "uint96"
-          },
-          {
-            "internalType": "uint40",
-            "name": "expiry",
-            "type": "uint40"
-          },
-          {
-            "internalType": "bool",
-            "name": "isCall",
-            "type": "bool"
-          },
-          {
-            "internalType": "int96",
-            "name": "sizeWad",
-            "type": "int96"
-          }
-        ],
-        "internalType": "struct IOptionVault.Series",
-        "name": "series",
         "type": "tuple"
       }
     ],
@@ -2353,12 +2389,12 @@ export const optionVaultAbi = [
   },
   {
     "inputs": [],
-    "name": "seriesCount",
+    "name": "sequencerUptimeFeed",
     "outputs": [
       {
-        "internalType": "uint256",
+        "internalType": "contract AggregatorV3Interface",
         "name": "",
-        "type": "uint256"
+        "type": "address"
       }
     ],
     "stateMutability": "view",
@@ -2398,6 +2434,46 @@ export const optionVaultAbi = [
       {
         "components": [
           {
+            "internalType": "uint32",
+            "name": "stressUpBps",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint16",
+            "name": "maxUtilizationBps",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint96",
+            "name": "minPositionWad",
+            "type": "uint96"
+          },
+          {
+            "internalType": "uint96",
+            "name": "maxSeriesOpenInterestWad",
+            "type": "uint96"
+          },
+          {
+            "internalType": "uint96",
+            "name": "maxOpenInterestWad",
+            "type": "uint96"
+          }
+        ],
+        "internalType": "struct IOptionVaultTypes.BookLimits",
+        "name": "limits",
+        "type": "tuple"
+      }
+    ],
+    "name": "setBookLimits",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "components": [
+          {
             "internalType": "uint16",
             "name": "maxSlippageBps",
             "type": "uint16"
@@ -2426,9 +2502,24 @@ export const optionVaultAbi = [
             "internalType": "uint96",
             "name": "bandWad",
             "type": "uint96"
+          },
+          {
+            "internalType": "uint32",
+            "name": "budgetWindowSeconds",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint32",
+            "name": "notionalBudget",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint32",
+            "name": "slippageBudget",
+            "type": "uint32"
           }
         ],
-        "internalType": "struct IOptionVault.HedgeParams",
+        "internalType": "struct IOptionVaultTypes.HedgeParams",
         "name": "params",
         "type": "tuple"
       }
@@ -2458,12 +2549,22 @@ export const optionVaultAbi = [
             "type": "uint16"
           },
           {
-            "internalType": "uint32",
-            "name": "stressUpBps",
-            "type": "uint32"
+            "internalType": "uint16",
+            "name": "latencyBps",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint16",
+            "name": "capitalChargeBps",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint16",
+            "name": "minPremiumBps",
+            "type": "uint16"
           }
         ],
-        "internalType": "struct IOptionVault.RiskParams",
+        "internalType": "struct IOptionVaultTypes.RiskParams",
         "name": "params",
         "type": "tuple"
       }
@@ -2517,214 +2618,6 @@ export const optionVaultAbi = [
   },
   {
     "inputs": [],
-    "name": "state",
-    "outputs": [
-      {
-        "components": [
-          {
-            "internalType": "int256",
-            "name": "bookDeltaWad",
-            "type": "int256"
-          },
-          {
-            "internalType": "int256",
-            "name": "netDeltaWad",
-            "type": "int256"
-          },
-          {
-            "internalType": "int256",
-            "name": "gammaWad",
-            "type": "int256"
-          },
-          {
-            "internalType": "int256",
-            "name": "vegaWad",
-            "type": "int256"
-          },
-          {
-            "internalType": "uint256",
-            "name": "hedgeBalance",
-            "type": "uint256"
-          },
-          {
-            "internalType": "uint256",
-            "name": "cashBalance",
-            "type": "uint256"
-          },
-          {
-            "internalType": "uint256",
-            "name": "pendingPayouts",
-            "type": "uint256"
-          },
-          {
-            "internalType": "uint256",
-            "name": "totalAssets",
-            "type": "uint256"
-          },
-          {
-            "internalType": "uint256",
-            "name": "spotWad",
-            "type": "uint256"
-          },
-          {
-            "internalType": "uint80",
-            "name": "oracleRoundId",
-            "type": "uint80"
-          },
-          {
-            "internalType": "uint256",
-            "name": "oracleUpdatedAt",
-            "type": "uint256"
-          },
-          {
-            "internalType": "uint256",
-            "name": "oracleAgeSeconds",
-            "type": "uint256"
-          },
-          {
-            "internalType": "bool",
-            "name": "oracleFresh",
-            "type": "bool"
-          },
-          {
-            "internalType": "uint256",
-            "name": "ammReserveUnderlying",
-            "type": "uint256"
-          },
-          {
-            "internalType": "uint256",
-            "name": "ammReserveQuote",
-            "type": "uint256"
-          },
-          {
-            "internalType": "uint256",
-            "name": "ammFeeBps",
-            "type": "uint256"
-          },
-          {
-            "internalType": "uint256",
-            "name": "lastRebalanceBlock",
-            "type": "uint256"
-          },
-          {
-            "internalType": "uint256",
-            "name": "nextRebalanceBlock",
-            "type": "uint256"
-          },
-          {
-            "internalType": "uint256",
-            "name": "liveSeries",
-            "type": "uint256"
-          },
-          {
-            "internalType": "bool",
-            "name": "paused",
-            "type": "bool"
-          },
-          {
-            "components": [
-              {
-                "internalType": "uint16",
-                "name": "maxSlippageBps",
-                "type": "uint16"
-              },
-              {
-                "internalType": "uint32",
-                "name": "minRebalanceInterval",
-                "type": "uint32"
-              },
-              {
-                "internalType": "uint32",
-                "name": "maxOracleAge",
-                "type": "uint32"
-              },
-              {
-                "internalType": "uint96",
-                "name": "maxTradeWad",
-                "type": "uint96"
-              },
-              {
-                "internalType": "uint96",
-                "name": "deltaToleranceWad",
-                "type": "uint96"
-              },
-              {
-                "internalType": "uint96",
-                "name": "bandWad",
-                "type": "uint96"
-              }
-            ],
-            "internalType": "struct IOptionVault.HedgeParams",
-            "name": "hedge",
-            "type": "tuple"
-          },
-          {
-            "components": [
-              {
-                "internalType": "uint64",
-                "name": "volWad",
-                "type": "uint64"
-              },
-              {
-                "internalType": "uint64",
-                "name": "rateWad",
-                "type": "uint64"
-              },
-              {
-                "internalType": "uint16",
-                "name": "spreadBps",
-                "type": "uint16"
-              },
-              {
-                "internalType": "uint32",
-                "name": "stressUpBps",
-                "type": "uint32"
-              }
-            ],
-            "internalType": "struct IOptionVault.RiskParams",
-            "name": "risk",
-            "type": "tuple"
-          },
-          {
-            "internalType": "uint256",
-            "name": "blockNumber",
-            "type": "uint256"
-          },
-          {
-            "internalType": "uint256",
-            "name": "timestamp",
-            "type": "uint256"
-          }
-        ],
-        "internalType": "struct IOptionVault.VaultState",
-        "name": "st",
-        "type": "tuple"
-      }
-    ],
-    "stateMutability": "view",
-    "type": "function"
-  },
-  {
-    "inputs": [
-      {
-        "internalType": "bytes4",
-        "name": "interfaceId",
-        "type": "bytes4"
-      }
-    ],
-    "name": "supportsInterface",
-    "outputs": [
-      {
-        "internalType": "bool",
-        "name": "",
-        "type": "bool"
-      }
-    ],
-    "stateMutability": "view",
-    "type": "function"
-  },
-  {
-    "inputs": [],
     "name": "symbol",
     "outputs": [
       {
@@ -2742,7 +2635,7 @@ export const optionVaultAbi = [
     "outputs": [
       {
         "internalType": "uint256",
-        "name": "",
+        "name": "totalManagedAssets",
         "type": "uint256"
       }
     ],
@@ -2820,7 +2713,7 @@ export const optionVaultAbi = [
     "name": "underlying",
     "outputs": [
       {
-        "internalType": "contract IERC20",
+        "internalType": "contract IERC20Metadata",
         "name": "",
         "type": "address"
       }
@@ -2857,12 +2750,548 @@ export const optionVaultAbi = [
     "outputs": [
       {
         "internalType": "uint256",
-        "name": "",
+        "name": "shares",
         "type": "uint256"
       }
     ],
     "stateMutability": "nonpayable",
     "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "components": [
+          {
+            "internalType": "contract IERC20Metadata",
+            "name": "quote",
+            "type": "address"
+          },
+          {
+            "internalType": "contract IERC20Metadata",
+            "name": "underlying",
+            "type": "address"
+          },
+          {
+            "internalType": "contract AggregatorV3Interface",
+            "name": "oracle",
+            "type": "address"
+          },
+          {
+            "internalType": "contract IMockAmm",
+            "name": "amm",
+            "type": "address"
+          },
+          {
+            "internalType": "contract AggregatorV3Interface",
+            "name": "sequencerUptimeFeed",
+            "type": "address"
+          },
+          {
+            "internalType": "address",
+            "name": "admin",
+            "type": "address"
+          },
+          {
+            "internalType": "string",
+            "name": "name",
+            "type": "string"
+          },
+          {
+            "internalType": "string",
+            "name": "symbol",
+            "type": "string"
+          }
+        ],
+        "internalType": "struct OptionVaultBase.Config",
+        "name": "config",
+        "type": "tuple"
+      },
+      {
+        "internalType": "contract OptionVaultExtension",
+        "name": "extension_",
+        "type": "address"
+      },
+      {
+        "components": [
+          {
+            "internalType": "uint16",
+            "name": "maxSlippageBps",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint32",
+            "name": "minRebalanceInterval",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint32",
+            "name": "maxOracleAge",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint96",
+            "name": "maxTradeWad",
+            "type": "uint96"
+          },
+          {
+            "internalType": "uint96",
+            "name": "deltaToleranceWad",
+            "type": "uint96"
+          },
+          {
+            "internalType": "uint96",
+            "name": "bandWad",
+            "type": "uint96"
+          },
+          {
+            "internalType": "uint32",
+            "name": "budgetWindowSeconds",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint32",
+            "name": "notionalBudget",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint32",
+            "name": "slippageBudget",
+            "type": "uint32"
+          }
+        ],
+        "internalType": "struct IOptionVaultTypes.HedgeParams",
+        "name": "hedge",
+        "type": "tuple"
+      },
+      {
+        "components": [
+          {
+            "internalType": "uint64",
+            "name": "volWad",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint64",
+            "name": "rateWad",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint16",
+            "name": "spreadBps",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint16",
+            "name": "latencyBps",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint16",
+            "name": "capitalChargeBps",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint16",
+            "name": "minPremiumBps",
+            "type": "uint16"
+          }
+        ],
+        "internalType": "struct IOptionVaultTypes.RiskParams",
+        "name": "risk",
+        "type": "tuple"
+      },
+      {
+        "components": [
+          {
+            "internalType": "uint32",
+            "name": "stressUpBps",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint16",
+            "name": "maxUtilizationBps",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint96",
+            "name": "minPositionWad",
+            "type": "uint96"
+          },
+          {
+            "internalType": "uint96",
+            "name": "maxSeriesOpenInterestWad",
+            "type": "uint96"
+          },
+          {
+            "internalType": "uint96",
+            "name": "maxOpenInterestWad",
+            "type": "uint96"
+          }
+        ],
+        "internalType": "struct IOptionVaultTypes.BookLimits",
+        "name": "limits",
+        "type": "tuple"
+      }
+    ],
+    "stateMutability": "nonpayable",
+    "type": "constructor"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "spender",
+        "type": "address"
+      },
+      {
+        "internalType": "uint256",
+        "name": "allowance",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "needed",
+        "type": "uint256"
+      }
+    ],
+    "name": "ERC20InsufficientAllowance",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "sender",
+        "type": "address"
+      },
+      {
+        "internalType": "uint256",
+        "name": "balance",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "needed",
+        "type": "uint256"
+      }
+    ],
+    "name": "ERC20InsufficientBalance",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "approver",
+        "type": "address"
+      }
+    ],
+    "name": "ERC20InvalidApprover",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "receiver",
+        "type": "address"
+      }
+    ],
+    "name": "ERC20InvalidReceiver",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "sender",
+        "type": "address"
+      }
+    ],
+    "name": "ERC20InvalidSender",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "spender",
+        "type": "address"
+      }
+    ],
+    "name": "ERC20InvalidSpender",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "receiver",
+        "type": "address"
+      },
+      {
+        "internalType": "uint256",
+        "name": "assets",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "max",
+        "type": "uint256"
+      }
+    ],
+    "name": "ERC4626ExceededMaxDeposit",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "receiver",
+        "type": "address"
+      },
+      {
+        "internalType": "uint256",
+        "name": "shares",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "max",
+        "type": "uint256"
+      }
+    ],
+    "name": "ERC4626ExceededMaxMint",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "owner",
+        "type": "address"
+      },
+      {
+        "internalType": "uint256",
+        "name": "shares",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "max",
+        "type": "uint256"
+      }
+    ],
+    "name": "ERC4626ExceededMaxRedeem",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "owner",
+        "type": "address"
+      },
+      {
+        "internalType": "uint256",
+        "name": "assets",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "max",
+        "type": "uint256"
+      }
+    ],
+    "name": "ERC4626ExceededMaxWithdraw",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "extension",
+        "type": "address"
+      }
+    ],
+    "name": "ExtensionMismatch",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "rateWad",
+        "type": "uint256"
+      }
+    ],
+    "name": "RateOutOfDomain",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "ReentrancyGuardReentrantCall",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "value",
+        "type": "uint256"
+      }
+    ],
+    "name": "SafeCastOverflowedUintToInt",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "token",
+        "type": "address"
+      }
+    ],
+    "name": "SafeERC20FailedOperation",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "spotWad",
+        "type": "uint256"
+      }
+    ],
+    "name": "SpotOutOfDomain",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "strikeWad",
+        "type": "uint256"
+      }
+    ],
+    "name": "StrikeOutOfDomain",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "tauSeconds",
+        "type": "uint256"
+      }
+    ],
+    "name": "TauOutOfDomain",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "volWad",
+        "type": "uint256"
+      }
+    ],
+    "name": "VolOutOfDomain",
+    "type": "error"
+  },
+  {
+    "stateMutability": "nonpayable",
+    "type": "fallback"
+  },
+  {
+    "inputs": [
+      {
+        "components": [
+          {
+            "internalType": "contract IERC20Metadata",
+            "name": "quote",
+            "type": "address"
+          },
+          {
+            "internalType": "contract IERC20Metadata",
+            "name": "underlying",
+            "type": "address"
+          },
+          {
+            "internalType": "contract AggregatorV3Interface",
+            "name": "oracle",
+            "type": "address"
+          },
+          {
+            "internalType": "contract IMockAmm",
+            "name": "amm",
+            "type": "address"
+          },
+          {
+            "internalType": "contract AggregatorV3Interface",
+            "name": "sequencerUptimeFeed",
+            "type": "address"
+          },
+          {
+            "internalType": "address",
+            "name": "admin",
+            "type": "address"
+          },
+          {
+            "internalType": "string",
+            "name": "name",
+            "type": "string"
+          },
+          {
+            "internalType": "string",
+            "name": "symbol",
+            "type": "string"
+          }
+        ],
+        "internalType": "struct OptionVaultBase.Config",
+        "name": "config",
+        "type": "tuple"
+      }
+    ],
+    "stateMutability": "nonpayable",
+    "type": "constructor"
+  },
+  {
+    "inputs": [],
+    "name": "NotDelegated",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint8",
+        "name": "bits",
+        "type": "uint8"
+      },
+      {
+        "internalType": "int256",
+        "name": "value",
+        "type": "int256"
+      }
+    ],
+    "name": "SafeCastOverflowedIntDowncast",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint8",
+        "name": "bits",
+        "type": "uint8"
+      },
+      {
+        "internalType": "uint256",
+        "name": "value",
+        "type": "uint256"
+      }
+    ],
+    "name": "SafeCastOverflowedUintDowncast",
+    "type": "error"
   }
 ] as const;
 
@@ -2921,253 +3350,6 @@ export const vaultLensAbi = [
     ],
     "name": "VolOutOfDomain",
     "type": "error"
-  },
-  {
-    "inputs": [
-      {
-        "internalType": "contract IOptionVault",
-        "name": "vault",
-        "type": "address"
-      },
-      {
-        "components": [
-          {
-            "internalType": "int256",
-            "name": "bookDeltaWad",
-            "type": "int256"
-          },
-          {
-            "internalType": "int256",
-            "name": "netDeltaWad",
-            "type": "int256"
-          },
-          {
-            "internalType": "int256",
-            "name": "gammaWad",
-            "type": "int256"
-          },
-          {
-            "internalType": "int256",
-            "name": "vegaWad",
-            "type": "int256"
-          },
-          {
-            "internalType": "uint256",
-            "name": "hedgeBalance",
-            "type": "uint256"
-          },
-          {
-            "internalType": "uint256",
-            "name": "cashBalance",
-            "type": "uint256"
-          },
-          {
-            "internalType": "uint256",
-            "name": "pendingPayouts",
-            "type": "uint256"
-          },
-          {
-            "internalType": "uint256",
-            "name": "totalAssets",
-            "type": "uint256"
-          },
-          {
-            "internalType": "uint256",
-            "name": "spotWad",
-            "type": "uint256"
-          },
-          {
-            "internalType": "uint80",
-            "name": "oracleRoundId",
-            "type": "uint80"
-          },
-          {
-            "internalType": "uint256",
-            "name": "oracleUpdatedAt",
-            "type": "uint256"
-          },
-          {
-            "internalType": "uint256",
-            "name": "oracleAgeSeconds",
-            "type": "uint256"
-          },
-          {
-            "internalType": "bool",
-            "name": "oracleFresh",
-            "type": "bool"
-          },
-          {
-            "internalType": "uint256",
-            "name": "ammReserveUnderlying",
-            "type": "uint256"
-          },
-          {
-            "internalType": "uint256",
-            "name": "ammReserveQuote",
-            "type": "uint256"
-          },
-          {
-            "internalType": "uint256",
-            "name": "ammFeeBps",
-            "type": "uint256"
-          },
-          {
-            "internalType": "uint256",
-            "name": "lastRebalanceBlock",
-            "type": "uint256"
-          },
-          {
-            "internalType": "uint256",
-            "name": "nextRebalanceBlock",
-            "type": "uint256"
-          },
-          {
-            "internalType": "uint256",
-            "name": "liveSeries",
-            "type": "uint256"
-          },
-          {
-            "internalType": "bool",
-            "name": "paused",
-            "type": "bool"
-          },
-          {
-            "components": [
-              {
-                "internalType": "uint16",
-                "name": "maxSlippageBps",
-                "type": "uint16"
-              },
-              {
-                "internalType": "uint32",
-                "name": "minRebalanceInterval",
-                "type": "uint32"
-              },
-              {
-                "internalType": "uint32",
-                "name": "maxOracleAge",
-                "type": "uint32"
-              },
-              {
-                "internalType": "uint96",
-                "name": "maxTradeWad",
-                "type": "uint96"
-              },
-              {
-                "internalType": "uint96",
-                "name": "deltaToleranceWad",
-                "type": "uint96"
-              },
-              {
-                "internalType": "uint96",
-                "name": "bandWad",
-                "type": "uint96"
-              }
-            ],
-            "internalType": "struct IOptionVault.HedgeParams",
-            "name": "hedge",
-            "type": "tuple"
-          },
-          {
-            "components": [
-              {
-                "internalType": "uint64",
-                "name": "volWad",
-                "type": "uint64"
-              },
-              {
-                "internalType": "uint64",
-                "name": "rateWad",
-                "type": "uint64"
-              },
-              {
-                "internalType": "uint16",
-                "name": "spreadBps",
-                "type": "uint16"
-              },
-              {
-                "internalType": "uint32",
-                "name": "stressUpBps",
-                "type": "uint32"
-              }
-            ],
-            "internalType": "struct IOptionVault.RiskParams",
-            "name": "risk",
-            "type": "tuple"
-          },
-          {
-            "internalType": "uint256",
-            "name": "blockNumber",
-            "type": "uint256"
-          },
-          {
-            "internalType": "uint256",
-            "name": "timestamp",
-            "type": "uint256"
-          }
-        ],
-        "internalType": "struct IOptionVault.VaultState",
-        "name": "st",
-        "type": "tuple"
-      }
-    ],
-    "name": "bookOf",
-    "outputs": [
-      {
-        "components": [
-          {
-            "internalType": "bytes32",
-            "name": "id",
-            "type": "bytes32"
-          },
-          {
-            "internalType": "bool",
-            "name": "isCall",
-            "type": "bool"
-          },
-          {
-            "internalType": "uint256",
-            "name": "strikeWad",
-            "type": "uint256"
-          },
-          {
-            "internalType": "uint256",
-            "name": "expiry",
-            "type": "uint256"
-          },
-          {
-            "internalType": "int256",
-            "name": "sizeWad",
-            "type": "int256"
-          },
-          {
-            "internalType": "int256",
-            "name": "deltaWad",
-            "type": "int256"
-          },
-          {
-            "internalType": "int256",
-            "name": "gammaWad",
-            "type": "int256"
-          },
-          {
-            "internalType": "int256",
-            "name": "vegaWad",
-            "type": "int256"
-          },
-          {
-            "internalType": "uint256",
-            "name": "markWad",
-            "type": "uint256"
-          }
-        ],
-        "internalType": "struct VaultLens.SeriesView[]",
-        "name": "views",
-        "type": "tuple[]"
-      }
-    ],
-    "stateMutability": "view",
-    "type": "function"
   },
   {
     "inputs": [
@@ -3306,6 +3488,11 @@ export const vaultLensAbi = [
                 "type": "bool"
               },
               {
+                "internalType": "enum IOptionVaultTypes.OracleStatus",
+                "name": "oracleStatus",
+                "type": "uint8"
+              },
+              {
                 "internalType": "uint256",
                 "name": "ammReserveUnderlying",
                 "type": "uint256"
@@ -3332,8 +3519,23 @@ export const vaultLensAbi = [
               },
               {
                 "internalType": "uint256",
+                "name": "notionalLeftWad",
+                "type": "uint256"
+              },
+              {
+                "internalType": "uint256",
+                "name": "slippageLeftWad",
+                "type": "uint256"
+              },
+              {
+                "internalType": "uint256",
                 "name": "liveSeries",
                 "type": "uint256"
+              },
+              {
+                "internalType": "bool",
+                "name": "settlementPending",
+                "type": "bool"
               },
               {
                 "internalType": "bool",
@@ -3371,9 +3573,24 @@ export const vaultLensAbi = [
                     "internalType": "uint96",
                     "name": "bandWad",
                     "type": "uint96"
+                  },
+                  {
+                    "internalType": "uint32",
+                    "name": "budgetWindowSeconds",
+                    "type": "uint32"
+                  },
+                  {
+                    "internalType": "uint32",
+                    "name": "notionalBudget",
+                    "type": "uint32"
+                  },
+                  {
+                    "internalType": "uint32",
+                    "name": "slippageBudget",
+                    "type": "uint32"
                   }
                 ],
-                "internalType": "struct IOptionVault.HedgeParams",
+                "internalType": "struct IOptionVaultTypes.HedgeParams",
                 "name": "hedge",
                 "type": "tuple"
               },
@@ -3395,12 +3612,22 @@ export const vaultLensAbi = [
                     "type": "uint16"
                   },
                   {
-                    "internalType": "uint32",
-                    "name": "stressUpBps",
-                    "type": "uint32"
+                    "internalType": "uint16",
+                    "name": "latencyBps",
+                    "type": "uint16"
+                  },
+                  {
+                    "internalType": "uint16",
+                    "name": "capitalChargeBps",
+                    "type": "uint16"
+                  },
+                  {
+                    "internalType": "uint16",
+                    "name": "minPremiumBps",
+                    "type": "uint16"
                   }
                 ],
-                "internalType": "struct IOptionVault.RiskParams",
+                "internalType": "struct IOptionVaultTypes.RiskParams",
                 "name": "risk",
                 "type": "tuple"
               },
@@ -3415,7 +3642,7 @@ export const vaultLensAbi = [
                 "type": "uint256"
               }
             ],
-            "internalType": "struct IOptionVault.VaultState",
+            "internalType": "struct VaultLens.VaultState",
             "name": "state",
             "type": "tuple"
           },
@@ -3580,6 +3807,11 @@ export const vaultLensAbi = [
                 "type": "bool"
               },
               {
+                "internalType": "enum IOptionVaultTypes.OracleStatus",
+                "name": "oracleStatus",
+                "type": "uint8"
+              },
+              {
                 "internalType": "uint256",
                 "name": "ammReserveUnderlying",
                 "type": "uint256"
@@ -3606,8 +3838,23 @@ export const vaultLensAbi = [
               },
               {
                 "internalType": "uint256",
+                "name": "notionalLeftWad",
+                "type": "uint256"
+              },
+              {
+                "internalType": "uint256",
+                "name": "slippageLeftWad",
+                "type": "uint256"
+              },
+              {
+                "internalType": "uint256",
                 "name": "liveSeries",
                 "type": "uint256"
+              },
+              {
+                "internalType": "bool",
+                "name": "settlementPending",
+                "type": "bool"
               },
               {
                 "internalType": "bool",
@@ -3645,9 +3892,24 @@ export const vaultLensAbi = [
                     "internalType": "uint96",
                     "name": "bandWad",
                     "type": "uint96"
+                  },
+                  {
+                    "internalType": "uint32",
+                    "name": "budgetWindowSeconds",
+                    "type": "uint32"
+                  },
+                  {
+                    "internalType": "uint32",
+                    "name": "notionalBudget",
+                    "type": "uint32"
+                  },
+                  {
+                    "internalType": "uint32",
+                    "name": "slippageBudget",
+                    "type": "uint32"
                   }
                 ],
-                "internalType": "struct IOptionVault.HedgeParams",
+                "internalType": "struct IOptionVaultTypes.HedgeParams",
                 "name": "hedge",
                 "type": "tuple"
               },
@@ -3669,12 +3931,22 @@ export const vaultLensAbi = [
                     "type": "uint16"
                   },
                   {
-                    "internalType": "uint32",
-                    "name": "stressUpBps",
-                    "type": "uint32"
+                    "internalType": "uint16",
+                    "name": "latencyBps",
+                    "type": "uint16"
+                  },
+                  {
+                    "internalType": "uint16",
+                    "name": "capitalChargeBps",
+                    "type": "uint16"
+                  },
+                  {
+                    "internalType": "uint16",
+                    "name": "minPremiumBps",
+                    "type": "uint16"
                   }
                 ],
-                "internalType": "struct IOptionVault.RiskParams",
+                "internalType": "struct IOptionVaultTypes.RiskParams",
                 "name": "risk",
                 "type": "tuple"
               },
@@ -3689,7 +3961,7 @@ export const vaultLensAbi = [
                 "type": "uint256"
               }
             ],
-            "internalType": "struct IOptionVault.VaultState",
+            "internalType": "struct VaultLens.VaultState",
             "name": "state",
             "type": "tuple"
           },
@@ -3753,6 +4025,298 @@ export const vaultLensAbi = [
     ],
     "stateMutability": "view",
     "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "contract IOptionVault",
+        "name": "vault",
+        "type": "address"
+      }
+    ],
+    "name": "stateOf",
+    "outputs": [
+      {
+        "components": [
+          {
+            "internalType": "int256",
+            "name": "bookDeltaWad",
+            "type": "int256"
+          },
+          {
+            "internalType": "int256",
+            "name": "netDeltaWad",
+            "type": "int256"
+          },
+          {
+            "internalType": "int256",
+            "name": "gammaWad",
+            "type": "int256"
+          },
+          {
+            "internalType": "int256",
+            "name": "vegaWad",
+            "type": "int256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "hedgeBalance",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "cashBalance",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "pendingPayouts",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "totalAssets",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "spotWad",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint80",
+            "name": "oracleRoundId",
+            "type": "uint80"
+          },
+          {
+            "internalType": "uint256",
+            "name": "oracleUpdatedAt",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "oracleAgeSeconds",
+            "type": "uint256"
+          },
+          {
+            "internalType": "bool",
+            "name": "oracleFresh",
+            "type": "bool"
+          },
+          {
+            "internalType": "enum IOptionVaultTypes.OracleStatus",
+            "name": "oracleStatus",
+            "type": "uint8"
+          },
+          {
+            "internalType": "uint256",
+            "name": "ammReserveUnderlying",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "ammReserveQuote",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "ammFeeBps",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "lastRebalanceBlock",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "nextRebalanceBlock",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "notionalLeftWad",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "slippageLeftWad",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "liveSeries",
+            "type": "uint256"
+          },
+          {
+            "internalType": "bool",
+            "name": "settlementPending",
+            "type": "bool"
+          },
+          {
+            "internalType": "bool",
+            "name": "paused",
+            "type": "bool"
+          },
+          {
+            "components": [
+              {
+                "internalType": "uint16",
+                "name": "maxSlippageBps",
+                "type": "uint16"
+              },
+              {
+                "internalType": "uint32",
+                "name": "minRebalanceInterval",
+                "type": "uint32"
+              },
+              {
+                "internalType": "uint32",
+                "name": "maxOracleAge",
+                "type": "uint32"
+              },
+              {
+                "internalType": "uint96",
+                "name": "maxTradeWad",
+                "type": "uint96"
+              },
+              {
+                "internalType": "uint96",
+                "name": "deltaToleranceWad",
+                "type": "uint96"
+              },
+              {
+                "internalType": "uint96",
+                "name": "bandWad",
+                "type": "uint96"
+              },
+              {
+                "internalType": "uint32",
+                "name": "budgetWindowSeconds",
+                "type": "uint32"
+              },
+              {
+                "internalType": "uint32",
+                "name": "notionalBudget",
+                "type": "uint32"
+              },
+              {
+                "internalType": "uint32",
+                "name": "slippageBudget",
+                "type": "uint32"
+              }
+            ],
+            "internalType": "struct IOptionVaultTypes.HedgeParams",
+            "name": "hedge",
+            "type": "tuple"
+          },
+          {
+            "components": [
+              {
+                "internalType": "uint64",
+                "name": "volWad",
+                "type": "uint64"
+              },
+              {
+                "internalType": "uint64",
+                "name": "rateWad",
+                "type": "uint64"
+              },
+              {
+                "internalType": "uint16",
+                "name": "spreadBps",
+                "type": "uint16"
+              },
+              {
+                "internalType": "uint16",
+                "name": "latencyBps",
+                "type": "uint16"
+              },
+              {
+                "internalType": "uint16",
+                "name": "capitalChargeBps",
+                "type": "uint16"
+              },
+              {
+                "internalType": "uint16",
+                "name": "minPremiumBps",
+                "type": "uint16"
+              }
+            ],
+            "internalType": "struct IOptionVaultTypes.RiskParams",
+            "name": "risk",
+            "type": "tuple"
+          },
+          {
+            "internalType": "uint256",
+            "name": "blockNumber",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "timestamp",
+            "type": "uint256"
+          }
+        ],
+        "internalType": "struct VaultLens.VaultState",
+        "name": "st",
+        "type": "tuple"
+      },
+      {
+        "components": [
+          {
+            "internalType": "bytes32",
+            "name": "id",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "bool",
+            "name": "isCall",
+            "type": "bool"
+          },
+          {
+            "internalType": "uint256",
+            "name": "strikeWad",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "expiry",
+            "type": "uint256"
+          },
+          {
+            "internalType": "int256",
+            "name": "sizeWad",
+            "type": "int256"
+          },
+          {
+            "internalType": "int256",
+            "name": "deltaWad",
+            "type": "int256"
+          },
+          {
+            "internalType": "int256",
+            "name": "gammaWad",
+            "type": "int256"
+          },
+          {
+            "internalType": "int256",
+            "name": "vegaWad",
+            "type": "int256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "markWad",
+            "type": "uint256"
+          }
+        ],
+        "internalType": "struct VaultLens.SeriesView[]",
+        "name": "bookView",
+        "type": "tuple[]"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
   }
 ] as const;
 
@@ -3765,24 +4329,14 @@ export const bandUpkeepAbi = [
         "type": "address"
       },
       {
-        "internalType": "contract IMockAmm",
-        "name": "amm_",
-        "type": "address"
-      },
-      {
         "internalType": "address",
         "name": "runner_",
         "type": "address"
       },
       {
-        "internalType": "uint8",
-        "name": "quoteDecimals",
-        "type": "uint8"
-      },
-      {
-        "internalType": "uint8",
-        "name": "underlyingDecimals",
-        "type": "uint8"
+        "internalType": "uint256",
+        "name": "maxPoolDeviationBps_",
+        "type": "uint256"
       }
     ],
     "stateMutability": "nonpayable",
@@ -3791,17 +4345,12 @@ export const bandUpkeepAbi = [
   {
     "inputs": [
       {
-        "internalType": "int256",
-        "name": "netDeltaWad",
-        "type": "int256"
-      },
-      {
         "internalType": "uint256",
-        "name": "bandWad",
+        "name": "bps",
         "type": "uint256"
       }
     ],
-    "name": "DeltaWithinBand",
+    "name": "InvalidPoolDeviation",
     "type": "error"
   },
   {
@@ -3818,6 +4367,17 @@ export const bandUpkeepAbi = [
       }
     ],
     "name": "NotRunner",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "enum BandUpkeep.Idle",
+        "name": "reason",
+        "type": "uint8"
+      }
+    ],
+    "name": "NothingToPerform",
     "type": "error"
   },
   {
@@ -3895,16 +4455,64 @@ export const bandUpkeepAbi = [
     "type": "function"
   },
   {
+    "inputs": [],
+    "name": "maxPoolDeviationBps",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
     "inputs": [
       {
         "internalType": "bytes",
-        "name": "performData",
+        "name": "",
         "type": "bytes"
       }
     ],
     "name": "performUpkeep",
     "outputs": [],
     "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "plan",
+    "outputs": [
+      {
+        "components": [
+          {
+            "internalType": "bool",
+            "name": "buy",
+            "type": "bool"
+          },
+          {
+            "internalType": "uint256",
+            "name": "amountIn",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "minAmountOut",
+            "type": "uint256"
+          }
+        ],
+        "internalType": "struct BandUpkeep.Trade",
+        "name": "t",
+        "type": "tuple"
+      },
+      {
+        "internalType": "enum BandUpkeep.Idle",
+        "name": "idle",
+        "type": "uint8"
+      }
+    ],
+    "stateMutability": "view",
     "type": "function"
   },
   {
@@ -4998,6 +5606,19 @@ export const mockOracleAbi = [
     "inputs": [
       {
         "indexed": true,
+        "internalType": "uint16",
+        "name": "phaseId",
+        "type": "uint16"
+      }
+    ],
+    "name": "PhaseStarted",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
         "internalType": "bytes32",
         "name": "role",
         "type": "bytes32"
@@ -5267,6 +5888,19 @@ export const mockOracleAbi = [
     "type": "function"
   },
   {
+    "inputs": [],
+    "name": "phaseId",
+    "outputs": [
+      {
+        "internalType": "uint16",
+        "name": "",
+        "type": "uint16"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
     "inputs": [
       {
         "internalType": "bytes32",
@@ -5335,6 +5969,25 @@ export const mockOracleAbi = [
       }
     ],
     "name": "setPriceAt",
+    "outputs": [
+      {
+        "internalType": "uint80",
+        "name": "roundId",
+        "type": "uint80"
+      }
+    ],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "int256",
+        "name": "answer",
+        "type": "int256"
+      }
+    ],
+    "name": "startPhase",
     "outputs": [
       {
         "internalType": "uint80",

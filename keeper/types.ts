@@ -23,14 +23,25 @@ export interface SeriesSnapshot {
   markWad: bigint;
 }
 
-/** A vault's on-chain bounds (`IOptionVault.HedgeParams`). */
+/** `IOptionVault.OracleStatus`, by name. */
+export const ORACLE_STATUSES = ["Usable", "InvalidAnswer", "Stale", "SequencerDown", "SequencerGracePeriod"] as const;
+export type OracleStatus = (typeof ORACLE_STATUSES)[number];
+
+/** A vault's on-chain bounds and hedging budget (`IOptionVault.HedgeParams`). */
 export interface HedgeBounds {
   maxSlippageBps: number;
   minRebalanceInterval: number;
   maxOracleAge: number;
   maxTradeWad: bigint;
+  /** No rebalance starts within it; a rebalance may overshoot past zero by at most this much. */
   deltaToleranceWad: bigint;
   bandWad: bigint;
+  /** The budget holds over any stretch of time this long, seconds. */
+  budgetWindowSeconds: number;
+  /** Notional (valued at the oracle) hedging may trade per window, whole quote units. */
+  notionalBudget: number;
+  /** Slippage against the oracle (fee and impact) hedging may pay per window, whole quote units. */
+  slippageBudget: number;
 }
 
 /** A vault's pricing parameters (`IOptionVault.RiskParams`). */
@@ -38,7 +49,21 @@ export interface RiskParams {
   volWad: bigint;
   rateWad: bigint;
   spreadBps: number;
+  /** How far the next oracle answer may be: premiums, bids and share prices are taken that far against the trader. */
+  latencyBps: number;
+  /** Annual charge on the collateral a sold option locks, basis points. */
+  capitalChargeBps: number;
+  /** Per-option premium floor, basis points of the spot. */
+  minPremiumBps: number;
+}
+
+/** A vault's collateral and size limits (`IOptionVault.BookLimits`). */
+export interface BookLimits {
   stressUpBps: number;
+  maxUtilizationBps: number;
+  minPositionWad: bigint;
+  maxSeriesOpenInterestWad: bigint;
+  maxOpenInterestWad: bigint;
 }
 
 /** Everything read for one vault at one block (`IOptionVault.VaultState` plus the book). */
@@ -55,15 +80,29 @@ export interface VaultSnapshot {
   hedgeBalance: bigint;
   /** Quote tokens held, quote decimals. */
   cashBalance: bigint;
+  /** Settled payouts not yet claimed, quote decimals: a buy may not leave less cash than this (`PayoutsNotCovered`). */
+  pendingPayouts: bigint;
   spotWad: bigint;
   oracleUpdatedAt: bigint;
   oracleAgeSeconds: bigint;
+  /** Usable for trading (`oracleStatus` is `Usable`). */
   oracleFresh: boolean;
+  /** `IOptionVault.OracleStatus`: why the oracle is unusable when it is. */
+  oracleStatus: OracleStatus;
   ammReserveUnderlying: bigint;
   ammReserveQuote: bigint;
   ammFeeBps: bigint;
   lastRebalanceBlock: bigint;
   nextRebalanceBlock: bigint;
+  /**
+   * The hedging budget left at the snapshot's timestamp (quote wad): notional a rebalance may still trade, and
+   * slippage against the oracle it may still pay. It only grows with time (windows roll), so what fits at the
+   * snapshot fits when the trade lands.
+   */
+  notionalLeftWad: bigint;
+  slippageLeftWad: bigint;
+  /** A series has expired with open interest and awaits `settleSeries` (deposits and withdrawals wait). */
+  settlementPending: boolean;
   paused: boolean;
   hedge: HedgeBounds;
   risk: RiskParams;

@@ -1,38 +1,19 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
-/// @title IOptionVault — the specification of a delta-hedged option-writing vault
-/// @notice An ERC-4626 vault on a quote asset (e.g. USDC) that writes cash-settled European options on an
-/// underlying (e.g. WETH) to buyers, prices them on-chain with Black–Scholes from an oracle price and a
-/// manager-set implied volatility, and hedges its net delta by trading the underlying on a constant-product AMM.
-///
-/// Units: `…Wad` values have 18 decimals. Prices (`spotWad`, `strikeWad`) are quote units per one underlying;
-/// sizes and deltas (`sizeWad`, `deltaWad`) are in underlying units; gamma is delta per one quote unit of price;
-/// vega is quote units per 1.0 (100 points) of volatility. Token amounts without a suffix are in the token's own
-/// decimals. Signed Greeks are the vault's: a vault that sold calls has negative delta.
-///
-/// The keeper is untrusted: `rebalance` lets it choose the size (partial hedges are fine), and the contract
-/// guarantees the trade only ever reduces risk — |net delta| decreases and does not overshoot past zero by more
-/// than a tolerance, at a price within a slippage bound of the oracle, with a fresh oracle, no sooner than a
-/// minimum number of blocks after the previous rebalance, no larger than a maximum size, and not while paused.
-///
-/// Keeper networks that follow Chainlink Automation's `checkUpkeep`/`performUpkeep` convention serve a vault
-/// through its `BandUpkeep` adapter (granted `KEEPER_ROLE`), which applies the on-chain band rule `bandWad`.
-///
-/// @dev Warning — trust and liveness assumptions:
-/// - The oracle is trusted for price and liveness. Share pricing (`totalAssets`) uses the latest oracle answer
-///   even when it is stale, so deposits and withdrawals during an oracle outage are priced at the last answer.
-/// - The manager is trusted to set volatility, rates, spreads and bounds honestly; a wrong volatility misprices
-///   premiums and the vault's mark-to-market. The guardian can halt trading but cannot move funds.
-/// - The AMM is fixed at deployment and only ever called by `rebalance`.
-/// - A spot AMM cannot short: a book whose delta is positive (e.g. short puts) can be hedged only down to a zero
-///   underlying balance; `rebalance` reverts with `InsufficientHedge` beyond that.
-/// - The collateral check covers prices between 0 and `spot · (1 + stressUpBps)` at the time of each new
-///   position; a larger move than that can leave short calls under-collateralised.
-/// - Settlement reads the oracle round that was current at expiry; it needs a round updated at or after expiry.
-/// - Pausing stops rebalancing, new positions and deposits; withdrawals, settlement and claims stay open so that
-///   users are never locked in.
-interface IOptionVault {
+import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
+import {IERC4626} from "@openzeppelin/contracts/interfaces/IERC4626.sol";
+import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
+import {AggregatorV3Interface} from "./AggregatorV3Interface.sol";
+import {IMockAmm} from "./IMockAmm.sol";
+
+// The specification is `IOptionVault`, at the end of this file (a base interface must precede what derives from it).
+// The interfaces before it split it by the contract that serves each part: `IOptionVaultCore` by `OptionVault`
+// itself (hedging, ERC-4626), `IOptionVaultBook` by `OptionVaultExtension` through the vault's fallback (the book,
+// its views, the administration); `IOptionVaultTypes` holds the types, events and errors all of them share.
+
+/// @title IOptionVaultTypes — the types, events and errors of the option vault (see `IOptionVault`)
+interface IOptionVaultTypes {
     // ---------------------------------------------------------------------------------------------------------
     // Types
     // ---------------------------------------------------------------------------------------------------------
@@ -46,50 +27,80 @@ interface IOptionVault {
         int96 sizeWad;
     }
 
-    /// @notice The rebalance bounds set by the manager.
+    /// @notice The rebalance bounds and hedging budget set by the manager.
     struct HedgeParams {
         uint16 maxSlippageBps; // execution price vs oracle, AMM fee included
         uint32 minRebalanceInterval; // blocks between two rebalances
         uint32 maxOracleAge; // seconds
         uint96 maxTradeWad; // largest underlying amount one rebalance may trade
-        uint96 deltaToleranceWad; // how far past zero a rebalance may overshoot
+        uint96 deltaToleranceWad; // no rebalance from within it; how far past zero a rebalance may overshoot
         uint96 bandWad; // the on-chain band rule (`BandUpkeep`) hedges when |net delta| exceeds it
+        uint32 budgetWindowSeconds; // the budget holds over any stretch of time this long
+        uint32 notionalBudget; // whole quote units traded (valued at the oracle) per window
+        uint32 slippageBudget; // whole quote units paid beyond the oracle price per window
     }
 
-    /// @notice The pricing and risk parameters set by the manager.
+    /// @notice The pricing parameters set by the manager.
     struct RiskParams {
         uint64 volWad; // implied volatility, 1e18 = 100%
         uint64 rateWad; // continuously compounded annual rate
-        uint16 spreadBps; // premium markup over the Black–Scholes value
-        uint32 stressUpBps; // collateral check covers prices up to spot · (1 + stressUpBps / 1e4)
+        uint16 spreadBps; // premium markup over, and bid discount under, the Black–Scholes value
+        uint16 latencyBps; // how far the next oracle answer may be: prices are taken that far against the trader
+        uint16 capitalChargeBps; // annual charge on the collateral a sold option locks
+        uint16 minPremiumBps; // per-option premium floor, basis points of the spot
     }
 
-    /// @notice Everything a keeper needs for one decision, read in one call.
-    struct VaultState {
-        int256 bookDeltaWad;
-        int256 netDeltaWad; // book delta + hedge balance
-        int256 gammaWad;
-        int256 vegaWad;
-        uint256 hedgeBalance; // underlying tokens held (underlying decimals)
-        uint256 cashBalance; // quote tokens held (quote decimals)
-        uint256 pendingPayouts; // settled, not yet claimed (quote decimals)
-        uint256 totalAssets; // ERC-4626 total assets (quote decimals)
-        uint256 spotWad;
-        uint80 oracleRoundId;
-        uint256 oracleUpdatedAt;
-        uint256 oracleAgeSeconds;
-        bool oracleFresh;
-        uint256 ammReserveUnderlying;
-        uint256 ammReserveQuote;
-        uint256 ammFeeBps;
+    /// @notice The collateral and size limits of the book, set by the manager.
+    struct BookLimits {
+        uint32 stressUpBps; // collateral covers prices up to max(spot, highest strike) · (1 + stressUpBps / 1e4)
+        uint16 maxUtilizationBps; // a sale may leave at most this share of the assets locked as collateral
+        uint96 minPositionWad; // a holder's position is 0 or at least this
+        uint96 maxSeriesOpenInterestWad; // options sold and not bought back, per series
+        uint96 maxOpenInterestWad; // the same, summed over the book
+    }
+
+    /// @notice Whether the oracle can be used for trading, and why not.
+    enum OracleStatus {
+        Usable,
+        InvalidAnswer, // answer ≤ 0
+        Stale, // older than `maxOracleAge`
+        SequencerDown, // the L2 sequencer-uptime feed reports the sequencer down
+        SequencerGracePeriod // the sequencer is up again, but for less than `SEQUENCER_GRACE_PERIOD`
+    }
+
+    /// @notice Where the hedge stands at the current block.
+    struct HedgeStatus {
         uint256 lastRebalanceBlock;
         uint256 nextRebalanceBlock; // first block at which `rebalance` is allowed
-        uint256 liveSeries;
+        uint256 notionalLeftWad; // notional a rebalance in this block may still trade within the budget (quote wad)
+        uint256 slippageLeftWad; // slippage it may still pay (quote wad)
+        OracleStatus oracleStatus;
         bool paused;
-        HedgeParams hedge;
-        RiskParams risk;
-        uint256 blockNumber;
-        uint256 timestamp;
+    }
+
+    /// @notice Parameter ids of `InvalidParameter`.
+    enum Param {
+        MaxSlippageBps,
+        MinRebalanceInterval,
+        MaxOracleAge,
+        MaxTradeWad,
+        DeltaToleranceWad,
+        BandWad,
+        BudgetWindowSeconds,
+        NotionalBudget,
+        SlippageBudget,
+        VolWad,
+        RateWad,
+        SpreadBps,
+        LatencyBps,
+        CapitalChargeBps,
+        MinPremiumBps,
+        StressUpBps,
+        MaxUtilizationBps,
+        MinPositionWad,
+        MaxSeriesOpenInterestWad,
+        MaxOpenInterestWad,
+        Decimals
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -104,12 +115,25 @@ interface IOptionVault {
     event PositionOpened(
         bytes32 indexed id, address indexed buyer, address indexed receiver, uint256 sizeWad, uint256 premium, uint256 spotWad
     );
-    /// @notice An expired series was settled against oracle round `roundId` and left the book.
+    /// @notice `holder` sold `sizeWad` options of series `id` back to the vault for `proceeds`, paid to `receiver`.
+    event PositionClosed(
+        bytes32 indexed id, address indexed holder, address indexed receiver, uint256 sizeWad, uint256 proceeds, uint256 spotWad
+    );
+    /// @notice An expired series was settled at the answer of oracle round `roundId` and left the book.
     event SeriesSettled(
         bytes32 indexed id, uint80 roundId, uint256 settlementPriceWad, uint256 payoutPerUnitWad, uint256 totalPayout
     );
-    /// @notice `holder` claimed `payout` for `sizeWad` settled options of series `id`.
-    event Claimed(bytes32 indexed id, address indexed holder, address indexed receiver, uint256 sizeWad, uint256 payout);
+    /// @notice `holder` claimed `payout` quote tokens and `payoutUnderlying` underlying tokens (the part the
+    /// vault's cash could not cover, at `spotWad`) for `sizeWad` settled options of series `id`.
+    event Claimed(
+        bytes32 indexed id,
+        address indexed holder,
+        address indexed receiver,
+        uint256 sizeWad,
+        uint256 payout,
+        uint256 payoutUnderlying,
+        uint256 spotWad
+    );
     /// @notice The hedge was traded on the AMM.
     event Rebalanced(
         address indexed keeper,
@@ -120,10 +144,12 @@ interface IOptionVault {
         int256 deltaBeforeWad,
         int256 deltaAfterWad
     );
-    /// @notice New rebalance bounds.
+    /// @notice New rebalance bounds and budget.
     event HedgeParamsSet(HedgeParams params);
-    /// @notice New pricing and risk parameters.
+    /// @notice New pricing parameters.
     event RiskParamsSet(RiskParams params);
+    /// @notice New collateral and size limits.
+    event BookLimitsSet(BookLimits limits);
     /// @notice Trading halted by `account`.
     event Paused(address indexed account);
     /// @notice Trading resumed by `account`.
@@ -143,8 +169,14 @@ interface IOptionVault {
     error StaleOracle(uint256 updatedAt, uint256 maxAge);
     /// @notice The oracle returned a non-positive answer.
     error InvalidOraclePrice(int256 answer);
+    /// @notice The L2 sequencer is down (per the sequencer-uptime feed).
+    error SequencerDown();
+    /// @notice The L2 sequencer came back up at `upSince`; the vault waits `gracePeriod` seconds after that.
+    error SequencerGracePeriod(uint256 upSince, uint256 gracePeriod);
     /// @notice The trade's execution price is worse than the oracle price by more than the bound.
     error SlippageTooHigh(uint256 executionPriceWad, uint256 limitPriceWad);
+    /// @notice |net delta| is within the tolerance already: there is nothing for a rebalance to do.
+    error DeltaWithinTolerance(int256 deltaWad, uint256 toleranceWad);
     /// @notice The trade would not reduce |net delta|.
     error DeltaNotReduced(int256 deltaBeforeWad, int256 deltaAfterWad);
     /// @notice The trade would cross zero delta by more than the tolerance.
@@ -153,7 +185,13 @@ interface IOptionVault {
     error TradeTooLarge(uint256 amountWad, uint256 maxTradeWad);
     /// @notice Selling more underlying than the vault holds.
     error InsufficientHedge(uint256 balance, uint256 amount);
-    /// @notice A zero amount was given where a positive one is required.
+    /// @notice The window's traded notional would reach `usedWad`, over the budget (both quote wad).
+    error NotionalBudgetExceeded(uint256 usedWad, uint256 budgetWad);
+    /// @notice The window's slippage paid would reach `usedWad`, over the budget (both quote wad).
+    error SlippageBudgetExceeded(uint256 usedWad, uint256 budgetWad);
+    /// @notice The trade would leave less cash than settled holders are owed.
+    error PayoutsNotCovered(uint256 cash, uint256 pendingPayouts);
+    /// @notice A zero amount was given where a positive one is required (or a deposit would mint no share).
     error ZeroAmount();
     /// @notice The book already holds `max` live series.
     error BookFull(uint256 max);
@@ -161,8 +199,6 @@ interface IOptionVault {
     error SeriesExists(bytes32 id);
     /// @notice No live series has this id.
     error UnknownSeries(bytes32 id);
-    /// @notice `seriesAt` past the end of the book.
-    error SeriesIndexOutOfRange(uint256 index, uint256 count);
     /// @notice The expiry is too close, in the past, or too far.
     error InvalidExpiry(uint256 expiry, uint256 earliest, uint256 latest);
     /// @notice The strike is outside the pricing domain.
@@ -171,8 +207,24 @@ interface IOptionVault {
     error TradingClosed(bytes32 id, uint256 closesAt);
     /// @notice The premium is above the buyer's maximum.
     error PremiumTooHigh(uint256 premium, uint256 maxPremium);
-    /// @notice After the trade the vault could not pay its worst case at price `stressPriceWad`.
-    error InsufficientCollateral(int256 worstCaseValueWad, uint256 stressPriceWad);
+    /// @notice The buy-back proceeds are below the seller's minimum.
+    error ProceedsTooLow(uint256 proceeds, uint256 minProceeds);
+    /// @notice A position would be left above 0 but below `minPositionWad`.
+    error PositionTooSmall(uint256 positionWad, uint256 minPositionWad);
+    /// @notice Selling back more options than held.
+    error InsufficientPosition(bytes32 id, uint256 heldWad, uint256 sizeWad);
+    /// @notice Open interest would exceed its cap: in the series (`id` non-zero) or across the book (`id` zero).
+    error OpenInterestExceeded(bytes32 id, uint256 openInterestWad, uint256 maxWad);
+    /// @notice After the trade the vault could not pay its whole book at price `priceWad` (0 or the stress price).
+    error InsufficientCollateral(int256 worstCaseValueWad, uint256 priceWad);
+    /// @notice The sale would lock more than `maxUtilizationBps` of the assets (`lockedWad` > `maxLockedWad`).
+    error UtilizationExceeded(uint256 lockedWad, uint256 maxLockedWad);
+    /// @notice Liabilities reach assets (quote wad): no deposit is accepted.
+    error LiabilitiesExceedAssets(uint256 assetsWad, uint256 liabilitiesWad);
+    /// @notice Series `id` has expired and awaits `settleSeries`: deposits and withdrawals wait for it.
+    error SettlementPending(bytes32 id);
+    /// @notice The withdrawal asks for more than the cash not needed to cover the book (`freeAssets`).
+    error WithdrawalExceedsFreeCash(uint256 assets, uint256 freeAssets);
     /// @notice Settling a series before its expiry.
     error SeriesNotExpired(bytes32 id, uint256 expiry);
     /// @notice `roundId` is not the oracle round that was current at expiry.
@@ -184,45 +236,13 @@ interface IOptionVault {
     /// @notice Only an empty series can be delisted.
     error SeriesNotEmpty(bytes32 id, int256 sizeWad);
     /// @notice A parameter is outside its allowed range [min, max].
-    error InvalidParameter(string name, uint256 value, uint256 min, uint256 max);
+    error InvalidParameter(Param param, uint256 value, uint256 min, uint256 max);
     /// @notice The AMM does not trade this vault's underlying/quote pair.
     error AmmPairMismatch(address ammUnderlying, address ammQuote);
+}
 
-    // ---------------------------------------------------------------------------------------------------------
-    // Book
-    // ---------------------------------------------------------------------------------------------------------
-
-    /// @notice Lists a new series. Manager only.
-    /// @param isCall Call (true) or put (false).
-    /// @param strikeWad Strike, quote units per underlying, 18 decimals.
-    /// @param expiry Unix timestamp; at least the trading cutoff from now and at most `MAX_EXPIRY_SECONDS` away.
-    /// @return id The series id, `keccak256(abi.encode(isCall, strikeWad, expiry))`.
-    function listSeries(bool isCall, uint256 strikeWad, uint256 expiry) external returns (bytes32 id);
-
-    /// @notice Removes a series with no open position, freeing its slot in the bounded book. Manager only.
-    function delistSeries(bytes32 id) external;
-
-    /// @notice Buys `sizeWad` options of series `id` from the vault for `receiver`, paying the on-chain premium
-    /// (Black–Scholes at the oracle price and the vault's volatility, plus the spread) in the quote asset.
-    /// @dev Reverts when paused, the oracle is stale, trading in the series has closed, the premium exceeds
-    /// `maxPremium`, or the vault could not pay its worst case afterwards (`InsufficientCollateral`).
-    /// @return premium Quote tokens pulled from the caller (rounded up, in the vault's favour).
-    function openPosition(bytes32 id, uint256 sizeWad, uint256 maxPremium, address receiver)
-        external
-        returns (uint256 premium);
-
-    /// @notice Quote for `openPosition` at the current oracle price.
-    function quotePremium(bytes32 id, uint256 sizeWad) external view returns (uint256 premium);
-
-    /// @notice Settles an expired series against oracle round `roundId` — the round current at expiry: updated at
-    /// or before expiry, and either the latest round or followed by a round updated after expiry. Anyone may call.
-    /// @dev The series leaves the book; its payout becomes a liability (`pendingPayouts`) until claimed.
-    function settleSeries(bytes32 id, uint80 roundId) external;
-
-    /// @notice Pays the caller's settled position in series `id` to `receiver`.
-    /// @return payout Quote tokens paid (rounded down).
-    function claim(bytes32 id, address receiver) external returns (uint256 payout);
-
+/// @title IOptionVaultCore — the functions `OptionVault` serves itself: hedging and the ERC-4626 share accounting
+interface IOptionVaultCore is IOptionVaultTypes, IERC4626 {
     // ---------------------------------------------------------------------------------------------------------
     // Hedging
     // ---------------------------------------------------------------------------------------------------------
@@ -239,41 +259,219 @@ interface IOptionVault {
         returns (int256 deltaBeforeWad, int256 deltaAfterWad);
 
     // ---------------------------------------------------------------------------------------------------------
-    // Views
+    // Core views
     // ---------------------------------------------------------------------------------------------------------
 
-    /// @notice Delta, gamma and vega of the option book alone at the oracle price.
-    function bookGreeks() external view returns (int256 deltaWad, int256 gammaWad, int256 vegaWad);
+    /// @notice Net delta (book + underlying held) at the latest oracle answer, exactly as `rebalance` computes it.
+    function netDeltaWad() external view returns (int256);
 
-    /// @notice Delta, gamma and vega of the whole vault: the book plus the underlying hedge (delta 1 per unit).
-    function netGreeks() external view returns (int256 deltaWad, int256 gammaWad, int256 vegaWad);
+    /// @notice The contract that serves `IOptionVaultBook` for this vault (by DELEGATECALL from the vault).
+    function extension() external view returns (address);
+}
 
-    /// @notice Everything a keeper needs for one decision.
-    function state() external view returns (VaultState memory);
+/// @title IOptionVaultBook — the functions `OptionVaultExtension` serves through the vault: the book, its views and
+/// the administration
+interface IOptionVaultBook is IOptionVaultTypes {
+    // ---------------------------------------------------------------------------------------------------------
+    // Book
+    // ---------------------------------------------------------------------------------------------------------
 
-    /// @notice Number of live series in the book (at most `MAX_LIVE_SERIES`).
-    function seriesCount() external view returns (uint256);
+    /// @notice Lists a new series. Manager only.
+    /// @param isCall Call (true) or put (false).
+    /// @param strikeWad Strike, quote units per underlying, 18 decimals.
+    /// @param expiry Unix timestamp; at least the trading cutoff from now and at most `MAX_EXPIRY_SECONDS` away.
+    /// @return id The series id, `keccak256(abi.encode(isCall, strikeWad, expiry))`.
+    function listSeries(bool isCall, uint256 strikeWad, uint256 expiry) external returns (bytes32 id);
 
-    /// @notice The live series at `index` (0 ≤ index < `seriesCount()`); the order changes when a series leaves.
-    /// `VaultLens.snapshots` returns the whole book with per-series Greeks.
-    function seriesAt(uint256 index) external view returns (bytes32 id, Series memory series);
+    /// @notice Removes a series with no open position, freeing its slot in the bounded book. Manager only.
+    function delistSeries(bytes32 id) external;
+
+    /// @notice Buys `sizeWad` options of series `id` from the vault for `receiver`, paying the premium (see the
+    /// contract notice) in the quote asset.
+    /// @dev Reverts when paused, the oracle is unusable, trading in the series has closed, the premium exceeds
+    /// `maxPremium`, the position or open interest is out of bounds, or the vault could not pay its book afterwards
+    /// (`InsufficientCollateral`, `UtilizationExceeded`).
+    /// @return premium Quote tokens pulled from the caller (rounded up, in the vault's favour).
+    function openPosition(bytes32 id, uint256 sizeWad, uint256 maxPremium, address receiver)
+        external
+        returns (uint256 premium);
+
+    /// @notice Sells `sizeWad` of the caller's options of series `id` back to the vault at the bid (see the
+    /// contract notice); the proceeds go to `receiver`.
+    /// @dev Reverts when paused, the oracle is unusable, trading has closed, the caller holds less, the position
+    /// left would be dust, the proceeds are below `minProceeds`, or the vault could not pay its book afterwards.
+    /// @return proceeds Quote tokens paid (rounded down, in the vault's favour).
+    function closePosition(bytes32 id, uint256 sizeWad, uint256 minProceeds, address receiver)
+        external
+        returns (uint256 proceeds);
+
+    /// @notice What `openPosition(id, sizeWad, …)` would cost now (reverts as it would on price and series).
+    function quoteOpen(bytes32 id, uint256 sizeWad) external view returns (uint256 premium);
+
+    /// @notice What `closePosition(id, sizeWad, …)` would pay now (reverts as it would on price and series).
+    function quoteClose(bytes32 id, uint256 sizeWad) external view returns (uint256 proceeds);
+
+    /// @notice Settles an expired series against oracle round `roundId` — the round current at expiry: updated at
+    /// or before expiry, and either the latest round or followed (in its phase, or by the first round of the next
+    /// aggregator phase) by a round updated after expiry. Anyone may call.
+    /// @dev The series leaves the book; its payout becomes a liability (`pendingPayouts`) until claimed. The price
+    /// is that round's answer if usable, else the next round's (the first answer after expiry).
+    function settleSeries(bytes32 id, uint80 roundId) external;
+
+    /// @notice Pays the caller's settled position in series `id` to `receiver`: in the quote asset, and for any
+    /// part the vault's cash cannot cover, in the underlying at the (usable) oracle price.
+    /// @return payout Quote tokens paid (rounded down).
+    function claim(bytes32 id, address receiver) external returns (uint256 payout);
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Views (`VaultLens` assembles them, with the Greeks, into one keeper snapshot)
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @notice Spacing, budget left in the current window, oracle usability and pause state.
+    function hedgeStatus() external view returns (HedgeStatus memory);
+
+    /// @notice The live series and their ids (at most `MAX_LIVE_SERIES`); the order changes when a series leaves.
+    function book() external view returns (bytes32[] memory ids, Series[] memory series);
 
     /// @notice The long position of `holder` in series `id`, underlying wad.
     function positionOf(bytes32 id, address holder) external view returns (uint256 sizeWad);
+
+    /// @notice Whether series `id` has been settled, and its payout per option (quote wad).
+    function settlementOf(bytes32 id) external view returns (bool settled, uint256 payoutPerUnitWad);
+
+    /// @notice The current rebalance bounds and budget.
+    function hedgeParams() external view returns (HedgeParams memory);
+
+    /// @notice The current pricing parameters.
+    function riskParams() external view returns (RiskParams memory);
+
+    /// @notice The current collateral and size limits.
+    function bookLimits() external view returns (BookLimits memory);
+
+    /// @notice Whether trading is halted.
+    function paused() external view returns (bool);
 
     // ---------------------------------------------------------------------------------------------------------
     // Administration
     // ---------------------------------------------------------------------------------------------------------
 
-    /// @notice Sets the rebalance bounds. Manager only.
+    /// @notice Sets the rebalance bounds and budget. Manager only. The budget's usage carries over.
     function setHedgeParams(HedgeParams calldata params) external;
 
-    /// @notice Sets volatility, rate, spread and collateral stress. Manager only.
+    /// @notice Sets volatility, rate, spread and charges. Manager only.
     function setRiskParams(RiskParams calldata params) external;
 
-    /// @notice Halts rebalancing, new positions and deposits. Guardian only.
+    /// @notice Sets the collateral and size limits. Manager only; existing positions are not affected.
+    function setBookLimits(BookLimits calldata limits) external;
+
+    /// @notice Halts rebalancing, sales, buy-backs and deposits. Guardian only.
     function pause() external;
 
     /// @notice Resumes trading. Admin only.
     function unpause() external;
+
+}
+
+/// @title IOptionVault — the specification of a delta-hedged option-writing vault
+/// @notice An ERC-4626 vault on a quote asset (e.g. USDC) that writes cash-settled European options on an
+/// underlying (e.g. WETH), prices them on-chain with Black–Scholes from an oracle price and a manager-set implied
+/// volatility, buys them back at a bid before expiry, and hedges its net delta by trading the underlying on a
+/// constant-product AMM.
+///
+/// Units: `…Wad` values have 18 decimals. Prices (`spotWad`, `strikeWad`) are quote units per one underlying;
+/// sizes and deltas (`sizeWad`, `deltaWad`) are in underlying units; notional, slippage and premiums in wad are
+/// quote units. Token amounts without a suffix are in the token's own decimals; `…Budget` values are whole quote
+/// units. Signed Greeks are the vault's: a vault that sold calls has negative delta.
+///
+/// Prices. With S the oracle price, ε = `latencyBps`/1e4, s = `spreadBps`/1e4 and BS(·) the Black–Scholes value:
+/// - a buyer pays, per option, max(BS(S⁺)·(1 + s) + C, S·`minPremiumBps`/1e4), rounded up, where S⁺ is S moved
+///   by ε against the vault (up for a call, down for a put) and C = L·`capitalChargeBps`/1e4·τ/365 days is the
+///   capital charge on the collateral L one option locks on its own (a put: its strike; a call:
+///   max(S, K)·(1 + `stressUpBps`/1e4) − K);
+/// - a holder selling back receives, per option, BS(S⁻)·(1 − s), rounded down, S⁻ being S moved by ε against
+///   the seller (down for a call, up for a put);
+/// - shares are minted at the net asset value (NAV) plus |Δ|·S·ε and redeemed at NAV − |Δ|·S·ε − |Γ|·(S·ε)²/2,
+///   Δ and Γ the vault's net delta and gamma, so that no one profits from an oracle update they can see coming
+///   while it is within ε. NAV = cash + hedge·S − unclaimed payouts − Σ |size|·BS(S), liabilities rounded up.
+///
+/// Collateral. Every sale (and buy-back, and withdrawal) leaves the vault able to pay its whole book at every
+/// price in [0, H], H = max(S, highest strike with open interest)·(1 + `stressUpBps`/1e4): the vault's value is
+/// concave in the price (it is short options only), so checking 0 and H suffices. A sale must also leave at most
+/// `maxUtilizationBps` of the vault's assets locked (assets − worst-case value), and the open interest within
+/// `maxSeriesOpenInterestWad` per series and `maxOpenInterestWad` across the book; positions are 0 or at least
+/// `minPositionWad`.
+///
+/// The keeper is untrusted: `rebalance` lets it choose the size (partial hedges are fine), and the contract
+/// guarantees the trade only ever reduces risk — |net delta| was above `deltaToleranceWad`, decreases, and does
+/// not overshoot past zero by more than that tolerance, at a price within `maxSlippageBps` of the oracle, with a
+/// usable oracle, no sooner than `minRebalanceInterval` blocks after the previous rebalance, no larger than
+/// `maxTradeWad`, never spending cash owed to settled holders, not while paused — and that hedging never costs
+/// more than the manager's budget: in any `budgetWindowSeconds`-long stretch of time, the notional traded
+/// (valued at the oracle) stays within `notionalBudget` and the slippage paid against the oracle (fee and price
+/// impact) within `slippageBudget`.
+///
+/// Keeper networks that follow Chainlink Automation's `checkUpkeep`/`performUpkeep` convention serve a vault
+/// through its `BandUpkeep` adapter (granted `KEEPER_ROLE`), which sizes its own trades on-chain.
+///
+/// @dev Warning — what is and is not guaranteed:
+/// - Adversarial keeper: the most a `KEEPER_ROLE` holder (or an open `BandUpkeep`, or anyone sandwiching them)
+///   can take from depositors is the slippage budget per window: in any `budgetWindowSeconds` of time, at most
+///   `slippageBudget` quote units paid beyond the oracle price, on at most `notionalBudget` quote units traded
+///   (with the deploy defaults: 10,000 per 24 h on 3,000,000 traded, i.e. ≤ 1% of a 1,000,000 vault a day;
+///   `test/solidity/Attacks.t.sol` replays the sandwiching keeper). It cannot move the vault's delta away from
+///   zero, nor churn inside the tolerance. It can fail to hedge (liveness): the vault then carries its delta.
+/// - The oracle is trusted for its price and liveness. A price that moves by more than `latencyBps` between two
+///   updates, and is seen coming, still lets a buyer or depositor gain the excess. Trading, deposits and
+///   withdrawals (while the vault holds options or underlying) need a usable oracle: an answer > 0, no older than
+///   `maxOracleAge`, and, on an L2 with a sequencer-uptime feed, the sequencer up for longer than
+///   `SEQUENCER_GRACE_PERIOD`. A dead oracle locks withdrawals until it recovers (settled claims stay payable).
+/// - Settlement uses the oracle round current at expiry (across Chainlink aggregator phase changes); if that
+///   answer is unusable (older than `maxOracleAge` or ≤ 0), the first answer after expiry. Between expiry and
+///   settlement, deposits and withdrawals are held (`SettlementPending`); anyone can settle.
+/// - Collateral is checked at every sale, buy-back and withdrawal, at prices up to H; a rally past H, or the
+///   keeper's hedge trades between two checks (a buy spends cash that covers puts at price 0, within the budget),
+///   can leave the book under-collateralised until the market or the hedge comes back. Deposits are refused
+///   while liabilities reach assets.
+/// - Settled claims are paid in the quote asset; when cash is short (the hedge is still in the underlying), the
+///   rest is paid in the underlying at the oracle price. Rebalancing never spends cash owed to settled holders.
+/// - The manager is trusted to set volatility, rates, spreads, charges and bounds honestly; a wrong volatility
+///   misprices premiums and the NAV. The guardian can halt trading but cannot move funds.
+/// - The AMM is fixed at deployment and only ever called by `rebalance`. A spot AMM cannot short: a book whose
+///   delta is positive can be hedged only down to a zero underlying balance (`InsufficientHedge` beyond).
+/// - Pausing stops rebalancing, sales, buy-backs and deposits; withdrawals, settlement and claims stay open.
+interface IOptionVault is IOptionVaultCore, IOptionVaultBook, IAccessControl {
+    /// @notice Settled option payouts not yet claimed, quote decimals.
+    function pendingPayouts() external view returns (uint256);
+
+    /// @notice The hedged asset (e.g. WETH).
+    function underlying() external view returns (IERC20Metadata);
+
+    /// @notice The price feed: quote per underlying.
+    function oracle() external view returns (AggregatorV3Interface);
+
+    /// @notice The hedge venue.
+    function amm() external view returns (IMockAmm);
+
+    /// @notice The L2 sequencer-uptime feed, or zero on chains without one.
+    function sequencerUptimeFeed() external view returns (AggregatorV3Interface);
+
+    /// @notice Id of a series: `keccak256(abi.encode(isCall, strikeWad, expiry))`.
+    function seriesId(bool isCall, uint256 strikeWad, uint256 expiry) external pure returns (bytes32);
+
+    /// @notice May call `rebalance` (a keeper, or a `BandUpkeep` adapter).
+    function KEEPER_ROLE() external view returns (bytes32);
+    /// @notice Lists series and sets pricing, limits and hedge parameters.
+    function MANAGER_ROLE() external view returns (bytes32);
+    /// @notice May pause trading.
+    function GUARDIAN_ROLE() external view returns (bytes32);
+    /// @notice Most live series the book holds: bounds every loop over the book.
+    function MAX_LIVE_SERIES() external view returns (uint256);
+    /// @notice Trading in a series closes this long before its expiry.
+    function TRADING_CUTOFF_SECONDS() external view returns (uint256);
+    /// @notice Latest expiry a new series may have, from now.
+    function MAX_EXPIRY_SECONDS() external view returns (uint256);
+    /// @notice How long after an L2 sequencer comes back up prices are trusted again.
+    function SEQUENCER_GRACE_PERIOD() external view returns (uint256);
+    /// @notice The unit of hedging-budget usage, quote wad (1e-4 quote units).
+    function BUDGET_UNIT_WAD() external view returns (uint256);
 }

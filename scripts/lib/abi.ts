@@ -3,6 +3,15 @@ import { readFile } from "node:fs/promises";
 /** The contracts whose ABIs the keeper (and the scripts built on it) use. */
 export const ABI_CONTRACTS = ["OptionVault", "VaultLens", "BandUpkeep", "MockAmm", "MockOracle", "MockERC20"] as const;
 
+/**
+ * A vault answers at one address for two contracts: `OptionVault` itself and, through its fallback,
+ * `OptionVaultExtension` (linked to the `OptionBook` library). Its ABI is `IOptionVault` (the whole specification)
+ * plus every error and event any of them can raise — so a revert from the extension or the library decodes too.
+ */
+const VAULT_PARTS = ["IOptionVault", "OptionVault", "OptionVaultExtension", "OptionBook"] as const;
+
+type AbiItem = { type: string; name?: string; inputs?: { type: string }[] };
+
 const lowerFirst = (s: string) => s[0]!.toLowerCase() + s.slice(1);
 
 /** The source of `keeper/abi.ts`, generated from the compiled artifacts. */
@@ -12,14 +21,38 @@ export async function renderAbiModule(): Promise<string> {
     "",
   ];
   for (const name of ABI_CONTRACTS) {
-    const artifact = JSON.parse(
-      await readFile(new URL(`../../artifacts/contracts/${artifactPath(name)}/${name}.json`, import.meta.url), "utf8"),
-    ) as { abi: unknown };
-    parts.push(`export const ${lowerFirst(name)}Abi = ${JSON.stringify(artifact.abi, null, 2)} as const;`, "");
+    const abi = name === "OptionVault" ? await vaultAbi() : await readAbi(name);
+    parts.push(`export const ${lowerFirst(name)}Abi = ${JSON.stringify(abi, null, 2)} as const;`, "");
   }
   return parts.join("\n");
 }
 
-function artifactPath(name: (typeof ABI_CONTRACTS)[number]): string {
-  return name.startsWith("Mock") ? `mocks/${name}.sol` : `${name}.sol`;
+/** `IOptionVault`'s ABI, then the constructor, errors and events of the vault's parts it lacks, each once. */
+async function vaultAbi(): Promise<AbiItem[]> {
+  const seen = new Set<string>();
+  const out: AbiItem[] = [];
+  for (const part of VAULT_PARTS) {
+    for (const item of await readAbi(part)) {
+      if (part !== "IOptionVault" && item.type === "function") continue;
+      const key = `${item.type} ${item.name ?? ""}(${(item.inputs ?? []).map((i) => i.type).join(",")})`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      out.push(item);
+    }
+  }
+  return out;
+}
+
+async function readAbi(name: string): Promise<AbiItem[]> {
+  const artifact = JSON.parse(
+    await readFile(new URL(`../../artifacts/contracts/${artifactPath(name)}/${name}.json`, import.meta.url), "utf8"),
+  ) as { abi: AbiItem[] };
+  return artifact.abi;
+}
+
+function artifactPath(name: string): string {
+  if (name.startsWith("Mock")) return `mocks/${name}.sol`;
+  if (name === "IOptionVault") return "interfaces/IOptionVault.sol";
+  if (name === "OptionBook") return "libraries/OptionBook.sol";
+  return `${name}.sol`;
 }

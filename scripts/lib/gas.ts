@@ -45,12 +45,12 @@ export async function rebalanceGasWithSeries(viem: HardhatViem, count: number, b
     const hash = await sys.vault.write.rebalance([true, amountIn, 0n, await deadline(sys)], { account: sys.keeper.account });
     return Number((await sys.wait(hash)).gasUsed);
   };
-  const st = await sys.vault.read.state();
+  const [st] = await sys.lens.read.stateOf([sys.vault.address]);
   if (st.netDeltaWad >= 0n) throw new Error(`scenario with ${count} series has delta ${st.netDeltaWad}, expected < 0`);
   const firstGas = await buy(BigInt(-st.netDeltaWad) / 4n);
-  const mid = await sys.vault.read.state();
+  const [mid] = await sys.lens.read.stateOf([sys.vault.address]);
   const gas = await buy(BigInt(-mid.netDeltaWad));
-  const after = await sys.vault.read.state();
+  const [after] = await sys.lens.read.stateOf([sys.vault.address]);
   if (abs(after.netDeltaWad) > WAD / 100n) throw new Error(`rebalance left delta ${after.netDeltaWad}`);
   return { gas, firstGas, sys };
 }

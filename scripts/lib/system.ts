@@ -4,12 +4,14 @@
  * against exactly the same wiring.
  */
 import type { NetworkConnection } from "hardhat/types/network";
-import { keccak256, parseUnits, toHex, type Address } from "viem";
-import type { HedgeBounds, RiskParams } from "../../keeper/types.ts";
+import { keccak256, parseUnits, toHex, zeroAddress, type Address } from "viem";
+import type { BookLimits, HedgeBounds, RiskParams } from "../../keeper/types.ts";
 
 export type HardhatViem = NetworkConnection["viem"];
 
 export const QUOTE_DECIMALS = 6;
+/** `BandUpkeep`'s pool/oracle gap above which it does not trade. */
+export const UPKEEP_MAX_POOL_DEVIATION_BPS = 50n;
 export const UNDERLYING_DECIMALS = 18;
 export const ORACLE_DECIMALS = 8;
 export const WAD = 10n ** 18n;
@@ -25,8 +27,13 @@ export const ROLES = {
 
 /** The vault's bounds and pricing parameters: the same shapes the keeper reads back (`keeper/types.ts`). */
 export type HedgeParams = HedgeBounds;
-export type { RiskParams };
+export type { BookLimits, RiskParams };
 
+/**
+ * The defaults every deployment script starts from (one table: `deploySystem`, `npm run deploy`, the demo).
+ * The hedging budget bounds what an adversarial keeper can cost the vault: at most 10,000 quote units of slippage
+ * on 3,000,000 of notional in any 24 hours (1% of a 1,000,000 vault a day).
+ */
 export const DEFAULT_HEDGE_PARAMS: HedgeParams = {
   maxSlippageBps: 100,
   minRebalanceInterval: 1,
@@ -34,14 +41,74 @@ export const DEFAULT_HEDGE_PARAMS: HedgeParams = {
   maxTradeWad: 200n * WAD,
   deltaToleranceWad: WAD / 10n,
   bandWad: WAD / 2n,
+  budgetWindowSeconds: 86_400,
+  notionalBudget: 3_000_000,
+  slippageBudget: 10_000,
 };
 
+/**
+ * 80% volatility, a 2% spread; premiums and share prices assume the next oracle answer may be 0.5% away (a
+ * Chainlink ETH/USD deviation threshold); collateral is charged 5% a year; no option sells below 0.05% of spot.
+ */
 export const DEFAULT_RISK_PARAMS: RiskParams = {
   volWad: (WAD * 8n) / 10n,
   rateWad: 0n,
   spreadBps: 200,
-  stressUpBps: 10_000,
+  latencyBps: 50,
+  capitalChargeBps: 500,
+  minPremiumBps: 5,
 };
+
+/** Collateral up to a 100% rally over the highest strike; at most 80% of the assets locked by sales. */
+export const DEFAULT_BOOK_LIMITS: BookLimits = {
+  stressUpBps: 10_000,
+  maxUtilizationBps: 8_000,
+  minPositionWad: WAD / 100n,
+  maxSeriesOpenInterestWad: 10_000n * WAD,
+  maxOpenInterestWad: 50_000n * WAD,
+};
+
+/** The vault's constructor `Config` (`OptionVaultBase.Config`). */
+export interface VaultConfig {
+  quote: Address;
+  underlying: Address;
+  oracle: Address;
+  amm: Address;
+  /** Chainlink's L2 sequencer-uptime feed; zero on L1. */
+  sequencerUptimeFeed: Address;
+  admin: Address;
+  name: string;
+  symbol: string;
+}
+
+/** The share token's name and symbol every script uses. */
+export const VAULT_NAME = { name: "Delta Keeper ETH Vault", symbol: "dkETH" } as const;
+
+/**
+ * Deploys one vault: its `OptionVaultExtension` (from the same config), then the `OptionVault` that delegates to
+ * it, both linked to the `OptionBook` library at `optionBook` (deployed here when not given: one per chain is
+ * enough). Returns the vault typed with the full `IOptionVault` ABI, the extension and the library.
+ */
+export async function deployVault(
+  viem: HardhatViem,
+  p: {
+    config: Omit<VaultConfig, "sequencerUptimeFeed" | "name" | "symbol"> & Partial<VaultConfig>;
+    hedge: HedgeParams;
+    risk: RiskParams;
+    limits: BookLimits;
+    optionBook?: Address;
+  },
+) {
+  const optionBook = p.optionBook ?? (await viem.deployContract("OptionBook")).address;
+  const libraries = { OptionBook: optionBook };
+  const config: VaultConfig = { sequencerUptimeFeed: zeroAddress, ...VAULT_NAME, ...p.config };
+  const extension = await viem.deployContract("OptionVaultExtension", [config], { libraries });
+  const deployed = await viem.deployContract("OptionVault", [config, extension.address, p.hedge, p.risk, p.limits], {
+    libraries,
+  });
+  const vault = await viem.getContractAt("IOptionVault", deployed.address);
+  return { vault, extension, optionBook };
+}
 
 export interface SystemOptions {
   /** Oracle and AMM starting price, quote units per underlying (e.g. 3000). */
@@ -53,6 +120,9 @@ export interface SystemOptions {
   vaultDeposit?: number;
   hedge?: Partial<HedgeParams>;
   risk?: Partial<RiskParams>;
+  limits?: Partial<BookLimits>;
+  /** Chainlink L2 sequencer-uptime feed for the vault (default: none, as on L1). */
+  sequencerUptimeFeed?: Address;
 }
 
 export function priceE8(price: number): bigint {
@@ -99,26 +169,24 @@ export async function deploySystem(viem: HardhatViem, options: SystemOptions = {
 
   const hedge = { ...DEFAULT_HEDGE_PARAMS, ...options.hedge };
   const risk = { ...DEFAULT_RISK_PARAMS, ...options.risk };
-  const vault = await viem.deployContract("OptionVault", [
-    quote.address,
-    underlying.address,
-    oracle.address,
-    amm.address,
-    admin.account.address,
-    "Delta Keeper ETH Vault",
-    "dkETH",
+  const limits = { ...DEFAULT_BOOK_LIMITS, ...options.limits };
+  const { vault, optionBook } = await deployVault(viem, {
+    config: {
+      quote: quote.address,
+      underlying: underlying.address,
+      oracle: oracle.address,
+      amm: amm.address,
+      admin: admin.account.address,
+      sequencerUptimeFeed: options.sequencerUptimeFeed ?? zeroAddress,
+    },
     hedge,
     risk,
-  ]);
+    limits,
+  });
   const lens = await viem.deployContract("VaultLens");
-  // Open runner (address 0): any Automation-style runner may perform; the vault's guards bound every trade.
-  const upkeep = await viem.deployContract("BandUpkeep", [
-    vault.address,
-    amm.address,
-    "0x0000000000000000000000000000000000000000",
-    QUOTE_DECIMALS,
-    UNDERLYING_DECIMALS,
-  ]);
+  // Open runner (address 0): any Automation-style runner may perform — the upkeep sizes every trade itself, so a
+  // caller can only trigger the hedge the band rule calls for. It trades while the pool is within 0.5% of the oracle.
+  const upkeep = await viem.deployContract("BandUpkeep", [vault.address, zeroAddress, UPKEEP_MAX_POOL_DEVIATION_BPS]);
 
   const wait = receiptWaiter(publicClient);
 
@@ -144,7 +212,7 @@ export async function deploySystem(viem: HardhatViem, options: SystemOptions = {
     await wait(await vault.write.deposit([deposit, admin.account.address]));
   }
 
-  return { admin, keeper, publicClient, quote, underlying, oracle, amm, vault, lens, upkeep, hedge, risk, wait };
+  return { admin, keeper, publicClient, quote, underlying, oracle, amm, vault, lens, upkeep, hedge, risk, limits, optionBook, wait };
 }
 
 export type System = Awaited<ReturnType<typeof deploySystem>>;
@@ -162,7 +230,7 @@ export async function listSeries(sys: Pick<System, "publicClient" | "vault" | "w
 /** Mints quote to `buyer`, approves the vault and opens `size` options of series `id`. */
 export async function buyOptions(sys: Pick<System, "vault" | "quote" | "wait">, buyer: Address, id: `0x${string}`, size: number) {
   const sizeWad = underlyingUnits(size);
-  const premium = (await sys.vault.read.quotePremium([id, sizeWad])) as bigint;
+  const premium = await sys.vault.read.quoteOpen([id, sizeWad]);
   await sys.wait(await sys.quote.write.mint([buyer, premium]));
   await sys.wait(await sys.quote.write.approve([sys.vault.address, premium], { account: buyer }));
   await sys.wait(await sys.vault.write.openPosition([id, sizeWad, premium, buyer], { account: buyer }));
@@ -194,17 +262,19 @@ export async function deployExtraVault(
     await sys.wait(await sys.quote.write.approve([amm.address, q]));
     await sys.wait(await amm.write.addLiquidity([u, q, 0n, admin.account.address]));
   }
-  const vault = await viem.deployContract("OptionVault", [
-    sys.quote.address,
-    sys.underlying.address,
-    sys.oracle.address,
-    amm.address,
-    admin.account.address,
-    "Delta Keeper ETH Vault",
-    "dkETH",
-    sys.hedge,
-    sys.risk,
-  ]);
+  const { vault } = await deployVault(viem, {
+    config: {
+      quote: sys.quote.address,
+      underlying: sys.underlying.address,
+      oracle: sys.oracle.address,
+      amm: amm.address,
+      admin: admin.account.address,
+    },
+    hedge: sys.hedge,
+    risk: sys.risk,
+    limits: sys.limits,
+    optionBook: sys.optionBook,
+  });
   await sys.wait(await vault.write.grantRole([ROLES.manager, admin.account.address]));
   await sys.wait(await vault.write.grantRole([ROLES.keeper, keeper.account.address]));
   const deposit = quoteUnits(p.deposit ?? 1_000_000);

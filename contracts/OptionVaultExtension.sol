@@ -1,0 +1,425 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+
+import {IOptionVaultBook} from "./interfaces/IOptionVault.sol";
+import {BlackScholes} from "./libraries/BlackScholes.sol";
+import {OptionBook} from "./libraries/OptionBook.sol";
+import {OptionVaultBase} from "./OptionVaultBase.sol";
+
+/// @title OptionVaultExtension
+/// @notice The book, its views and the administration of an `OptionVault`, served by the vault's fallback through
+/// DELEGATECALL: it runs on the vault's storage, as the vault, with the caller's `msg.sender`. Deploy it from the
+/// vault's `Config` before the vault; call the vault (with `IOptionVault`'s ABI), never this contract.
+/// @dev Every function refuses a direct call (`NotDelegated`), so nothing can act on this contract's own storage.
+/// Roles are the vault's: checked with `hasRole` on the vault itself. Sales, buy-backs, settlements and claims
+/// share the vault's reentrancy guard (the same transient slot, in the vault's context).
+contract OptionVaultExtension is OptionVaultBase, ReentrancyGuardTransient, IOptionVaultBook {
+    using SafeERC20 for IERC20;
+    using SafeCast for uint256;
+    using SafeCast for int256;
+
+    /// @notice A function of the extension was called directly rather than through its vault.
+    error NotDelegated();
+
+    /// @dev AccessControl's admin role (the vault's).
+    bytes32 private constant DEFAULT_ADMIN_ROLE = 0x00;
+
+    /// @dev This contract's own address: in a DELEGATECALL, `address(this)` is the vault's instead.
+    address private immutable _self;
+
+    /// @param config The vault's configuration (immutables are per contract: the extension keeps its own copy, and
+    /// the vault's constructor checks it matches).
+    constructor(Config memory config) OptionVaultBase(config) {
+        _self = address(this);
+    }
+
+    modifier onlyDelegated() {
+        _checkDelegated();
+        _;
+    }
+
+    /// @dev The vault's own AccessControl, asked through a call to the vault (this code runs as the vault).
+    modifier onlyRole(bytes32 role) {
+        _checkRole(role);
+        _;
+    }
+
+    function _checkDelegated() private view {
+        if (address(this) == _self) revert NotDelegated();
+    }
+
+    function _checkRole(bytes32 role) private view {
+        if (!IAccessControl(address(this)).hasRole(role, msg.sender)) {
+            revert IAccessControl.AccessControlUnauthorizedAccount(msg.sender, role);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Book
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IOptionVaultBook
+    function listSeries(bool isCall, uint256 strikeWad, uint256 expiry)
+        external
+        onlyDelegated
+        onlyRole(MANAGER_ROLE)
+        returns (bytes32 id)
+    {
+        VaultStorage storage $ = _storage();
+        uint256 count = $.hot.liveCount;
+        if (count >= MAX_LIVE_SERIES) revert BookFull(MAX_LIVE_SERIES);
+        uint256 earliest = block.timestamp + TRADING_CUTOFF_SECONDS + 1;
+        uint256 latest = block.timestamp + MAX_EXPIRY_SECONDS;
+        if (expiry < earliest || expiry > latest) revert InvalidExpiry(expiry, earliest, latest);
+        if (strikeWad < BlackScholes.MIN_PRICE_WAD || strikeWad > type(uint96).max) revert InvalidStrike(strikeWad);
+
+        id = seriesId(isCall, strikeWad, expiry);
+        if ($.slotOf[id] != 0 || $.settlements[id].settled) revert SeriesExists(id);
+
+        $.book[count] = Series({strikeWad: uint96(strikeWad), expiry: uint40(expiry), isCall: isCall, sizeWad: 0});
+        $.slotOf[id] = count + 1;
+        $.hot.liveCount = uint8(count + 1);
+        emit SeriesListed(id, isCall, strikeWad, expiry);
+    }
+
+    /// @inheritdoc IOptionVaultBook
+    function delistSeries(bytes32 id) external onlyDelegated onlyRole(MANAGER_ROLE) {
+        VaultStorage storage $ = _storage();
+        uint256 slot = _liveSlot(id);
+        int256 size = $.book[slot].sizeWad;
+        if (size != 0) revert SeriesNotEmpty(id, size);
+        _removeFromBook(id, slot);
+        emit SeriesDelisted(id);
+    }
+
+    /// @inheritdoc IOptionVaultBook
+    function openPosition(bytes32 id, uint256 sizeWad, uint256 maxPremium, address receiver)
+        external
+        onlyDelegated
+        nonReentrant
+        returns (uint256 premium)
+    {
+        VaultStorage storage $ = _storage();
+        (uint256 slot, Series memory s, uint256 spotWad) = _tradeable(id, sizeWad);
+        BookLimits memory limits = $.bookLimits;
+        uint256 positionWad = $.positions[id][receiver] + sizeWad;
+        if (positionWad < limits.minPositionWad) revert PositionTooSmall(positionWad, limits.minPositionWad);
+        uint256 seriesInterestWad = uint256(-int256(s.sizeWad)) + sizeWad;
+        if (seriesInterestWad > limits.maxSeriesOpenInterestWad) {
+            revert OpenInterestExceeded(id, seriesInterestWad, limits.maxSeriesOpenInterestWad);
+        }
+        premium = Math.ceilDiv(OptionBook.premiumWad(s, sizeWad, _market(spotWad), _charges(limits)), _quoteScale);
+        if (premium > maxPremium) revert PremiumTooHigh(premium, maxPremium);
+
+        // Effects. The vault writes the option: its size goes down by what the buyer receives.
+        $.book[slot].sizeWad = (int256(s.sizeWad) - sizeWad.toInt256()).toInt96();
+        $.positions[id][receiver] = positionWad;
+        // Collateral, on the state after the trade and counting the premium about to arrive.
+        _checkSale(spotWad, premium, limits);
+
+        emit PositionOpened(id, msg.sender, receiver, sizeWad, premium, spotWad);
+        _quote.safeTransferFrom(msg.sender, address(this), premium);
+    }
+
+    /// @inheritdoc IOptionVaultBook
+    function closePosition(bytes32 id, uint256 sizeWad, uint256 minProceeds, address receiver)
+        external
+        onlyDelegated
+        nonReentrant
+        returns (uint256 proceeds)
+    {
+        (uint256 slot, Series memory s, uint256 spotWad) = _tradeable(id, sizeWad);
+        VaultStorage storage $ = _storage();
+        uint256 leftWad = _positionLeft($.positions[id][msg.sender], id, sizeWad, $.bookLimits.minPositionWad);
+        proceeds = OptionBook.proceedsWad(s, sizeWad, _market(spotWad), _charges($.bookLimits)) / _quoteScale;
+        if (proceeds < minProceeds) revert ProceedsTooLow(proceeds, minProceeds);
+
+        $.positions[id][msg.sender] = leftWad;
+        $.book[slot].sizeWad = (int256(s.sizeWad) + sizeWad.toInt256()).toInt96();
+        (int256 worstWad, uint256 atPriceWad,,) = _worstCase(spotWad, 0, proceeds);
+        if (worstWad < 0) revert InsufficientCollateral(worstWad, atPriceWad);
+
+        emit PositionClosed(id, msg.sender, receiver, sizeWad, proceeds, spotWad);
+        _quote.safeTransfer(receiver, proceeds);
+    }
+
+    /// @inheritdoc IOptionVaultBook
+    function quoteOpen(bytes32 id, uint256 sizeWad) external view onlyDelegated returns (uint256 premium) {
+        VaultStorage storage $ = _storage();
+        (, Series memory s, uint256 spotWad) = _tradeable(id, sizeWad);
+        return Math.ceilDiv(OptionBook.premiumWad(s, sizeWad, _market(spotWad), _charges($.bookLimits)), _quoteScale);
+    }
+
+    /// @inheritdoc IOptionVaultBook
+    function quoteClose(bytes32 id, uint256 sizeWad) external view onlyDelegated returns (uint256 proceeds) {
+        VaultStorage storage $ = _storage();
+        (, Series memory s, uint256 spotWad) = _tradeable(id, sizeWad);
+        return OptionBook.proceedsWad(s, sizeWad, _market(spotWad), _charges($.bookLimits)) / _quoteScale;
+    }
+
+    /// @inheritdoc IOptionVaultBook
+    function settleSeries(bytes32 id, uint80 roundId) external onlyDelegated nonReentrant {
+        VaultStorage storage $ = _storage();
+        uint256 slot = _liveSlot(id);
+        Series memory s = $.book[slot];
+        if (block.timestamp < s.expiry) revert SeriesNotExpired(id, s.expiry);
+        (uint80 usedRoundId, uint256 answer) = OptionBook.settlementAnswer(oracle, roundId, s.expiry, $.hot.maxOracleAge);
+        uint256 priceWad = answer * _oracleScale;
+
+        uint256 payoutPerUnitWad = OptionBook.intrinsicWad(s.isCall, s.strikeWad, priceWad);
+        // Rounded up: the liability reserved covers every holder's rounded-down claim.
+        uint256 totalPayout =
+            Math.mulDiv(payoutPerUnitWad, uint256(-int256(s.sizeWad)), WAD * _quoteScale, Math.Rounding.Ceil);
+
+        $.settlements[id] = Settlement({payoutPerUnitWad: payoutPerUnitWad.toUint128(), settled: true});
+        $.pendingPayouts += totalPayout;
+        if (totalPayout != 0) $.hot.owesPayouts = true;
+        _removeFromBook(id, slot);
+        emit SeriesSettled(id, usedRoundId, priceWad, payoutPerUnitWad, totalPayout);
+    }
+
+    /// @inheritdoc IOptionVaultBook
+    function claim(bytes32 id, address receiver) external onlyDelegated nonReentrant returns (uint256 payout) {
+        VaultStorage storage $ = _storage();
+        Settlement memory st = $.settlements[id];
+        if (!st.settled) revert NotSettled(id);
+        uint256 sizeWad = $.positions[id][msg.sender];
+        if (sizeWad == 0) revert NothingToClaim(id, msg.sender);
+
+        payout = Math.mulDiv(st.payoutPerUnitWad, sizeWad, WAD * _quoteScale);
+        delete $.positions[id][msg.sender];
+        uint256 owed = $.pendingPayouts - payout;
+        $.pendingPayouts = owed;
+        if (owed == 0) $.hot.owesPayouts = false;
+        uint256 cash = _quote.balanceOf(address(this));
+        uint256 inUnderlying;
+        uint256 spotWad;
+        if (payout > cash) {
+            // The cash went into the hedge: pay the rest in the underlying at the oracle price, rounded down.
+            spotWad = _usableSpot($.hot.maxOracleAge);
+            inUnderlying = Math.mulDiv((payout - cash) * _quoteScale, WAD, spotWad * _underlyingScale);
+            payout = cash;
+        }
+        emit Claimed(id, msg.sender, receiver, sizeWad, payout, inUnderlying, spotWad);
+        if (payout != 0) _quote.safeTransfer(receiver, payout);
+        if (inUnderlying != 0) IERC20(address(underlying)).safeTransfer(receiver, inUnderlying);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Views
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IOptionVaultBook
+    function hedgeStatus() external view onlyDelegated returns (HedgeStatus memory st) {
+        VaultStorage storage $ = _storage();
+        Hot memory hot = $.hot;
+        Limits memory limits = $.limits;
+        Ledger memory ledger = $.ledger;
+        (, uint256 notionalPrev, uint256 notionalCur, uint256 slippagePrev, uint256 slippageCur) =
+            _rolledLedger(ledger, hot.budgetWindowSeconds);
+        st.lastRebalanceBlock = ledger.lastRebalanceBlock;
+        st.nextRebalanceBlock = uint256(ledger.lastRebalanceBlock) + hot.minRebalanceInterval;
+        st.notionalLeftWad = _left(limits.notionalBudget, notionalPrev + notionalCur);
+        st.slippageLeftWad = _left(limits.slippageBudget, slippagePrev + slippageCur);
+        (,, st.oracleStatus,) = _spot(hot.maxOracleAge);
+        st.paused = hot.paused;
+    }
+
+    /// @inheritdoc IOptionVaultBook
+    function book() external view onlyDelegated returns (bytes32[] memory ids, Series[] memory series) {
+        VaultStorage storage $ = _storage();
+        uint256 count = $.hot.liveCount;
+        ids = new bytes32[](count);
+        series = new Series[](count);
+        for (uint256 i; i < count; ++i) {
+            Series memory s = $.book[i];
+            series[i] = s;
+            ids[i] = seriesId(s.isCall, s.strikeWad, s.expiry);
+        }
+    }
+
+    /// @inheritdoc IOptionVaultBook
+    function positionOf(bytes32 id, address holder) external view onlyDelegated returns (uint256) {
+        VaultStorage storage $ = _storage();
+        return $.positions[id][holder];
+    }
+
+    /// @inheritdoc IOptionVaultBook
+    function settlementOf(bytes32 id) external view onlyDelegated returns (bool settled, uint256 payoutPerUnitWad) {
+        VaultStorage storage $ = _storage();
+        Settlement memory st = $.settlements[id];
+        return (st.settled, st.payoutPerUnitWad);
+    }
+
+    /// @inheritdoc IOptionVaultBook
+    function hedgeParams() external view onlyDelegated returns (HedgeParams memory) {
+        VaultStorage storage $ = _storage();
+        Hot memory hot = $.hot;
+        Limits memory limits = $.limits;
+        return HedgeParams({
+            maxSlippageBps: hot.maxSlippageBps,
+            minRebalanceInterval: hot.minRebalanceInterval,
+            maxOracleAge: hot.maxOracleAge,
+            maxTradeWad: limits.maxTradeWad,
+            deltaToleranceWad: limits.deltaToleranceWad,
+            bandWad: $.cold.bandWad,
+            budgetWindowSeconds: hot.budgetWindowSeconds,
+            notionalBudget: limits.notionalBudget,
+            slippageBudget: limits.slippageBudget
+        });
+    }
+
+    /// @inheritdoc IOptionVaultBook
+    function riskParams() external view onlyDelegated returns (RiskParams memory) {
+        VaultStorage storage $ = _storage();
+        Cold memory cold = $.cold;
+        return RiskParams({
+            volWad: $.hot.volWad,
+            rateWad: $.hot.rateWad,
+            spreadBps: cold.spreadBps,
+            latencyBps: cold.latencyBps,
+            capitalChargeBps: cold.capitalChargeBps,
+            minPremiumBps: cold.minPremiumBps
+        });
+    }
+
+    /// @inheritdoc IOptionVaultBook
+    function bookLimits() external view onlyDelegated returns (BookLimits memory) {
+        VaultStorage storage $ = _storage();
+        return $.bookLimits;
+    }
+
+    /// @inheritdoc IOptionVaultBook
+    function paused() external view onlyDelegated returns (bool) {
+        VaultStorage storage $ = _storage();
+        return $.hot.paused;
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Administration
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IOptionVaultBook
+    function setHedgeParams(HedgeParams calldata params) external onlyDelegated onlyRole(MANAGER_ROLE) {
+        _setHedgeParams(params);
+    }
+
+    /// @inheritdoc IOptionVaultBook
+    function setRiskParams(RiskParams calldata params) external onlyDelegated onlyRole(MANAGER_ROLE) {
+        _setRiskParams(params);
+    }
+
+    /// @inheritdoc IOptionVaultBook
+    function setBookLimits(BookLimits calldata limits) external onlyDelegated onlyRole(MANAGER_ROLE) {
+        _setBookLimits(limits);
+    }
+
+    /// @inheritdoc IOptionVaultBook
+    function pause() external onlyDelegated onlyRole(GUARDIAN_ROLE) {
+        VaultStorage storage $ = _storage();
+        if ($.hot.paused) revert PauseStateUnchanged(true);
+        $.hot.paused = true;
+        emit Paused(msg.sender);
+    }
+
+    /// @inheritdoc IOptionVaultBook
+    function unpause() external onlyDelegated onlyRole(DEFAULT_ADMIN_ROLE) {
+        VaultStorage storage $ = _storage();
+        if (!$.hot.paused) revert PauseStateUnchanged(false);
+        $.hot.paused = false;
+        emit Unpaused(msg.sender);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Internals
+    // ---------------------------------------------------------------------------------------------------------
+
+    function _liveSlot(bytes32 id) private view returns (uint256) {
+        VaultStorage storage $ = _storage();
+        uint256 slotPlusOne = $.slotOf[id];
+        if (slotPlusOne == 0) revert UnknownSeries(id);
+        return slotPlusOne - 1;
+    }
+
+    function _removeFromBook(bytes32 id, uint256 slot) private {
+        VaultStorage storage $ = _storage();
+        uint256 last = uint256($.hot.liveCount) - 1;
+        if (slot != last) {
+            Series memory moved = $.book[last];
+            $.book[slot] = moved;
+            $.slotOf[seriesId(moved.isCall, moved.strikeWad, moved.expiry)] = slot + 1;
+        }
+        delete $.book[last];
+        delete $.slotOf[id];
+        $.hot.liveCount = uint8(last);
+    }
+
+    /// @dev The checks every sale and buy-back shares: not paused, a positive size, a live series still trading,
+    /// a usable oracle. Returns the series' slot, the series and the spot.
+    function _tradeable(bytes32 id, uint256 sizeWad)
+        private
+        view
+        returns (uint256 slot, Series memory s, uint256 spotWad)
+    {
+        VaultStorage storage $ = _storage();
+        Hot memory hot = $.hot;
+        if (hot.paused) revert VaultPaused();
+        if (sizeWad == 0) revert ZeroAmount();
+        slot = _liveSlot(id);
+        s = $.book[slot];
+        uint256 closesAt = uint256(s.expiry) - TRADING_CUTOFF_SECONDS;
+        if (block.timestamp >= closesAt) revert TradingClosed(id, closesAt);
+        spotWad = _usableSpot(hot.maxOracleAge);
+    }
+
+    /// @dev What is left of a position of `heldWad` after selling `sizeWad` back: 0 or at least the minimum.
+    function _positionLeft(uint256 heldWad, bytes32 id, uint256 sizeWad, uint256 minPositionWad)
+        private
+        pure
+        returns (uint256 leftWad)
+    {
+        if (heldWad < sizeWad) revert InsufficientPosition(id, heldWad, sizeWad);
+        leftWad = heldWad - sizeWad;
+        if (leftWad != 0 && leftWad < minPositionWad) revert PositionTooSmall(leftWad, minPositionWad);
+    }
+
+    /// @dev The collateral check of a sale, on the state after it with `premium` (quote units) received: open
+    /// interest within its cap, the book payable at every price in [0, H], and at most `maxUtilizationBps` of the
+    /// assets locked (assets − worst-case value: what the book could consume, which withdrawals cannot take).
+    function _checkSale(uint256 spotWad, uint256 premium, BookLimits memory limits) private view {
+        (int256 worstWad, uint256 atPriceWad, int256 baseWad, OptionBook.Exposure memory e) =
+            _worstCase(spotWad, premium, 0);
+        if (e.openInterestWad > limits.maxOpenInterestWad) {
+            revert OpenInterestExceeded(bytes32(0), e.openInterestWad, limits.maxOpenInterestWad);
+        }
+        if (worstWad < 0) revert InsufficientCollateral(worstWad, atPriceWad);
+        uint256 assetsWad = uint256(baseWad) + Math.mulDiv(_hedgeBalance(), spotWad, WAD);
+        uint256 lockedWad = assetsWad > uint256(worstWad) ? assetsWad - uint256(worstWad) : 0;
+        uint256 maxLockedWad = Math.mulDiv(assetsWad, limits.maxUtilizationBps, BPS);
+        if (lockedWad > maxLockedWad) revert UtilizationExceeded(lockedWad, maxLockedWad);
+    }
+
+    function _charges(BookLimits memory limits) private view returns (OptionBook.Charges memory) {
+        VaultStorage storage $ = _storage();
+        Cold memory cold = $.cold;
+        return OptionBook.Charges({
+            spreadBps: cold.spreadBps,
+            latencyBps: cold.latencyBps,
+            capitalChargeBps: cold.capitalChargeBps,
+            minPremiumBps: cold.minPremiumBps,
+            stressUpBps: limits.stressUpBps
+        });
+    }
+
+    function _left(uint256 budget, uint256 usedUnits) private pure returns (uint256) {
+        uint256 budgetUnits = budget * UNITS_PER_QUOTE;
+        return budgetUnits > usedUnits ? (budgetUnits - usedUnits) * BUDGET_UNIT_WAD : 0;
+    }
+}
