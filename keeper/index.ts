@@ -255,7 +255,7 @@ function printStatus(read: ReadResult, plans: VaultPlan[], json: boolean): void 
       band: p.decision.band === undefined ? fmt(wadToNumber(s.hedge.bandWad)) : fmt(p.decision.band),
       "hedge bal": fmt(Number(s.hedgeBalance) / 10 ** s.underlyingDecimals),
       spot: fmt(wadToNumber(s.spotWad), 2),
-      "oracle age": `${s.oracleAgeSeconds}s${s.oracleFresh ? "" : " STALE"}`,
+      "oracle age": `${s.oracleAgeSeconds}s${s.oracleStatus === "Usable" ? "" : ` ${s.oracleStatus.toUpperCase()}`}`,
       "last rebalance": s.lastRebalanceBlock === 0n ? "never" : `#${s.lastRebalanceBlock}`,
       series: s.book.length,
       state: s.paused ? "PAUSED" : "active",

@@ -5,6 +5,7 @@
  * arrives while a tick runs is skipped and counted, and the next tick reads the latest state anyway.
  */
 import type { Account, Address, PublicClient } from "viem";
+import { classifyVaultError } from "./chain/errors.ts";
 import { readVaults, type ReadResult, type VaultRef } from "./chain/readVaults.ts";
 import { bumpFees, computeFees, FeeCapExceededError, FeeOracle, type FeeCaps } from "./execution/fees.ts";
 import { NonceTracker } from "./execution/nonces.ts";
@@ -26,6 +27,7 @@ import {
 } from "./execution/sendHedge.ts";
 import { wadToNumber } from "./pricing/wad.ts";
 import type { HealthState } from "./telemetry/health.ts";
+import { VaultHolds } from "./telemetry/holds.ts";
 import type { KeeperMetrics } from "./telemetry/metrics.ts";
 import type { Logger } from "./telemetry/logger.ts";
 import { planBlock, updateHedgeAnchors, type HedgeAnchor, type PlanOptions, type VaultPlan } from "./tick.ts";
@@ -69,9 +71,6 @@ const DEFAULT_RESILIENCE: Resilience = {
   gasBudgetPerHourWei: undefined,
   gasBudgetPerDayWei: undefined,
 };
-
-/** Errors that mean another keeper (or runner) hedged the vault first: not a failure of ours. */
-const BEATEN_TO_IT = new Set(["RebalanceTooSoon", "DeltaNotReduced"]);
 
 export interface KeeperDeps {
   client: PublicClient;
@@ -119,8 +118,8 @@ export class Keeper {
   #lastBlockProcessedAtMs: number | undefined;
   #signerBalanceWei: bigint | undefined;
   #lastRebalanceBlocks = new Map<Address, bigint>();
-  #staleOracles = new Set<Address>();
-  #wildOracles = new Set<Address>();
+  /** What keeps each vault from being hedged (oracle, pause, sizing's holds): logged when it changes. */
+  #holds = new VaultHolds();
   #resilience: Resilience;
   /** Per vault: no new hedge before `untilBlock`; `failures` doubles the wait (bounded). */
   #backoff = new Map<Address, { untilBlock: bigint; failures: number }>();
@@ -601,17 +600,39 @@ export class Keeper {
     }
   }
 
+  /**
+   * One line per failed send, and a back-off (no retry per block) unless the vault simply no longer needs the
+   * hedge. A simulation's revert is classified by `classifyVaultError`: the state moved since the read, and the
+   * table says whether to stand down, wait (oracle, pause, budget window, payouts) or re-size.
+   */
   #logSendFailure(log: Logger, vault: Address, error: unknown): void {
     this.deps.metrics?.hedge(vault, error instanceof HedgeSimulationError ? "simulation_failed" : "skipped");
-    if (error instanceof HedgeSimulationError && BEATEN_TO_IT.has(error.errorName)) {
-      // Two keepers on one vault: the contract's spacing let the other one through. Nothing is wrong.
-      log.info({ vault, error: error.errorName }, "another keeper hedged this vault first: standing down");
+    if (error instanceof HedgeSimulationError) {
+      const { action, meaning } = classifyVaultError(error.errorName);
+      if (action === "stand-down") {
+        // Two keepers on one vault: the contract's spacing let the other one through, or its trade (or the
+        // market) brought the delta within the tolerance. Nothing is wrong, and nothing to retry.
+        const msg =
+          error.errorName === "DeltaWithinTolerance"
+            ? "vault already within its delta tolerance: standing down"
+            : "another keeper hedged this vault first: standing down";
+        log.info({ vault, error: error.errorName }, msg);
+        return;
+      }
+      this.#backOff(vault, this.#lastBlock);
+      const fields = {
+        vault,
+        error: error.errorName,
+        args: error.errorArgs.map(String),
+        action,
+        backoffUntilBlock: Number(this.#backoff.get(vault)!.untilBlock),
+      };
+      if (action === "operator") log.error(fields, `hedge not sent: ${meaning}`);
+      else log.warn(fields, `hedge not sent: ${meaning}`);
       return;
     }
     this.#backOff(vault, this.#lastBlock);
-    if (error instanceof HedgeSimulationError) {
-      log.warn({ vault, error: error.errorName, args: error.errorArgs.map(String) }, `hedge not sent: ${error.message}`);
-    } else if (error instanceof FeeCapExceededError || error instanceof GasCapExceededError) {
+    if (error instanceof FeeCapExceededError || error instanceof GasCapExceededError) {
       log.warn({ vault }, `hedge not sent: ${error.message}`);
     } else {
       log.error({ vault, error: errorMessage(error) }, "hedge not sent: RPC or signing failure");
@@ -620,23 +641,8 @@ export class Keeper {
 
   #logDecision(log: Logger, plan: VaultPlan): void {
     const { decision, view } = plan;
-    // A stale oracle stops hedging (the vault would revert with StaleOracle): say so once, and once when it ends.
-    if (!plan.snapshot.oracleFresh && !this.#staleOracles.has(plan.vault)) {
-      this.#staleOracles.add(plan.vault);
-      log.warn(
-        { vault: plan.vault, oracleAgeSeconds: Number(plan.snapshot.oracleAgeSeconds), maxOracleAge: plan.snapshot.hedge.maxOracleAge },
-        "oracle stale: no hedge for this vault until it updates",
-      );
-    } else if (plan.snapshot.oracleFresh && this.#staleOracles.delete(plan.vault)) {
-      log.info({ vault: plan.vault }, "oracle fresh again: hedging resumes");
-    }
-    const wild = decision.kind === "hold" && decision.reason.startsWith("wild oracle");
-    if (wild && !this.#wildOracles.has(plan.vault)) {
-      this.#wildOracles.add(plan.vault);
-      log.warn({ vault: plan.vault, reason: decision.reason }, "oracle far from the pool price: no hedge until they agree");
-    } else if (!wild && this.#wildOracles.delete(plan.vault)) {
-      log.info({ vault: plan.vault }, "oracle and pool agree again: hedging resumes");
-    }
+    // Conditions that stop hedging for a while (oracle, pause, a spent budget…): one line when each starts or ends.
+    for (const line of this.#holds.observe(plan)) log[line.level](line.fields, line.msg);
     const fields = {
       vault: plan.vault,
       decision: decision.kind,
@@ -649,13 +655,14 @@ export class Keeper {
     if (!plan.greeks.ok) {
       log.warn({ vault: plan.vault, maxRelativeDiff: plan.greeks.maxRelativeDiff }, "on-chain and off-chain Greeks disagree beyond GREEKS_TOLERANCE");
     }
-    const key = `${decision.kind}:${plan.sizing?.kind ?? ""}`;
+    const skipError = plan.sizing?.kind === "skip" ? (plan.sizing.error ?? "") : "";
+    const key = `${decision.kind}:${plan.sizing?.kind ?? ""}:${skipError}`;
     const changed = this.#lastDecision.get(plan.vault) !== key;
     this.#lastDecision.set(plan.vault, key);
-    // A hold that repeats every block goes to debug; every change and every rebalance decision to info.
-    if (decision.kind === "rebalance" || changed) log.info(fields, "decision");
+    // A decision that repeats every block goes to debug; every change, and every rebalance that is not held back
+    // by sizing for the same reason as in the last block, to info.
+    if ((decision.kind === "rebalance" && plan.sizing?.kind !== "skip") || changed) log.info(fields, "decision");
     else log.debug(fields, "decision");
-    if (plan.sizing?.kind === "skip") log.info({ vault: plan.vault, reason: plan.sizing.reason }, "hedge skipped by sizing");
   }
 
   #logOutcome(log: Logger, outcome: HedgeOutcome): void {
@@ -687,7 +694,7 @@ export class Keeper {
   }
 }
 
-function orderFields(order: HedgeOrder, snapshot: { netDeltaWad: bigint }) {
+function orderFields(order: HedgeOrder & { cappedBy?: readonly string[] }, snapshot: { netDeltaWad: bigint }) {
   return {
     side: order.buyUnderlying ? "buy" : "sell",
     size: round(wadToNumber(order.tradeWad), 6),
@@ -699,6 +706,7 @@ function orderFields(order: HedgeOrder, snapshot: { netDeltaWad: bigint }) {
     costQuote: round(order.totalCostQuote, 4),
     benefitQuote: round(order.benefitQuote, 4),
     partial: order.partial || undefined,
+    cappedBy: order.cappedBy?.length ? order.cappedBy.join(", ") : undefined,
   };
 }
 

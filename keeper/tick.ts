@@ -9,16 +9,8 @@ import { decide } from "./policy/index.ts";
 import { bookGreeksOffChain, greeksDisagreement, toMarketView } from "./pricing/view.ts";
 import { wadToNumber } from "./pricing/wad.ts";
 import { gasCostQuote, rebalanceGasUnits } from "./sizing/gasModel.ts";
-import { sizeHedge } from "./sizing/size.ts";
-import type {
-  CostModel,
-  Decision,
-  MarketView,
-  PolicyConfig,
-  RiskPreferences,
-  Sizing,
-  VaultSnapshot,
-} from "./types.ts";
+import { sizeHedge, type SizeResult } from "./sizing/size.ts";
+import type { CostModel, Decision, MarketView, PolicyConfig, RiskPreferences, VaultSnapshot } from "./types.ts";
 
 export interface PlanOptions {
   policy: PolicyConfig;
@@ -101,7 +93,7 @@ export interface VaultPlan {
   view: MarketView;
   decision: Decision;
   /** Present when the decision is to rebalance and no hedge is pending. */
-  sizing?: Sizing;
+  sizing?: SizeResult;
   pending: boolean;
   greeks: GreeksCheck;
 }

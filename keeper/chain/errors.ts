@@ -1,5 +1,7 @@
 /**
- * JSON-RPC errors classified by what the caller should do, not by where they came from:
+ * Errors classified by what the caller should do, not by where they came from: JSON-RPC errors
+ * (`classifyRpcError`, below) and, once a revert is decoded, the vault's own (`classifyVaultError`, whose table
+ * is at `VaultErrorAction`). JSON-RPC errors:
  *
  * | kind            | meaning                                                    | the caller should            |
  * | --------------- | ---------------------------------------------------------- | ---------------------------- |
@@ -8,7 +10,8 @@
  * | `tx-known`      | "already known": the node has these very bytes             | wait for the receipt         |
  * | `nonce-too-low` | the nonce is used (by these bytes or by another tx)        | resolve by receipt / resync  |
  * | `underpriced`   | fee below the base fee or below a replacement's bump       | re-price (a new signature)   |
- * | `revert`        | the EVM reverted (eth_call / eth_estimateGas)              | decode it; never retry       |
+ * | `revert`        | the EVM reverted (eth_call / eth_estimateGas): never       | decode: `classifyVaultError` |
+ * |                 | retried as is                                              |                              |
  * | `permanent`     | anything else: invalid params, method not found, 4xx…      | stop; retrying changes nothing |
  *
  * Classification walks the whole `cause` chain (viem's `BaseError.walk`), reading codes, HTTP statuses and the
@@ -19,6 +22,103 @@
  * `redactRpcError` keep at most the scheme and host (`describeUrl`).
  */
 import { BaseError } from "viem";
+
+// ─────────────────────────────────────────────────────────────────────────────────────────────────────────────
+// Vault reverts: what a decoded `rebalance` error asks of the keeper
+// ─────────────────────────────────────────────────────────────────────────────────────────────────────────────
+
+/**
+ * What the keeper should do about a vault error, whether sizing foresaw it at the snapshot (a skip naming it) or
+ * the simulation met it (the state moved between the read and the `eth_estimateGas`):
+ *
+ * | action         | errors                                             | the keeper should                                  |
+ * | -------------- | -------------------------------------------------- | -------------------------------------------------- |
+ * | `stand-down`   | DeltaWithinTolerance, RebalanceTooSoon,            | nothing: the vault no longer needs this hedge      |
+ * |                | DeltaNotReduced                                    | (another keeper or the market moved it). No        |
+ * |                |                                                    | failure, no back-off; the next block re-decides    |
+ * | `wait-vault`   | VaultPaused, StaleOracle, InvalidOraclePrice,      | wait: the snapshot shows it (`paused`,             |
+ * |                | SequencerDown, SequencerGracePeriod                | `oracleStatus`) and planning holds until it        |
+ * |                |                                                    | clears; back off so a vault/lens disagreement      |
+ * |                |                                                    | cannot become a retry per block                    |
+ * | `wait-budget`  | NotionalBudgetExceeded, SlippageBudgetExceeded     | back off: the budget frees up only as the window   |
+ * |                |                                                    | rolls; sizing fits each order to what the snapshot |
+ * |                |                                                    | reports left, and skips while nothing is           |
+ * | `wait-payouts` | PayoutsNotCovered                                  | back off: buys wait until settled holders claim    |
+ * |                |                                                    | (or a sale of the hedge raises cash)               |
+ * | `resize`       | SlippageTooHigh, HedgeOvershoot, TradeTooLarge,    | back off, then size again on fresh state: the pool |
+ * |                | InsufficientHedge, ZeroAmount, InsufficientOutput, | or the delta moved after the read                  |
+ * |                | InsufficientLiquidity, DeadlineExpired,            |                                                    |
+ * |                | ERC20InsufficientBalance                           |                                                    |
+ * | `operator`     | AccessControlUnauthorizedAccount, *OutOfDomain,    | back off and log an error: only a person can fix   |
+ * |                | SafeCast*, UnknownToken, anything not listed       | it (the signer lacks KEEPER_ROLE, an absurd oracle |
+ * |                |                                                    | price, a vault newer than this keeper)             |
+ *
+ * Only `rebalance`'s errors are listed: the keeper calls nothing else. `SettlementPending` (deposits and
+ * withdrawals wait for an expired series to be settled), `WithdrawalExceedsFreeCash`, `LiabilitiesExceedAssets`
+ * and the book's errors cannot come out of `rebalance` — an expired series only stops counting in the delta — so
+ * meeting one there would mean a vault this keeper does not know: `operator`.
+ */
+export type VaultErrorAction = "stand-down" | "wait-vault" | "wait-budget" | "wait-payouts" | "resize" | "operator";
+
+export interface VaultErrorInfo {
+  action: VaultErrorAction;
+  /** What it means for hedging, for one log line (the error's name and arguments go beside it). */
+  meaning: string;
+}
+
+const VAULT_ERRORS: Readonly<Record<string, VaultErrorInfo>> = Object.freeze({
+  DeltaWithinTolerance: { action: "stand-down", meaning: "net delta is within the vault's tolerance: nothing to hedge" },
+  RebalanceTooSoon: { action: "stand-down", meaning: "the vault was rebalanced within minRebalanceInterval (by another keeper)" },
+  DeltaNotReduced: { action: "stand-down", meaning: "the trade would not reduce |net delta| any more (another keeper hedged)" },
+  VaultPaused: { action: "wait-vault", meaning: "the vault is paused: no hedge until it is unpaused" },
+  StaleOracle: { action: "wait-vault", meaning: "the oracle answer is older than maxOracleAge: no hedge until it updates" },
+  InvalidOraclePrice: { action: "wait-vault", meaning: "the oracle answer is not positive: no hedge until it is" },
+  SequencerDown: { action: "wait-vault", meaning: "the L2 sequencer is down: no hedge until it is back and past its grace period" },
+  SequencerGracePeriod: { action: "wait-vault", meaning: "the L2 sequencer is back but within its grace period: no hedge until it ends" },
+  NotionalBudgetExceeded: {
+    action: "wait-budget",
+    meaning: "the hedging notional budget for the window is spent: no more hedging until the window rolls",
+  },
+  SlippageBudgetExceeded: {
+    action: "wait-budget",
+    meaning: "the hedging slippage budget for the window is spent: no more hedging until the window rolls",
+  },
+  PayoutsNotCovered: {
+    action: "wait-payouts",
+    meaning: "the vault's cash is owed to settled holders: no buy until they claim (sales still go)",
+  },
+  SlippageTooHigh: { action: "resize", meaning: "the execution price is beyond maxSlippageBps of the oracle (the pool moved)" },
+  HedgeOvershoot: { action: "resize", meaning: "the trade would cross zero delta by more than the tolerance (the delta moved)" },
+  TradeTooLarge: { action: "resize", meaning: "the trade is larger than maxTradeWad" },
+  InsufficientHedge: { action: "resize", meaning: "the vault holds less underlying than the sale" },
+  ZeroAmount: { action: "resize", meaning: "the order trades nothing" },
+  InsufficientOutput: { action: "resize", meaning: "the pool pays less than minAmountOut (the pool moved)" },
+  InsufficientLiquidity: { action: "resize", meaning: "the pool cannot serve the trade" },
+  DeadlineExpired: { action: "resize", meaning: "the swap's deadline passed before it executed" },
+  ERC20InsufficientBalance: { action: "resize", meaning: "the vault holds less of the input token than the order pays" },
+  AccessControlUnauthorizedAccount: {
+    action: "operator",
+    meaning: "the signer lacks KEEPER_ROLE on this vault: grant it, or remove the vault from VAULTS",
+  },
+  SpotOutOfDomain: { action: "operator", meaning: "the oracle price is outside the vault's pricing domain" },
+});
+
+/**
+ * What to do about a vault (or pool, or token) error named `errorName` (see the table above); `operator` for a
+ * name the table does not know.
+ */
+export function classifyVaultError(errorName: string): VaultErrorInfo {
+  return (
+    VAULT_ERRORS[errorName] ?? {
+      action: "operator",
+      meaning: "an error this keeper does not expect from rebalance: check the vault and the keeper's version",
+    }
+  );
+}
+
+// ─────────────────────────────────────────────────────────────────────────────────────────────────────────────
+// RPC errors
+// ─────────────────────────────────────────────────────────────────────────────────────────────────────────────
 
 export type RpcErrorKind = "transient" | "permanent" | "tx-known" | "nonce-too-low" | "underpriced" | "revert";
 

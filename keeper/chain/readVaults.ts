@@ -5,7 +5,7 @@
  */
 import { decodeErrorResult, type Address, type BlockTag, type Hex, type PublicClient } from "viem";
 import { mockAmmAbi, optionVaultAbi, vaultLensAbi } from "../abi.ts";
-import type { ChainSnapshot, VaultSnapshot } from "../types.ts";
+import { ORACLE_STATUSES, type ChainSnapshot, type OracleStatus, type VaultSnapshot } from "../types.ts";
 
 /** A vault to read, with the token decimals needed to convert its amounts. */
 export interface VaultRef {
@@ -17,7 +17,10 @@ export interface VaultRef {
 export interface ReadResult {
   chain: ChainSnapshot & { chainId: bigint; accountBalance: bigint };
   vaults: VaultSnapshot[];
-  /** Vaults whose `state()` reverted (or that have no code), with the decoded reason. */
+  /**
+   * Vaults the lens could not read (a view reverted inside `VaultLens.stateOf`, or no code at the address), with
+   * the decoded reason; also a vault whose answer this keeper cannot interpret (an oracle status it does not know).
+   */
   failures: { vault: Address; reason: string }[];
 }
 
@@ -67,6 +70,12 @@ export async function readVaults(client: PublicClient, params: ReadParams): Prom
       return;
     }
     const st = snap.state;
+    const oracleStatus = oracleStatusName(st.oracleStatus);
+    if (oracleStatus === undefined) {
+      // A newer vault (or lens) than this keeper's ABI: refuse to guess whether its oracle can be traded on.
+      result.failures.push({ vault: ref.address, reason: `unknown oracle status ${st.oracleStatus}: update the keeper's ABI` });
+      return;
+    }
     result.vaults.push({
       vault: ref.address,
       blockNumber: st.blockNumber,
@@ -77,15 +86,20 @@ export async function readVaults(client: PublicClient, params: ReadParams): Prom
       vegaWad: st.vegaWad,
       hedgeBalance: st.hedgeBalance,
       cashBalance: st.cashBalance,
+      pendingPayouts: st.pendingPayouts,
       spotWad: st.spotWad,
       oracleUpdatedAt: st.oracleUpdatedAt,
       oracleAgeSeconds: st.oracleAgeSeconds,
       oracleFresh: st.oracleFresh,
+      oracleStatus,
       ammReserveUnderlying: st.ammReserveUnderlying,
       ammReserveQuote: st.ammReserveQuote,
       ammFeeBps: st.ammFeeBps,
       lastRebalanceBlock: st.lastRebalanceBlock,
       nextRebalanceBlock: st.nextRebalanceBlock,
+      notionalLeftWad: st.notionalLeftWad,
+      slippageLeftWad: st.slippageLeftWad,
+      settlementPending: st.settlementPending,
       paused: st.paused,
       hedge: {
         maxSlippageBps: Number(st.hedge.maxSlippageBps),
@@ -94,12 +108,17 @@ export async function readVaults(client: PublicClient, params: ReadParams): Prom
         maxTradeWad: st.hedge.maxTradeWad,
         deltaToleranceWad: st.hedge.deltaToleranceWad,
         bandWad: st.hedge.bandWad,
+        budgetWindowSeconds: Number(st.hedge.budgetWindowSeconds),
+        notionalBudget: Number(st.hedge.notionalBudget),
+        slippageBudget: Number(st.hedge.slippageBudget),
       },
       risk: {
         volWad: st.risk.volWad,
         rateWad: st.risk.rateWad,
         spreadBps: Number(st.risk.spreadBps),
-        stressUpBps: Number(st.risk.stressUpBps),
+        latencyBps: Number(st.risk.latencyBps),
+        capitalChargeBps: Number(st.risk.capitalChargeBps),
+        minPremiumBps: Number(st.risk.minPremiumBps),
       },
       book: snap.book.map((s) => ({
         id: s.id,
@@ -119,9 +138,14 @@ export async function readVaults(client: PublicClient, params: ReadParams): Prom
   return result;
 }
 
+/** `IOptionVault.OracleStatus` (a uint8 on the wire) by name; undefined for a value this keeper does not know. */
+export function oracleStatusName(status: number): OracleStatus | undefined {
+  return ORACLE_STATUSES[status];
+}
+
 /** A vault's revert data as a readable reason: the decoded custom error, or what is known. */
 export function describeRevert(data: Hex): string {
-  if (data === "0x") return "no code at this address, or state() reverted without data";
+  if (data === "0x") return "no code at this address, or one of its views reverted without data";
   try {
     const decoded = decodeErrorResult({ abi: [...optionVaultAbi, ...mockAmmAbi.filter((i) => i.type === "error")], data });
     return `${decoded.errorName}(${(decoded.args ?? []).map(String).join(", ")})`;

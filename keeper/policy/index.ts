@@ -15,8 +15,9 @@ import { whalleyWilmott } from "./whalleyWilmott.ts";
 export { hedgeBenefitQuote } from "./benefit.ts";
 
 /**
- * The policy's verdict, or `hold` when the vault would refuse a rebalance in this block (paused, stale oracle,
- * or within `minRebalanceInterval`); the hold then says what the policy would have done and keeps its band.
+ * The policy's verdict, or `hold` when the vault would refuse a rebalance in this block (paused, oracle unusable —
+ * stale, invalid, L2 sequencer down or in its grace period — or within `minRebalanceInterval`); the hold then says
+ * what the policy would have done and keeps its band.
  */
 export function decide(view: MarketView, policy: PolicyConfig, prefs: RiskPreferences): Decision {
   const verdict = evaluate(view, policy, prefs);
@@ -24,7 +25,7 @@ export function decide(view: MarketView, policy: PolicyConfig, prefs: RiskPrefer
   const would = verdict.kind === "rebalance" ? "would rebalance: " : "";
   return {
     kind: "hold",
-    reason: `vault cannot trade in this block (paused, stale oracle or rebalance spacing); ${would}${verdict.reason}`,
+    reason: `vault cannot trade in this block (paused, oracle unusable or rebalance spacing); ${would}${verdict.reason}`,
     ...(verdict.band === undefined ? {} : { band: verdict.band }),
   };
 }

@@ -1,6 +1,6 @@
 /**
  * Constant-product AMM math in bigint, identical to `contracts/mocks/MockAmm.sol` (Uniswap v2 with the fee
- * charged on the input), and execution prices rounded as `OptionVault._checkTrade` rounds them. Amounts are in
+ * charged on the input), and execution prices rounded as `OptionVault._afterTrade` rounds them. Amounts are in
  * each token's own decimals; `feeBps` is the pool's fee in basis points.
  */
 import { BPS, mulDiv, tokenToWad, WAD } from "../pricing/wad.ts";
@@ -47,7 +47,7 @@ export interface PairDecimals {
 }
 
 /**
- * Execution price of a swap, quote wad per one underlying, rounded against the keeper as `_checkTrade` does:
+ * Execution price of a swap, quote wad per one underlying, rounded against the keeper as `_afterTrade` does:
  * up when buying underlying (price paid), down when selling (price received). `buyUnderlying`: quote in,
  * underlying out. Throws `RangeError` when no underlying moves (the vault's division would revert).
  */
@@ -63,8 +63,8 @@ export function executionPriceWad(
 }
 
 /**
- * `OptionVault._slippageLimitWad`: the oracle price moved by `maxSlippageBps` against the vault, rounded down
- * (⌊spot·(BPS + bps)/BPS⌋ for buys, ⌊spot·(BPS − bps)/BPS⌋ for sells).
+ * The limit price of `OptionVault._afterTrade`: the oracle price moved by `maxSlippageBps` against the vault,
+ * rounded down (⌊spot·(BPS + bps)/BPS⌋ for buys, ⌊spot·(BPS − bps)/BPS⌋ for sells).
  */
 export function slippageLimitWad(spotWad: bigint, maxSlippageBps: bigint, buyUnderlying: boolean): bigint {
   if (maxSlippageBps < 0n || maxSlippageBps > BPS) {

@@ -2,17 +2,20 @@
  * How much to trade: turns a policy's `rebalance` decision into a `rebalance(buyUnderlying, amountIn,
  * minAmountOut, deadline)` order the vault will accept at the snapshot's state, or a reason to skip.
  *
- * Everything on-chain is exact bigint, mirroring `OptionVault._rebalance` / `_checkTrade` and `MockAmm`; the
- * model numbers (`MarketView`) only enter the cost/benefit rule. The order is re-checked against the vault's
- * rules (`checkRebalance`) before it is returned, so sizing never produces an order that would revert with
- * DeltaNotReduced, HedgeOvershoot, SlippageTooHigh, TradeTooLarge or InsufficientHedge at the snapshot's state.
- * (A later block can still differ: price, time and other trades move the pool and the delta.)
+ * Everything on-chain is exact bigint, mirroring `OptionVault.rebalance` (`_beforeTrade`, `_afterTrade`,
+ * `_chargeBudget`) and `MockAmm`; the model numbers (`MarketView`) only enter the cost/benefit rule. The order is
+ * re-checked against the vault's rules (`checkRebalance`) before it is returned, so sizing never produces an
+ * order that would revert at the snapshot's state with any error `RebalanceErrorName` lists: within the
+ * tolerance, past the hedge balance or the cash the vault may spend, too large, too far from the oracle, not
+ * reducing |delta|, overshooting, or over the hedging budget left in the window.
+ * (A later block can still differ: price, time and other trades move the pool, the delta and the budget.)
  */
 import { hedgeBenefitQuote } from "../policy/benefit.ts";
 import { formatAmount as f } from "../policy/format.ts";
 import { absBigint, BPS, minBigint, mulDiv, numberToWad, tokenScale, WAD, wadToNumber } from "../pricing/wad.ts";
-import type { Decision, HedgeOrder, MarketView, RiskPreferences, Sizing, VaultSnapshot } from "../types.ts";
+import type { Decision, HedgeOrder, MarketView, RiskPreferences, VaultSnapshot } from "../types.ts";
 import { executionPriceWad, getAmountIn, getAmountOut, slippageLimitWad } from "./amm.ts";
+import { BUDGET_UNIT_WAD, fitsBudget, tradeCostWad } from "./budget.ts";
 
 export type RebalanceDecision = Extract<Decision, { kind: "rebalance" }>;
 
@@ -23,16 +26,25 @@ export interface SizeOptions {
   minOutMarginBps: number;
 }
 
-/** The vault's (and pool's) errors a `rebalance` can revert with, by name. */
+/**
+ * The errors a `rebalance` can revert with at a given state, by name: the vault's, the pool's, and the quote
+ * token's when the vault's cash cannot pay a buy. (Paused, spacing and oracle errors depend on the block, not on
+ * the order: `decide` holds on them through `MarketView.canTrade`.)
+ */
 export type RebalanceErrorName =
   | "ZeroAmount"
+  | "DeltaWithinTolerance"
   | "InsufficientHedge"
   | "InsufficientLiquidity"
   | "InsufficientOutput"
+  | "ERC20InsufficientBalance"
   | "TradeTooLarge"
   | "SlippageTooHigh"
   | "DeltaNotReduced"
-  | "HedgeOvershoot";
+  | "HedgeOvershoot"
+  | "PayoutsNotCovered"
+  | "NotionalBudgetExceeded"
+  | "SlippageBudgetExceeded";
 
 export type RebalanceCheck =
   | { ok: true; amountOut: bigint; tradedWad: bigint; priceWad: bigint; deltaAfterWad: bigint }
@@ -40,7 +52,8 @@ export type RebalanceCheck =
 
 /**
  * What `OptionVault.rebalance(buy, amountIn, minAmountOut, ·)` would do at the snapshot's state (pool reserves,
- * net delta, hedge balance, oracle spot), the state-independent checks (paused, spacing, oracle age) aside.
+ * net delta, hedge and cash balances, payouts owed, oracle spot, budget left), in the vault's order of checks
+ * and with its rounding; the state-independent checks (paused, spacing, oracle usability and domain) aside.
  * `maxSlippageBps` defaults to the vault's.
  */
 export function checkRebalance(
@@ -53,10 +66,17 @@ export function checkRebalance(
   const scaleU = tokenScale(snapshot.underlyingDecimals);
   const scaleQ = tokenScale(snapshot.quoteDecimals);
   if (amountIn <= 0n) return { ok: false, error: "ZeroAmount", detail: "amountIn is 0" };
+  // _beforeTrade: nothing may start inside the tolerance, nor sell more than is held.
+  const before = snapshot.netDeltaWad;
+  const toleranceWad = snapshot.hedge.deltaToleranceWad;
+  if (absBigint(before) <= toleranceWad) {
+    return { ok: false, error: "DeltaWithinTolerance", detail: `|delta| ${absBigint(before)} ≤ tolerance ${toleranceWad}` };
+  }
   const hedgeWad = snapshot.hedgeBalance * scaleU;
   if (!buy && amountIn * scaleU > hedgeWad) {
     return { ok: false, error: "InsufficientHedge", detail: `selling ${amountIn} with ${snapshot.hedgeBalance} held` };
   }
+  // The swap: the pool's checks, then it pulls the input from the vault.
   const [reserveIn, reserveOut] = buy
     ? [snapshot.ammReserveQuote, snapshot.ammReserveUnderlying]
     : [snapshot.ammReserveUnderlying, snapshot.ammReserveQuote];
@@ -66,7 +86,12 @@ export function checkRebalance(
   if (amountOut < minOut) {
     return { ok: false, error: "InsufficientOutput", detail: `output ${amountOut} < minimum ${minOut}` };
   }
+  if (buy && amountIn > snapshot.cashBalance) {
+    return { ok: false, error: "ERC20InsufficientBalance", detail: `paying ${amountIn} with ${snapshot.cashBalance} held` };
+  }
+  // _afterTrade. (Its ZeroAmount cannot fire after amountIn > 0 and the pool's output ≥ 1; kept in its place.)
   const tradedWad = (buy ? amountOut : amountIn) * scaleU;
+  if (tradedWad === 0n) return { ok: false, error: "ZeroAmount", detail: "the trade moves no underlying" };
   if (tradedWad > snapshot.hedge.maxTradeWad) {
     return { ok: false, error: "TradeTooLarge", detail: `${tradedWad} > maxTradeWad ${snapshot.hedge.maxTradeWad}` };
   }
@@ -76,32 +101,78 @@ export function checkRebalance(
   if (buy ? priceWad > limitWad : priceWad < limitWad) {
     return { ok: false, error: "SlippageTooHigh", detail: `execution price ${priceWad} vs limit ${limitWad}` };
   }
-  const before = snapshot.netDeltaWad;
   const after = buy ? before + tradedWad : before - tradedWad;
   if (absBigint(after) >= absBigint(before)) {
     return { ok: false, error: "DeltaNotReduced", detail: `delta ${before} → ${after}` };
   }
-  if (before < 0n !== after < 0n && after !== 0n && absBigint(after) > snapshot.hedge.deltaToleranceWad) {
+  if (before < 0n !== after < 0n && after !== 0n && absBigint(after) > toleranceWad) {
+    return { ok: false, error: "HedgeOvershoot", detail: `delta ${before} → ${after}, tolerance ${toleranceWad}` };
+  }
+  // A buy spends cash: never the cash owed to settled holders (the balance after paying amountIn).
+  if (buy && snapshot.pendingPayouts !== 0n && snapshot.cashBalance - amountIn < snapshot.pendingPayouts) {
     return {
       ok: false,
-      error: "HedgeOvershoot",
-      detail: `delta ${before} → ${after}, tolerance ${snapshot.hedge.deltaToleranceWad}`,
+      error: "PayoutsNotCovered",
+      detail: `cash after the buy ${snapshot.cashBalance - amountIn} < payouts owed ${snapshot.pendingPayouts}`,
+    };
+  }
+  // _chargeBudget: notional first, then slippage, each rounded up to whole budget units.
+  const cost = tradeCostWad({ buy, tradedWad, quoteWad, spotWad: snapshot.spotWad });
+  if (!fitsBudget({ notionalWad: cost.notionalWad, slippageWad: 0n }, snapshot)) {
+    return {
+      ok: false,
+      error: "NotionalBudgetExceeded",
+      detail: `notional ${cost.notionalWad} > ${snapshot.notionalLeftWad} left in the window (quote wad)`,
+    };
+  }
+  if (!fitsBudget({ notionalWad: 0n, slippageWad: cost.slippageWad }, snapshot)) {
+    return {
+      ok: false,
+      error: "SlippageBudgetExceeded",
+      detail: `slippage ${cost.slippageWad} > ${snapshot.slippageLeftWad} left in the window (quote wad)`,
     };
   }
   return { ok: true, amountOut, tradedWad, priceWad, deltaAfterWad: after };
 }
 
+/** What cut an order short of the policy's target (the delta rule aside, which only keeps it valid). */
+export type HedgeCap =
+  | "maxTradeWad"
+  | "hedge balance"
+  | "pool reserve"
+  | "cash"
+  | "cash owed to settled holders"
+  | "notional budget"
+  | "slippage budget"
+  | "slippage bound";
+
+/** An order with the caps that cut it (empty unless `partial`), for the log line that sends it. */
+export interface SizedOrder extends HedgeOrder {
+  cappedBy: readonly HedgeCap[];
+}
+
+/** `Sizing` (types.ts), with the caps on an order and, on a skip the vault would otherwise refuse, the vault's error. */
+export type SizeResult =
+  | { kind: "order"; order: SizedOrder }
+  | { kind: "skip"; reason: string; error?: RebalanceErrorName };
+
 /**
  * Sizes the hedge for `decision` (see the module comment):
- *  1. wanted: from the net delta to `decision.targetDelta` — buy underlying if delta < target, else sell;
+ *  1. skipped when |net delta| is within the vault's tolerance (DeltaWithinTolerance: the vault is hedged) or the
+ *     window's notional budget is spent; wanted: from the net delta to `decision.targetDelta` — buy underlying if
+ *     delta < target, else sell;
  *  2. capped by the delta rule (|after| < |before|, and at most `deltaToleranceWad` past zero), `maxTradeWad`,
- *     the hedge balance (sells) and the largest size whose execution price is within
- *     min(vault's, keeper's) `maxSlippageBps` of the oracle, fee included. A cap other than the delta rule makes
- *     the order `partial`: the rest is left to later blocks, which is how a large hedge is split;
+ *     the hedge balance (sells), the cash the vault may spend (buys: its cash less the payouts owed to settled
+ *     holders), the notional and slippage budgets left in the window, and the largest size whose execution price
+ *     is within min(vault's, keeper's) `maxSlippageBps` of the oracle, fee included. Each cap is the largest
+ *     size that fits it (`largestPassing`: what a trade spends, its notional and its slippage all grow with its
+ *     size). A cap other than the delta rule makes the order `partial` and is named in `cappedBy`: the rest is
+ *     left to later blocks (or windows), which is how a large hedge is split;
  *  3. a buy pays `getAmountIn(wanted)` so the pool delivers at least the wanted amount, reduced by one unit of
  *     input if the pool's rounding would then break the delta rule or `maxTradeWad`;
  *  4. skipped when the cost (slippage against the oracle, fee and impact, plus gas) exceeds the benefit
  *     (`hedgeBenefitQuote`), and for dust (no input or no output).
+ * A skip the vault would otherwise refuse names its error, in the reason and in `error`.
  */
 export function sizeHedge(
   snapshot: VaultSnapshot,
@@ -109,16 +180,27 @@ export function sizeHedge(
   view: MarketView,
   prefs: RiskPreferences,
   opts: SizeOptions,
-): Sizing {
+): SizeResult {
   const slippageBps = effectiveSlippageBps(snapshot.hedge.maxSlippageBps, opts);
   const marginBps = checkBps("minOutMarginBps", opts.minOutMarginBps);
   const scaleU = tokenScale(snapshot.underlyingDecimals);
+  const scaleQ = tokenScale(snapshot.quoteDecimals);
   const reserveU = snapshot.ammReserveUnderlying;
   const reserveQ = snapshot.ammReserveQuote;
   const fee = snapshot.ammFeeBps;
+  const quoteToNumber = (amount: bigint) => wadToNumber(amount * scaleQ);
 
   const before = snapshot.netDeltaWad;
-  if (before === 0n) return skip("net delta is already 0");
+  const toleranceWad = snapshot.hedge.deltaToleranceWad;
+  if (absBigint(before) <= toleranceWad) {
+    return skip(
+      before === 0n
+        ? "net delta is already 0 (DeltaWithinTolerance)"
+        : `|net delta| ${f(wadToNumber(absBigint(before)))} is within the vault's tolerance ` +
+            `${f(wadToNumber(toleranceWad))}: the vault is hedged (DeltaWithinTolerance)`,
+      "DeltaWithinTolerance",
+    );
+  }
   if (!Number.isFinite(decision.targetDelta)) return skip(`target delta ${decision.targetDelta} is not a number`);
   const targetWad = numberToWad(decision.targetDelta);
   if (targetWad === before) return skip("net delta is already at the target");
@@ -126,32 +208,59 @@ export function sizeHedge(
   if (buy ? before > 0n : before < 0n) {
     return skip(
       `target ${f(decision.targetDelta)} lies away from zero: the trade would not reduce |delta| (DeltaNotReduced)`,
+      "DeltaNotReduced",
     );
   }
-  if (reserveU <= 0n || reserveQ <= 0n) return skip("the AMM pool is empty");
+  if (reserveU <= 0n || reserveQ <= 0n) return skip("the AMM pool is empty", "InsufficientLiquidity");
+  // Every trade moves some underlying, so its notional costs at least one budget unit.
+  if (snapshot.notionalLeftWad < BUDGET_UNIT_WAD) {
+    return skip(
+      `the hedging notional budget (${snapshot.hedge.notionalBudget} quote per ${snapshot.hedge.budgetWindowSeconds} s) ` +
+        `is spent: no hedge until the window rolls (NotionalBudgetExceeded)`,
+      "NotionalBudgetExceeded",
+    );
+  }
+  // Cash a buy may spend: never what settled holders are owed.
+  const owed = snapshot.pendingPayouts;
+  const spendable = snapshot.cashBalance > owed ? snapshot.cashBalance - owed : 0n;
+  const cashCap: { cap: HedgeCap; error: RebalanceErrorName } =
+    owed !== 0n
+      ? { cap: "cash owed to settled holders", error: "PayoutsNotCovered" }
+      : { cap: "cash", error: "ERC20InsufficientBalance" };
+  if (buy && spendable === 0n) {
+    return skip(
+      owed !== 0n
+        ? `the vault's cash ${f(quoteToNumber(snapshot.cashBalance))} is owed to settled holders ` +
+            `(${f(quoteToNumber(owed))} unclaimed): no buy until they claim (PayoutsNotCovered)`
+        : "the vault holds no cash to buy with (ERC20InsufficientBalance)",
+      cashCap.error,
+    );
+  }
 
   // 1–2. Wanted size and caps, in underlying token units (what the pool trades).
   const absBefore = absBigint(before);
-  const maxByDeltaRuleWad = absBefore + minBigint(snapshot.hedge.deltaToleranceWad, absBefore - 1n);
+  const maxByDeltaRuleWad = absBefore + minBigint(toleranceWad, absBefore - 1n);
   const wanted = absBigint(targetWad - before) / scaleU;
   const deltaRuleCap = maxByDeltaRuleWad / scaleU;
   const maxTradeCap = snapshot.hedge.maxTradeWad / scaleU;
   const inventoryCap = buy ? reserveU - 1n : snapshot.hedgeBalance;
   let size = minBigint(wanted, deltaRuleCap);
-  let partial = false;
+  const cappedBy: HedgeCap[] = [];
   if (maxTradeCap < size) {
     size = maxTradeCap;
-    partial = true;
+    cappedBy.push("maxTradeWad");
   }
   if (inventoryCap < size) {
     size = inventoryCap;
-    partial = true;
+    cappedBy.push(buy ? "pool reserve" : "hedge balance");
   }
   if (size <= 0n) {
     if (wanted === 0n || deltaRuleCap === 0n) return skip(`dust: the trade is below one unit of the underlying token`);
-    if (maxTradeCap === 0n) return skip("maxTradeWad is below one unit of the underlying token (TradeTooLarge)");
-    if (!buy) return skip("the vault holds no underlying to sell (InsufficientHedge)");
-    return skip("the pool's underlying reserve is too small");
+    if (maxTradeCap === 0n) {
+      return skip("maxTradeWad is below one unit of the underlying token (TradeTooLarge)", "TradeTooLarge");
+    }
+    if (!buy) return skip("the vault holds no underlying to sell (InsufficientHedge)", "InsufficientHedge");
+    return skip("the pool's underlying reserve is too small", "InsufficientLiquidity");
   }
 
   const swap = (n: bigint): { amountIn: bigint; amountOut: bigint } => {
@@ -159,6 +268,53 @@ export function sizeHedge(
     const amountIn = getAmountIn(n, reserveQ, reserveU, fee);
     return { amountIn, amountOut: getAmountOut(amountIn, reserveQ, reserveU, fee) };
   };
+  /** The budget cost of sizing n (`tradeCostWad`: the vault's notional and slippage, rounded against the keeper). */
+  const costOf = (n: bigint) => {
+    const { amountIn, amountOut } = swap(n);
+    return tradeCostWad({
+      buy,
+      tradedWad: (buy ? amountOut : amountIn) * scaleU,
+      quoteWad: (buy ? amountIn : amountOut) * scaleQ,
+      spotWad: snapshot.spotWad,
+    });
+  };
+  // The caps that grow with the size, each cut to the largest size that fits it. A size of 0 skips, naming the
+  // vault's error (a notional below one unit was skipped above; here the smallest trade is too large).
+  const budgetLeft = (wad: bigint) => f(wadToNumber(wad));
+  const limits: { cap: HedgeCap; error: RebalanceErrorName; fits: (n: bigint) => boolean; none: () => string }[] = [
+    ...(buy
+      ? [
+          {
+            ...cashCap,
+            fits: (n: bigint) => swap(n).amountIn <= spendable,
+            none: () => `the vault's spendable cash ${f(quoteToNumber(spendable))} buys less than one unit of the underlying`,
+          },
+        ]
+      : []),
+    {
+      cap: "notional budget",
+      error: "NotionalBudgetExceeded",
+      fits: (n) => fitsBudget({ notionalWad: costOf(n).notionalWad, slippageWad: 0n }, snapshot),
+      none: () => `the hedging notional budget left (${budgetLeft(snapshot.notionalLeftWad)} quote) is below the smallest trade`,
+    },
+    {
+      cap: "slippage budget",
+      error: "SlippageBudgetExceeded",
+      fits: (n) => fitsBudget({ notionalWad: 0n, slippageWad: costOf(n).slippageWad }, snapshot),
+      none: () =>
+        `the hedging slippage budget left (${budgetLeft(snapshot.slippageLeftWad)} quote) does not cover the smallest ` +
+        `trade's fee and impact: no hedge until the window rolls`,
+    },
+  ];
+  for (const limit of limits) {
+    const fitting = largestPassing(size, limit.fits);
+    if (fitting === 0n) return skip(`${limit.none()} (${limit.error})`, limit.error);
+    if (fitting < size) {
+      size = fitting;
+      cappedBy.push(limit.cap);
+    }
+  }
+
   const limitWad = slippageLimitWad(snapshot.spotWad, BigInt(slippageBps), buy);
   const withinSlippage = (n: bigint): boolean => {
     const { amountIn, amountOut } = swap(n);
@@ -177,11 +333,13 @@ export function sizeHedge(
     return skip(
       `no size is within ${slippageBps} bps of the oracle (pool fee ${fee} bps, ${buy ? "buying" : "selling"}; ` +
         `pool or oracle off, or the trade is dust) (SlippageTooHigh)`,
+      "SlippageTooHigh",
     );
   }
-  if (sized < size) partial = true;
+  if (sized < size) cappedBy.push("slippage bound");
 
   // 3. The exact swap; a buy may receive more than asked: keep the output within the delta rule and max trade.
+  // (Less input spends less cash and buys less notional at less slippage: the caps above still hold.)
   let { amountIn, amountOut } = swap(sized);
   if (buy) {
     const outCap = minBigint(deltaRuleCap, maxTradeCap);
@@ -197,14 +355,16 @@ export function sizeHedge(
   const minAmountOut = (amountOut * (BPS - BigInt(marginBps))) / BPS;
   const check = checkRebalance(snapshot, buy, amountIn, minAmountOut, BigInt(slippageBps));
   if (!check.ok) {
-    return skip(`pool rounding leaves no valid order: the vault would revert with ${check.error} (${check.detail})`);
+    return skip(
+      `pool rounding leaves no valid order: the vault would revert with ${check.error} (${check.detail})`,
+      check.error,
+    );
   }
 
   // 4. Cost against benefit, in quote units. Slippage = what the trade pays beyond the oracle value (fee and
   // impact): paid − value when buying, value − received when selling. A pool off the oracle in the vault's
   // favour costs nothing, but is not counted as a gain either: the gap may be the oracle lagging, and the
   // keeper does not trade on oracle/pool gaps — it only does not let one block a hedge that is due.
-  const scaleQ = tokenScale(snapshot.quoteDecimals);
   const quoteWad = (buy ? amountIn : amountOut) * scaleQ;
   const oracleValue36 = check.tradedWad * snapshot.spotWad; // quote, 1e36 fixed point
   const againstVault36 = buy ? quoteWad * WAD - oracleValue36 : oracleValue36 - quoteWad * WAD;
@@ -218,7 +378,7 @@ export function sizeHedge(
     );
   }
 
-  const order: HedgeOrder = {
+  const order: SizedOrder = {
     buyUnderlying: buy,
     amountIn,
     expectedOut: amountOut,
@@ -229,7 +389,8 @@ export function sizeHedge(
     slippageCostQuote,
     totalCostQuote,
     benefitQuote,
-    partial,
+    partial: cappedBy.length > 0,
+    cappedBy,
   };
   return { kind: "order", order };
 }
@@ -278,6 +439,6 @@ function checkBps(name: string, bps: number): number {
   return bps;
 }
 
-function skip(reason: string): Sizing {
-  return { kind: "skip", reason };
+function skip(reason: string, error?: RebalanceErrorName): SizeResult {
+  return error === undefined ? { kind: "skip", reason } : { kind: "skip", reason, error };
 }

@@ -1,15 +1,24 @@
 /**
  * Hedge sizing (keeper/sizing/): the bigint AMM math against MockAmm's formulas, and every sized order against
- * an independent transcription of `OptionVault._rebalance` / `_checkTrade` run on the exact AMM output. Pure:
- * no chain — the contract rules are re-stated here line by line instead.
+ * an independent transcription of `OptionVault.rebalance` (`_beforeTrade`, the swap, `_afterTrade`,
+ * `_chargeBudget`) run on the exact AMM output. Pure: no chain — the contract rules are re-stated here line by
+ * line instead.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { numberToWad, wadToNumber } from "../../keeper/pricing/wad.ts";
 import { toMarketView } from "../../keeper/pricing/view.ts";
 import { executionPriceWad, getAmountIn, getAmountOut, InsufficientLiquidityError } from "../../keeper/sizing/amm.ts";
-import { largestPassing, sizeHedge, type RebalanceDecision, type SizeOptions } from "../../keeper/sizing/size.ts";
-import type { CostModel, HedgeOrder, RiskPreferences, VaultSnapshot } from "../../keeper/types.ts";
+import { fitsBudget, tradeCostWad } from "../../keeper/sizing/budget.ts";
+import {
+  checkRebalance,
+  largestPassing,
+  sizeHedge,
+  type RebalanceDecision,
+  type SizedOrder,
+  type SizeOptions,
+} from "../../keeper/sizing/size.ts";
+import type { CostModel, RiskPreferences, VaultSnapshot } from "../../keeper/types.ts";
 
 const SEED = 0x5eed_0003;
 const RUNS = 1_000;
@@ -32,9 +41,14 @@ type VaultOutcome =
   | { ok: true; amountOut: bigint; tradedWad: bigint; quoteWad: bigint; afterWad: bigint }
   | { ok: false; error: string };
 
+/** One budget unit (1e-4 quote), quote wad: the vault records usage in whole units, rounded up. */
+const UNIT = 10n ** 14n;
+
 /**
- * `OptionVault.rebalance(buy, amountIn, minAmountOut, ·)` at the snapshot's state: `_deltaBeforeTrade`, the
- * pool's `swapExactIn`, then `_checkTrade` with the vault's own `maxSlippageBps`.
+ * `OptionVault.rebalance(buy, amountIn, minAmountOut, ·)` at the snapshot's state, checks in the vault's order:
+ * `_beforeTrade` (tolerance, hedge held), the pool's `swapExactIn` (output, then pulling the input from the
+ * vault), then `_afterTrade` with the vault's own `maxSlippageBps`, the payouts owed and `_chargeBudget` against
+ * the budget left the lens reports (usage in whole units, rounded up).
  */
 function vaultRebalance(s: VaultSnapshot, buy: boolean, amountIn: bigint, minAmountOut: bigint): VaultOutcome {
   const uScale = 10n ** BigInt(18 - s.underlyingDecimals);
@@ -42,29 +56,42 @@ function vaultRebalance(s: VaultSnapshot, buy: boolean, amountIn: bigint, minAmo
   if (amountIn === 0n) return { ok: false, error: "ZeroAmount" };
   const hedgeWad = s.hedgeBalance * uScale;
   const beforeWad = s.netDeltaWad;
+  if (abs(beforeWad) <= s.hedge.deltaToleranceWad) return { ok: false, error: "DeltaWithinTolerance" };
   if (!buy && amountIn * uScale > hedgeWad) return { ok: false, error: "InsufficientHedge" };
   const amountOut = buy
     ? refAmountOut(amountIn, s.ammReserveQuote, s.ammReserveUnderlying, s.ammFeeBps)
     : refAmountOut(amountIn, s.ammReserveUnderlying, s.ammReserveQuote, s.ammFeeBps);
   if (amountOut < (minAmountOut === 0n ? 1n : minAmountOut)) return { ok: false, error: "InsufficientOutput" };
+  if (buy && amountIn > s.cashBalance) return { ok: false, error: "ERC20InsufficientBalance" };
   const tradedWad = (buy ? amountOut : amountIn) * uScale;
+  if (tradedWad === 0n) return { ok: false, error: "ZeroAmount" };
   if (tradedWad > s.hedge.maxTradeWad) return { ok: false, error: "TradeTooLarge" };
   const quoteWad = (buy ? amountIn : amountOut) * qScale;
   const bps = BigInt(s.hedge.maxSlippageBps);
   let afterWad: bigint;
+  let slippageWad: bigint;
+  const notionalWad = ceilDiv(tradedWad * s.spotWad, WAD);
   if (buy) {
     const paidWad = ceilDiv(quoteWad * WAD, tradedWad);
     if (paidWad > (s.spotWad * (BPS + bps)) / BPS) return { ok: false, error: "SlippageTooHigh" };
     afterWad = beforeWad + tradedWad;
+    const fairWad = (tradedWad * s.spotWad) / WAD;
+    slippageWad = quoteWad > fairWad ? quoteWad - fairWad : 0n;
   } else {
     const receivedWad = (quoteWad * WAD) / tradedWad;
     if (receivedWad < (s.spotWad * (BPS - bps)) / BPS) return { ok: false, error: "SlippageTooHigh" };
     afterWad = beforeWad - tradedWad;
+    slippageWad = notionalWad > quoteWad ? notionalWad - quoteWad : 0n;
   }
   if (abs(afterWad) >= abs(beforeWad)) return { ok: false, error: "DeltaNotReduced" };
   if (beforeWad < 0n !== afterWad < 0n && afterWad !== 0n && abs(afterWad) > s.hedge.deltaToleranceWad) {
     return { ok: false, error: "HedgeOvershoot" };
   }
+  if (buy && s.pendingPayouts !== 0n && s.cashBalance - amountIn < s.pendingPayouts) {
+    return { ok: false, error: "PayoutsNotCovered" };
+  }
+  if (ceilDiv(notionalWad, UNIT) * UNIT > s.notionalLeftWad) return { ok: false, error: "NotionalBudgetExceeded" };
+  if (ceilDiv(slippageWad, UNIT) * UNIT > s.slippageLeftWad) return { ok: false, error: "SlippageBudgetExceeded" };
   return { ok: true, amountOut, tradedWad, quoteWad, afterWad };
 }
 
@@ -87,15 +114,21 @@ function snapshot(overrides: Partial<VaultSnapshot> = {}): VaultSnapshot {
     vegaWad: -300n * WAD,
     hedgeBalance: 0n,
     cashBalance: 1_000_000n * 10n ** 6n,
+    pendingPayouts: 0n,
     spotWad: 3_000n * WAD,
     oracleUpdatedAt: 1_750_000_000n,
     oracleAgeSeconds: 0n,
     oracleFresh: true,
+    oracleStatus: "Usable",
     ammReserveUnderlying: 1_000n * WAD, // 1,000 WETH
     ammReserveQuote: 3_000_000n * 10n ** 6n, // 3,000,000 USDC: the pool at the oracle price
     ammFeeBps: 30n,
     lastRebalanceBlock: 990n,
     nextRebalanceBlock: 995n,
+    // The deploy defaults' whole budget (3,000,000 traded and 10,000 of slippage a day), unused.
+    notionalLeftWad: 3_000_000n * WAD,
+    slippageLeftWad: 10_000n * WAD,
+    settlementPending: false,
     paused: false,
     hedge: {
       maxSlippageBps: 100,
@@ -104,8 +137,11 @@ function snapshot(overrides: Partial<VaultSnapshot> = {}): VaultSnapshot {
       maxTradeWad: 100n * WAD,
       deltaToleranceWad: WAD / 100n,
       bandWad: WAD / 10n,
+      budgetWindowSeconds: 86_400,
+      notionalBudget: 3_000_000,
+      slippageBudget: 10_000,
     },
-    risk: { volWad: (WAD * 8n) / 10n, rateWad: WAD / 20n, spreadBps: 100, stressUpBps: 5_000 },
+    risk: { volWad: (WAD * 8n) / 10n, rateWad: WAD / 20n, spreadBps: 100, latencyBps: 10, capitalChargeBps: 200, minPremiumBps: 5 },
     book: [],
     quoteDecimals: 6,
     underlyingDecimals: 18,
@@ -128,7 +164,7 @@ function size(s: VaultSnapshot, decision = TO_ZERO, prefs = PREFS, opts = OPTS, 
   return sizeHedge(s, decision, toMarketView(s, costsOf(s, gas)), prefs, opts);
 }
 
-function orderOf(s: VaultSnapshot, decision = TO_ZERO, prefs = PREFS, opts = OPTS): HedgeOrder {
+function orderOf(s: VaultSnapshot, decision = TO_ZERO, prefs = PREFS, opts = OPTS): SizedOrder {
   const sizing = size(s, decision, prefs, opts);
   if (sizing.kind !== "order") throw new Error(`expected an order, got: ${sizing.reason}`);
   return sizing.order;
@@ -222,7 +258,15 @@ const scenarioArb: fc.Arbitrary<Scenario> = fc
     maxSlippageBps: fc.integer({ min: 1, max: 1_000 }),
     keeperSlippageBps: fc.option(fc.integer({ min: 0, max: 1_000 }), { nil: undefined }),
     maxTradeFraction: unit.map((u) => 0.01 + 2 * u),
-    toleranceFraction: fc.oneof(fc.constant(0), unit.map((u) => u / 2)),
+    // Some within the tolerance (≥ 1): the vault refuses any rebalance there.
+    toleranceFraction: fc.oneof(fc.constant(0), unit.map((u) => u / 2), unit.map((u) => 0.9 + 0.2 * u)),
+    // Of the wanted trade's notional: undefined for plenty, else tight (a share of it).
+    cashFraction: fc.oneof(fc.constant(undefined), unit.map((u) => 1.5 * u)),
+    // Of the cash: owed to settled holders (undefined: nothing owed).
+    payoutsFraction: fc.oneof(fc.constant(undefined), unit.map((u) => 1.2 * u)),
+    // Of the wanted trade's notional: the budget left in the window (undefined: the deploy defaults, unused).
+    notionalLeftFraction: fc.oneof(fc.constant(undefined), unit.map((u) => 1.2 * u)),
+    slippageLeftFraction: fc.oneof(fc.constant(undefined), unit.map((u) => 0.01 * u)),
     minOutMarginBps: fc.integer({ min: 0, max: 100 }),
     riskAversionLog10: unit.map((u) => -6 + 6 * u),
     horizonSeconds: fc.integer({ min: 12, max: 7 * 86_400 }),
@@ -240,8 +284,18 @@ const scenarioArb: fc.Arbitrary<Scenario> = fc
     const fractionOfDelta = (x: number) => (absDeltaWad * BigInt(Math.round(x * 1e6))) / 1_000_000n;
     const targetDelta =
       r.target === "zero" ? 0 : r.target === "edge" ? delta * Math.abs(r.targetFraction) / 2 : delta * r.targetFraction;
+    const wantedNotionalWad = (absDeltaWad * spotWad) / WAD;
+    const share = (wad: bigint, x: number) => (wad * BigInt(Math.round(x * 1e6))) / 1_000_000n;
+    const cashBalance =
+      r.cashFraction === undefined ? (2n * wantedNotionalWad + 10n ** 24n) / qScale : share(wantedNotionalWad, r.cashFraction) / qScale;
+    // The lens reports the budget left in whole units (1e-4 quote).
+    const left = (x: number | undefined, whole: bigint) => (x === undefined ? whole : (share(wantedNotionalWad, x) / UNIT) * UNIT);
     return {
       snapshot: snapshot({
+        cashBalance,
+        pendingPayouts: r.payoutsFraction === undefined ? 0n : share(cashBalance, r.payoutsFraction),
+        notionalLeftWad: left(r.notionalLeftFraction, 3_000_000n * WAD),
+        slippageLeftWad: left(r.slippageLeftFraction, 10_000n * WAD),
         underlyingDecimals: r.underlyingDecimals,
         quoteDecimals: r.quoteDecimals,
         spotWad,
@@ -257,8 +311,11 @@ const scenarioArb: fc.Arbitrary<Scenario> = fc
           maxTradeWad: fractionOfDelta(r.maxTradeFraction) + 1n,
           deltaToleranceWad: fractionOfDelta(r.toleranceFraction),
           bandWad: 0n,
+          budgetWindowSeconds: 86_400,
+          notionalBudget: 3_000_000,
+          slippageBudget: 10_000,
         },
-        risk: { volWad: numberToWad(r.vol), rateWad: 0n, spreadBps: 0, stressUpBps: 5_000 },
+        risk: { volWad: numberToWad(r.vol), rateWad: 0n, spreadBps: 0, latencyBps: 0, capitalChargeBps: 0, minPremiumBps: 0 },
       }),
       decision: {
         kind: "rebalance",
@@ -276,25 +333,42 @@ const scenarioArb: fc.Arbitrary<Scenario> = fc
   });
 
 describe("sizeHedge", () => {
-  it("never produces an order the vault would reject, or one past the delta tolerance or the slippage bound", () => {
+  it("never produces an order the vault would reject (tolerance, payouts and budgets included), or one past the delta tolerance or the slippage bound", () => {
     let orders = 0;
     let partials = 0;
     let buys = 0;
+    let budgetCuts = 0;
+    let buysWhileOwed = 0;
+    const skipErrors = new Set<string>();
     fc.assert(
       fc.property(scenarioArb, ({ snapshot: s, decision, prefs, opts, gas }) => {
         const sizing = size(s, decision, prefs, opts, gas);
         if (sizing.kind === "skip") {
           expect(sizing.reason.length).toBeGreaterThan(0);
+          if (sizing.error !== undefined) {
+            skipErrors.add(sizing.error);
+            expect(sizing.reason).toContain(`(${sizing.error})`);
+          }
+          // Within the tolerance nothing may start: sizing says so, by the vault's error's name.
+          if (abs(s.netDeltaWad) <= s.hedge.deltaToleranceWad) expect(sizing.error).toBe("DeltaWithinTolerance");
           return;
         }
         const order = sizing.order;
         orders += 1;
         if (order.partial) partials += 1;
         if (order.buyUnderlying) buys += 1;
+        if (order.cappedBy.some((c) => c.endsWith("budget"))) budgetCuts += 1;
+        if (order.buyUnderlying && s.pendingPayouts > 0n) buysWhileOwed += 1;
+        expect(order.partial).toBe(order.cappedBy.length > 0);
 
-        // The vault and the pool accept it, at the snapshot's state, minAmountOut included.
+        // The vault and the pool accept it, at the snapshot's state, minAmountOut included; so does the keeper's
+        // own mirror of the vault.
         const outcome = vaultRebalance(s, order.buyUnderlying, order.amountIn, order.minAmountOut);
         if (!outcome.ok) throw new Error(`the vault would revert with ${outcome.error}`);
+        const check = checkRebalance(s, order.buyUnderlying, order.amountIn, order.minAmountOut);
+        if (!check.ok) throw new Error(`checkRebalance refuses it: ${check.error} (${check.detail})`);
+        expect(abs(s.netDeltaWad)).toBeGreaterThan(s.hedge.deltaToleranceWad);
+        if (order.buyUnderlying) expect(order.amountIn).toBeLessThanOrEqual(s.cashBalance - s.pendingPayouts);
         expect(order.expectedOut).toBe(outcome.amountOut);
         expect(order.tradeWad).toBe(outcome.tradedWad);
         expect(order.deltaAfterWad).toBe(outcome.afterWad);
@@ -334,11 +408,17 @@ describe("sizeHedge", () => {
       }),
       { seed: SEED, numRuns: RUNS },
     );
-    // The property is not vacuous: a good share of the scenarios trade, in both directions, some of them cut.
-    expect(orders).toBeGreaterThan(RUNS / 5);
+    // The property is not vacuous: a good share of the scenarios trade, in both directions, some of them cut,
+    // some by a budget, some buying while payouts are owed; and every new guard is met by some skip.
+    expect(orders).toBeGreaterThan(RUNS / 10);
     expect(buys).toBeGreaterThan(orders / 5);
     expect(orders - buys).toBeGreaterThan(orders / 5);
     expect(partials).toBeGreaterThan(0);
+    expect(budgetCuts).toBeGreaterThan(0);
+    expect(buysWhileOwed).toBeGreaterThan(0);
+    for (const error of ["DeltaWithinTolerance", "NotionalBudgetExceeded", "SlippageBudgetExceeded", "PayoutsNotCovered"]) {
+      expect(skipErrors, `some skip names ${error}`).toContain(error);
+    }
   });
 
   it("skips exactly when no valid order is worth its cost: the reason names both numbers", () => {
@@ -436,9 +516,14 @@ describe("sizeHedge", () => {
     const away = size(snapshot({ netDeltaWad: -WAD }), { ...TO_ZERO, targetDelta: -2 });
     expect(away.kind === "skip" && away.reason).toMatch(/DeltaNotReduced/);
     expect(size(snapshot({ netDeltaWad: 0n })).kind).toBe("skip");
-    // 6-decimal underlying: 1e-7 is below one token unit.
+    // 6-decimal underlying: 1e-7 is below one token unit (and, with no tolerance, still something to hedge).
     const dust = size(
-      snapshot({ underlyingDecimals: 6, ammReserveUnderlying: 1_000n * 10n ** 6n, netDeltaWad: 10n ** 11n }),
+      snapshot({
+        underlyingDecimals: 6,
+        ammReserveUnderlying: 1_000n * 10n ** 6n,
+        netDeltaWad: 10n ** 11n,
+        hedge: { ...snapshot().hedge, deltaToleranceWad: 0n },
+      }),
     );
     expect(dust.kind === "skip" && dust.reason).toMatch(/dust/);
   });
@@ -449,6 +534,261 @@ describe("sizeHedge", () => {
     const order = orderOf(s, edge);
     expect(order.deltaAfterWad).toBeGreaterThanOrEqual(-WAD / 2n);
     expect(order.deltaAfterWad).toBeLessThan(-WAD / 2n + 10n ** 9n);
+  });
+});
+
+// ─── the vault v2 guards: tolerance, payouts owed, hedging budget ───
+
+/** The reference's notional and slippage of a trade (quote wad), as `_afterTrade` computes them. */
+function refCost(s: VaultSnapshot, buy: boolean, amountIn: bigint, amountOut: bigint): { notionalWad: bigint; slippageWad: bigint } {
+  const tradedWad = (buy ? amountOut : amountIn) * 10n ** BigInt(18 - s.underlyingDecimals);
+  const quoteWad = (buy ? amountIn : amountOut) * 10n ** BigInt(18 - s.quoteDecimals);
+  const notionalWad = ceilDiv(tradedWad * s.spotWad, WAD);
+  const fairWad = buy ? (tradedWad * s.spotWad) / WAD : notionalWad;
+  const slippageWad = buy ? (quoteWad > fairWad ? quoteWad - fairWad : 0n) : fairWad > quoteWad ? fairWad - quoteWad : 0n;
+  return { notionalWad, slippageWad };
+}
+
+/** Budget units a cost takes, rounded up as the vault records it, in quote wad. */
+const units = (wad: bigint) => ceilDiv(wad, UNIT) * UNIT;
+
+/** The smallest trade larger than `order`: one more unit sold, or the least input that buys one more unit. */
+function nextLarger(s: VaultSnapshot, order: SizedOrder): { amountIn: bigint; amountOut: bigint } {
+  if (!order.buyUnderlying) {
+    const amountIn = order.amountIn + 1n;
+    return { amountIn, amountOut: refAmountOut(amountIn, s.ammReserveUnderlying, s.ammReserveQuote, s.ammFeeBps) };
+  }
+  const amountIn = getAmountIn(order.expectedOut + 1n, s.ammReserveQuote, s.ammReserveUnderlying, s.ammFeeBps);
+  return { amountIn, amountOut: refAmountOut(amountIn, s.ammReserveQuote, s.ammReserveUnderlying, s.ammFeeBps) };
+}
+
+describe("checkRebalance: the vault's new guards, one error each", () => {
+  const buyOne = (s: VaultSnapshot) => getAmountIn(WAD, s.ammReserveQuote, s.ammReserveUnderlying, s.ammFeeBps);
+
+  it("refuses any rebalance while |net delta| is within the tolerance (DeltaWithinTolerance), and allows one just outside", () => {
+    const hedge = { ...snapshot().hedge, deltaToleranceWad: 2n * WAD };
+    const at = snapshot({ netDeltaWad: -2n * WAD, hedge });
+    const within = checkRebalance(at, true, buyOne(at));
+    expect(within).toMatchObject({ ok: false, error: "DeltaWithinTolerance" });
+    expect(checkRebalance({ ...at, netDeltaWad: 2n * WAD, hedgeBalance: 5n * WAD }, false, WAD)).toMatchObject({
+      ok: false,
+      error: "DeltaWithinTolerance",
+    });
+    expect(checkRebalance({ ...at, netDeltaWad: -2n * WAD - 1n }, true, buyOne(at)).ok).toBe(true);
+  });
+
+  it("checks the tolerance before the hedge held, as _beforeTrade does", () => {
+    const s = snapshot({ netDeltaWad: WAD / 200n, hedgeBalance: 0n });
+    expect(checkRebalance(s, false, 10n ** 15n)).toMatchObject({ ok: false, error: "DeltaWithinTolerance" });
+  });
+
+  it("refuses a buy that would leave less cash than the payouts owed (PayoutsNotCovered), to the unit", () => {
+    const base = snapshot({ netDeltaWad: -5n * WAD });
+    const amountIn = buyOne(base);
+    const exact = { ...base, cashBalance: 10_000n * 10n ** 6n, pendingPayouts: 10_000n * 10n ** 6n - amountIn };
+    expect(checkRebalance(exact, true, amountIn).ok).toBe(true);
+    expect(checkRebalance({ ...exact, pendingPayouts: exact.pendingPayouts + 1n }, true, amountIn)).toMatchObject({
+      ok: false,
+      error: "PayoutsNotCovered",
+    });
+  });
+
+  it("lets a sale through whatever the payouts owed: it raises cash", () => {
+    const s = snapshot({ netDeltaWad: 5n * WAD, hedgeBalance: 5n * WAD, cashBalance: 0n, pendingPayouts: 10n ** 12n });
+    expect(checkRebalance(s, false, WAD).ok).toBe(true);
+  });
+
+  it("refuses a buy paying more than the vault's cash (the token's ERC20InsufficientBalance)", () => {
+    const base = snapshot({ netDeltaWad: -5n * WAD });
+    const amountIn = buyOne(base);
+    expect(checkRebalance({ ...base, cashBalance: amountIn }, true, amountIn).ok).toBe(true);
+    expect(checkRebalance({ ...base, cashBalance: amountIn - 1n }, true, amountIn)).toMatchObject({
+      ok: false,
+      error: "ERC20InsufficientBalance",
+    });
+  });
+
+  it("refuses a trade whose notional, rounded up to whole budget units, exceeds what is left (NotionalBudgetExceeded)", () => {
+    const base = snapshot({ netDeltaWad: 5n * WAD, hedgeBalance: 5n * WAD });
+    const amountOut = refAmountOut(WAD, base.ammReserveUnderlying, base.ammReserveQuote, base.ammFeeBps);
+    const needed = units(refCost(base, false, WAD, amountOut).notionalWad);
+    expect(checkRebalance({ ...base, notionalLeftWad: needed }, false, WAD).ok).toBe(true);
+    expect(checkRebalance({ ...base, notionalLeftWad: needed - UNIT }, false, WAD)).toMatchObject({
+      ok: false,
+      error: "NotionalBudgetExceeded",
+    });
+  });
+
+  it("refuses a trade whose slippage, rounded up to whole budget units, exceeds what is left (SlippageBudgetExceeded)", () => {
+    const base = snapshot({ netDeltaWad: -5n * WAD });
+    const amountIn = buyOne(base);
+    const amountOut = refAmountOut(amountIn, base.ammReserveQuote, base.ammReserveUnderlying, base.ammFeeBps);
+    const needed = units(refCost(base, true, amountIn, amountOut).slippageWad);
+    expect(needed).toBeGreaterThan(0n);
+    expect(checkRebalance({ ...base, slippageLeftWad: needed }, true, amountIn).ok).toBe(true);
+    expect(checkRebalance({ ...base, slippageLeftWad: needed - UNIT }, true, amountIn)).toMatchObject({
+      ok: false,
+      error: "SlippageBudgetExceeded",
+    });
+  });
+
+  it("checks in the vault's order: payouts before the budget, the notional before the slippage", () => {
+    const base = snapshot({ netDeltaWad: -5n * WAD, notionalLeftWad: 0n, slippageLeftWad: 0n });
+    const amountIn = buyOne(base);
+    expect(checkRebalance(base, true, amountIn)).toMatchObject({ ok: false, error: "NotionalBudgetExceeded" });
+    expect(checkRebalance({ ...base, pendingPayouts: base.cashBalance }, true, amountIn)).toMatchObject({
+      ok: false,
+      error: "PayoutsNotCovered",
+    });
+  });
+});
+
+describe("sizeHedge under the vault's new guards", () => {
+  it("skips while |net delta| is within the tolerance, naming DeltaWithinTolerance, and hedges just outside it", () => {
+    const hedge = { ...snapshot().hedge, deltaToleranceWad: WAD };
+    const within = size(snapshot({ netDeltaWad: -WAD, hedge }));
+    expect(within).toMatchObject({ kind: "skip", error: "DeltaWithinTolerance" });
+    expect(within.kind === "skip" && within.reason).toMatch(/within the vault's tolerance.*\(DeltaWithinTolerance\)$/);
+    expect(size(snapshot({ netDeltaWad: -WAD - 1n, hedge })).kind).toBe("order");
+  });
+
+  it("skips while the window's notional budget is spent, naming NotionalBudgetExceeded", () => {
+    const sizing = size(snapshot({ netDeltaWad: -2n * WAD, notionalLeftWad: 0n }));
+    expect(sizing).toMatchObject({ kind: "skip", error: "NotionalBudgetExceeded" });
+    expect(sizing.kind === "skip" && sizing.reason).toMatch(/until the window rolls/);
+  });
+
+  it("skips while the slippage budget left cannot pay even the smallest trade's fee, naming SlippageBudgetExceeded", () => {
+    const sizing = size(snapshot({ netDeltaWad: -2n * WAD, slippageLeftWad: 0n }));
+    expect(sizing).toMatchObject({ kind: "skip", error: "SlippageBudgetExceeded" });
+  });
+
+  it("skips a buy when all the cash is owed to settled holders (PayoutsNotCovered), but still sells", () => {
+    const owed = { cashBalance: 5_000n * 10n ** 6n, pendingPayouts: 6_000n * 10n ** 6n };
+    expect(size(snapshot({ netDeltaWad: -2n * WAD, ...owed }))).toMatchObject({ kind: "skip", error: "PayoutsNotCovered" });
+    const sale = orderOf(snapshot({ netDeltaWad: 2n * WAD, hedgeBalance: 2n * WAD, ...owed }));
+    expect(sale.buyUnderlying).toBe(false);
+    expect(sale.partial).toBe(false);
+  });
+
+  it("cuts a sale to the largest whose notional fits the budget left, to the wei", () => {
+    // 3,000.5 quote of notional left at 3,000 per WETH: ⌈n·3000 / 1e14⌉ units ≤ 30,005,000 ⇔ n ≤ 3000.5e18 / 3000.
+    const s = snapshot({ netDeltaWad: 5n * WAD, hedgeBalance: 5n * WAD, notionalLeftWad: 30_005_000n * UNIT });
+    const order = orderOf(s);
+    expect(order.buyUnderlying).toBe(false);
+    expect(order.amountIn).toBe(3_000_500_000_000_000_000_000n / 3_000n);
+    expect(order.cappedBy).toEqual(["notional budget"]);
+    expect(order.partial).toBe(true);
+    expect(vaultRebalance(s, false, order.amountIn + 1n, 0n)).toMatchObject({ ok: false, error: "NotionalBudgetExceeded" });
+  });
+
+  it("cuts a buy to the largest whose slippage fits the budget left: one more unit would not fit", () => {
+    const s = snapshot({ netDeltaWad: -5n * WAD, slippageLeftWad: 5n * WAD });
+    const order = orderOf(s);
+    expect(order.cappedBy).toEqual(["slippage budget"]);
+    const cost = refCost(s, true, order.amountIn, order.expectedOut);
+    expect(units(cost.slippageWad)).toBeLessThanOrEqual(s.slippageLeftWad);
+    const next = nextLarger(s, order);
+    expect(units(refCost(s, true, next.amountIn, next.amountOut).slippageWad)).toBeGreaterThan(s.slippageLeftWad);
+    expect(order.tradeWad).toBeGreaterThan(WAD / 4n); // ~0.5 WETH: 30 bps fee plus impact on 3,000 each
+  });
+
+  it("cuts a buy to the cash not owed to settled holders: the least input buying more would spend what they are owed", () => {
+    const s = snapshot({ netDeltaWad: -5n * WAD, cashBalance: 10_000n * 10n ** 6n, pendingPayouts: 7_000n * 10n ** 6n });
+    const order = orderOf(s);
+    expect(order.cappedBy).toEqual(["cash owed to settled holders"]);
+    expect(order.amountIn).toBeLessThanOrEqual(3_000n * 10n ** 6n);
+    expect(nextLarger(s, order).amountIn).toBeGreaterThan(3_000n * 10n ** 6n);
+    expect(vaultRebalance(s, true, order.amountIn, order.minAmountOut).ok).toBe(true);
+  });
+
+  it("cuts a buy to the vault's cash when nothing is owed", () => {
+    const s = snapshot({ netDeltaWad: -5n * WAD, cashBalance: 3_000n * 10n ** 6n });
+    const order = orderOf(s);
+    expect(order.cappedBy).toEqual(["cash"]);
+    expect(nextLarger(s, order).amountIn).toBeGreaterThan(s.cashBalance);
+  });
+
+  /** One limit binds at a time; everything else is loose, the pool at the oracle, the trade worth its cost. */
+  const tightArb = fc
+    .record({
+      limit: fc.constantFrom("notional budget", "slippage budget", "cash", "cash owed to settled holders"),
+      sell: fc.boolean(),
+      underlyingDecimals: fc.constantFrom(6, 18),
+      quoteDecimals: fc.constantFrom(6, 18),
+      spotE4: fc.integer({ min: 10_000, max: 100_000_000 }), // 1 … 10,000 quote per underlying
+      reserveUnits: fc.integer({ min: 3_000, max: 6_000 }).map((e) => 10 ** (e / 1_000)), // 1,000 … 1e6
+      deltaShare: unit.map((u) => 0.001 + 0.02 * u), // of the pool's underlying: within the 10% slippage bound
+      feeBps: fc.integer({ min: 1, max: 100 }),
+      fraction: unit.map((u) => 0.05 + 0.9 * u), // of what the whole wanted trade would need
+    })
+    .map((r) => {
+      const buy = r.limit.startsWith("cash") || !r.sell;
+      const uScale = 10n ** BigInt(18 - r.underlyingDecimals);
+      const qScale = 10n ** BigInt(18 - r.quoteDecimals);
+      const spotWad = BigInt(r.spotE4) * 10n ** 14n;
+      const reserveUnderlying = (BigInt(Math.round(r.reserveUnits * 1e6)) * 10n ** 12n) / uScale;
+      const reserveQuote = (reserveUnderlying * uScale * spotWad) / WAD / qScale + 1n;
+      const wanted = BigInt(Math.round(Number(reserveUnderlying) * r.deltaShare));
+      const base = snapshot({
+        underlyingDecimals: r.underlyingDecimals,
+        quoteDecimals: r.quoteDecimals,
+        spotWad,
+        ammReserveUnderlying: reserveUnderlying,
+        ammReserveQuote: reserveQuote,
+        ammFeeBps: BigInt(r.feeBps),
+        netDeltaWad: (buy ? -wanted : wanted) * uScale,
+        hedgeBalance: buy ? 0n : wanted,
+        cashBalance: 10n ** 40n,
+        notionalLeftWad: 10n ** 60n,
+        slippageLeftWad: 10n ** 60n,
+        hedge: { ...snapshot().hedge, maxSlippageBps: 1_000, maxTradeWad: 10n ** 30n, deltaToleranceWad: 0n },
+      });
+      // What the whole wanted trade would need of the limit, then a share of it.
+      const whole = buy
+        ? { amountIn: getAmountIn(wanted, reserveQuote, reserveUnderlying, base.ammFeeBps) }
+        : { amountIn: wanted };
+      const out = buy
+        ? refAmountOut(whole.amountIn, reserveQuote, reserveUnderlying, base.ammFeeBps)
+        : refAmountOut(wanted, reserveUnderlying, reserveQuote, base.ammFeeBps);
+      const cost = refCost(base, buy, whole.amountIn, out);
+      const share = (x: bigint) => (x * BigInt(Math.round(r.fraction * 1e6))) / 1_000_000n;
+      const tight: Partial<VaultSnapshot> =
+        r.limit === "notional budget"
+          ? { notionalLeftWad: (share(cost.notionalWad) / UNIT) * UNIT }
+          : r.limit === "slippage budget"
+            ? { slippageLeftWad: (share(cost.slippageWad) / UNIT) * UNIT }
+            : r.limit === "cash"
+              ? { cashBalance: share(whole.amountIn) }
+              : { pendingPayouts: 10n ** 40n - share(whole.amountIn) };
+      return { limit: r.limit, snapshot: { ...base, ...tight } };
+    });
+
+  it("a budget or cash cap cuts the order to the largest size that fits it, not merely a smaller one", () => {
+    // Risk aversion high enough that every cut order is still worth its fee and impact (no cost/benefit skip).
+    const RISK_AVERSE = { riskAversion: 1_000, horizonSeconds: 86_400 };
+    let cut = 0;
+    fc.assert(
+      fc.property(tightArb, ({ limit, snapshot: s }) => {
+        const sizing = size(s, TO_ZERO, RISK_AVERSE, OPTS, 0);
+        // A share too small for a single unit of the token is a skip naming the limit's error; nothing else skips.
+        if (sizing.kind === "skip") {
+          expect(sizing.error ?? sizing.reason).toMatch(/Budget|Payouts|ERC20/);
+          return;
+        }
+        const order = sizing.order;
+        expect(vaultRebalance(s, order.buyUnderlying, order.amountIn, order.minAmountOut).ok).toBe(true);
+        expect(order.cappedBy).toEqual([limit]);
+        cut += 1;
+        const next = nextLarger(s, order);
+        const nextCost = refCost(s, order.buyUnderlying, next.amountIn, next.amountOut);
+        if (limit === "notional budget") expect(units(nextCost.notionalWad)).toBeGreaterThan(s.notionalLeftWad);
+        if (limit === "slippage budget") expect(units(nextCost.slippageWad)).toBeGreaterThan(s.slippageLeftWad);
+        if (limit.startsWith("cash")) expect(next.amountIn).toBeGreaterThan(s.cashBalance - s.pendingPayouts);
+      }),
+      { seed: SEED, numRuns: RUNS },
+    );
+    expect(cut).toBeGreaterThan(RUNS / 2);
   });
 });
 
@@ -468,18 +808,33 @@ describe("sizing: oracle/pool gaps", () => {
       vegaWad: -100n * W,
       hedgeBalance: 0n,
       cashBalance: 10n ** 12n,
+      pendingPayouts: 0n,
       spotWad: 3300n * W,
       oracleUpdatedAt: 1_700_000_000n,
       oracleAgeSeconds: 0n,
       oracleFresh: true,
+      oracleStatus: "Usable" as const,
       ammReserveUnderlying: 10_000n * W,
       ammReserveQuote: 30_000_000n * 10n ** 6n,
       ammFeeBps: 30n,
       lastRebalanceBlock: 0n,
       nextRebalanceBlock: 0n,
+      notionalLeftWad: 3_000_000n * W,
+      slippageLeftWad: 10_000n * W,
+      settlementPending: false,
       paused: false,
-      hedge: { maxSlippageBps: 100, minRebalanceInterval: 1, maxOracleAge: 3600, maxTradeWad: 100n * W, deltaToleranceWad: W / 10n, bandWad: W / 2n },
-      risk: { volWad: (8n * W) / 10n, rateWad: 0n, spreadBps: 200, stressUpBps: 10_000 },
+      hedge: {
+        maxSlippageBps: 100,
+        minRebalanceInterval: 1,
+        maxOracleAge: 3600,
+        maxTradeWad: 100n * W,
+        deltaToleranceWad: W / 10n,
+        bandWad: W / 2n,
+        budgetWindowSeconds: 86_400,
+        notionalBudget: 3_000_000,
+        slippageBudget: 10_000,
+      },
+      risk: { volWad: (8n * W) / 10n, rateWad: 0n, spreadBps: 200, latencyBps: 10, capitalChargeBps: 200, minPremiumBps: 5 },
       book: [],
       quoteDecimals: 6,
       underlyingDecimals: 18,

@@ -1,0 +1,120 @@
+/**
+ * `readVaults` (keeper/chain/readVaults.ts): the lens's `VaultState` mapped field by field into `VaultSnapshot`,
+ * the oracle status by name, and a vault the keeper cannot interpret reported as a failure rather than guessed.
+ * The client is a stub answering `readContract` with what viem decodes from `VaultLens.read`.
+ */
+import { encodeErrorResult, type ContractFunctionReturnType, type PublicClient } from "viem";
+import { describe, expect, it } from "vitest";
+import { optionVaultAbi, type vaultLensAbi } from "../../keeper/abi.ts";
+import { describeRevert, oracleStatusName, readVaults } from "../../keeper/chain/readVaults.ts";
+import { ORACLE_STATUSES } from "../../keeper/types.ts";
+
+type LensRead = ContractFunctionReturnType<typeof vaultLensAbi, "view", "read">;
+type Snap = LensRead[1][number];
+
+const W = 10n ** 18n;
+const VAULT = "0x00000000000000000000000000000000000000aa" as const;
+const LENS = "0x00000000000000000000000000000000000000bb" as const;
+
+function lensSnapshot(overrides: Partial<Snap["state"]> = {}): Snap {
+  return {
+    vault: VAULT,
+    ok: true,
+    revertData: "0x",
+    state: {
+      bookDeltaWad: -2n * W,
+      netDeltaWad: -W,
+      gammaWad: -(W / 1000n),
+      vegaWad: -300n * W,
+      hedgeBalance: W,
+      cashBalance: 1_000_000n * 10n ** 6n,
+      pendingPayouts: 1_234n * 10n ** 6n,
+      totalAssets: 990_000n * 10n ** 6n,
+      spotWad: 3_000n * W,
+      oracleRoundId: 7n,
+      oracleUpdatedAt: 1_750_000_000n,
+      oracleAgeSeconds: 12n,
+      oracleFresh: false,
+      oracleStatus: 3,
+      ammReserveUnderlying: 1_000n * W,
+      ammReserveQuote: 3_000_000n * 10n ** 6n,
+      ammFeeBps: 30n,
+      lastRebalanceBlock: 990n,
+      nextRebalanceBlock: 995n,
+      notionalLeftWad: 2_500_000n * W,
+      slippageLeftWad: 9_000n * W,
+      liveSeries: 0n,
+      settlementPending: true,
+      paused: false,
+      hedge: {
+        maxSlippageBps: 100,
+        minRebalanceInterval: 5,
+        maxOracleAge: 3_600,
+        maxTradeWad: 100n * W,
+        deltaToleranceWad: W / 10n,
+        bandWad: W / 2n,
+        budgetWindowSeconds: 86_400,
+        notionalBudget: 3_000_000,
+        slippageBudget: 10_000,
+      },
+      risk: { volWad: (8n * W) / 10n, rateWad: W / 20n, spreadBps: 100, latencyBps: 25, capitalChargeBps: 200, minPremiumBps: 5 },
+      blockNumber: 1_000n,
+      timestamp: 1_750_000_012n,
+      ...overrides,
+    },
+    book: [],
+  };
+}
+
+function stubClient(snaps: Snap[]): PublicClient {
+  const chain = { blockNumber: 1_000n, timestamp: 1_750_000_012n, baseFeePerGas: 10n ** 9n, chainId: 31337n, accountBalance: W };
+  const answer: LensRead = [chain, snaps];
+  return { readContract: async () => answer } as unknown as PublicClient;
+}
+
+const refs = [{ address: VAULT, quoteDecimals: 6, underlyingDecimals: 18 }];
+const params = { lens: LENS, vaults: refs, account: "0x0000000000000000000000000000000000000000" as const, withBook: true };
+
+describe("readVaults", () => {
+  it("maps the lens's VaultState into the snapshot: payouts, oracle status, budget left, settlement, bounds and pricing", async () => {
+    const { vaults, failures } = await readVaults(stubClient([lensSnapshot()]), params);
+    expect(failures).toEqual([]);
+    expect(vaults[0]).toMatchObject({
+      vault: VAULT,
+      pendingPayouts: 1_234n * 10n ** 6n,
+      oracleFresh: false,
+      oracleStatus: "SequencerDown",
+      notionalLeftWad: 2_500_000n * W,
+      slippageLeftWad: 9_000n * W,
+      settlementPending: true,
+      hedge: { budgetWindowSeconds: 86_400, notionalBudget: 3_000_000, slippageBudget: 10_000, deltaToleranceWad: W / 10n },
+      risk: { volWad: (8n * W) / 10n, rateWad: W / 20n, spreadBps: 100, latencyBps: 25, capitalChargeBps: 200, minPremiumBps: 5 },
+      quoteDecimals: 6,
+      underlyingDecimals: 18,
+    });
+    expect(vaults[0]!.risk).not.toHaveProperty("stressUpBps");
+  });
+
+  it("names every oracle status as IOptionVault.OracleStatus orders them", () => {
+    expect(ORACLE_STATUSES.map((_, i) => oracleStatusName(i))).toEqual([
+      "Usable",
+      "InvalidAnswer",
+      "Stale",
+      "SequencerDown",
+      "SequencerGracePeriod",
+    ]);
+  });
+
+  it("reports a vault whose oracle status it does not know as unreadable instead of guessing", async () => {
+    const { vaults, failures } = await readVaults(stubClient([lensSnapshot({ oracleStatus: 9 })]), params);
+    expect(vaults).toEqual([]);
+    expect(failures).toEqual([{ vault: VAULT, reason: expect.stringMatching(/unknown oracle status 9/) }]);
+  });
+
+  it("decodes a vault's revert data with the regenerated ABI, new errors included", () => {
+    const data = encodeErrorResult({ abi: optionVaultAbi, errorName: "SequencerGracePeriod", args: [1_750_000_000n, 3_600n] });
+    expect(describeRevert(data)).toBe("SequencerGracePeriod(1750000000, 3600)");
+    expect(describeRevert("0xabababab")).toMatch(/undecodable/);
+    expect(describeRevert("0x")).toMatch(/no code/);
+  });
+});
