@@ -2,7 +2,7 @@
  * `npm run bench:sim` (also the second half of `npm run bench`): the simulator's throughput on this machine,
  * against the issue's targets —
  *
- * - model mode: path × policy runs of 1,000 blocks per minute, the default sweep's 52 points over 40 paths on
+ * - model mode: path × policy runs of 1,000 blocks per minute, the default sweep's points (47) over 40 paths on
  *   every core (target ≥ 10,000);
  * - fork mode: simulated blocks per second with hedging (real `rebalance` transactions), one path of 2,000 blocks
  *   under a policy that hedges about every other block, and one under the default gas-aware point (target ≥ 200).

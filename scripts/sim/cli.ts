@@ -3,6 +3,7 @@
  * into `SimOptions`. Every bad value is reported at once, each naming its flag.
  */
 import { parseArgs } from "node:util";
+import { DEFAULT_HEDGE_PARAMS } from "../lib/system.ts";
 import { POLICY_FAMILIES, type PolicyFamily } from "./types.ts";
 
 export const MODES = ["model", "fork", "both"] as const;
@@ -32,6 +33,10 @@ export interface SimOptions {
   riskAversion: number;
   expiryDays: number;
   optionsSold: number;
+  /** The vault's hedging budget: window (seconds), notional and slippage per window (whole quote units). */
+  budgetWindowSeconds: number;
+  notionalBudget: number;
+  slippageBudget: number;
   families: PolicyFamily[];
   forkPaths: number;
   forkUrl: string | undefined;
@@ -69,6 +74,9 @@ export const FLAGS: readonly Flag[] = [
   { name: "risk-aversion", value: "X", help: "γ per quote unit: centre of the γ sweeps, and the mean-variance yardstick that picks the best fixed band (default 0.1)" },
   { name: "expiry-days", value: "X", help: "expiry of the calls the vault sold, days (default 7; must outlast the path)" },
   { name: "options-sold", value: "X", help: "at-the-money calls the vault sold (default 100)" },
+  { name: "budget-window", value: "SECONDS", help: `the vault's hedging-budget window, 600–2592000 s (default ${DEFAULT_HEDGE_PARAMS.budgetWindowSeconds}, the deployment's)` },
+  { name: "notional-budget", value: "N", help: `notional the vault lets hedges trade per window, whole quote units (default ${DEFAULT_HEDGE_PARAMS.notionalBudget})` },
+  { name: "slippage-budget", value: "N", help: `fee and impact the vault lets hedges pay per window, whole quote units (default ${DEFAULT_HEDGE_PARAMS.slippageBudget})` },
   { name: "policies", value: "LIST", help: `comma-separated policy families to run (default all): ${POLICY_FAMILIES.join(", ")}` },
   { name: "fork-paths", value: "N", help: "mode both: paths replayed on the fork (default 1)" },
   { name: "fork-url", value: "URL", help: "chain to fork (default: FORK_URL, else a Hardhat node started for the run)" },
@@ -99,6 +107,9 @@ export const DEFAULT_SIM_OPTIONS: SimOptions = {
   riskAversion: 0.1,
   expiryDays: 7,
   optionsSold: 100,
+  budgetWindowSeconds: DEFAULT_HEDGE_PARAMS.budgetWindowSeconds,
+  notionalBudget: DEFAULT_HEDGE_PARAMS.notionalBudget,
+  slippageBudget: DEFAULT_HEDGE_PARAMS.slippageBudget,
   families: [...POLICY_FAMILIES],
   forkPaths: 1,
   forkUrl: undefined,
@@ -197,6 +208,9 @@ export function parseSimArgs(argv: readonly string[], env: Record<string, string
   o.riskAversion = num("risk-aversion", { positive: true, max: 1e6 }) ?? o.riskAversion;
   o.expiryDays = num("expiry-days", { positive: true, max: 3650 }) ?? o.expiryDays;
   o.optionsSold = num("options-sold", { positive: true, max: 1e9 }) ?? o.optionsSold;
+  o.budgetWindowSeconds = num("budget-window", { integer: true, min: 600, max: 30 * 86_400 }) ?? o.budgetWindowSeconds;
+  o.notionalBudget = num("notional-budget", { integer: true, min: 1, max: 2 ** 32 - 1 }) ?? o.notionalBudget;
+  o.slippageBudget = num("slippage-budget", { integer: true, min: 1, max: 2 ** 32 - 1 }) ?? o.slippageBudget;
   o.forkPaths = num("fork-paths", { integer: true, min: 0, max: 100_000 }) ?? o.forkPaths;
   o.workers = num("workers", { integer: true, min: 1, max: 256 }) ?? o.workers;
   o.out = str("out") ?? o.out;

@@ -9,18 +9,21 @@
  * with real transactions: the hedge is the keeper's sized order sent as `rebalance(...)` from the keeper account,
  * mined first in the next block (it pays a tip, the market none), its gas and fill read from the receipt and the
  * `Rebalanced` event. Automine is off; each block is mined explicitly, 12 s (the scenario's block time) after the
- * last. Reads go through the keeper's own `readVaults` (one `VaultLens.read` per block).
+ * last. Reads go through the keeper's own `readVaults` (one `VaultLens.read` per block): the vault is whatever the
+ * lens says, budget left included; nothing here re-implements a vault rule.
  */
 import hre from "hardhat";
-import { decodeEventLog, encodeFunctionData, maxUint256, type Abi, type Address, type Hex } from "viem";
+import { decodeEventLog, encodeAbiParameters, encodeFunctionData, hexToBigInt, keccak256, maxUint256, toHex, type Abi, type Address, type Hex } from "viem";
 import { optionVaultAbi } from "../../keeper/abi.ts";
 import { readVaults, type VaultRef } from "../../keeper/chain/readVaults.ts";
+import { budgetLeftWad, type BudgetLedger } from "../../keeper/sizing/budget.ts";
 import type { HedgeOrder, VaultSnapshot } from "../../keeper/types.ts";
 import type { Deployment } from "../lib/deploy.ts";
 import { buyOptions, deploySystem, listSeries, receiptWaiter, ROLES, type HardhatViem } from "../lib/system.ts";
+import { freshSlots, ledgerSlotWritten, type FreshSlots } from "./gas.ts";
 import { Ledger, type Fill } from "./ledger.ts";
-import { answerOf, blockTimestamp, RunPlanner } from "./model.ts";
-import { gasPriceWei, MARKET_SCALE_EXPONENT, QUOTE_DECIMALS, UNDERLYING_DECIMALS, type Scenario } from "./scenario.ts";
+import { answerOf, blockTimestamp, RunPlanner, type BlockObserver } from "./model.ts";
+import { gasPriceWei, MARKET_SCALE_EXPONENT, QUOTE_DECIMALS, riskParams, UNDERLYING_DECIMALS, type Scenario } from "./scenario.ts";
 import type { PolicyPoint, RunMetrics } from "./types.ts";
 
 const HEDGE_TIP_WEI = 10n ** 9n;
@@ -31,7 +34,8 @@ const MARKET_GAS = 400_000n;
 /** One measured hedge: what the gas model is calibrated on. */
 export interface MeasuredHedge {
   buy: boolean;
-  firstHedge: boolean;
+  /** Slots the rebalance wrote from zero (the budget ledger, the vault's underlying balance): see `gas.ts`. */
+  freshSlots: FreshSlots;
   liveSeries: number;
   gasUsed: number;
   reverted: boolean;
@@ -58,6 +62,8 @@ export interface ForkSession {
   admin: Address;
   /** The vault right after setup: model mode's `start` for the same path. */
   start: VaultSnapshot;
+  /** The vault's hedging-budget ledger right after setup: model mode's `startBudget` for the same path. */
+  startBudget: BudgetLedger;
   request: (method: string, params?: unknown[]) => Promise<unknown>;
   close: () => Promise<void>;
   /** evm_snapshot id of the state after setup. */
@@ -91,7 +97,7 @@ async function adoptDeployment(viem: HardhatViem, request: (method: string, para
   const publicClient = await viem.getPublicClient();
   const client = { client: { public: publicClient, wallet: admin } };
   const wait = receiptWaiter(publicClient);
-  const vault = await viem.getContractAt("OptionVault", v.address, client);
+  const vault = await viem.getContractAt("IOptionVault", v.address, client);
   const lens = d.lens ? await viem.getContractAt("VaultLens", d.lens, client) : await viem.deployContract("VaultLens", [], client);
   await wait(await vault.write.grantRole([ROLES.keeper, keeper.account.address]));
   return {
@@ -132,7 +138,8 @@ export async function openFork(
             ammFeeBps: scenario.ammFeeBps,
             vaultDeposit: scenario.vaultDeposit,
             hedge: scenario.hedge,
-            risk: { volWad: BigInt(Math.round(scenario.vol * 1e6)) * 10n ** 12n, rateWad: BigInt(Math.round(scenario.rate * 1e6)) * 10n ** 12n },
+            risk: riskParams(scenario),
+            limits: scenario.limits,
           })
         : await adoptDeployment(viem, request, p.deployment);
     const driver = await viem.deployContract("MarketDriver", [sys.oracle.address, sys.amm.address, MARKET_SCALE_EXPONENT], { client: { wallet: sys.admin } });
@@ -165,6 +172,7 @@ export async function openFork(
       await sys.wait(await sys.underlying.write.mint([vault.address, -bookDelta]));
       read = await readStart();
     }
+    const startBudget = await readBudgetLedger(request, read.vaults[0]!);
     await request("evm_setAutomine", [false]);
     const snapshotId = (await request("evm_snapshot")) as string;
     return {
@@ -180,6 +188,7 @@ export async function openFork(
       keeper,
       admin: sys.admin.account.address,
       start: read.vaults[0]!,
+      startBudget,
       request,
       snapshotId,
       close: async () => {
@@ -193,10 +202,57 @@ export async function openFork(
   }
 }
 
+/** `OptionVaultBase`'s ERC-7201 namespace: keccak256(abi.encode(uint256(keccak256(id)) − 1)) & ~0xff. */
+const VAULT_STORAGE_SLOT =
+  hexToBigInt(keccak256(encodeAbiParameters([{ type: "uint256" }], [hexToBigInt(keccak256(toHex("delta-keeper.storage.OptionVault"))) - 1n]))) &
+  ~0xffn;
+/** `VaultStorage.ledger`: the third slot of the namespace (after `Hot` and `Limits`, one slot each). */
+const LEDGER_SLOT = VAULT_STORAGE_SLOT + 2n;
+
+/**
+ * The vault's hedging-budget ledger, read from its storage: the lens reports only the budget left, but the model
+ * must roll the same current/previous window split the vault will. `OptionVaultBase.Ledger`, low bits first:
+ * lastRebalanceBlock uint40 | window uint24 | notionalPrev, notionalCur, slippagePrev, slippageCur uint48 each.
+ * Checked against what the lens reports (the last rebalance's block, the budget left), so a change of the layout
+ * fails here rather than skewing the model.
+ */
+export async function readBudgetLedger(request: ForkSession["request"], snapshot: VaultSnapshot): Promise<BudgetLedger> {
+  const word = hexToBigInt((await request("eth_getStorageAt", [snapshot.vault, toHex(LEDGER_SLOT), toHex(snapshot.blockNumber)])) as Hex);
+  const field = (shift: bigint, bits: bigint) => (word >> shift) & ((1n << bits) - 1n);
+  const ledger: BudgetLedger = {
+    window: field(40n, 24n),
+    notionalPrev: field(64n, 48n),
+    notionalCur: field(112n, 48n),
+    slippagePrev: field(160n, 48n),
+    slippageCur: field(208n, 48n),
+  };
+  const left = budgetLeftWad(ledger, snapshot.hedge, snapshot.timestamp);
+  if (
+    field(0n, 40n) !== snapshot.lastRebalanceBlock ||
+    left.notionalLeftWad !== snapshot.notionalLeftWad ||
+    left.slippageLeftWad !== snapshot.slippageLeftWad
+  ) {
+    throw new Error(
+      `fork: the vault's budget ledger at slot ${toHex(LEDGER_SLOT)} does not match what the lens reports ` +
+        `(block ${field(0n, 40n)} vs ${snapshot.lastRebalanceBlock}; notional left ${left.notionalLeftWad} vs ` +
+        `${snapshot.notionalLeftWad}): has OptionVaultBase's storage layout changed?`,
+    );
+  }
+  return ledger;
+}
+
 /** Replays one path under one point on the fork, from the setup snapshot (restored first, and kept). */
 export async function runFork(
   session: ForkSession,
-  run: { path: ArrayLike<number>; pathIndex: number; point: PolicyPoint; scenario: Scenario; times?: ArrayLike<number> },
+  run: {
+    path: ArrayLike<number>;
+    pathIndex: number;
+    point: PolicyPoint;
+    scenario: Scenario;
+    times?: ArrayLike<number>;
+    /** Called after every block, as `ModelRun.onBlock`. */
+    onBlock?: BlockObserver;
+  },
 ): Promise<ForkRun> {
   const started = performance.now();
   const { request, start } = session;
@@ -224,17 +280,23 @@ export async function runFork(
 
   let pending: HedgeOrder | undefined;
   let last = start;
+  // The budget ledger's slot is zero until the vault's first rebalance (see gas.ts).
+  let ledgerWritten = ledgerSlotWritten(start.lastRebalanceBlock, session.startBudget);
   const steps = run.path.length - 1;
   for (let i = 0; i <= steps; i++) {
     const timestamp = blockTimestamp(start, run.scenario, i, run.times);
-    let hedgeTx: { hash: Hex; order: HedgeOrder; firstHedge: boolean } | undefined;
+    let hedgeTx: { hash: Hex; order: HedgeOrder; freshSlots: FreshSlots } | undefined;
     if (pending) {
       const data = encodeFunctionData({
         abi: optionVaultAbi,
         functionName: "rebalance",
         args: [pending.buyUnderlying, pending.amountIn, pending.minAmountOut, timestamp + 3600n],
       });
-      hedgeTx = { hash: await send(session.keeper, session.vault.address, data, HEDGE_GAS, HEDGE_TIP_WEI), order: pending, firstHedge: last.hedgeBalance === 0n };
+      hedgeTx = {
+        hash: await send(session.keeper, session.vault.address, data, HEDGE_GAS, HEDGE_TIP_WEI),
+        order: pending,
+        freshSlots: freshSlots({ ledgerWritten, hedgeBalance: last.hedgeBalance, buy: pending.buyUnderlying }),
+      };
       pending = undefined;
     }
     const answer = answerOf(run.path[i]!);
@@ -245,10 +307,14 @@ export async function runFork(
     if (hedgeTx) {
       const receipt = await publicClient.getTransactionReceipt({ hash: hedgeTx.hash });
       const gasUsed = Number(receipt.gasUsed);
-      const entry = { buy: hedgeTx.order.buyUnderlying, firstHedge: hedgeTx.firstHedge, liveSeries: last.book.length, gasUsed };
+      const entry = { buy: hedgeTx.order.buyUnderlying, freshSlots: hedgeTx.freshSlots, liveSeries: last.book.length, gasUsed };
       const fill = receipt.status === "success" ? fillOf(receipt.logs, session.vault.address, gasUsed) : undefined;
-      if (fill) ledger.hedge(fill);
-      else ledger.revert(gasUsed, last.spotWad);
+      if (fill) {
+        ledger.hedge(fill);
+        ledgerWritten = true;
+      } else {
+        ledger.revert(gasUsed, last.spotWad);
+      }
       measured.push({ ...entry, reverted: fill === undefined });
     }
 
@@ -263,8 +329,9 @@ export async function runFork(
     }
     last = snapshot;
     ledger.observe(snapshot);
-    if (i === steps) break;
-    const plan = planner.plan(snapshot);
+    const plan = i === steps ? undefined : planner.plan(snapshot);
+    run.onBlock?.({ snapshot, plan });
+    if (!plan) break;
     if (!plan.greeks.ok) greeksMismatches++;
     if (plan.sizing?.kind === "order") pending = plan.sizing.order;
   }

@@ -49,6 +49,15 @@ export function bookValue(snapshot: VaultSnapshot): number {
   return value;
 }
 
+/**
+ * The share of a budget of `budget` whole quote units in use when `leftWad` (quote wad) is left, 0–1. A float
+ * ratio (to ~1e-16): every block calls it, and an analytic share needs no more.
+ */
+function shareUsed(leftWad: bigint, budget: number): number {
+  if (!(budget > 0)) return 0;
+  return Math.max(0, 1 - Number(leftWad) / 1e18 / budget);
+}
+
 export class Ledger {
   readonly #o: LedgerOptions;
   #t0 = Number.NaN;
@@ -66,6 +75,7 @@ export class Ledger {
   #blocks = 0;
   #inBand = 0;
   #volume = 0;
+  #budgetUse = 0;
 
   constructor(options: LedgerOptions) {
     this.#o = options;
@@ -92,6 +102,11 @@ export class Ledger {
     this.#blocks++;
     const net = snapshot.netDeltaWad < 0n ? -snapshot.netDeltaWad : snapshot.netDeltaWad;
     if (net <= snapshot.hedge.bandWad) this.#inBand++;
+    this.#budgetUse = Math.max(
+      this.#budgetUse,
+      shareUsed(snapshot.notionalLeftWad, snapshot.hedge.notionalBudget),
+      shareUsed(snapshot.slippageLeftWad, snapshot.hedge.slippageBudget),
+    );
   }
 
   /** A mined hedge. */
@@ -136,6 +151,7 @@ export class Ledger {
       blocks: this.#blocks,
       blocksInBand: this.#inBand,
       volume: this.#volume,
+      budgetUse: this.#budgetUse,
     };
   }
 }

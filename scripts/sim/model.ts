@@ -4,19 +4,22 @@
  * is assumed about the venue that the fork would measure differently except gas:
  *  - the pool is replayed exactly (bigint, `MockAmm`'s formulas and `MarketDriver.step`'s arbitrage);
  *  - a hedge is executed as the vault would: at the start of the next block, before the oracle update, against
- *    the vault's own rules (`checkRebalance`, spacing, oracle age), reverting where the vault would;
+ *    the vault's own rules (`executeRebalance`: spacing and oracle age, then `checkRebalance` — the tolerance,
+ *    the trade, the cash owed, the budget left — then the budget charge), reverting where the vault would, ledger
+ *    unchanged, and otherwise charging the run's `BudgetLedger` exactly as `OptionVault._chargeBudget` does;
  *  - the book's Greeks are float64 Black–Scholes (the on-chain library agrees to ~1e-14);
  *  - gas per hedge comes from the gas model (`gas.ts`, calibrated on measured receipts).
  * Fork mode (`fork.ts`) runs the same loop on a chain; `test/sim/agreement.test.ts` holds the two together.
  */
 import { greeks } from "../../keeper/pricing/blackScholes.ts";
-import { wadToNumber } from "../../keeper/pricing/wad.ts";
+import { tokenScale, wadToNumber } from "../../keeper/pricing/wad.ts";
+import { budgetLeftWad, chargeBudget, EMPTY_LEDGER, tradeCostWad, type BudgetLedger } from "../../keeper/sizing/budget.ts";
 import { checkRebalance } from "../../keeper/sizing/size.ts";
 import { planBlock, updateHedgeAnchors, type HedgeAnchor, type PlanOptions, type VaultPlan } from "../../keeper/tick.ts";
 import type { HedgeOrder, SeriesSnapshot, VaultSnapshot } from "../../keeper/types.ts";
 import type { Address } from "viem";
 import type { ReadResult } from "../../keeper/chain/readVaults.ts";
-import { hedgeGas, type GasModel } from "./gas.ts";
+import { freshSlots, hedgeGas, ledgerSlotWritten, type GasModel } from "./gas.ts";
 import { Ledger } from "./ledger.ts";
 import { realign, type Reserves } from "./market.ts";
 import { gasPriceWei, initialSnapshot, MARKET_SCALE_EXPONENT, ORACLE_DECIMALS, type Scenario } from "./scenario.ts";
@@ -31,11 +34,21 @@ export interface ModelRun {
   /** The vault before the first block (default: `initialSnapshot(scenario)`; a fork's own when comparing). */
   start?: VaultSnapshot;
   /**
+   * The vault's hedging-budget ledger at `start` (default: a vault that never rebalanced). The lens reports only
+   * what is left; a fork reads the ledger itself (`ForkSession.startBudget`) so the model rolls it identically.
+   */
+  startBudget?: BudgetLedger;
+  /** Called after every block with the vault as the lens would report it and the keeper's plan (none after the last block). */
+  onBlock?: BlockObserver;
+  /**
    * Block i's time, seconds after the first block (strictly increasing; default i × blockSeconds). Uneven
    * clocks model a hedge landing soon after the price it was sized on (see test/sim/theory.test.ts).
    */
   times?: ArrayLike<number>;
 }
+
+/** What an engine shows of each block: the vault after it, and the keeper's plan on it (none after the last block). */
+export type BlockObserver = (block: { snapshot: VaultSnapshot; plan: VaultPlan | undefined }) => void;
 
 /** Block i's timestamp: one block after `start`, then `times` (or the scenario's block time). */
 export function blockTimestamp(start: VaultSnapshot, scenario: Scenario, i: number, times?: ArrayLike<number>): bigint {
@@ -112,6 +125,53 @@ export class RunPlanner {
   }
 }
 
+/** The vault's state between blocks, as the model carries it (everything a rebalance reads or writes). */
+export interface VaultState {
+  /** The last snapshot: the pool, balances, spot and book the next block's hedge lands on. */
+  last: VaultSnapshot;
+  /** Net delta at the hedge's block (the book at that block's time, the oracle unchanged), wad. */
+  netDeltaWad: bigint;
+  oracleUpdatedAt: bigint;
+  budget: BudgetLedger;
+}
+
+export type Execution =
+  | { ok: true; amountOut: bigint; tradedWad: bigint; budget: BudgetLedger }
+  /** The vault's (or its pool's) error, by name: `RebalanceTooSoon`, `DeltaWithinTolerance`, a `checkRebalance` error, `SlippageBudgetExceeded`… */
+  | { ok: false; error: string };
+
+/**
+ * `OptionVault.rebalance(order)` in block `blockNumber` at `timestamp`, on `state`: the checks that depend on the
+ * block (paused, spacing, the oracle's age), then everything the trade itself must pass, in the vault's order and
+ * rounding, by the keeper's own mirror `checkRebalance` on the vault as it stands at that moment (|net delta|
+ * above the tolerance, the hedge and cash held, the pool's output, size, slippage against the oracle, the delta
+ * rule, the cash owed to settled holders, the budget left at this timestamp), then the budget charge
+ * (`chargeBudget`, `_chargeBudget`'s mirror) that writes the ledger. When all pass: the pool's output and the
+ * ledger after the charge. A refusal names the vault's error and leaves the ledger as it was, as a revert does.
+ */
+export function executeRebalance(state: VaultState, order: HedgeOrder, at: { blockNumber: bigint; timestamp: bigint }): Execution {
+  const { last } = state;
+  const hedge = last.hedge;
+  if (last.paused) return { ok: false, error: "VaultPaused" };
+  if (at.blockNumber < last.lastRebalanceBlock + BigInt(hedge.minRebalanceInterval)) return { ok: false, error: "RebalanceTooSoon" };
+  if (at.timestamp - state.oracleUpdatedAt > BigInt(hedge.maxOracleAge)) return { ok: false, error: "StaleOracle" };
+  const atExecution: VaultSnapshot = {
+    ...last,
+    blockNumber: at.blockNumber,
+    timestamp: at.timestamp,
+    netDeltaWad: state.netDeltaWad,
+    // The windows may have rolled since the last block: the budget left is the ledger's at this timestamp.
+    ...budgetLeftWad(state.budget, hedge, at.timestamp),
+  };
+  const check = checkRebalance(atExecution, order.buyUnderlying, order.amountIn, order.minAmountOut);
+  if (!check.ok) return { ok: false, error: check.error };
+  const quoteWad = (order.buyUnderlying ? order.amountIn : check.amountOut) * tokenScale(last.quoteDecimals);
+  const cost = tradeCostWad({ buy: order.buyUnderlying, tradedWad: check.tradedWad, quoteWad, spotWad: last.spotWad });
+  const charge = chargeBudget(state.budget, hedge, at.timestamp, cost);
+  if (!charge.ok) return { ok: false, error: charge.error };
+  return { ok: true, amountOut: check.amountOut, tradedWad: check.tradedWad, budget: charge.ledger };
+}
+
 export function runModel(run: ModelRun): RunMetrics {
   const { scenario, path } = run;
   const init = run.start ?? initialSnapshot(scenario);
@@ -139,6 +199,8 @@ export function runModel(run: ModelRun): RunMetrics {
   let lastRebalanceBlock = init.lastRebalanceBlock;
   let spotWad = init.spotWad;
   let oracleUpdatedAt = init.oracleUpdatedAt;
+  let budget = run.startBudget ?? EMPTY_LEDGER;
+  let ledgerWritten = ledgerSlotWritten(init.lastRebalanceBlock, budget);
   let pending: HedgeOrder | undefined;
   let last: VaultSnapshot = init;
   const steps = path.length - 1;
@@ -149,6 +211,7 @@ export function runModel(run: ModelRun): RunMetrics {
     let gamma = 0;
     let vega = 0;
     let value = 0;
+    let expired = false;
     const series: SeriesSnapshot[] = [];
     for (let k = 0; k < init.book.length; k++) {
       const s = init.book[k]!;
@@ -158,6 +221,7 @@ export function runModel(run: ModelRun): RunMetrics {
       value += size * g.price;
       // Expired series carry no Greeks on chain (they await settlement).
       if (tauSeconds === 0) {
+        if (s.sizeWad !== 0n) expired = true;
         series.push({ ...s, deltaWad: 0n, gammaWad: 0n, vegaWad: 0n, markWad: toWad(g.price) });
         continue;
       }
@@ -172,7 +236,7 @@ export function runModel(run: ModelRun): RunMetrics {
         markWad: toWad(g.price),
       });
     }
-    return { deltaWad: toWad(delta), gammaWad: toWad(gamma), vegaWad: toWad(vega), value, series };
+    return { deltaWad: toWad(delta), gammaWad: toWad(gamma), vegaWad: toWad(vega), value, series, expired };
   };
 
   for (let i = 0; i <= steps; i++) {
@@ -183,30 +247,29 @@ export function runModel(run: ModelRun): RunMetrics {
     if (pending) {
       const order = pending;
       pending = undefined;
-      const firstHedge = hedgeBalance === 0n;
-      const gasUsed = hedgeGas(run.gas, { liveSeries: init.book.length, firstHedge, buy: order.buyUnderlying });
-      const tooSoon = blockNumber < lastRebalanceBlock + BigInt(init.hedge.minRebalanceInterval);
-      const stale = timestamp - oracleUpdatedAt > BigInt(init.hedge.maxOracleAge);
-      const atExecution: VaultSnapshot = {
-        ...last,
-        timestamp,
-        netDeltaWad: book(wadToNumber(spotWad), timestamp).deltaWad + hedgeBalance * scaleU,
-      };
-      const check = checkRebalance(atExecution, order.buyUnderlying, order.amountIn, order.minAmountOut);
-      if (tooSoon || stale || !check.ok) {
+      const gasUsed = hedgeGas(run.gas, {
+        liveSeries: init.book.length,
+        freshSlots: freshSlots({ ledgerWritten, hedgeBalance, buy: order.buyUnderlying }),
+        buy: order.buyUnderlying,
+      });
+      const netDeltaWad = book(wadToNumber(spotWad), timestamp).deltaWad + hedgeBalance * scaleU;
+      const done = executeRebalance({ last, netDeltaWad, oracleUpdatedAt, budget }, order, { blockNumber, timestamp });
+      if (!done.ok) {
         ledger.revert(gasUsed, spotWad);
       } else {
         if (order.buyUnderlying) {
-          reserves = { underlying: reserves.underlying - check.amountOut, quote: reserves.quote + order.amountIn };
-          hedgeBalance += check.amountOut;
+          reserves = { underlying: reserves.underlying - done.amountOut, quote: reserves.quote + order.amountIn };
+          hedgeBalance += done.amountOut;
           cashBalance -= order.amountIn;
         } else {
-          reserves = { underlying: reserves.underlying + order.amountIn, quote: reserves.quote - check.amountOut };
+          reserves = { underlying: reserves.underlying + order.amountIn, quote: reserves.quote - done.amountOut };
           hedgeBalance -= order.amountIn;
-          cashBalance += check.amountOut;
+          cashBalance += done.amountOut;
         }
         lastRebalanceBlock = blockNumber;
-        ledger.hedge({ buyUnderlying: order.buyUnderlying, amountIn: order.amountIn, amountOut: check.amountOut, spotWad, gasUsed });
+        budget = done.budget;
+        ledgerWritten = true;
+        ledger.hedge({ buyUnderlying: order.buyUnderlying, amountIn: order.amountIn, amountOut: done.amountOut, spotWad, gasUsed });
       }
     }
 
@@ -233,19 +296,22 @@ export function runModel(run: ModelRun): RunMetrics {
       oracleUpdatedAt,
       oracleAgeSeconds: 0n,
       oracleFresh: true,
+      oracleStatus: "Usable",
       ammReserveUnderlying: reserves.underlying,
       ammReserveQuote: reserves.quote,
       lastRebalanceBlock,
       nextRebalanceBlock: lastRebalanceBlock + BigInt(init.hedge.minRebalanceInterval),
+      ...budgetLeftWad(budget, init.hedge, timestamp),
+      settlementPending: b.expired,
       book: b.series,
     };
     last = snapshot;
     ledger.observe(snapshot, b.value);
 
     // 4. The keeper's decision (none after the last block: the run ends there).
-    if (i === steps) break;
-    const plan = planner.plan(snapshot);
-    if (plan.sizing?.kind === "order") pending = plan.sizing.order;
+    const plan = i === steps ? undefined : planner.plan(snapshot);
+    run.onBlock?.({ snapshot, plan });
+    if (plan?.sizing?.kind === "order") pending = plan.sizing.order;
   }
   return ledger.result();
 }

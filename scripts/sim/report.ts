@@ -184,6 +184,7 @@ export const SUMMARY_NUMERIC_FIELDS = [
   "meanVolume",
   "meanTrackingError",
   "shareInBand",
+  "maxBudgetUse",
   "netPnlStd",
 ] as const satisfies readonly NumericKey[];
 // Compile-time check that the list is complete: adding a numeric field to PointSummary fails here until it is listed.
@@ -285,10 +286,16 @@ function pointsSection(summaries: readonly PointSummary[]): string {
     "hedges",
     "reverts",
     "in band %",
+    "budget used (peak)",
     "on frontier",
   ];
-  const align = ["l", "l", "r", "r", "r", "r", "r", "r", "r", "r", "r", "l"] as const;
-  const parts = ["## Points", "", "Means per path over the runs; money in quote units."];
+  const align = ["l", "l", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "l"] as const;
+  const parts = [
+    "## Points",
+    "",
+    "Means per path over the runs; money in quote units. Budget used: the fullest the vault's hedging budget " +
+      "(notional or slippage per window) got on any path; at 100% it shrank or refused hedges.",
+  ];
   for (const family of familiesInOrder(summaries)) {
     const rows = summaries
       .filter((s) => s.point.family === family)
@@ -304,6 +311,7 @@ function pointsSection(summaries: readonly PointSummary[]): string {
         count(s.meanHedges),
         count(s.meanReverts),
         percent(s.shareInBand),
+        percent(s.maxBudgetUse),
         isOnFrontier(s, summaries) ? "✓" : "",
       ]);
     parts.push("", `### ${family}`, "", table(header, rows, align));

@@ -9,7 +9,7 @@ import { runModel } from "./model.ts";
 import { csvWindows, generatePaths, readPriceCsv, realizedVol, type PathSource } from "./paths.ts";
 import type { Progress } from "./progress.ts";
 import { writeReport, type AgreementRow } from "./report.ts";
-import { checkScenario, DEFAULT_SCENARIO, defaultPoints, type Scenario } from "./scenario.ts";
+import { checkScenario, DEFAULT_SCENARIO, defaultPoints, minVaultDeposit, type Scenario } from "./scenario.ts";
 import { summarize } from "./stats.ts";
 import { sweepModel } from "./sweep.ts";
 import type { SimOptions } from "./cli.ts";
@@ -63,18 +63,28 @@ export function buildInputs(o: SimOptions): { scenario: Scenario; paths: Float64
         ? `GBM σ ${o.vol}, μ ${o.drift}, seed ${o.seed}`
         : `GBM σ ${o.vol}, μ ${o.drift} with jumps λ ${o.jumpsPerYear}/y, log size N(${o.jumpMean}, ${o.jumpStd}²), seed ${o.seed}`;
   }
+  const book = [{ isCall: true, moneyness: 1, expiryDays: o.expiryDays, size: o.optionsSold }];
   const scenario: Scenario = {
     ...DEFAULT_SCENARIO,
     blockSeconds,
     steps,
     vol: vaultVol,
-    book: [{ isCall: true, moneyness: 1, expiryDays: o.expiryDays, size: o.optionsSold }],
+    book,
+    // The default capital, or — for a book too large for it under the vault's collateral rule — what the book
+    // needs with a quarter to spare (premiums and the hedge's cash come on top).
+    vaultDeposit: Math.max(DEFAULT_SCENARIO.vaultDeposit, Math.ceil(1.25 * minVaultDeposit({ ...DEFAULT_SCENARIO, book }))),
     ammDepth: o.depth,
     ammFeeBps: o.feeBps,
     gasPriceGwei: o.gasGwei,
     riskAversion: o.riskAversion,
-    // A hedge lands one block after the price it was sized on: the oracle must stay fresh that long.
-    hedge: { ...DEFAULT_SCENARIO.hedge, maxOracleAge: Math.max(DEFAULT_SCENARIO.hedge.maxOracleAge, 2 * blockSeconds) },
+    hedge: {
+      ...DEFAULT_SCENARIO.hedge,
+      // A hedge lands one block after the price it was sized on: the oracle must stay fresh that long.
+      maxOracleAge: Math.max(DEFAULT_SCENARIO.hedge.maxOracleAge, 2 * blockSeconds),
+      budgetWindowSeconds: o.budgetWindowSeconds,
+      notionalBudget: o.notionalBudget,
+      slippageBudget: o.slippageBudget,
+    },
   };
   checkScenario(scenario);
   paths ??= generatePaths(source, { count: o.paths, steps, spot: scenario.spot, blockSeconds, seed: o.seed });
@@ -104,6 +114,7 @@ export function agreementRows(label: string, fork: RunMetrics, model: RunMetrics
     row("gas used", fork.gasUsed, model.gasUsed),
     row("slippage + fees", fork.slippageCost, model.slippageCost),
     row("hedges", fork.hedges, model.hedges),
+    row("budget used (peak)", fork.budgetUse, model.budgetUse),
   ];
 }
 
@@ -165,7 +176,7 @@ export async function runSimulation(o: SimOptions, io: { log: (line: string) => 
           wall += fork.wallSeconds;
           byPoint[k]!.push(fork);
           if (o.mode === "both") {
-            const model = runModel({ path: forkPaths[j]!, pathIndex: j, point, scenario, gas, start: session.start });
+            const model = runModel({ path: forkPaths[j]!, pathIndex: j, point, scenario, gas, start: session.start, startBudget: session.startBudget });
             agreement.push(...agreementRows(`${point.label}, path ${j}`, fork, model));
           }
           io.progress.update(++done, total, "fork runs");
@@ -191,6 +202,8 @@ export async function runSimulation(o: SimOptions, io: { log: (line: string) => 
     AMM: `${scenario.ammDepth} underlying deep, fee ${scenario.ammFeeBps} bps`,
     "gas price (gwei)": scenario.gasPriceGwei,
     "risk aversion γ": scenario.riskAversion,
+    "vault delta tolerance": Number(scenario.hedge.deltaToleranceWad) / 1e18,
+    "hedging budget": `${scenario.hedge.notionalBudget.toLocaleString("en-US")} notional and ${scenario.hedge.slippageBudget.toLocaleString("en-US")} slippage per ${scenario.hedge.budgetWindowSeconds / 3600} h`,
   };
   if (modelRunsPerMinute !== undefined) meta["model runs of 1,000 blocks per minute"] = Math.round(modelRunsPerMinute);
   if (forkBlocksPerSecond !== undefined) meta["fork blocks per second"] = Math.round(forkBlocksPerSecond);
@@ -204,6 +217,7 @@ export async function runSimulation(o: SimOptions, io: { log: (line: string) => 
       ...notes,
       "Hedge error: the standard deviation across paths of the hedged P&L before costs (option book marked to Black–Scholes, hedge to the oracle). Total cost: gas at the stated price plus AMM fee and price impact, averaged over paths.",
       "Policies without a risk aversion of their own run with γ = 1000 in sizing's cost/benefit gate, so they follow their own rule; Whalley–Wilmott and gas-aware sweep γ.",
+      "The vault refuses any rebalance that starts with |net delta| within its tolerance (DeltaWithinTolerance): minimum trades are never set below it, and every policy's hedges start outside it. Hedges also fit the vault's hedging budget (notional and slippage per window); 'budget used (peak)' says how close each point came to it.",
     ],
   });
   return {

@@ -4,8 +4,10 @@
  * scenario: fork mode deploys it, model mode builds its first snapshot with `initialSnapshot`.
  */
 import { greeks, SECONDS_PER_YEAR } from "../../keeper/pricing/blackScholes.ts";
-import { numberToWad, WAD } from "../../keeper/pricing/wad.ts";
-import type { HedgeBounds, PolicyConfig, RiskParams, VaultSnapshot } from "../../keeper/types.ts";
+import { numberToWad, wadToNumber } from "../../keeper/pricing/wad.ts";
+import { budgetLeftWad, EMPTY_LEDGER } from "../../keeper/sizing/budget.ts";
+import type { BookLimits, HedgeBounds, PolicyConfig, RiskParams, VaultSnapshot } from "../../keeper/types.ts";
+import { DEFAULT_BOOK_LIMITS, DEFAULT_HEDGE_PARAMS, DEFAULT_RISK_PARAMS } from "../lib/system.ts";
 import type { PolicyFamily, PolicyPoint } from "./types.ts";
 
 /** One series the vault has sold: strike as a multiple of the starting spot, expiry in days from the start. */
@@ -33,7 +35,12 @@ export interface Scenario {
   ammFeeBps: number;
   /** Gas price every hedge pays (base fee + tip), gwei; the native token is the underlying. */
   gasPriceGwei: number;
+  /** The vault's rebalance bounds and hedging budget (`IOptionVault.HedgeParams`). */
   hedge: HedgeBounds;
+  /** The vault's premium and share-price charges: its `RiskParams` beyond `vol` and `rate`. */
+  charges: Omit<RiskParams, "volWad" | "rateWad">;
+  /** The vault's collateral and size limits: the book sold at setup must pass them. */
+  limits: BookLimits;
   /** γ for the mean-variance comparison (the best fixed band) and the centre of the γ sweeps, per quote unit. */
   riskAversion: number;
   /** Horizon over which sizing values a hedge (the keeper's RISK_HORIZON_SECONDS). */
@@ -56,9 +63,20 @@ export const ORACLE_DECIMALS = 8;
 /** 10^(underlying − quote + oracle decimals): `MarketDriver`'s scale. */
 export const MARKET_SCALE_EXPONENT = UNDERLYING_DECIMALS - QUOTE_DECIMALS + ORACLE_DECIMALS;
 
+const { volWad: _vol, rateWad: _rate, ...DEFAULT_CHARGES } = DEFAULT_RISK_PARAMS;
+
 /**
  * The default: an ETH vault that has sold 100 one-week at-the-money calls, hedging on a 10,000 ETH pool with a
- * 30 bps fee, gas at 20 gwei, 12 s blocks, 1,000 blocks (3 h 20 min) per path.
+ * 30 bps fee, gas at 20 gwei, 12 s blocks, 1,000 blocks (3 h 20 min) per path; the vault's parameters are the
+ * deployment defaults (`scripts/lib/system.ts`), its volatility the path's.
+ *
+ * The hedging budget is the deployment default too — 3,000,000 of notional and 10,000 of slippage per 24 h — and
+ * in this scenario it does not bind, so the sweep compares the policies rather than the budget: a whole path
+ * (3 h 20 min) counts against one budget (the vault caps the current plus the previous window), and the busiest
+ * point of the default sweep (every block, min trade at the vault's tolerance) trades about 100 ETH (300,000 of
+ * notional) for about 900 of fee and impact per path, its worst path 11% of the budget (`maxBudgetUse` in
+ * points.csv, for every point). A vault that hedged like that all day would need about 2,200,000 and 6,500 per
+ * 24 h: the default leaves room. `test/sim/budget.test.ts` runs a budget that binds.
  */
 export const DEFAULT_SCENARIO: Scenario = Object.freeze({
   spot: 3000,
@@ -70,14 +88,9 @@ export const DEFAULT_SCENARIO: Scenario = Object.freeze({
   ammDepth: 10_000,
   ammFeeBps: 30,
   gasPriceGwei: 20,
-  hedge: Object.freeze({
-    maxSlippageBps: 100,
-    minRebalanceInterval: 1,
-    maxOracleAge: 3600,
-    maxTradeWad: 200n * WAD,
-    deltaToleranceWad: WAD / 10n,
-    bandWad: WAD / 2n,
-  }),
+  hedge: Object.freeze({ ...DEFAULT_HEDGE_PARAMS }),
+  charges: Object.freeze(DEFAULT_CHARGES),
+  limits: Object.freeze({ ...DEFAULT_BOOK_LIMITS }),
   riskAversion: 0.1,
   horizonSeconds: 3600,
   maxSlippageBps: 100,
@@ -108,6 +121,63 @@ export function checkScenario(s: Scenario): void {
         `(${first} days): shorten the path or lengthen the options`,
     );
   }
+  const h = s.hedge;
+  if (!Number.isInteger(h.budgetWindowSeconds) || h.budgetWindowSeconds < 600 || h.budgetWindowSeconds > 30 * 86_400) {
+    throw new RangeError(`scenario.hedge.budgetWindowSeconds must be an integer in [600, 2592000] (the vault's range), got ${h.budgetWindowSeconds}`);
+  }
+  for (const [name, v] of Object.entries({ notionalBudget: h.notionalBudget, slippageBudget: h.slippageBudget })) {
+    if (!Number.isInteger(v) || v < 1 || v > 2 ** 32 - 1) {
+      throw new RangeError(`scenario.hedge.${name} must be an integer in [1, 2^32 − 1] whole quote units, got ${v}`);
+    }
+  }
+  checkBookAgainstLimits(s);
+}
+
+/**
+ * The vault's sale checks on the scenario's book (`OptionVaultExtension.openPosition`), so the model never runs a
+ * vault the chain would not let sell its book: each position at least `minPositionWad`, open interest within its
+ * caps, and — premiums aside, so slightly stricter than the chain — the deposit covering what the book pays at
+ * price 0 (puts) and at the stress price H = max(spot, highest strike)·(1 + stressUpBps) (calls) within
+ * `maxUtilizationBps`.
+ */
+function checkBookAgainstLimits(s: Scenario): void {
+  const l = s.limits;
+  const minPosition = wadToNumber(l.minPositionWad);
+  let openInterest = 0;
+  for (const b of s.book) {
+    if (b.size < minPosition) throw new RangeError(`scenario.book: a position of ${b.size} is below the vault's minPositionWad (${minPosition})`);
+    if (b.size > wadToNumber(l.maxSeriesOpenInterestWad)) {
+      throw new RangeError(`scenario.book: ${b.size} options of one series exceed maxSeriesOpenInterestWad (${wadToNumber(l.maxSeriesOpenInterestWad)})`);
+    }
+    openInterest += b.size;
+  }
+  if (openInterest > wadToNumber(l.maxOpenInterestWad)) {
+    throw new RangeError(`scenario.book: ${openInterest} options in all exceed maxOpenInterestWad (${wadToNumber(l.maxOpenInterestWad)})`);
+  }
+  const needed = minVaultDeposit(s);
+  if (s.vaultDeposit < needed) {
+    throw new RangeError(
+      `scenario.vaultDeposit ${s.vaultDeposit} is too small for the book: the vault's collateral rule needs at least ` +
+        `${Math.ceil(needed)} (what the book pays at the stress price or at 0, within maxUtilizationBps)`,
+    );
+  }
+}
+
+/**
+ * The least capital that lets the vault sell the scenario's book (premiums aside): what the book pays at price 0
+ * (puts) or at the stress price H = max(spot, highest strike)·(1 + stressUpBps) (calls), over `maxUtilizationBps`.
+ */
+export function minVaultDeposit(s: Pick<Scenario, "spot" | "book" | "limits">): number {
+  const highestStrike = Math.max(s.spot, ...s.book.map((b) => s.spot * b.moneyness));
+  const high = highestStrike * (1 + s.limits.stressUpBps / 10_000);
+  let atZero = 0;
+  let atHigh = 0;
+  for (const b of s.book) {
+    const strike = s.spot * b.moneyness;
+    if (b.isCall) atHigh += (high - strike) * b.size;
+    else atZero += strike * b.size;
+  }
+  return (Math.max(atZero, atHigh) * 10_000) / s.limits.maxUtilizationBps;
 }
 
 /** Gas price in wei. */
@@ -176,6 +246,11 @@ export function initialSnapshot(s: Scenario, start = { blockNumber: 100n, timest
     ammFeeBps: BigInt(s.ammFeeBps),
     lastRebalanceBlock: 0n,
     nextRebalanceBlock: BigInt(s.hedge.minRebalanceInterval),
+    // A vault that never hedged: the whole budget is left.
+    ...budgetLeftWad(EMPTY_LEDGER, s.hedge, start.timestamp),
+    pendingPayouts: 0n,
+    oracleStatus: "Usable",
+    settlementPending: false,
     paused: false,
     hedge: s.hedge,
     risk: riskParams(s),
@@ -185,8 +260,9 @@ export function initialSnapshot(s: Scenario, start = { blockNumber: 100n, timest
   };
 }
 
+/** The vault's pricing parameters: the scenario's volatility and rate, and its charges. */
 export function riskParams(s: Scenario): RiskParams {
-  return { volWad: numberToWad(s.vol), rateWad: numberToWad(s.rate), spreadBps: 200, stressUpBps: 10_000 };
+  return { ...s.charges, volWad: numberToWad(s.vol), rateWad: numberToWad(s.rate) };
 }
 
 /**
@@ -201,12 +277,18 @@ const sig = (x: number) => Number(x.toPrecision(3));
  * The default sweep. Delta-denominated parameters (bands, caps, minimum trades) are multiples of the book's
  * per-block delta move (`deltaStepStd`), so the grid fits any book; γ-based policies sweep γ around the
  * scenario's, in half-decades (from γ/100, where no hedge pays, to 10γ, where one pays nearly every other block).
+ *
+ * Minimum trades are never below the vault's `deltaToleranceWad`: no rebalance may start from within it
+ * (`DeltaWithinTolerance`), so a smaller minimum would only be a label — the policy would decide to hedge and
+ * sizing would refuse. Points that the floor makes identical are run once.
  */
 export function defaultPoints(s: Scenario): PolicyPoint[] {
   const unit = deltaStepStd(s);
+  const tolerance = wadToNumber(s.hedge.deltaToleranceWad);
   const rule = { riskAversion: RULE_RISK_AVERSION, horizonSeconds: s.horizonSeconds };
   const points: PolicyPoint[] = [];
-  const add = (family: PolicyFamily, label: string, paramName: string, param: number, paramUnit: string, policy: PolicyConfig, riskAversion?: number) =>
+  const add = (family: PolicyFamily, label: string, paramName: string, param: number, paramUnit: string, policy: PolicyConfig, riskAversion?: number) => {
+    if (points.some((p) => p.label === label)) return;
     points.push({
       family,
       label,
@@ -216,9 +298,11 @@ export function defaultPoints(s: Scenario): PolicyPoint[] {
       policy,
       prefs: riskAversion === undefined ? rule : { riskAversion, horizonSeconds: s.horizonSeconds },
     });
-  const minTrade = sig(unit / 10);
+  };
+  const atLeastTolerance = (x: number) => Math.max(sig(x), tolerance);
+  const minTrade = atLeastTolerance(unit / 10);
   for (const m of [0.1, 0.5, 2]) {
-    const mt = sig(unit * m);
+    const mt = atLeastTolerance(unit * m);
     add("every-block", `every block, min ${mt}`, "minTrade", mt, "underlying", { name: "every-block", minTrade: mt });
   }
   for (const k of [2, 5, 10, 25, 50, 100, 200]) {

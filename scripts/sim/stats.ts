@@ -74,6 +74,7 @@ export function summarize(point: PolicyPoint, runs: readonly RunMetrics[]): Poin
     meanVolume: field((r) => r.volume),
     meanTrackingError: field((r) => r.trackingError),
     shareInBand: blocks > 0 ? blocksInBand / blocks : Number.NaN,
+    maxBudgetUse: Math.max(...runs.map((r) => r.budgetUse)),
     netPnlStd: std(runs.map((r) => r.pnl - r.totalCost)),
   };
 }

@@ -63,6 +63,12 @@ export interface RunMetrics {
   blocksInBand: number;
   /** Underlying traded in total (sum of |trade|). */
   volume: number;
+  /**
+   * The fullest the vault's hedging budget got: the largest share, over the run's blocks, of the notional or the
+   * slippage budget in use (0–1, from the snapshots' `notionalLeftWad` / `slippageLeftWad`). Near 1, the budget
+   * bound: hedges were shrunk or refused for it.
+   */
+  budgetUse: number;
 }
 
 /** A point's runs, aggregated. */
@@ -87,6 +93,8 @@ export interface PointSummary {
   meanTrackingError: number;
   /** Σ blocksInBand / Σ blocks. */
   shareInBand: number;
+  /** The largest `budgetUse` of any run: near 1, the hedging budget bound on some path. */
+  maxBudgetUse: number;
   /** Standard deviation of pnl − totalCost (risk after costs), quote. */
   netPnlStd: number;
 }

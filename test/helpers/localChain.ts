@@ -33,8 +33,8 @@ export async function startLocalChain(options: { blockIntervalMs: number; calls?
   const buyer = (await viem.getWalletClients())[2]!.account.address;
   await buyOptions(sys, buyer, (await listSeries(sys, true, 3000, 30)).id, options.calls ?? 20);
   if (options.hedged) {
-    const st = await sys.vault.read.state();
-    const amountIn = await sys.amm.read.quoteExactOut([sys.quote.address, BigInt(-st.netDeltaWad)]);
+    const netDeltaWad = await sys.vault.read.netDeltaWad();
+    const amountIn = await sys.amm.read.quoteExactOut([sys.quote.address, -netDeltaWad]);
     const block = await sys.publicClient.getBlock();
     await sys.wait(await sys.vault.write.rebalance([true, amountIn, 0n, block.timestamp + 600n], { account: sys.keeper.account }));
   }
@@ -72,8 +72,7 @@ export async function startLocalChain(options: { blockIntervalMs: number; calls?
         return { oracleBlock: receipt.blockNumber, moved: await sys.publicClient.getBlockNumber() };
       }),
     async netDelta(blockNumber) {
-      const st = await sys.vault.read.state(blockNumber === undefined ? {} : { blockNumber });
-      return Number(st.netDeltaWad) / 1e18;
+      return Number(await sys.vault.read.netDeltaWad(blockNumber === undefined ? {} : { blockNumber })) / 1e18;
     },
     // close() waits for kept-alive client connections; bound it so a suite never hangs on teardown.
     close: () => Promise.race([server.close(), sleep(3000)]).then(() => undefined),

@@ -48,7 +48,9 @@ describe("fork of a local upstream node", () => {
     const fork = await hre.network.create({ network: "fork", override: { forking: { url } } });
     const [admin, keeper] = await fork.viem.getWalletClients();
     const publicClient = await fork.viem.getPublicClient();
-    const vault = await fork.viem.getContractAt("OptionVault", upstream.vault.address);
+    const vault = await fork.viem.getContractAt("IOptionVault", upstream.vault.address);
+    const lens = await fork.viem.getContractAt("VaultLens", upstream.lens.address);
+    const stateOf = async () => (await lens.read.stateOf([vault.address]))[0];
     const oracle = await fork.viem.getContractAt("MockOracle", upstream.oracle.address);
     const amm = await fork.viem.getContractAt("MockAmm", upstream.amm.address);
     const quote = await fork.viem.getContractAt("MockERC20", upstream.quote.address);
@@ -61,11 +63,11 @@ describe("fork of a local upstream node", () => {
 
     // The fork starts from upstream's state.
     expect(await vault.read.hasRole([ROLES.keeper, keeper!.account.address])).toBe(true);
-    const st0 = await vault.read.state();
-    expect(st0.bookDeltaWad).toBe((await upstream.vault.read.state()).bookDeltaWad);
+    const st0 = await stateOf();
+    expect(st0.bookDeltaWad).toBe((await upstream.lens.read.stateOf([upstream.vault.address]))[0].bookDeltaWad);
 
     // More options sold and a 5% rally on oracle and AMM, on the fork only.
-    const more = await vault.read.quotePremium([seriesId, 5n * WAD]);
+    const more = await vault.read.quoteOpen([seriesId, 5n * WAD]);
     await wait(await quote.write.mint([admin!.account.address, more]));
     await wait(await quote.write.approve([vault.address, more]));
     await wait(await vault.write.openPosition([seriesId, 5n * WAD, more, buyer]));
@@ -77,7 +79,7 @@ describe("fork of a local upstream node", () => {
     await wait(await quote.write.approve([amm.address, buyIn]));
     await wait(await amm.write.swapExactIn([quote.address, buyIn, 0n, admin!.account.address, 2n ** 40n]));
 
-    const before = await vault.read.state();
+    const before = await stateOf();
     expect(before.netDeltaWad).toBeLessThan(-8n * WAD); // 15 short calls, now in the money
     const cashBefore = await quote.read.balanceOf([vault.address]);
 
@@ -85,7 +87,7 @@ describe("fork of a local upstream node", () => {
     const block = await publicClient.getBlock();
     await wait(await vault.write.rebalance([true, amountIn, 0n, block.timestamp + 600n], { account: keeper!.account }));
 
-    const after = await vault.read.state();
+    const after = await stateOf();
     expect(abs(after.netDeltaWad)).toBeLessThan(WAD / 1000n);
     const hedge = await underlying.read.balanceOf([vault.address]);
     expect(hedge).toBe(after.hedgeBalance);
@@ -95,7 +97,7 @@ describe("fork of a local upstream node", () => {
 
     // Upstream: same block, same price, no hedge, original book.
     expect(await upstream.publicClient.getBlockNumber()).toBe(upstreamBlock);
-    const up = await upstream.vault.read.state();
+    const [up] = await upstream.lens.read.stateOf([upstream.vault.address]);
     expect(up.spotWad).toBe(3000n * WAD);
     expect(up.hedgeBalance).toBe(0n);
     expect(await upstream.vault.read.positionOf([seriesId, buyer])).toBe(10n * WAD);

@@ -90,8 +90,8 @@ describe("keeper process on a forked chain with interval mining", () => {
     const call = await listSeries(sys, true, 3000, 30);
     await buyOptions(sys, buyer, call.id, 20);
     // Start hedged: the keeper's job in the test is the move that follows.
-    const st = await sys.vault.read.state();
-    const amountIn = await sys.amm.read.quoteExactOut([sys.quote.address, BigInt(-st.netDeltaWad)]);
+    const netDeltaWad = await sys.vault.read.netDeltaWad();
+    const amountIn = await sys.amm.read.quoteExactOut([sys.quote.address, -netDeltaWad]);
     const block = await sys.publicClient.getBlock();
     await sys.wait(await sys.vault.write.rebalance([true, amountIn, 0n, block.timestamp + 600n], { account: sys.keeper.account }));
     addresses = {
@@ -134,9 +134,11 @@ describe("keeper process on a forked chain with interval mining", () => {
     RISK_AVERSION: "0.01",
   });
 
+  /** The vault as the keeper reads it (`VaultLens.stateOf`), at `blockNumber` or now. */
   async function vaultState(blockNumber?: bigint) {
-    const vault = await viem.getContractAt("OptionVault", addresses.vault);
-    return vault.read.state(blockNumber === undefined ? {} : { blockNumber });
+    const lens = await viem.getContractAt("VaultLens", addresses.lens);
+    const [st] = await lens.read.stateOf([addresses.vault], blockNumber === undefined ? {} : { blockNumber });
+    return st;
   }
 
   /**

@@ -29,7 +29,7 @@ beforeAll(async () => {
   for (const point of points) {
     for (let j = 0; j < PATHS; j++) {
       const fork = await runFork(session, { path: paths[j]!, pathIndex: j, point, scenario });
-      const model = runModel({ path: paths[j]!, pathIndex: j, point, scenario, gas, start: session.start });
+      const model = runModel({ path: paths[j]!, pathIndex: j, point, scenario, gas, start: session.start, startBudget: session.startBudget });
       results.push({ label: `${point.label}, path ${j}`, fork, model });
     }
   }
@@ -56,6 +56,8 @@ describe("fork mode and model mode on the same paths and policies", () => {
       expect(model.hedges, label).toBe(fork.hedges);
       expect(relDiff(fork.totalCost, model.totalCost), label).toBeLessThan(0.02);
       expect(relDiff(fork.slippageCost, model.slippageCost), label).toBeLessThan(1e-6);
+      // The vault's hedging budget, as the lens reports it on the fork and as the model's ledger rolls it.
+      expect(relDiff(fork.budgetUse, model.budgetUse), label).toBeLessThan(1e-3);
     }
   });
 

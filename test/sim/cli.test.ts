@@ -3,6 +3,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { DEFAULT_SIM_OPTIONS, FLAGS, helpText, parseSimArgs, SimCliError, type SimOptions } from "../../scripts/sim/cli.ts";
+import { buildInputs } from "../../scripts/sim/run.ts";
+import { DEFAULT_SCENARIO } from "../../scripts/sim/scenario.ts";
 import { POLICY_FAMILIES } from "../../scripts/sim/types.ts";
 
 function options(argv: string[], env: Record<string, string | undefined> = {}): SimOptions {
@@ -53,6 +55,9 @@ describe("parseSimArgs", () => {
       "--risk-aversion", "0.002",
       "--expiry-days", "30",
       "--options-sold", "10",
+      "--budget-window", "600",
+      "--notional-budget", "50000",
+      "--slippage-budget", "150",
       "--policies", "band-zero, gas-aware",
       "--fork-paths", "0",
       "--fork-url", "https://rpc.example",
@@ -81,6 +86,9 @@ describe("parseSimArgs", () => {
       riskAversion: 0.002,
       expiryDays: 30,
       optionsSold: 10,
+      budgetWindowSeconds: 600,
+      notionalBudget: 50_000,
+      slippageBudget: 150,
       families: ["band-zero", "gas-aware"],
       forkPaths: 0,
       forkUrl: "https://rpc.example",
@@ -89,6 +97,19 @@ describe("parseSimArgs", () => {
       out: "results/x",
       progress: false,
     } satisfies SimOptions);
+  });
+
+  it("the budget flags set the vault's hedging budget in the scenario; by default it is the deployment's", () => {
+    const { scenario } = buildInputs(options(["--budget-window", "600", "--notional-budget", "50000", "--slippage-budget", "150", "--paths", "1", "--steps", "10"]));
+    expect(scenario.hedge).toEqual({ ...DEFAULT_SCENARIO.hedge, budgetWindowSeconds: 600, notionalBudget: 50_000, slippageBudget: 150 });
+    expect(buildInputs(options(["--paths", "1", "--steps", "10"])).scenario.hedge).toEqual(DEFAULT_SCENARIO.hedge);
+  });
+
+  it("a book too large for the default capital gets the capital the vault's collateral rule needs, with margin", () => {
+    expect(buildInputs(options(["--paths", "1", "--steps", "10"])).scenario.vaultDeposit).toBe(DEFAULT_SCENARIO.vaultDeposit);
+    // 1,000 ATM calls at 3,000 pay 1,000 × (6,000 − 3,000) at the stress price: 3,000,000 at 80% utilisation.
+    const { scenario } = buildInputs(options(["--options-sold", "1000", "--paths", "1", "--steps", "10"]));
+    expect(scenario.vaultDeposit).toBe(Math.ceil(1.25 * (3_000_000 / 0.8)));
   });
 
   it("--deployment needs a mode with a fork", () => {
@@ -149,6 +170,10 @@ describe("bad values are a SimCliError naming the flag", () => {
     [["--vault-vol", "0"], "--vault-vol"],
     [["--seed", "4294967296"], "--seed"],
     [["--workers", "0"], "--workers"],
+    [["--budget-window", "599"], "--budget-window"],
+    [["--notional-budget", "0"], "--notional-budget"],
+    [["--slippage-budget", "4294967296"], "--slippage-budget"],
+    [["--slippage-budget", "1.5"], "--slippage-budget"],
   ])("%j", (argv, flag) => {
     expect(cliError(argv).message).toContain(flag);
   });

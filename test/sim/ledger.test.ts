@@ -179,6 +179,26 @@ describe("Ledger band count", () => {
   });
 });
 
+describe("Ledger budget use", () => {
+  it("budgetUse is the fullest the hedging budget got, notional or slippage, over the run's blocks", () => {
+    const ledger = new Ledger(OPTIONS);
+    const wad = (x: number) => BigInt(x) * WAD;
+    // The default budget: 3,000,000 of notional, 10,000 of slippage per window.
+    expect(base.notionalLeftWad).toBe(wad(3_000_000));
+    expect(base.slippageLeftWad).toBe(wad(10_000));
+    ledger.observe({ ...base, notionalLeftWad: wad(1_500_000), slippageLeftWad: wad(9_000) }, 0); // 50% / 10%
+    ledger.observe({ ...base, notionalLeftWad: wad(2_400_000), slippageLeftWad: wad(2_000) }, 0); // 20% / 80%
+    ledger.observe({ ...base }, 0); // the windows rolled: all left
+    expect(ledger.result().budgetUse).toBeCloseTo(0.8, 12);
+  });
+
+  it("is 0 when nothing was spent", () => {
+    const ledger = new Ledger(OPTIONS);
+    ledger.observe(base, 0);
+    expect(ledger.result().budgetUse).toBe(0);
+  });
+});
+
 describe("bookValue", () => {
   const call = base.book[0]!;
   const tauSeconds = Number(call.expiry - base.timestamp);

@@ -54,6 +54,7 @@ function summary(
     meanVolume: 10,
     meanTrackingError: pnlStd,
     shareInBand: 0.9,
+    maxBudgetUse: 0.1,
     netPnlStd: pnlStd,
     ...extra,
   };
@@ -74,6 +75,7 @@ function run(pathIndex: number, fields: Partial<RunMetrics>): RunMetrics {
     blocks: 0,
     blocksInBand: 0,
     volume: 0,
+    budgetUse: 0,
     ...fields,
   };
 }
@@ -117,9 +119,9 @@ describe("stats", () => {
 
   it("summarize fills every field from three runs", () => {
     const runs = [
-      run(0, { pnl: 10, totalCost: 2, gasCost: 1, gasUsed: 100_000, slippageCost: 1, feeCost: 0.5, hedges: 2, reverts: 0, blocks: 100, blocksInBand: 90, volume: 1, trackingError: 3 }),
-      run(1, { pnl: 20, totalCost: 4, gasCost: 2, gasUsed: 200_000, slippageCost: 2, feeCost: 1, hedges: 4, reverts: 1, blocks: 100, blocksInBand: 80, volume: 2, trackingError: 4 }),
-      run(2, { pnl: 30, totalCost: 9, gasCost: 3, gasUsed: 300_000, slippageCost: 6, feeCost: 3, hedges: 6, reverts: 2, blocks: 200, blocksInBand: 200, volume: 3, trackingError: 5 }),
+      run(0, { pnl: 10, totalCost: 2, gasCost: 1, gasUsed: 100_000, slippageCost: 1, feeCost: 0.5, hedges: 2, reverts: 0, blocks: 100, blocksInBand: 90, volume: 1, trackingError: 3, budgetUse: 0.2 }),
+      run(1, { pnl: 20, totalCost: 4, gasCost: 2, gasUsed: 200_000, slippageCost: 2, feeCost: 1, hedges: 4, reverts: 1, blocks: 100, blocksInBand: 80, volume: 2, trackingError: 4, budgetUse: 0.7 }),
+      run(2, { pnl: 30, totalCost: 9, gasCost: 3, gasUsed: 300_000, slippageCost: 6, feeCost: 3, hedges: 6, reverts: 2, blocks: 200, blocksInBand: 200, volume: 3, trackingError: 5, budgetUse: 0.4 }),
     ];
     const s = summarize(point("band-zero", "band ±1 → zero"), runs);
     expect(s.point.label).toBe("band ±1 → zero");
@@ -138,6 +140,7 @@ describe("stats", () => {
     expect(s.meanVolume).toBe(2);
     expect(s.meanTrackingError).toBe(4);
     expect(s.shareInBand).toBe(370 / 400); // pooled, not the mean of 0.9, 0.8, 1
+    expect(s.maxBudgetUse).toBe(0.7); // the worst run: where the budget came closest to binding
     // pnl − totalCost = 8, 16, 21: mean 15, Σ dev² = 49 + 1 + 36 = 86
     expect(s.netPnlStd).toBeCloseTo(Math.sqrt(86 / 2), 12);
   });
@@ -331,7 +334,7 @@ describe("writeReport", () => {
     const rows = parseCsv(readFileSync(join(out, "points.csv"), "utf8"));
     expect(rows).toHaveLength(summaries.length + 1);
     const header = rows[0]!;
-    for (const col of ["family", "label", "paramName", "param", "paramUnit", "pnlStd", "meanTotalCost", "netPnlStd", "shareInBand", "onFrontier"]) {
+    for (const col of ["family", "label", "paramName", "param", "paramUnit", "pnlStd", "meanTotalCost", "netPnlStd", "shareInBand", "maxBudgetUse", "onFrontier"]) {
       expect(header).toContain(col);
     }
     expect(rows.every((r) => r.length === header.length)).toBe(true);
@@ -375,6 +378,8 @@ describe("writeReport", () => {
     expect(md).toContain("hedge error σ(P&L)");
     expect(md).toContain("123,456"); // gas with thousands separators
     expect(md).toContain("90.0%"); // share in band
+    expect(md).toContain("budget used (peak)");
+    expect(md).toContain("10.0%"); // peak budget use
     expect(md).toContain("25.0%");
     expect(md).toContain("**meets**");
     expect(md).toContain("## Fork vs model");
