@@ -29,6 +29,10 @@ const BPS = 10_000n;
 const MINIMUM_LIQUIDITY = 1_000n;
 const LOCKED_LIQUIDITY_HOLDER = getAddress("0x000000000000000000000000000000000000dEaD");
 const PRICE_E8 = 3_000n * 10n ** 8n;
+/** Chainlink proxy round ids: `phaseId << 64 | aggregatorRoundId`. The feed starts at phase 1, round 1. */
+const roundId = (phase: bigint, aggregatorRound: bigint) => (phase << 64n) | aggregatorRound;
+const ROUND_1 = roundId(1n, 1n);
+const INT112_MAX = 2n ** 111n - 1n;
 
 // Pool seeded at $3,000 per WETH.
 const SEED_UNDERLYING = parseUnits("100", WETH_DECIMALS);
@@ -239,18 +243,20 @@ describe("MockERC20", () => {
 // ─────────────────────────────────────────── MockOracle ──────────────────────────────────────────
 
 describe("MockOracle", () => {
-  it("reports decimals, description and version, and round 1 holds the initial answer", async () => {
+  it("reports decimals, description and version, and phase 1 round 1 (id 2^64 + 1) holds the initial answer", async () => {
     expect(await oracle.read.decimals()).toBe(ORACLE_DECIMALS);
     expect(await oracle.read.description()).toBe("WETH / USD");
     expect(await oracle.read.version()).toBe(4n);
-    expect(await oracle.read.latestRound()).toBe(1n);
-    const [roundId, answer, startedAt, updatedAt, answeredInRound] = await oracle.read.latestRoundData();
-    expect([roundId, answer, answeredInRound]).toEqual([1n, PRICE_E8, 1n]);
+    expect(await oracle.read.phaseId()).toBe(1);
+    expect(await oracle.read.latestRound()).toBe(ROUND_1);
+    expect(ROUND_1).toBe(2n ** 64n + 1n);
+    const [id, answer, startedAt, updatedAt, answeredInRound] = await oracle.read.latestRoundData();
+    expect([id, answer, answeredInRound]).toEqual([ROUND_1, PRICE_E8, ROUND_1]);
     expect(startedAt).toBe(updatedAt);
     expect(updatedAt).toBeGreaterThan(0n);
   });
 
-  it("setPrice starts the next round at the block timestamp and emits NewRound and AnswerUpdated", async () => {
+  it("setPrice starts the next round of the phase at the block timestamp and emits NewRound and AnswerUpdated", async () => {
     const price = 3_100n * 10n ** 8n;
     const hash = await oracle.write.setPrice([price]);
     const receipt = await receiptOf(hash);
@@ -259,38 +265,125 @@ describe("MockOracle", () => {
     const [newRound] = parseEventLogs({ abi: oracle.abi, logs: receipt.logs, eventName: "NewRound" });
     const [answerUpdated] = parseEventLogs({ abi: oracle.abi, logs: receipt.logs, eventName: "AnswerUpdated" });
     expect(newRound?.args).toEqual({
-      roundId: 2n,
+      roundId: ROUND_1 + 1n,
       startedBy: getAddress(admin.account.address),
       startedAt: block.timestamp,
     });
-    expect(answerUpdated?.args).toEqual({ current: price, roundId: 2n, updatedAt: block.timestamp });
-    expect(await oracle.read.latestRoundData()).toEqual([2n, price, block.timestamp, block.timestamp, 2n]);
+    expect(answerUpdated?.args).toEqual({ current: price, roundId: ROUND_1 + 1n, updatedAt: block.timestamp });
+    expect(await oracle.read.latestRoundData()).toEqual([
+      ROUND_1 + 1n,
+      price,
+      block.timestamp,
+      block.timestamp,
+      ROUND_1 + 1n,
+    ]);
   });
 
   it("getRoundData returns past rounds unchanged after later updates", async () => {
-    const round1 = await oracle.read.getRoundData([1n]);
+    const round1 = await oracle.read.getRoundData([ROUND_1]);
     await networkHelpers.time.increase(60);
     await oracle.write.setPrice([2_900n * 10n ** 8n]);
     await networkHelpers.time.increase(60);
     await oracle.write.setPrice([2_950n * 10n ** 8n]);
 
-    expect(await oracle.read.getRoundData([1n])).toEqual(round1);
-    const round2 = await oracle.read.getRoundData([2n]);
-    const round3 = await oracle.read.getRoundData([3n]);
+    expect(await oracle.read.getRoundData([ROUND_1])).toEqual(round1);
+    const round2 = await oracle.read.getRoundData([ROUND_1 + 1n]);
+    const round3 = await oracle.read.getRoundData([ROUND_1 + 2n]);
     expect(round2[1]).toBe(2_900n * 10n ** 8n);
     expect(round3[1]).toBe(2_950n * 10n ** 8n);
     expect(round3[3]).toBeGreaterThanOrEqual(round2[3] + 60n);
     expect(await oracle.read.latestRoundData()).toEqual(round3);
   });
 
-  it("getRoundData reverts with RoundNotFound for round 0 and for rounds not yet recorded", async () => {
+  it("getRoundData reverts with RoundNotFound for round 0, phase 0, and rounds not yet recorded", async () => {
     await expectRevert(oracle.read.getRoundData([0n]), oracle.abi, "RoundNotFound", [0n]);
-    await expectRevert(oracle.read.getRoundData([2n]), oracle.abi, "RoundNotFound", [2n]);
+    // v1 numbered rounds from 1; phase 0 holds none.
+    await expectRevert(oracle.read.getRoundData([1n]), oracle.abi, "RoundNotFound", [1n]);
+    await expectRevert(oracle.read.getRoundData([ROUND_1 + 1n]), oracle.abi, "RoundNotFound", [ROUND_1 + 1n]);
+    await expectRevert(oracle.read.getRoundData([roundId(2n, 1n)]), oracle.abi, "RoundNotFound", [roundId(2n, 1n)]);
   });
 
   it("setPrice reverts with InvalidAnswer for a zero or negative answer", async () => {
     await expectRevert(oracle.write.setPrice([0n]), oracle.abi, "InvalidAnswer", [0n]);
     await expectRevert(oracle.write.setPrice([-1n]), oracle.abi, "InvalidAnswer", [-1n]);
+  });
+
+  it("answers are bounded to int112: its maximum is recorded, one more reverts with InvalidAnswer", async () => {
+    await expectRevert(oracle.write.setPrice([INT112_MAX + 1n]), oracle.abi, "InvalidAnswer", [INT112_MAX + 1n]);
+    const now = BigInt(await networkHelpers.time.latest());
+    await expectRevert(oracle.write.setPriceAt([INT112_MAX + 1n, now]), oracle.abi, "InvalidAnswer", [INT112_MAX + 1n]);
+    await expectRevert(oracle.write.startPhase([INT112_MAX + 1n]), oracle.abi, "InvalidAnswer", [INT112_MAX + 1n]);
+    await expectRevert(
+      viem.deployContract("MockOracle", [8, "X / USD", INT112_MAX + 1n, admin.account.address]),
+      oracle.abi,
+      "InvalidAnswer",
+      [INT112_MAX + 1n],
+    );
+    await oracle.write.setPrice([INT112_MAX]);
+    const [id, answer] = await oracle.read.latestRoundData();
+    expect(answer).toBe(INT112_MAX);
+    expect((await oracle.read.getRoundData([id]))[1]).toBe(INT112_MAX);
+  });
+
+  it("startPhase begins the next phase at its round 1 (phase << 64 | 1) and emits PhaseStarted, NewRound and AnswerUpdated", async () => {
+    await oracle.write.setPrice([3_010n * 10n ** 8n]); // phase 1 round 2
+    await networkHelpers.time.increase(60);
+    const price = 3_020n * 10n ** 8n;
+    const hash = await oracle.write.startPhase([price]);
+    const receipt = await receiptOf(hash);
+    const block = await publicClient.getBlock({ blockNumber: receipt.blockNumber });
+    const phase2Round1 = roundId(2n, 1n);
+
+    expect(parseEventLogs({ abi: oracle.abi, logs: receipt.logs, eventName: "PhaseStarted" })[0]?.args).toEqual({
+      phaseId: 2,
+    });
+    expect(parseEventLogs({ abi: oracle.abi, logs: receipt.logs, eventName: "NewRound" })[0]?.args).toEqual({
+      roundId: phase2Round1,
+      startedBy: getAddress(admin.account.address),
+      startedAt: block.timestamp,
+    });
+    expect(parseEventLogs({ abi: oracle.abi, logs: receipt.logs, eventName: "AnswerUpdated" })[0]?.args).toEqual({
+      current: price,
+      roundId: phase2Round1,
+      updatedAt: block.timestamp,
+    });
+    expect(await oracle.read.phaseId()).toBe(2);
+    expect(await oracle.read.latestRound()).toBe(phase2Round1);
+    expect(await oracle.read.latestRoundData()).toEqual([
+      phase2Round1,
+      price,
+      block.timestamp,
+      block.timestamp,
+      phase2Round1,
+    ]);
+    // setPrice continues in the new phase.
+    await oracle.write.setPrice([3_030n * 10n ** 8n]);
+    expect(await oracle.read.latestRound()).toBe(phase2Round1 + 1n);
+  });
+
+  it("after startPhase the old phase's rounds stay readable, and roundId + 1 of its last round reverts with RoundNotFound", async () => {
+    await oracle.write.setPrice([3_010n * 10n ** 8n]); // phase 1 round 2: the phase's last
+    const round1 = await oracle.read.getRoundData([ROUND_1]);
+    const round2 = await oracle.read.getRoundData([ROUND_1 + 1n]);
+    await oracle.write.startPhase([3_020n * 10n ** 8n]);
+    await oracle.write.startPhase([3_030n * 10n ** 8n]);
+
+    expect(await oracle.read.getRoundData([ROUND_1])).toEqual(round1);
+    expect(await oracle.read.getRoundData([ROUND_1 + 1n])).toEqual(round2);
+    expect((await oracle.read.getRoundData([roundId(2n, 1n)]))[1]).toBe(3_020n * 10n ** 8n);
+    expect((await oracle.read.getRoundData([roundId(3n, 1n)]))[1]).toBe(3_030n * 10n ** 8n);
+    // What a Chainlink proxy reports across an aggregator upgrade: the old phase simply ends.
+    await expectRevert(oracle.read.getRoundData([ROUND_1 + 2n]), oracle.abi, "RoundNotFound", [ROUND_1 + 2n]);
+    await expectRevert(oracle.read.getRoundData([roundId(2n, 2n)]), oracle.abi, "RoundNotFound", [roundId(2n, 2n)]);
+  });
+
+  it("startPhase reverts with AccessControlUnauthorizedAccount for a caller without UPDATER_ROLE", async () => {
+    await expectRevert(
+      oracle.write.startPhase([PRICE_E8], { account: stranger.account }),
+      oracle.abi,
+      "AccessControlUnauthorizedAccount",
+      [getAddress(stranger.account.address), await oracle.read.UPDATER_ROLE()],
+    );
   });
 
   it("setPrice reverts with AccessControlUnauthorizedAccount for a caller without UPDATER_ROLE", async () => {
@@ -315,15 +408,19 @@ describe("MockOracle", () => {
     const staleUpdatedAt = now - 3_600n;
     const hash = await oracle.write.setPriceAt([2_800n * 10n ** 8n, staleUpdatedAt]);
     const [answerUpdated] = await eventsOf(hash, oracle.abi, "AnswerUpdated");
-    expect(answerUpdated?.args).toEqual({ current: 2_800n * 10n ** 8n, roundId: 2n, updatedAt: staleUpdatedAt });
+    expect(answerUpdated?.args).toEqual({
+      current: 2_800n * 10n ** 8n,
+      roundId: ROUND_1 + 1n,
+      updatedAt: staleUpdatedAt,
+    });
 
-    const [roundId, answer, startedAt, updatedAt, answeredInRound] = await oracle.read.latestRoundData();
-    expect([roundId, answer, startedAt, updatedAt, answeredInRound]).toEqual([
-      2n,
+    const [id, answer, startedAt, updatedAt, answeredInRound] = await oracle.read.latestRoundData();
+    expect([id, answer, startedAt, updatedAt, answeredInRound]).toEqual([
+      ROUND_1 + 1n,
       2_800n * 10n ** 8n,
       staleUpdatedAt,
       staleUpdatedAt,
-      2n,
+      ROUND_1 + 1n,
     ]);
     const age = BigInt(await networkHelpers.time.latest()) - updatedAt;
     expect(age).toBeGreaterThanOrEqual(3_600n);

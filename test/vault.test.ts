@@ -1,13 +1,35 @@
+/**
+ * The option vault's behaviour as v1 tested it, on the Vault v2 API (issue 10): listing and selling series, the
+ * rebalance guards, the `BandUpkeep` adapter, settlement and claims, ERC-4626 accounting and the lens. Where v2
+ * changed a behaviour (premiums, the collateral check, settlement round ids and the stale-round fallback), the
+ * test says so. What v2 adds — the premium formula, buy-backs, the hedging budget, entry/exit share prices, the
+ * sequencer feed, the extension, the upkeep's own sizing — is in `vault-v2.test.ts`.
+ *
+ * Reverts are asserted by their decoded custom error (name, and arguments where they are known exactly).
+ * Where an amount must match to the unit, the next block's timestamp is pinned and the view is read at the
+ * "pending" block, so the view and the transaction see the same state and the same time.
+ */
 import hre from "hardhat";
-import { beforeAll, describe, expect, it } from "vitest";
-import { decodeEventLog, getAddress, parseUnits, zeroAddress, type Address } from "viem";
+import { describe, expect, it } from "vitest";
 import {
+  decodeAbiParameters,
+  decodeErrorResult,
+  getAddress,
+  parseEventLogs,
+  zeroAddress,
+  type Abi,
+  type Address,
+  type Hex,
+} from "viem";
+import {
+  DEFAULT_BOOK_LIMITS,
   DEFAULT_HEDGE_PARAMS,
   DEFAULT_RISK_PARAMS,
   ROLES,
   WAD,
   buyOptions,
   deploySystem,
+  deployVault,
   listSeries,
   priceE8,
   quoteUnits,
@@ -16,11 +38,119 @@ import {
 } from "../scripts/lib/system.ts";
 
 const { viem, networkHelpers } = await hre.network.create();
+const { time } = networkHelpers;
 const wallets = await viem.getWalletClients();
-const buyer = wallets[2]!.account.address;
+const buyer = wallets[2]!;
 const stranger = wallets[3]!;
 
+const BPS = 10_000n;
+const QUOTE_SCALE = 10n ** 12n; // quote wad per USDC unit
+/** Chainlink proxy round ids: `phaseId << 64 | aggregatorRoundId`; MockOracle starts at phase 1, round 1. */
+const round = (phase: bigint, aggregatorRound: bigint) => (phase << 64n) | aggregatorRound;
+/** `IOptionVaultTypes.Param` ids used below. */
+const PARAM = { MaxSlippageBps: 0, VolWad: 9, StressUpBps: 15 } as const;
+/** `BandUpkeep.Idle` reasons. */
+const IDLE = { Paused: 1, OracleUnusable: 2, WithinBand: 4, PoolOffOracle: 5 } as const;
+const PENDING = { blockTag: "pending" } as const;
+
 const abs = (x: bigint) => (x < 0n ? -x : x);
+const ceilDiv = (a: bigint, b: bigint) => (a + b - 1n) / b;
+
+// ─────────────────────────────────────────── helpers ───────────────────────────────────────────
+
+/** Every custom error the calls below can revert with (the vault's, its extension's, the upkeep's, the mocks'). */
+const ERRORS = [
+  ...(await hre.artifacts.readArtifact("OptionVault")).abi,
+  ...(await hre.artifacts.readArtifact("OptionVaultExtension")).abi,
+  ...(await hre.artifacts.readArtifact("BandUpkeep")).abi,
+  ...(await hre.artifacts.readArtifact("MockAmm")).abi,
+  ...(await hre.artifacts.readArtifact("MockOracle")).abi,
+  ...(await hre.artifacts.readArtifact("MockERC20")).abi,
+].filter((item) => item.type === "error") as Abi;
+
+/** The custom error in a failed call, transaction or deployment (the first revert data found down the cause chain). */
+function decodeRevert(error: unknown): { errorName: string; args: readonly unknown[] } | undefined {
+  for (let cause: unknown = error; typeof cause === "object" && cause !== null; ) {
+    const { raw, data } = cause as { raw?: unknown; data?: unknown };
+    for (const hex of [raw, data]) {
+      if (typeof hex !== "string" || !/^0x[0-9a-fA-F]{8}/.test(hex)) continue;
+      try {
+        const decoded = decodeErrorResult({ abi: ERRORS, data: hex as Hex });
+        return { errorName: decoded.errorName, args: decoded.args ?? [] };
+      } catch {
+        // Not one of ours: keep walking.
+      }
+    }
+    cause = (cause as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/** Asserts that `action` reverts with `errorName` (and `args`, when given); returns the decoded arguments. */
+async function expectRevert(action: Promise<unknown>, errorName: string, args?: readonly unknown[]) {
+  const error = await action.then(
+    () => undefined,
+    (reason: unknown) => reason ?? new Error("rejected without a reason"),
+  );
+  expect(error, `expected a revert with ${errorName}, but the call succeeded`).toBeDefined();
+  const decoded = decodeRevert(error);
+  expect(decoded?.errorName, String(error)).toBe(errorName);
+  if (args !== undefined) expect(decoded?.args).toEqual(args);
+  return decoded?.args ?? [];
+}
+
+/** Pins the next block's timestamp: reads at the "pending" block then see exactly what the next transaction will. */
+async function pinNextBlock(secondsAhead = 1): Promise<bigint> {
+  const timestamp = BigInt((await time.latest()) + secondsAhead);
+  await time.setNextBlockTimestamp(timestamp);
+  return timestamp;
+}
+
+const asKeeper = (sys: System) => ({ account: sys.keeper.account });
+
+async function deadline(sys: System) {
+  return (await sys.publicClient.getBlock()).timestamp + 600n;
+}
+
+async function lensBook(sys: System) {
+  const [snap] = await sys.lens.read.snapshots([[sys.vault.address], true]);
+  return snap!.book;
+}
+
+async function netDelta(sys: System): Promise<bigint> {
+  return sys.vault.read.netDeltaWad();
+}
+
+/** Quote needed to buy `underlyingWad` on the AMM right now. */
+async function quoteToBuy(sys: System, underlyingWad: bigint): Promise<bigint> {
+  return sys.amm.read.quoteExactOut([sys.quote.address, underlyingWad]);
+}
+
+/** Mints `amount` quote units to `holder` and approves `spender` (the vault by default) for them. */
+async function fund(sys: System, holder: Address, amount: bigint, spender: Address = sys.vault.address) {
+  await sys.wait(await sys.quote.write.mint([holder, amount]));
+  await sys.wait(await sys.quote.write.approve([spender, amount], { account: holder }));
+}
+
+/** Mines empty blocks until the latest block is `blockNumber` (a failed transaction may already have mined one). */
+async function mineTo(sys: System, blockNumber: bigint) {
+  const latest = await sys.publicClient.getBlockNumber();
+  if (latest < blockNumber) await networkHelpers.mine(blockNumber - latest);
+}
+
+/** Opens `sizeWad` for `holder` in a pinned block: the quote read in that block and what the vault charged. */
+async function openPinned(sys: System, holder: Address, id: Hex, sizeWad: bigint) {
+  await fund(sys, holder, quoteUnits(1_000_000));
+  const timestamp = await pinNextBlock();
+  const quoted = await sys.vault.read.quoteOpen([id, sizeWad], PENDING);
+  const receipt = await sys.wait(
+    await sys.vault.write.openPosition([id, sizeWad, quoted, holder], { account: holder }),
+  );
+  const [opened] = parseEventLogs({ abi: sys.vault.abi, logs: receipt.logs, eventName: "PositionOpened" });
+  return { quoted, premium: opened!.args.premium, spotWad: opened!.args.spotWad, timestamp };
+}
+
+// ─────────────────────────────────────────── fixtures ───────────────────────────────────────────
 
 async function baseSystem() {
   return deploySystem(viem);
@@ -30,43 +160,17 @@ async function baseSystem() {
 async function shortCallsSystem() {
   const sys = await deploySystem(viem);
   const call = await listSeries(sys, true, 3000, 30);
-  await buyOptions(sys, buyer, call.id, 10);
+  await buyOptions(sys, buyer.account.address, call.id, 10);
   return { ...sys, call };
 }
 
-type Sys = Awaited<ReturnType<typeof shortCallsSystem>>;
-
-const asKeeper = (sys: System) => ({ account: sys.keeper.account });
-
-async function book(sys: System) {
-  const [snap] = await sys.lens.read.snapshots([[sys.vault.address], true]);
-  return snap!.book;
-}
-
-async function netDelta(sys: System): Promise<bigint> {
-  const st = await sys.vault.read.state();
-  return st.netDeltaWad;
-}
-
-/** Quote needed to buy `underlyingWad` on the AMM right now. */
-async function quoteToBuy(sys: System, underlyingWad: bigint): Promise<bigint> {
-  return (await sys.amm.read.quoteExactOut([sys.quote.address, underlyingWad])) as bigint;
-}
-
-async function deadline(sys: System) {
-  return (await sys.publicClient.getBlock()).timestamp + 600n;
-}
+// ─────────────────────────────────────────── book ───────────────────────────────────────────
 
 describe("OptionVault: book and premiums", () => {
-  let sys: System;
-  beforeAll(async () => {
-    sys = await networkHelpers.loadFixture(baseSystem);
-  });
-
   it("lists a series and the lens reports it with Greeks at the oracle price", async () => {
-    sys = await networkHelpers.loadFixture(baseSystem);
+    const sys = await networkHelpers.loadFixture(baseSystem);
     const { id, strikeWad, expiry } = await listSeries(sys, true, 3000, 30);
-    const series = await book(sys);
+    const series = await lensBook(sys);
     expect(series).toHaveLength(1);
     expect(series[0]!.id).toBe(id);
     expect(series[0]!.strikeWad).toBe(strikeWad);
@@ -77,15 +181,16 @@ describe("OptionVault: book and premiums", () => {
     expect(Number(series[0]!.markWad) / 1e18).toBeLessThan(300);
   });
 
-  it("opening a position charges the Black–Scholes premium plus the spread and makes the vault short", async () => {
-    sys = await networkHelpers.loadFixture(baseSystem);
+  it("opening a position charges quoteOpen's premium, credits the receiver and makes the vault short", async () => {
+    const sys = await networkHelpers.loadFixture(baseSystem);
     const { id } = await listSeries(sys, true, 3000, 30);
-    const [view] = await book(sys);
-    const { premium } = await buyOptions(sys, buyer, id, 2);
-    const expected = (view!.markWad * 2n * 10_200n) / 10_000n / 10n ** 12n;
-    expect(abs(premium - expected)).toBeLessThanOrEqual(1n);
-    expect(await sys.vault.read.positionOf([id, buyer])).toBe(underlyingUnits(2));
-    const [after] = await book(sys);
+    const [view] = await lensBook(sys);
+    const { quoted, premium } = await openPinned(sys, buyer.account.address, id, underlyingUnits(2));
+    expect(premium).toBe(quoted);
+    // v2: the premium is above the Black–Scholes mid plus the spread (the latency shift and the capital charge).
+    expect(premium).toBeGreaterThan((view!.markWad * 2n * 10_200n) / BPS / QUOTE_SCALE);
+    expect(await sys.vault.read.positionOf([id, buyer.account.address])).toBe(underlyingUnits(2));
+    const [after] = await lensBook(sys);
     expect(after!.sizeWad).toBe(-underlyingUnits(2));
     expect(after!.deltaWad).toBeLessThan(0n);
     expect(after!.gammaWad).toBeLessThan(0n);
@@ -93,361 +198,406 @@ describe("OptionVault: book and premiums", () => {
   });
 
   it("openPosition reverts with PremiumTooHigh when the premium exceeds the buyer's maximum", async () => {
-    sys = await networkHelpers.loadFixture(baseSystem);
+    const sys = await networkHelpers.loadFixture(baseSystem);
     const { id } = await listSeries(sys, true, 3000, 30);
-    const premium = await sys.vault.read.quotePremium([id, WAD]);
-    await sys.wait(await sys.quote.write.mint([buyer, premium]));
-    await sys.wait(await sys.quote.write.approve([sys.vault.address, premium], { account: buyer }));
-    // The trade executes a block later (a second less to expiry, a slightly lower premium): half is surely too low.
-    await expect(sys.vault.write.openPosition([id, WAD, premium / 2n, buyer], { account: buyer })).rejects.toThrow(
-      /PremiumTooHigh/,
+    await fund(sys, buyer.account.address, quoteUnits(10_000));
+    await pinNextBlock();
+    const premium = await sys.vault.read.quoteOpen([id, WAD], PENDING);
+    await expectRevert(
+      sys.vault.write.openPosition([id, WAD, premium - 1n, buyer.account.address], { account: buyer.account }),
+      "PremiumTooHigh",
+      [premium, premium - 1n],
     );
   });
 
-  it("openPosition reverts with InsufficientCollateral when the vault could not pay its worst case", async () => {
-    sys = await networkHelpers.loadFixture(baseSystem);
+  it("openPosition: 400 puts exceed the vault's capital (InsufficientCollateral at price 0); v2's 80% utilisation cap also refuses 300", async () => {
+    const sys = await networkHelpers.loadFixture(baseSystem);
     const { id } = await listSeries(sys, false, 3000, 30);
-    // A put's worst case is its strike: 1,000,000 USDC of capital covers ~333 puts, not 400.
-    await expect(buyOptions(sys, buyer, id, 400)).rejects.toThrow(/InsufficientCollateral/);
-    await buyOptions(sys, buyer, id, 300);
+    // A put pays at most its strike: 400 puts owe 1,200,000 at price 0, more than 1,000,000 + the premium.
+    const [worstWad, atPriceWad] = await expectRevert(buyOptions(sys, buyer.account.address, id, 400), "InsufficientCollateral");
+    expect(worstWad).toBeLessThan(0n);
+    expect(atPriceWad).toBe(0n);
+    // 300 puts (900,000) were accepted before v2; now a sale may lock at most 80% of the assets.
+    const [lockedWad, maxLockedWad] = await expectRevert(
+      buyOptions(sys, buyer.account.address, id, 300),
+      "UtilizationExceeded",
+    );
+    expect(lockedWad).toBe(900_000n * WAD);
+    expect(maxLockedWad as bigint).toBeLessThan(lockedWad as bigint);
+    await buyOptions(sys, buyer.account.address, id, 250);
+  });
+
+  it("openPosition reverts with OpenInterestExceeded past the per-series and the book-wide caps", async () => {
+    const sys = await networkHelpers.loadFixture(baseSystem);
+    await sys.wait(
+      await sys.vault.write.setBookLimits([
+        { ...DEFAULT_BOOK_LIMITS, maxSeriesOpenInterestWad: 5n * WAD, maxOpenInterestWad: 8n * WAD },
+      ]),
+    );
+    const a = await listSeries(sys, true, 3000, 30);
+    const b = await listSeries(sys, true, 3200, 30);
+    await buyOptions(sys, buyer.account.address, a.id, 4);
+    await expectRevert(buyOptions(sys, buyer.account.address, a.id, 2), "OpenInterestExceeded", [
+      a.id,
+      6n * WAD,
+      5n * WAD,
+    ]);
+    await buyOptions(sys, buyer.account.address, b.id, 4);
+    await expectRevert(buyOptions(sys, buyer.account.address, b.id, 1), "OpenInterestExceeded", [
+      `0x${"00".repeat(32)}`,
+      9n * WAD,
+      8n * WAD,
+    ]);
+  });
+
+  it("openPosition reverts with PositionTooSmall for a position below minPositionWad", async () => {
+    const sys = await networkHelpers.loadFixture(baseSystem);
+    const { id } = await listSeries(sys, true, 3000, 30);
+    await fund(sys, buyer.account.address, quoteUnits(1000));
+    await expectRevert(
+      sys.vault.write.openPosition([id, WAD / 200n, quoteUnits(1000), buyer.account.address], {
+        account: buyer.account,
+      }),
+      "PositionTooSmall",
+      [WAD / 200n, WAD / 100n],
+    );
   });
 
   it("openPosition reverts with TradingClosed inside the cutoff before expiry", async () => {
-    sys = await networkHelpers.loadFixture(baseSystem);
-    const { id } = await listSeries(sys, true, 3000, 1);
-    await networkHelpers.time.increase(86_400 - 3600);
+    const sys = await networkHelpers.loadFixture(baseSystem);
+    const { id, expiry } = await listSeries(sys, true, 3000, 1);
+    await time.increaseTo(expiry - 3600n);
     await sys.wait(await sys.oracle.write.setPrice([priceE8(3000)]));
-    await expect(buyOptions(sys, buyer, id, 1)).rejects.toThrow(/TradingClosed/);
+    await expectRevert(buyOptions(sys, buyer.account.address, id, 1), "TradingClosed", [id, expiry - 3600n]);
   });
 
   it("openPosition reverts with ZeroAmount for a zero size and UnknownSeries for an unlisted id", async () => {
-    sys = await networkHelpers.loadFixture(baseSystem);
+    const sys = await networkHelpers.loadFixture(baseSystem);
     const { id } = await listSeries(sys, true, 3000, 30);
-    await expect(sys.vault.write.openPosition([id, 0n, 0n, buyer])).rejects.toThrow(/ZeroAmount/);
-    await expect(sys.vault.write.openPosition([`0x${"11".repeat(32)}`, WAD, 0n, buyer])).rejects.toThrow(
-      /UnknownSeries/,
-    );
+    await expectRevert(sys.vault.write.openPosition([id, 0n, 0n, buyer.account.address]), "ZeroAmount");
+    const unknown = `0x${"11".repeat(32)}` as const;
+    await expectRevert(sys.vault.write.openPosition([unknown, WAD, 0n, buyer.account.address]), "UnknownSeries", [
+      unknown,
+    ]);
   });
 
   it("listSeries validates expiry, strike, duplicates and the bounded book", async () => {
-    sys = await networkHelpers.loadFixture(baseSystem);
+    const sys = await networkHelpers.loadFixture(baseSystem);
     const now = (await sys.publicClient.getBlock()).timestamp;
-    await expect(sys.vault.write.listSeries([true, 3000n * WAD, now + 60n])).rejects.toThrow(/InvalidExpiry/);
-    await expect(sys.vault.write.listSeries([true, 3000n * WAD, now + 800n * 86_400n])).rejects.toThrow(/InvalidExpiry/);
-    await expect(sys.vault.write.listSeries([true, 1n, now + 86_400n])).rejects.toThrow(/InvalidStrike/);
-    await sys.vault.write.listSeries([true, 3000n * WAD, now + 86_400n]);
-    await expect(sys.vault.write.listSeries([true, 3000n * WAD, now + 86_400n])).rejects.toThrow(/SeriesExists/);
-    const max = Number(await sys.vault.read.MAX_LIVE_SERIES());
-    for (let i = 1; i < max; i++) await sys.vault.write.listSeries([true, BigInt(2000 + i) * WAD, now + 86_400n]);
-    await expect(sys.vault.write.listSeries([false, 2500n * WAD, now + 86_400n])).rejects.toThrow(/BookFull/);
+    await expectRevert(sys.vault.write.listSeries([true, 3000n * WAD, now + 60n]), "InvalidExpiry");
+    await expectRevert(sys.vault.write.listSeries([true, 3000n * WAD, now + 800n * 86_400n]), "InvalidExpiry");
+    await expectRevert(sys.vault.write.listSeries([true, 1n, now + 86_400n]), "InvalidStrike", [1n]);
+    await sys.wait(await sys.vault.write.listSeries([true, 3000n * WAD, now + 86_400n]));
+    await expectRevert(sys.vault.write.listSeries([true, 3000n * WAD, now + 86_400n]), "SeriesExists");
+    const maxLive = Number(await sys.vault.read.MAX_LIVE_SERIES());
+    for (let i = 1; i < maxLive; i++) {
+      await sys.wait(await sys.vault.write.listSeries([true, BigInt(2000 + i) * WAD, now + 86_400n]));
+    }
+    await expectRevert(sys.vault.write.listSeries([false, 2500n * WAD, now + 86_400n]), "BookFull", [BigInt(maxLive)]);
   });
 
-  it("delistSeries frees an empty series and refuses one with open positions", async () => {
-    sys = await networkHelpers.loadFixture(baseSystem);
+  it("delistSeries frees an empty series, refuses one with open positions, and book() follows the swap", async () => {
+    const sys = await networkHelpers.loadFixture(baseSystem);
     const a = await listSeries(sys, true, 3000, 30);
     const b = await listSeries(sys, true, 3200, 30);
-    await buyOptions(sys, buyer, b.id, 1);
-    await expect(sys.vault.write.delistSeries([b.id])).rejects.toThrow(/SeriesNotEmpty/);
+    await buyOptions(sys, buyer.account.address, b.id, 1);
+    await expectRevert(sys.vault.write.delistSeries([b.id]), "SeriesNotEmpty", [b.id, -WAD]);
     await sys.wait(await sys.vault.write.delistSeries([a.id]));
-    const series = await book(sys);
-    expect(series.map((s) => s.id)).toEqual([b.id]);
-    // The moved series is still addressable, at index 0 now.
-    await buyOptions(sys, buyer, b.id, 1);
-    expect(await sys.vault.read.seriesCount()).toBe(1n);
-    const [id0, s0] = await sys.vault.read.seriesAt([0n]);
-    expect(id0).toBe(b.id);
-    expect(s0.sizeWad).toBe(-2n * WAD);
-    await expect(sys.vault.read.seriesAt([1n])).rejects.toThrow(/SeriesIndexOutOfRange/);
+    expect((await lensBook(sys)).map((s) => s.id)).toEqual([b.id]);
+    // The moved series is still addressable, now in slot 0 (book() replaces v1's seriesCount/seriesAt).
+    await buyOptions(sys, buyer.account.address, b.id, 1);
+    const [ids, series] = await sys.vault.read.book();
+    expect(ids).toEqual([b.id]);
+    expect(series[0]!.sizeWad).toBe(-2n * WAD);
+    expect(series[0]!.strikeWad).toBe(b.strikeWad);
   });
 
   it("only the manager lists series and sets parameters", async () => {
-    sys = await networkHelpers.loadFixture(baseSystem);
+    const sys = await networkHelpers.loadFixture(baseSystem);
     const now = (await sys.publicClient.getBlock()).timestamp;
-    await expect(
+    const unauthorized = [getAddress(stranger.account.address), ROLES.manager];
+    await expectRevert(
       sys.vault.write.listSeries([true, 3000n * WAD, now + 86_400n], { account: stranger.account }),
-    ).rejects.toThrow(/AccessControlUnauthorizedAccount/);
-    await expect(sys.vault.write.setRiskParams([DEFAULT_RISK_PARAMS], { account: stranger.account })).rejects.toThrow(
-      /AccessControlUnauthorizedAccount/,
+      "AccessControlUnauthorizedAccount",
+      unauthorized,
+    );
+    await expectRevert(
+      sys.vault.write.setRiskParams([DEFAULT_RISK_PARAMS], { account: stranger.account }),
+      "AccessControlUnauthorizedAccount",
+      unauthorized,
     );
   });
 
-  it("parameter setters reject out-of-range values with InvalidParameter naming the parameter", async () => {
-    sys = await networkHelpers.loadFixture(baseSystem);
-    await expect(sys.vault.write.setRiskParams([{ ...DEFAULT_RISK_PARAMS, volWad: 0n }])).rejects.toThrow(
-      /InvalidParameter\(string name.*"volWad"/s,
+  it("parameter setters reject out-of-range values with InvalidParameter(param id, value, min, max)", async () => {
+    const sys = await networkHelpers.loadFixture(baseSystem);
+    await expectRevert(sys.vault.write.setRiskParams([{ ...DEFAULT_RISK_PARAMS, volWad: 0n }]), "InvalidParameter", [
+      PARAM.VolWad,
+      0n,
+      10n ** 15n,
+      10n ** 19n,
+    ]);
+    await expectRevert(
+      sys.vault.write.setHedgeParams([{ ...DEFAULT_HEDGE_PARAMS, maxSlippageBps: 5000 }]),
+      "InvalidParameter",
+      [PARAM.MaxSlippageBps, 5000n, 1n, 1000n],
     );
-    await expect(sys.vault.write.setHedgeParams([{ ...DEFAULT_HEDGE_PARAMS, maxSlippageBps: 5000 }])).rejects.toThrow(
-      /maxSlippageBps/,
+    await expectRevert(
+      sys.vault.write.setBookLimits([{ ...DEFAULT_BOOK_LIMITS, stressUpBps: 999 }]),
+      "InvalidParameter",
+      [PARAM.StressUpBps, 999n, 1000n, 90_000n],
     );
-    const hash = await sys.vault.write.setHedgeParams([{ ...DEFAULT_HEDGE_PARAMS, bandWad: WAD }]);
-    const receipt = await sys.wait(hash);
-    const log = decodeEventLog({ abi: sys.vault.abi, ...receipt.logs[0]! });
-    expect(log.eventName).toBe("HedgeParamsSet");
+    const receipt = await sys.wait(await sys.vault.write.setHedgeParams([{ ...DEFAULT_HEDGE_PARAMS, bandWad: WAD }]));
+    const [set] = parseEventLogs({ abi: sys.vault.abi, logs: receipt.logs, eventName: "HedgeParamsSet" });
+    expect(set!.args.params.bandWad).toBe(WAD);
     expect((await sys.vault.read.hedgeParams()).bandWad).toBe(WAD);
   });
 
-  it("the constructor rejects an AMM that trades another pair with AmmPairMismatch", async () => {
-    sys = await networkHelpers.loadFixture(baseSystem);
+  it("deployment rejects an AMM that trades another pair (AmmPairMismatch) and an extension built from another config (ExtensionMismatch)", async () => {
+    const sys = await networkHelpers.loadFixture(baseSystem);
+    const params = { hedge: DEFAULT_HEDGE_PARAMS, risk: DEFAULT_RISK_PARAMS, limits: DEFAULT_BOOK_LIMITS, optionBook: sys.optionBook };
+    const config = {
+      quote: sys.quote.address,
+      underlying: sys.underlying.address,
+      oracle: sys.oracle.address,
+      amm: sys.amm.address,
+      admin: sys.admin.account.address,
+    };
     // A valid pool whose pair is the wrong way round for this vault.
-    const other = await viem.deployContract("MockAmm", [sys.quote.address, sys.underlying.address, 30n]);
-    await expect(
-      viem.deployContract("OptionVault", [
-        sys.quote.address,
-        sys.underlying.address,
-        sys.oracle.address,
-        other.address,
-        sys.admin.account.address,
-        "x",
-        "x",
-        DEFAULT_HEDGE_PARAMS,
-        DEFAULT_RISK_PARAMS,
-      ]),
-    ).rejects.toThrow(/AmmPairMismatch/);
+    const reversed = await viem.deployContract("MockAmm", [sys.quote.address, sys.underlying.address, 30n]);
+    await expectRevert(deployVault(viem, { ...params, config: { ...config, amm: reversed.address } }), "AmmPairMismatch", [
+      getAddress(sys.quote.address),
+      getAddress(sys.underlying.address),
+    ]);
+
+    const libraries = { libraries: { OptionBook: sys.optionBook } };
+    const full = { ...config, sequencerUptimeFeed: zeroAddress, name: "x", symbol: "x" };
+    const otherOracle = await viem.deployContract("ScriptedOracle", [8, priceE8(3000)]);
+    const foreign = await viem.deployContract("OptionVaultExtension", [{ ...full, oracle: otherOracle.address }], libraries);
+    await expectRevert(
+      viem.deployContract("OptionVault", [full, foreign.address, DEFAULT_HEDGE_PARAMS, DEFAULT_RISK_PARAMS, DEFAULT_BOOK_LIMITS], libraries),
+      "ExtensionMismatch",
+      [getAddress(foreign.address)],
+    );
   });
 });
 
-describe("OptionVault: rebalance guards", () => {
-  let sys: Sys;
+// ─────────────────────────────────────────── rebalance ───────────────────────────────────────────
 
+describe("OptionVault: rebalance guards", () => {
   it("a keeper buy that brings delta to zero succeeds and emits delta before and after", async () => {
-    sys = await networkHelpers.loadFixture(shortCallsSystem);
-    const before = await netDelta(sys);
+    const sys = await networkHelpers.loadFixture(shortCallsSystem);
+    await pinNextBlock();
+    const before = await sys.vault.read.netDeltaWad(PENDING);
     expect(before).toBeLessThan(-5n * WAD);
     const amountIn = await quoteToBuy(sys, -before);
-    const hash = await sys.vault.write.rebalance([true, amountIn, 0n, await deadline(sys)], asKeeper(sys));
-    const receipt = await sys.wait(hash);
-    const events = receipt.logs
-      .filter((l) => l.address.toLowerCase() === sys.vault.address.toLowerCase())
-      .map((l) => decodeEventLog({ abi: sys.vault.abi, ...l }));
-    const ev = events.find((e) => e.eventName === "Rebalanced")!;
-    const args = ev.args as { keeper: Address; buyUnderlying: boolean; amountIn: bigint; deltaBeforeWad: bigint; deltaAfterWad: bigint };
-    expect(getAddress(args.keeper)).toBe(getAddress(sys.keeper.account.address));
-    expect(args.buyUnderlying).toBe(true);
-    expect(args.amountIn).toBe(amountIn);
-    // Read one block earlier: a second of time decay apart.
-    expect(abs(args.deltaBeforeWad - before)).toBeLessThan(WAD / 1_000_000n);
+    const receipt = await sys.wait(
+      await sys.vault.write.rebalance([true, amountIn, 0n, await deadline(sys)], asKeeper(sys)),
+    );
+    const [ev] = parseEventLogs({ abi: sys.vault.abi, logs: receipt.logs, eventName: "Rebalanced" });
+    expect(getAddress(ev!.args.keeper)).toBe(getAddress(sys.keeper.account.address));
+    expect(ev!.args.buyUnderlying).toBe(true);
+    expect(ev!.args.amountIn).toBe(amountIn);
+    expect(ev!.args.deltaBeforeWad).toBe(before);
     const after = await netDelta(sys);
     expect(abs(after)).toBeLessThan(WAD / 1000n);
-    expect((ev.args as { deltaAfterWad: bigint }).deltaAfterWad).toBe(after);
+    expect(ev!.args.deltaAfterWad).toBe(after);
   });
 
   it("a partial hedge is allowed", async () => {
-    sys = await networkHelpers.loadFixture(shortCallsSystem);
+    const sys = await networkHelpers.loadFixture(shortCallsSystem);
     const before = await netDelta(sys);
-    await sys.vault.write.rebalance([true, await quoteToBuy(sys, -before / 3n), 0n, await deadline(sys)], asKeeper(sys));
+    await sys.wait(
+      await sys.vault.write.rebalance([true, await quoteToBuy(sys, -before / 3n), 0n, await deadline(sys)], asKeeper(sys)),
+    );
     const after = await netDelta(sys);
     expect(after).toBeGreaterThan(before);
     expect(after).toBeLessThan(0n);
   });
 
   it("rebalance reverts for a non-keeper", async () => {
-    sys = await networkHelpers.loadFixture(shortCallsSystem);
-    await expect(
+    const sys = await networkHelpers.loadFixture(shortCallsSystem);
+    await expectRevert(
       sys.vault.write.rebalance([true, quoteUnits(1000), 0n, await deadline(sys)], { account: stranger.account }),
-    ).rejects.toThrow(/AccessControlUnauthorizedAccount/);
-  });
-
-  it("rebalance reverts with DeltaNotReduced when the trade would increase |delta|", async () => {
-    sys = await networkHelpers.loadFixture(shortCallsSystem);
-    // Delta is negative: selling underlying would make it more negative. Give the vault some to sell.
-    await sys.vault.write.rebalance([true, await quoteToBuy(sys, WAD), 0n, await deadline(sys)], asKeeper(sys));
-    await networkHelpers.mine(1);
-    await expect(
-      sys.vault.write.rebalance([false, WAD / 2n, 0n, await deadline(sys)], asKeeper(sys)),
-    ).rejects.toThrow(/DeltaNotReduced/);
-  });
-
-  it("rebalance reverts with HedgeOvershoot when it crosses zero by more than the tolerance", async () => {
-    sys = await networkHelpers.loadFixture(shortCallsSystem);
-    const before = await netDelta(sys);
-    // Buy |delta| + 1 WETH: ends at about +1, past the 0.1 tolerance but |after| < |before|.
-    const amountIn = await quoteToBuy(sys, -before + WAD);
-    await expect(sys.vault.write.rebalance([true, amountIn, 0n, await deadline(sys)], asKeeper(sys))).rejects.toThrow(
-      /HedgeOvershoot/,
+      "AccessControlUnauthorizedAccount",
+      [getAddress(stranger.account.address), ROLES.keeper],
     );
   });
 
-  it("rebalance reverts with SlippageTooHigh when the AMM price is off the oracle by more than the bound", async () => {
-    sys = await networkHelpers.loadFixture(shortCallsSystem);
-    await sys.wait(await sys.oracle.write.setPrice([priceE8(2900)])); // AMM still at 3000: 3.4% above oracle
+  it("rebalance reverts with DeltaNotReduced when the trade would increase |delta|", async () => {
+    const sys = await networkHelpers.loadFixture(shortCallsSystem);
+    // Delta is negative: selling underlying would make it more negative. Give the vault some to sell.
+    await sys.wait(await sys.vault.write.rebalance([true, await quoteToBuy(sys, WAD), 0n, await deadline(sys)], asKeeper(sys)));
+    await expectRevert(
+      sys.vault.write.rebalance([false, WAD / 2n, 0n, await deadline(sys)], asKeeper(sys)),
+      "DeltaNotReduced",
+    );
+  });
+
+  it("rebalance reverts with HedgeOvershoot when it crosses zero by more than the tolerance", async () => {
+    const sys = await networkHelpers.loadFixture(shortCallsSystem);
     const before = await netDelta(sys);
-    await expect(
+    // Buy |delta| + 1 WETH: ends at about +1, past the 0.1 tolerance but |after| < |before|.
+    const amountIn = await quoteToBuy(sys, -before + WAD);
+    const [, afterWad, toleranceWad] = await expectRevert(
+      sys.vault.write.rebalance([true, amountIn, 0n, await deadline(sys)], asKeeper(sys)),
+      "HedgeOvershoot",
+    );
+    expect(afterWad as bigint).toBeGreaterThan(WAD / 2n);
+    expect(toleranceWad).toBe(DEFAULT_HEDGE_PARAMS.deltaToleranceWad);
+  });
+
+  it("rebalance reverts with SlippageTooHigh when the AMM price is off the oracle by more than the bound", async () => {
+    const sys = await networkHelpers.loadFixture(shortCallsSystem);
+    await sys.wait(await sys.oracle.write.setPrice([priceE8(2900)])); // AMM still at 3000: 3.4% above the oracle
+    const before = await netDelta(sys);
+    const [, limitWad] = await expectRevert(
       sys.vault.write.rebalance([true, await quoteToBuy(sys, -before / 2n), 0n, await deadline(sys)], asKeeper(sys)),
-    ).rejects.toThrow(/SlippageTooHigh/);
+      "SlippageTooHigh",
+    );
+    expect(limitWad).toBe((2900n * WAD * 10_100n) / BPS);
   });
 
   it("rebalance reverts with StaleOracle when the oracle is older than maxOracleAge", async () => {
-    sys = await networkHelpers.loadFixture(shortCallsSystem);
-    await networkHelpers.time.increase(3601);
-    await expect(
+    const sys = await networkHelpers.loadFixture(shortCallsSystem);
+    const [, , , updatedAt] = await sys.oracle.read.latestRoundData();
+    await time.increase(3601);
+    await expectRevert(
       sys.vault.write.rebalance([true, quoteUnits(3000), 0n, await deadline(sys)], asKeeper(sys)),
-    ).rejects.toThrow(/StaleOracle/);
+      "StaleOracle",
+      [updatedAt, 3600n],
+    );
   });
 
   it("rebalance reverts with RebalanceTooSoon inside the minimum interval", async () => {
-    sys = await networkHelpers.loadFixture(shortCallsSystem);
+    const sys = await networkHelpers.loadFixture(shortCallsSystem);
     await sys.wait(await sys.vault.write.setHedgeParams([{ ...DEFAULT_HEDGE_PARAMS, minRebalanceInterval: 5 }]));
-    await sys.vault.write.rebalance([true, await quoteToBuy(sys, WAD), 0n, await deadline(sys)], asKeeper(sys));
-    await networkHelpers.mine(2);
-    await expect(
+    const receipt = await sys.wait(
+      await sys.vault.write.rebalance([true, await quoteToBuy(sys, WAD), 0n, await deadline(sys)], asKeeper(sys)),
+    );
+    expect((await sys.vault.read.hedgeStatus()).nextRebalanceBlock).toBe(receipt.blockNumber + 5n);
+    await mineTo(sys, receipt.blockNumber + 3n); // the next transaction lands in block last + 4
+    await expectRevert(
       sys.vault.write.rebalance([true, await quoteToBuy(sys, WAD), 0n, await deadline(sys)], asKeeper(sys)),
-    ).rejects.toThrow(/RebalanceTooSoon/);
-    await networkHelpers.mine(3);
-    await sys.vault.write.rebalance([true, await quoteToBuy(sys, WAD), 0n, await deadline(sys)], asKeeper(sys));
+      "RebalanceTooSoon",
+      [receipt.blockNumber, receipt.blockNumber + 5n],
+    );
+    await mineTo(sys, receipt.blockNumber + 4n); // the next one in block last + 5
+    await sys.wait(await sys.vault.write.rebalance([true, await quoteToBuy(sys, WAD), 0n, await deadline(sys)], asKeeper(sys)));
   });
 
   it("rebalance reverts with TradeTooLarge above maxTradeWad", async () => {
-    sys = await networkHelpers.loadFixture(shortCallsSystem);
+    const sys = await networkHelpers.loadFixture(shortCallsSystem);
     await sys.wait(await sys.vault.write.setHedgeParams([{ ...DEFAULT_HEDGE_PARAMS, maxTradeWad: WAD }]));
-    await expect(
+    const [tradedWad, maxTradeWad] = await expectRevert(
       sys.vault.write.rebalance([true, await quoteToBuy(sys, 2n * WAD), 0n, await deadline(sys)], asKeeper(sys)),
-    ).rejects.toThrow(/TradeTooLarge/);
+      "TradeTooLarge",
+    );
+    expect(tradedWad as bigint).toBeGreaterThanOrEqual(2n * WAD);
+    expect(maxTradeWad).toBe(WAD);
   });
 
   it("rebalance reverts with InsufficientHedge when selling more underlying than the vault holds", async () => {
-    sys = await networkHelpers.loadFixture(baseSystem as () => Promise<Sys>);
+    const sys = await networkHelpers.loadFixture(baseSystem);
     const put = await listSeries(sys, false, 3000, 30);
-    await buyOptions(sys, buyer, put.id, 10); // short puts: positive delta, nothing to sell
-    await expect(sys.vault.write.rebalance([false, WAD, 0n, await deadline(sys)], asKeeper(sys))).rejects.toThrow(
-      /InsufficientHedge/,
+    await buyOptions(sys, buyer.account.address, put.id, 10); // short puts: positive delta, nothing to sell
+    await expectRevert(
+      sys.vault.write.rebalance([false, WAD, 0n, await deadline(sys)], asKeeper(sys)),
+      "InsufficientHedge",
+      [0n, WAD],
     );
   });
 
   it("rebalance reverts with ZeroAmount for a zero trade", async () => {
-    sys = await networkHelpers.loadFixture(shortCallsSystem);
-    await expect(sys.vault.write.rebalance([true, 0n, 0n, await deadline(sys)], asKeeper(sys))).rejects.toThrow(/ZeroAmount/);
+    const sys = await networkHelpers.loadFixture(shortCallsSystem);
+    await expectRevert(sys.vault.write.rebalance([true, 0n, 0n, await deadline(sys)], asKeeper(sys)), "ZeroAmount");
   });
 
-  it("rebalance reverts with InvalidOraclePrice when the feed answers a non-positive price", async () => {
-    sys = await networkHelpers.loadFixture(shortCallsSystem);
+  it("rebalance and deposits revert with InvalidOraclePrice on a feed answering 0; views keep working", async () => {
+    const sys = await networkHelpers.loadFixture(baseSystem);
     const broken = await viem.deployContract("ScriptedOracle", [8, 0n]);
-    const vault = await viem.deployContract("OptionVault", [
-      sys.quote.address,
-      sys.underlying.address,
-      broken.address,
-      sys.amm.address,
-      sys.admin.account.address,
-      "x",
-      "x",
-      DEFAULT_HEDGE_PARAMS,
-      DEFAULT_RISK_PARAMS,
-    ]);
-    await vault.write.grantRole([ROLES.keeper, sys.admin.account.address]);
-    await expect(vault.write.rebalance([true, 1n, 0n, await deadline(sys)])).rejects.toThrow(/InvalidOraclePrice/);
-    // Views and share pricing keep working on a broken feed.
-    const st = await vault.read.state();
-    expect(st.oracleFresh).toBe(false);
+    const { vault } = await deployVault(viem, {
+      config: {
+        quote: sys.quote.address,
+        underlying: sys.underlying.address,
+        oracle: broken.address,
+        amm: sys.amm.address,
+        admin: sys.admin.account.address,
+      },
+      hedge: DEFAULT_HEDGE_PARAMS,
+      risk: DEFAULT_RISK_PARAMS,
+      limits: DEFAULT_BOOK_LIMITS,
+      optionBook: sys.optionBook,
+    });
+    await sys.wait(await vault.write.grantRole([ROLES.keeper, sys.admin.account.address]));
+    await expectRevert(vault.write.rebalance([true, 1n, 0n, await deadline(sys)]), "InvalidOraclePrice", [0n]);
+    await fund(sys, sys.admin.account.address, quoteUnits(1000), vault.address);
+    await expectRevert(vault.write.deposit([quoteUnits(1000), sys.admin.account.address]), "InvalidOraclePrice", [0n]);
+    const [state] = await sys.lens.read.stateOf([vault.address]);
+    expect(state.oracleFresh).toBe(false);
+    expect(state.oracleStatus).toBe(1); // InvalidAnswer
     expect(await vault.read.totalAssets()).toBe(0n);
   });
 
   it("a paused vault cannot trade or sell options, and the guardian/admin roles are enforced", async () => {
-    sys = await networkHelpers.loadFixture(shortCallsSystem);
-    await expect(sys.vault.write.pause({ account: stranger.account })).rejects.toThrow(/AccessControlUnauthorizedAccount/);
+    const sys = await networkHelpers.loadFixture(shortCallsSystem);
+    await expectRevert(sys.vault.write.pause({ account: stranger.account }), "AccessControlUnauthorizedAccount", [
+      getAddress(stranger.account.address),
+      ROLES.guardian,
+    ]);
     await sys.wait(await sys.vault.write.pause());
-    await expect(sys.vault.write.pause()).rejects.toThrow(/PauseStateUnchanged/);
-    await expect(
+    await expectRevert(sys.vault.write.pause(), "PauseStateUnchanged", [true]);
+    await expectRevert(
       sys.vault.write.rebalance([true, quoteUnits(3000), 0n, await deadline(sys)], asKeeper(sys)),
-    ).rejects.toThrow(/VaultPaused/);
-    await expect(sys.vault.write.openPosition([sys.call.id, WAD, 10n ** 12n, buyer])).rejects.toThrow(/VaultPaused/);
-    expect(await sys.vault.read.maxDeposit([buyer])).toBe(0n);
+      "VaultPaused",
+    );
+    await expectRevert(sys.vault.write.openPosition([sys.call.id, WAD, 10n ** 12n, buyer.account.address]), "VaultPaused");
+    expect(await sys.vault.read.maxDeposit([buyer.account.address])).toBe(0n);
+    expect((await sys.vault.read.hedgeStatus()).paused).toBe(true);
     await sys.wait(await sys.vault.write.unpause());
-    await expect(sys.vault.write.unpause()).rejects.toThrow(/PauseStateUnchanged/);
-    await sys.vault.write.rebalance([true, await quoteToBuy(sys, WAD), 0n, await deadline(sys)], asKeeper(sys));
+    await expectRevert(sys.vault.write.unpause(), "PauseStateUnchanged", [false]);
+    await sys.wait(await sys.vault.write.rebalance([true, await quoteToBuy(sys, WAD), 0n, await deadline(sys)], asKeeper(sys)));
   });
 
   it("the keeper's own minAmountOut and deadline are enforced by the AMM", async () => {
-    sys = await networkHelpers.loadFixture(shortCallsSystem);
+    const sys = await networkHelpers.loadFixture(shortCallsSystem);
     const amountIn = await quoteToBuy(sys, WAD);
-    await expect(
+    await expectRevert(
       sys.vault.write.rebalance([true, amountIn, 2n * WAD, await deadline(sys)], asKeeper(sys)),
-    ).rejects.toThrow(/InsufficientOutput/);
-    await expect(sys.vault.write.rebalance([true, amountIn, 0n, 1n], asKeeper(sys))).rejects.toThrow(/DeadlineExpired/);
+      "InsufficientOutput",
+    );
+    await expectRevert(sys.vault.write.rebalance([true, amountIn, 0n, 1n], asKeeper(sys)), "DeadlineExpired");
   });
 });
 
-describe("BandUpkeep: checkUpkeep / performUpkeep (Chainlink Automation convention)", () => {
-  let sys: Sys;
+// ─────────────────────────────────────────── BandUpkeep ───────────────────────────────────────────
 
-  it("checkUpkeep asks for a hedge outside the band and performUpkeep brings delta back inside it", async () => {
-    sys = await networkHelpers.loadFixture(shortCallsSystem);
-    const [needed, performData] = await sys.upkeep.read.checkUpkeep(["0x"]);
-    expect(needed).toBe(true);
-    await sys.wait(await sys.upkeep.write.performUpkeep([performData], asKeeper(sys)));
-    expect(abs(await netDelta(sys))).toBeLessThanOrEqual(DEFAULT_HEDGE_PARAMS.bandWad);
-    await networkHelpers.mine(1);
-    const [again] = await sys.upkeep.read.checkUpkeep(["0x"]);
-    expect(again).toBe(false);
-  });
-
-  it("after a rally the hedge is sold back through the upkeep", async () => {
-    sys = await networkHelpers.loadFixture(shortCallsSystem);
-    let [, data] = await sys.upkeep.read.checkUpkeep(["0x"]);
-    await sys.upkeep.write.performUpkeep([data], asKeeper(sys));
-    // The price falls 10% on both oracle and AMM: the calls' delta shrinks, the vault is now long.
-    await sys.wait(await sys.oracle.write.setPrice([priceE8(2700)]));
-    await moveAmmTo(sys, 2700);
-    const [needed, data2] = await sys.upkeep.read.checkUpkeep(["0x"]);
-    expect(needed).toBe(true);
-    const before = await netDelta(sys);
-    expect(before).toBeGreaterThan(DEFAULT_HEDGE_PARAMS.bandWad);
-    await sys.upkeep.write.performUpkeep([data2], asKeeper(sys));
-    expect(abs(await netDelta(sys))).toBeLessThan(abs(before));
-    data = data2;
-  });
-
-  it("performUpkeep reverts with DeltaWithinBand once no hedge is due", async () => {
-    sys = await networkHelpers.loadFixture(shortCallsSystem);
-    const [, data] = await sys.upkeep.read.checkUpkeep(["0x"]);
-    await sys.upkeep.write.performUpkeep([data], asKeeper(sys));
-    await networkHelpers.mine(1);
-    await expect(sys.upkeep.write.performUpkeep([data], asKeeper(sys))).rejects.toThrow(/DeltaWithinBand/);
-  });
-
-  it("performUpkeep reverts with NotRunner for anyone but the configured runner", async () => {
-    sys = await networkHelpers.loadFixture(shortCallsSystem);
-    const gated = await viem.deployContract("BandUpkeep", [
-      sys.vault.address,
-      sys.amm.address,
-      sys.keeper.account.address,
-      6,
-      18,
-    ]);
-    await sys.wait(await sys.vault.write.grantRole([ROLES.keeper, gated.address]));
-    const [needed, data] = await gated.read.checkUpkeep(["0x"]);
-    expect(needed).toBe(true);
-    await expect(gated.write.performUpkeep([data], { account: stranger.account })).rejects.toThrow(/NotRunner/);
-    await sys.wait(await gated.write.performUpkeep([data], asKeeper(sys)));
-  });
-
-  it("checkUpkeep says no while paused, with a stale oracle, or when the AMM is off the oracle", async () => {
-    sys = await networkHelpers.loadFixture(shortCallsSystem);
-    await sys.wait(await sys.oracle.write.setPrice([priceE8(2800)]));
-    expect((await sys.upkeep.read.checkUpkeep(["0x"]))[0]).toBe(false);
-    await sys.wait(await sys.oracle.write.setPrice([priceE8(3000)]));
-    expect((await sys.upkeep.read.checkUpkeep(["0x"]))[0]).toBe(true);
-    await networkHelpers.time.increase(3601);
-    await networkHelpers.mine(1);
-    expect((await sys.upkeep.read.checkUpkeep(["0x"]))[0]).toBe(false);
-    await sys.wait(await sys.oracle.write.setPrice([priceE8(3000)]));
-    await sys.wait(await sys.vault.write.pause());
-    expect((await sys.upkeep.read.checkUpkeep(["0x"]))[0]).toBe(false);
-  });
-});
+/** `checkUpkeep`'s answer: the trade when one is due, else the reason (`BandUpkeep.Idle`). */
+async function checkUpkeep(sys: System) {
+  const [needed, performData] = await sys.upkeep.read.checkUpkeep(["0x"]);
+  if (!needed) {
+    const [reason] = decodeAbiParameters([{ type: "uint8" }], performData);
+    return { needed, reason };
+  }
+  const [buy, amountIn, minAmountOut] = decodeAbiParameters(
+    [{ type: "bool" }, { type: "uint256" }, { type: "uint256" }],
+    performData,
+  );
+  return { needed, reason: 0, buy, amountIn, minAmountOut, performData };
+}
 
 /** Arbitrages the AMM to `price` from the admin's wallet (mints what it needs). */
 async function moveAmmTo(sys: System, price: number) {
-  const [ru, rq] = (await sys.amm.read.getReserves()) as [bigint, bigint];
+  const [ru, rq] = await sys.amm.read.getReserves();
   const k = Number(ru) * Number(rq);
   // Target reserves for price p = rq/ru (in token units: rq·1e12/ru): ru' = sqrt(k·1e12/p).
   const ruTarget = BigInt(Math.floor(Math.sqrt((k * 1e12) / price)));
   const me = sys.admin.account.address;
   if (ruTarget < ru) {
-    const out = ru - ruTarget;
-    const amountIn = (await sys.amm.read.quoteExactOut([sys.quote.address, out])) as bigint;
+    const amountIn = await sys.amm.read.quoteExactOut([sys.quote.address, ru - ruTarget]);
     await sys.wait(await sys.quote.write.mint([me, amountIn]));
     await sys.wait(await sys.quote.write.approve([sys.amm.address, amountIn]));
     await sys.wait(await sys.amm.write.swapExactIn([sys.quote.address, amountIn, 0n, me, 2n ** 40n]));
-  } else {
+  } else if (ruTarget > ru) {
     const amountIn = ruTarget - ru;
     await sys.wait(await sys.underlying.write.mint([me, amountIn]));
     await sys.wait(await sys.underlying.write.approve([sys.amm.address, amountIn]));
@@ -455,88 +605,174 @@ async function moveAmmTo(sys: System, price: number) {
   }
 }
 
+describe("BandUpkeep: checkUpkeep / performUpkeep (Chainlink Automation convention)", () => {
+  it("checkUpkeep asks for a hedge outside the band and performUpkeep brings delta back inside it", async () => {
+    const sys = await networkHelpers.loadFixture(shortCallsSystem);
+    const check = await checkUpkeep(sys);
+    expect(check.needed).toBe(true);
+    await sys.wait(await sys.upkeep.write.performUpkeep([check.performData!], asKeeper(sys)));
+    expect(abs(await netDelta(sys))).toBeLessThanOrEqual(DEFAULT_HEDGE_PARAMS.bandWad);
+    await networkHelpers.mine(1);
+    expect(await checkUpkeep(sys)).toMatchObject({ needed: false, reason: IDLE.WithinBand });
+  });
+
+  it("after a fall the hedge is sold back through the upkeep", async () => {
+    const sys = await networkHelpers.loadFixture(shortCallsSystem);
+    await sys.wait(await sys.upkeep.write.performUpkeep(["0x"], asKeeper(sys)));
+    // The price falls 10% on both oracle and AMM: the calls' delta shrinks, the vault is now long.
+    await sys.wait(await sys.oracle.write.setPrice([priceE8(2700)]));
+    await moveAmmTo(sys, 2700);
+    const check = await checkUpkeep(sys);
+    expect(check).toMatchObject({ needed: true, buy: false });
+    const before = await netDelta(sys);
+    expect(before).toBeGreaterThan(DEFAULT_HEDGE_PARAMS.bandWad);
+    await sys.wait(await sys.upkeep.write.performUpkeep(["0x"], asKeeper(sys)));
+    expect(abs(await netDelta(sys))).toBeLessThan(abs(before));
+  });
+
+  it("performUpkeep reverts with NothingToPerform(WithinBand) once no hedge is due (v1's DeltaWithinBand)", async () => {
+    const sys = await networkHelpers.loadFixture(shortCallsSystem);
+    await sys.wait(await sys.upkeep.write.performUpkeep(["0x"], asKeeper(sys)));
+    await networkHelpers.mine(1);
+    await expectRevert(sys.upkeep.write.performUpkeep(["0x"], asKeeper(sys)), "NothingToPerform", [IDLE.WithinBand]);
+  });
+
+  it("performUpkeep reverts with NotRunner for anyone but the configured runner", async () => {
+    const sys = await networkHelpers.loadFixture(shortCallsSystem);
+    const gated = await viem.deployContract("BandUpkeep", [sys.vault.address, sys.keeper.account.address, 50n]);
+    await sys.wait(await sys.vault.write.grantRole([ROLES.keeper, gated.address]));
+    const [needed] = await gated.read.checkUpkeep(["0x"]);
+    expect(needed).toBe(true);
+    await expectRevert(gated.write.performUpkeep(["0x"], { account: stranger.account }), "NotRunner", [
+      getAddress(stranger.account.address),
+      getAddress(sys.keeper.account.address),
+    ]);
+    await sys.wait(await gated.write.performUpkeep(["0x"], asKeeper(sys)));
+  });
+
+  it("checkUpkeep says no, with the reason, while the AMM is off the oracle, the oracle is stale, or the vault is paused", async () => {
+    const sys = await networkHelpers.loadFixture(shortCallsSystem);
+    await sys.wait(await sys.oracle.write.setPrice([priceE8(2800)]));
+    expect(await checkUpkeep(sys)).toMatchObject({ needed: false, reason: IDLE.PoolOffOracle });
+    await sys.wait(await sys.oracle.write.setPrice([priceE8(3000)]));
+    expect((await checkUpkeep(sys)).needed).toBe(true);
+    await time.increase(3601);
+    expect(await checkUpkeep(sys)).toMatchObject({ needed: false, reason: IDLE.OracleUnusable });
+    await sys.wait(await sys.oracle.write.setPrice([priceE8(3000)]));
+    await sys.wait(await sys.vault.write.pause());
+    expect(await checkUpkeep(sys)).toMatchObject({ needed: false, reason: IDLE.Paused });
+  });
+});
+
+// ─────────────────────────────────────── settlement and claims ───────────────────────────────────────
+
 describe("OptionVault: settlement and claims", () => {
-  let sys: Sys;
+  const P1 = 1n;
 
-  it("an expired series settles against the round current at expiry, leaves the book, and pays holders", async () => {
-    sys = await networkHelpers.loadFixture(shortCallsSystem);
+  it("an expired series settles against the round current at expiry (proxy round ids), leaves the book, and pays holders", async () => {
+    const sys = await networkHelpers.loadFixture(shortCallsSystem);
     const { id, expiry } = sys.call;
-    await expect(sys.vault.write.settleSeries([id, 1n])).rejects.toThrow(/SeriesNotExpired/);
-    await expect(sys.vault.write.claim([id, buyer], { account: buyer })).rejects.toThrow(/NotSettled/);
+    const holder = buyer.account.address;
+    await expectRevert(sys.vault.write.settleSeries([id, round(P1, 1n)]), "SeriesNotExpired", [id, expiry]);
+    await expectRevert(sys.vault.write.claim([id, holder], { account: buyer.account }), "NotSettled", [id]);
 
-    await networkHelpers.time.increaseTo(expiry - 10n);
-    await sys.wait(await sys.oracle.write.setPrice([priceE8(3300)])); // round 2: current at expiry
-    await networkHelpers.time.increaseTo(expiry + 10n);
+    await time.increaseTo(expiry - 10n);
+    await sys.wait(await sys.oracle.write.setPrice([priceE8(3300)])); // phase 1 round 2: current at expiry
+    await time.increaseTo(expiry + 10n);
     await sys.wait(await sys.oracle.write.setPrice([priceE8(5000)])); // round 3: after expiry, must not count
 
-    await expect(sys.vault.write.settleSeries([id, 3n])).rejects.toThrow(/InvalidSettlementRound/);
-    await expect(sys.vault.write.settleSeries([id, 1n])).rejects.toThrow(/InvalidSettlementRound/);
-    await sys.wait(await sys.vault.write.settleSeries([id, 2n]));
-    expect(await book(sys)).toHaveLength(0);
+    await expectRevert(sys.vault.write.settleSeries([id, round(P1, 3n)]), "InvalidSettlementRound");
+    await expectRevert(sys.vault.write.settleSeries([id, round(P1, 1n)]), "InvalidSettlementRound");
+    const receipt = await sys.wait(await sys.vault.write.settleSeries([id, round(P1, 2n)]));
+    const [settled] = parseEventLogs({ abi: sys.vault.abi, logs: receipt.logs, eventName: "SeriesSettled" });
+    expect(settled!.args).toMatchObject({
+      id,
+      roundId: 2n ** 64n + 2n,
+      settlementPriceWad: 3300n * WAD,
+      payoutPerUnitWad: 300n * WAD,
+      totalPayout: quoteUnits(3000),
+    });
+    expect(await lensBook(sys)).toHaveLength(0);
     expect(await sys.vault.read.settlementOf([id])).toEqual([true, 300n * WAD]);
     expect(await sys.vault.read.pendingPayouts()).toBe(quoteUnits(3000));
-    await expect(sys.vault.write.listSeries([true, 3000n * WAD, expiry])).rejects.toThrow(/InvalidExpiry|SeriesExists/);
+    await expectRevert(sys.vault.write.listSeries([true, 3000n * WAD, expiry]), "InvalidExpiry");
 
-    const before = (await sys.quote.read.balanceOf([buyer])) as bigint;
-    await sys.wait(await sys.vault.write.claim([id, buyer], { account: buyer }));
-    expect((await sys.quote.read.balanceOf([buyer])) - before).toBe(quoteUnits(3000));
+    const before = await sys.quote.read.balanceOf([holder]);
+    await sys.wait(await sys.vault.write.claim([id, holder], { account: buyer.account }));
+    expect((await sys.quote.read.balanceOf([holder])) - before).toBe(quoteUnits(3000));
     expect(await sys.vault.read.pendingPayouts()).toBe(0n);
-    await expect(sys.vault.write.claim([id, buyer], { account: buyer })).rejects.toThrow(/NothingToClaim/);
+    await expectRevert(sys.vault.write.claim([id, holder], { account: buyer.account }), "NothingToClaim", [
+      id,
+      getAddress(holder),
+    ]);
   });
 
-  it("settlement reverts with StaleOracle when the round at expiry is too old", async () => {
-    sys = await networkHelpers.loadFixture(shortCallsSystem);
-    await networkHelpers.time.increaseTo(sys.call.expiry + 10n);
+  it("a round stale at expiry settles at the first answer after expiry (v1 reverted StaleOracle); with none yet, StaleOracle", async () => {
+    const sys = await networkHelpers.loadFixture(shortCallsSystem);
+    const { id, expiry } = sys.call;
+    const [, , , round1UpdatedAt] = await sys.oracle.read.latestRoundData();
+    await time.increaseTo(expiry + 10n);
+    // Round 1 was current at expiry but 30 days old by then, and nothing came after it yet.
+    await expectRevert(sys.vault.write.settleSeries([id, round(P1, 1n)]), "StaleOracle", [round1UpdatedAt, 3600n]);
     await sys.wait(await sys.oracle.write.setPrice([priceE8(3100)]));
-    // Round 1 was current at expiry but is 30 days old by then.
-    await expect(sys.vault.write.settleSeries([sys.call.id, 1n])).rejects.toThrow(/StaleOracle/);
+    const receipt = await sys.wait(await sys.vault.write.settleSeries([id, round(P1, 1n)]));
+    const [settled] = parseEventLogs({ abi: sys.vault.abi, logs: receipt.logs, eventName: "SeriesSettled" });
+    expect(settled!.args).toMatchObject({ roundId: round(P1, 2n), settlementPriceWad: 3100n * WAD, payoutPerUnitWad: 100n * WAD });
+    expect(await sys.vault.read.pendingPayouts()).toBe(quoteUnits(1000));
   });
+
 });
+
+// ─────────────────────────────────────────── ERC-4626 ───────────────────────────────────────────
 
 describe("OptionVault: ERC-4626 accounting", () => {
-  it("share value follows the mark-to-market: premium in, liability out", async () => {
+  it("share value follows the mark-to-market: cash in, the book marked at the Black–Scholes mid out", async () => {
     const sys = await networkHelpers.loadFixture(baseSystem);
-    const assets0 = await sys.vault.read.totalAssets();
-    expect(assets0).toBe(quoteUnits(1_000_000));
+    expect(await sys.vault.read.totalAssets()).toBe(quoteUnits(1_000_000));
     const call = await listSeries(sys, true, 3000, 30);
-    const { premium } = await buyOptions(sys, buyer, call.id, 10);
-    const assets1 = await sys.vault.read.totalAssets();
-    // The vault keeps the spread: value rises by premium − fair value ≈ 2/102 of the premium (plus a block of
-    // time decay on the options sold, a few millionths of the premium).
-    const spread = (premium * 200n) / 10_200n;
-    expect(abs(assets1 - assets0 - spread)).toBeLessThanOrEqual(premium / 100_000n);
+    const { premium } = await openPinned(sys, buyer.account.address, call.id, 10n * WAD);
+    const [view] = await lensBook(sys);
+    const cash = await sys.quote.read.balanceOf([sys.vault.address]);
+    expect(cash).toBe(quoteUnits(1_000_000) + premium);
+    // Liabilities round up (vault's favour); the premium's excess over the mid (spread, latency shift, capital
+    // charge — v2 charges more than v1's spread alone) is the depositors' gain.
+    const liabilityWad = ceilDiv(view!.markWad * 10n * WAD, WAD);
+    expect(await sys.vault.read.totalAssets()).toBe((cash * QUOTE_SCALE - liabilityWad) / QUOTE_SCALE);
+    expect(await sys.vault.read.totalAssets()).toBeGreaterThan(quoteUnits(1_000_000) + (premium * 200n) / 10_200n);
   });
 
-  it("withdrawals are capped by the collateral the book needs", async () => {
+  it("withdrawals are capped by the collateral the book needs: withdrawing the max works, one unit more reverts", async () => {
     const sys = await networkHelpers.loadFixture(baseSystem);
     const put = await listSeries(sys, false, 3000, 30);
-    await buyOptions(sys, buyer, put.id, 300); // worst case 900,000 USDC
-    const max = await sys.vault.read.maxWithdraw([sys.admin.account.address]);
-    const cash = (await sys.quote.read.balanceOf([sys.vault.address])) as bigint;
-    // The liability is rounded up, in the vault's favour: at most one unit less than the exact figure.
-    expect(max).toBeLessThanOrEqual(cash - quoteUnits(900_000));
-    expect(max).toBeGreaterThanOrEqual(cash - quoteUnits(900_000) - 1n);
-    await expect(
-      sys.vault.write.withdraw([max + 1n, sys.admin.account.address, sys.admin.account.address]),
-    ).rejects.toThrow(/ERC4626ExceededMaxWithdraw/);
-    await sys.wait(await sys.vault.write.withdraw([max, sys.admin.account.address, sys.admin.account.address]));
-    // What is left to redeem is worth at most the one unit of rounding (shares carry 6 extra decimals).
-    const left = await sys.vault.read.maxRedeem([sys.admin.account.address]);
-    expect(await sys.vault.read.convertToAssets([left])).toBeLessThanOrEqual(1n);
+    await buyOptions(sys, buyer.account.address, put.id, 250); // worst case 750,000 USDC at price 0
+    const admin = sys.admin.account.address;
+    const maxWithdraw = await sys.vault.read.maxWithdraw([admin]);
+    const cash = await sys.quote.read.balanceOf([sys.vault.address]);
+    expect(maxWithdraw).toBe(cash - quoteUnits(750_000));
+    await expectRevert(sys.vault.write.withdraw([maxWithdraw + 1n, admin, admin]), "WithdrawalExceedsFreeCash", [
+      maxWithdraw + 1n,
+      maxWithdraw,
+    ]);
+    await sys.wait(await sys.vault.write.withdraw([maxWithdraw, admin, admin]));
+    expect(await sys.vault.read.maxWithdraw([admin])).toBe(0n);
+    expect(await sys.vault.read.maxRedeem([admin])).toBe(0n);
   });
 });
+
+// ─────────────────────────────────────────── lens ───────────────────────────────────────────
 
 describe("VaultLens", () => {
   it("returns the state of many vaults in one call and flags a broken one", async () => {
     const sys = await networkHelpers.loadFixture(shortCallsSystem);
-    const snaps = await sys.lens.read.snapshots([[sys.vault.address, zeroAddress as Address, sys.vault.address], true]);
+    const snaps = await sys.lens.read.snapshots([[sys.vault.address, zeroAddress, sys.vault.address], true]);
     expect(snaps).toHaveLength(3);
     expect(snaps[0]!.ok).toBe(true);
     expect(snaps[1]!.ok).toBe(false);
     expect(snaps[0]!.state.netDeltaWad).toBe(await netDelta(sys));
     expect(snaps[0]!.book).toHaveLength(1);
     expect(snaps[0]!.state.ammReserveQuote).toBe(quoteUnits(3_000_000));
-    expect(snaps[0]!.state.spotWad).toBe(parseUnits("3000", 18));
+    expect(snaps[0]!.state.spotWad).toBe(3000n * WAD);
     expect(snaps[0]!.state.oracleFresh).toBe(true);
+    expect(snaps[0]!.state.oracleRoundId).toBe(round(1n, 1n));
   });
 });
