@@ -13,8 +13,9 @@ import {IOptionVault, IOptionVaultTypes} from "./interfaces/IOptionVault.sol";
 /// @notice Serves one `OptionVault` to any runner of the Chainlink Automation convention with an on-chain band
 /// rule: when |net delta| exceeds the vault's `bandWad`, hedge towards zero. The upkeep sizes every trade itself,
 /// on the state of the block it runs in: towards zero, cut to the vault's `maxTradeWad`, the hedge held (sales),
-/// the budget left, and the largest size whose execution price (fee and impact) is within the vault's slippage
-/// bound and whose slippage fits the slippage budget — a large hedge is sliced over blocks. It trades only while
+/// the cash it may spend (buys), the budget left, and the largest size whose execution price (fee and impact) is
+/// within half the vault's slippage bound and whose slippage fits the slippage budget — a large hedge is sliced
+/// over blocks. It trades only while
 /// the pool's price is within `maxPoolDeviationBps` of the oracle.
 /// @dev Grant this contract the vault's `KEEPER_ROLE`. It holds no funds and no state; every trade goes through
 /// `OptionVault.rebalance`, so all of the vault's guards apply. `performData` is informational and ignored by
@@ -123,7 +124,9 @@ contract BandUpkeep is AutomationCompatibleInterface {
         if (absDeltaWad <= hp.bandWad || absDeltaWad <= hp.deltaToleranceWad) return (t, Idle.WithinBand);
 
         Pool memory pool;
-        (pool, idle) = _pool(deltaWad < 0, hp.maxSlippageBps);
+        // Half the vault's slippage bound: an upkeep anyone may trigger should not pay the whole bound on every
+        // slice (a large hedge then takes more, cheaper slices).
+        (pool, idle) = _pool(deltaWad < 0, (uint256(hp.maxSlippageBps) + 1) / 2);
         if (idle != Idle.None) return (t, idle);
         t.buy = pool.buy;
         uint256 size = _size(pool, hs, Math.min(absDeltaWad, hp.maxTradeWad));

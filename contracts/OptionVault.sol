@@ -259,14 +259,18 @@ contract OptionVault is OptionVaultBase, ERC4626, AccessControl, ReentrancyGuard
     function maxWithdraw(address owner) public view override(ERC4626, IERC4626) returns (uint256) {
         (uint256 nav, uint256 free, bytes memory err) = _exitNav();
         if (err.length != 0) return 0;
-        return Math.min(_toAssets(balanceOf(owner), nav, Math.Rounding.Floor), free);
+        return Math.min(_toAssets(_unlockedShares(owner), nav, Math.Rounding.Floor), free);
     }
 
-    /// @notice The shares `owner` can redeem now (see `maxWithdraw`).
+    /// @notice The shares `owner` can redeem now (see `maxWithdraw`; shares minted less than
+    /// `depositLockSeconds` ago are not among them).
     function maxRedeem(address owner) public view override(ERC4626, IERC4626) returns (uint256) {
         (uint256 nav, uint256 free, bytes memory err) = _exitNav();
         if (err.length != 0) return 0;
-        return Math.min(balanceOf(owner), _toShares(free, nav, Math.Rounding.Floor));
+        // The most shares whose assets (rounded down, as `redeem` pays) do not exceed the free cash.
+        uint256 freeShares = _toShares(free + 1, nav, Math.Rounding.Ceil);
+        if (freeShares != 0) --freeShares;
+        return Math.min(_unlockedShares(owner), freeShares);
     }
 
     /// @notice Shares minted for `assets` at the entry NAV; reverts (with the reason) while deposits are refused.
@@ -348,6 +352,36 @@ contract OptionVault is OptionVaultBase, ERC4626, AccessControl, ReentrancyGuard
         return interfaceId == type(IOptionVault).interfaceId || super.supportsInterface(interfaceId);
     }
 
+    /// @dev Shares just minted are locked for `depositLockSeconds` (no redemption, no transfer), so a deposit
+    /// cannot come and go around a trade or a parameter change within one transaction or a few blocks. A new mint
+    /// joins the holder's locked shares and restarts their lock; older shares stay free.
+    function _update(address from, address to, uint256 value) internal override {
+        VaultStorage storage $ = _storage();
+        if (from != address(0)) {
+            ShareLock memory lock = $.locks[from];
+            if (block.timestamp < lock.until && value > balanceOf(from) - lock.shares) {
+                revert SharesLocked(from, lock.shares, lock.until);
+            }
+        }
+        if (from == address(0) && to != address(0)) {
+            uint256 lockSeconds = $.bookLimits.depositLockSeconds;
+            if (lockSeconds != 0) {
+                ShareLock memory lock = $.locks[to];
+                uint256 locked = block.timestamp < lock.until ? lock.shares + value : value;
+                // Casts: shares < 2^128 (a supply of quote·1e6 shares); timestamps < 2^64.
+                $.locks[to] = ShareLock({shares: uint128(locked), until: uint64(block.timestamp + lockSeconds)});
+            }
+        }
+        super._update(from, to, value);
+    }
+
+    /// @dev `owner`'s shares that may leave now.
+    function _unlockedShares(address owner) private view returns (uint256) {
+        ShareLock memory lock = _storage().locks[owner];
+        uint256 balance = balanceOf(owner);
+        return block.timestamp < lock.until ? balance - lock.shares : balance;
+    }
+
     /// @dev Virtual shares/assets offset of 1e6 makes a first-depositor inflation attack unprofitable.
     function _decimalsOffset() internal pure override returns (uint8) {
         return 6;
@@ -370,7 +404,7 @@ contract OptionVault is OptionVaultBase, ERC4626, AccessControl, ReentrancyGuard
         returns (uint256 assetsWad, uint256 liabilitiesWad, OptionBook.Valuation memory v)
     {
         VaultStorage storage $ = _storage();
-        v = OptionBook.value($.book, $.hot.liveCount, _market(spotWad));
+        v = OptionBook.value($.book, $.deferrals, $.hot.liveCount, _market(spotWad));
         uint256 hedgeWad = _hedgeBalance();
         v.deltaWad += hedgeWad.toInt256();
         assetsWad = _quote.balanceOf(address(this)) * _quoteScale + Math.mulDiv(hedgeWad, spotWad, WAD);
@@ -404,14 +438,15 @@ contract OptionVault is OptionVaultBase, ERC4626, AccessControl, ReentrancyGuard
     }
 
     /// @dev The NAV withdrawals are priced at (quote units, rounded down): NAV − |Δ|·S·ε − |Γ|·(S·ε)²/2, and the
-    /// cash free to leave (what may go without breaking the collateral check). A vault with no option sold and no
-    /// hedge needs no price: its NAV is its cash less unclaimed payouts. Non-empty `err` when withdrawals are held
-    /// (oracle unusable otherwise, settlement pending).
+    /// cash free to leave (what the book does not require, `OptionBook.collateral`). A vault with no option open
+    /// needs no price: its NAV is then its cash less unclaimed payouts — any underlying it still holds is left to
+    /// the depositors who stay. Non-empty `err` when withdrawals are held (oracle unusable with options open,
+    /// settlement pending).
     function _exitNav() private view returns (uint256 nav, uint256 free, bytes memory err) {
         uint256 spotWad;
         (spotWad, err) = _usableSpotOrError(_storage().hot.maxOracleAge);
         if (err.length != 0) {
-            if (_hedgeBalance() != 0 || _hasOpenInterest()) return (0, 0, err);
+            if (_hasOpenInterest()) return (0, 0, err);
             nav = _cashLessPayouts();
             return (nav, nav, "");
         }
@@ -421,9 +456,10 @@ contract OptionVault is OptionVaultBase, ERC4626, AccessControl, ReentrancyGuard
         liabilitiesWad += Math.mulDiv(_abs(v.deltaWad), moveWad, WAD, Math.Rounding.Ceil)
             + Math.mulDiv(_abs(v.gammaWad), moveWad * moveWad, 2 * WAD * WAD, Math.Rounding.Ceil);
         nav = assetsWad > liabilitiesWad ? (assetsWad - liabilitiesWad) / _quoteScale : 0;
-        (int256 worstWad,,,) = _worstCase(spotWad, 0, 0);
-        // The worst case is at most cash − payouts (its value at price 0): cash owed never counts as free.
-        free = worstWad > 0 ? uint256(worstWad) / _quoteScale : 0;
+        (int256 availableWad, uint256 requiredWad,) = _collateral(spotWad, 0, 0);
+        int256 freeWad = availableWad - requiredWad.toInt256();
+        free = freeWad > 0 ? uint256(freeWad) / _quoteScale : 0;
+        err = "";
     }
 
     function _exitNavOrRevert() private view returns (uint256 nav, uint256 free) {

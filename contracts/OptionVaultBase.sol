@@ -142,6 +142,16 @@ abstract contract OptionVaultBase is IOptionVaultTypes {
         mapping(bytes32 id => mapping(address holder => uint256 sizeWad)) positions;
         /// @dev Settled option payouts not yet claimed, quote decimals.
         uint256 pendingPayouts;
+        /// @dev The margin of each live series not yet earned, at the series' index in `book`.
+        OptionBook.Deferral[MAX_LIVE_SERIES] deferrals;
+        /// @dev Shares minted less than `depositLockSeconds` ago, which cannot leave their holder yet.
+        mapping(address holder => ShareLock) locks;
+    }
+
+    /// @dev A holder's most recently minted shares and when they may leave (`BookLimits.depositLockSeconds`).
+    struct ShareLock {
+        uint128 shares;
+        uint64 until;
     }
 
     /// @dev keccak256(abi.encode(uint256(keccak256("delta-keeper.storage.OptionVault")) - 1)) & ~bytes32(uint256(0xff))
@@ -271,12 +281,13 @@ abstract contract OptionVaultBase is IOptionVaultTypes {
     }
 
     function _setBookLimits(BookLimits memory l) internal {
-        // The stress covers at least a 10% and at most a 10x rally over the highest strike.
+        // The stress covers at least a 10% and at most a 10x rally over a call's strike (or the spot).
         _checkRange(Param.StressUpBps, l.stressUpBps, 1_000, 90_000);
         _checkRange(Param.MaxUtilizationBps, l.maxUtilizationBps, 1, BPS);
         _checkRange(Param.MinPositionWad, l.minPositionWad, 1, type(uint96).max);
         _checkRange(Param.MaxSeriesOpenInterestWad, l.maxSeriesOpenInterestWad, 1, uint96(type(int96).max));
         _checkRange(Param.MaxOpenInterestWad, l.maxOpenInterestWad, 1, type(uint96).max);
+        _checkRange(Param.DepositLockSeconds, l.depositLockSeconds, 0, 7 days);
         _storage().bookLimits = l;
         emit BookLimitsSet(l);
     }
@@ -410,21 +421,20 @@ abstract contract OptionVaultBase is IOptionVaultTypes {
         }
     }
 
-    /// @dev The book's worst case over prices [0, H] after a trade that brings `cashIn` and takes `cashOut` (quote
-    /// units): the value at price 0 and at the stress price H (cash − payouts + hedge·P − what the book pays), the
-    /// lower of the two, and the price it is at. Also the book's exposure (open interest, H).
-    function _worstCase(uint256 spotWad, uint256 cashIn, uint256 cashOut)
+    /// @dev The collateral check's two sides after a trade that brings `cashIn` and takes `cashOut` (quote units):
+    /// the cash available to the book (cash − unclaimed payouts, quote wad) and what the book requires
+    /// (`OptionBook.collateral`), with its open interest.
+    function _collateral(uint256 spotWad, uint256 cashIn, uint256 cashOut)
         internal
         view
-        returns (int256 worstWad, uint256 atPriceWad, int256 baseWad, OptionBook.Exposure memory e)
+        returns (int256 availableWad, uint256 requiredWad, uint256 openInterestWad)
     {
         VaultStorage storage $ = _storage();
-        e = OptionBook.exposure($.book, $.hot.liveCount, spotWad, $.bookLimits.stressUpBps);
-        baseWad = ((_quote.balanceOf(address(this)) + cashIn - cashOut) * _quoteScale).toInt256()
-            - ($.pendingPayouts * _quoteScale).toInt256();
-        int256 atZeroWad = baseWad - e.payoffAtZeroWad.toInt256();
-        int256 atHighWad = baseWad + Math.mulDiv(_hedgeBalance(), e.highWad, WAD).toInt256() - e.payoffAtHighWad.toInt256();
-        (worstWad, atPriceWad) = atZeroWad < atHighWad ? (atZeroWad, 0) : (atHighWad, e.highWad);
+        (requiredWad, openInterestWad) = OptionBook.collateral($.book, $.hot.liveCount, spotWad, $.bookLimits.stressUpBps);
+        // Signed: a payment larger than the cash (a bid above it) makes the cash available negative, and the caller
+        // reverts with `InsufficientCollateral` rather than an arithmetic panic.
+        availableWad = ((_quote.balanceOf(address(this)) + cashIn) * _quoteScale).toInt256()
+            - ((cashOut + $.pendingPayouts) * _quoteScale).toInt256();
     }
 
     function _abs(int256 x) internal pure returns (uint256) {

@@ -106,8 +106,22 @@ contract OptionVaultExtension is OptionVaultBase, ReentrancyGuardTransient, IOpt
         nonReentrant
         returns (uint256 premium)
     {
-        VaultStorage storage $ = _storage();
         (uint256 slot, Series memory s, uint256 spotWad) = _tradeable(id, sizeWad);
+        premium = _sell(id, slot, s, spotWad, sizeWad, receiver);
+        if (premium > maxPremium) revert PremiumTooHigh(premium, maxPremium);
+        emit PositionOpened(id, msg.sender, receiver, sizeWad, premium, spotWad);
+        _quote.safeTransferFrom(msg.sender, address(this), premium);
+    }
+
+    /// @dev A sale's checks and effects: the position and open-interest bounds, the premium, the series' short up
+    /// by `sizeWad` and the receiver's position with it, the premium's margin over the mid mark earned over the
+    /// series' life (`OptionBook.Deferral`), and the collateral check on the state after the trade, counting the
+    /// premium about to arrive. Returns the premium (quote units, rounded up).
+    function _sell(bytes32 id, uint256 slot, Series memory s, uint256 spotWad, uint256 sizeWad, address receiver)
+        private
+        returns (uint256 premium)
+    {
+        VaultStorage storage $ = _storage();
         BookLimits memory limits = $.bookLimits;
         uint256 positionWad = $.positions[id][receiver] + sizeWad;
         if (positionWad < limits.minPositionWad) revert PositionTooSmall(positionWad, limits.minPositionWad);
@@ -115,17 +129,13 @@ contract OptionVaultExtension is OptionVaultBase, ReentrancyGuardTransient, IOpt
         if (seriesInterestWad > limits.maxSeriesOpenInterestWad) {
             revert OpenInterestExceeded(id, seriesInterestWad, limits.maxSeriesOpenInterestWad);
         }
-        premium = Math.ceilDiv(OptionBook.premiumWad(s, sizeWad, _market(spotWad), _charges(limits)), _quoteScale);
-        if (premium > maxPremium) revert PremiumTooHigh(premium, maxPremium);
+        (uint256 premiumWad, uint256 markWad) = OptionBook.premiumWad(s, sizeWad, _market(spotWad), _charges(limits));
+        premium = Math.ceilDiv(premiumWad, _quoteScale);
 
-        // Effects. The vault writes the option: its size goes down by what the buyer receives.
         $.book[slot].sizeWad = (int256(s.sizeWad) - sizeWad.toInt256()).toInt96();
         $.positions[id][receiver] = positionWad;
-        // Collateral, on the state after the trade and counting the premium about to arrive.
+        if (premium * _quoteScale > markWad) OptionBook.defer($.deferrals[slot], s.expiry, premium * _quoteScale - markWad);
         _checkSale(spotWad, premium, limits);
-
-        emit PositionOpened(id, msg.sender, receiver, sizeWad, premium, spotWad);
-        _quote.safeTransferFrom(msg.sender, address(this), premium);
     }
 
     /// @inheritdoc IOptionVaultBook
@@ -136,32 +146,48 @@ contract OptionVaultExtension is OptionVaultBase, ReentrancyGuardTransient, IOpt
         returns (uint256 proceeds)
     {
         (uint256 slot, Series memory s, uint256 spotWad) = _tradeable(id, sizeWad);
+        proceeds = _buyBack(id, slot, s, spotWad, sizeWad);
+        if (proceeds < minProceeds) revert ProceedsTooLow(proceeds, minProceeds);
+        emit PositionClosed(id, msg.sender, receiver, sizeWad, proceeds, spotWad);
+        _quote.safeTransfer(receiver, proceeds);
+    }
+
+    /// @dev A buy-back's checks and effects: the caller's position goes down by `sizeWad`, the series' short by
+    /// as much, the bid's discount under the mid mark is earned over the series' life, and the book may not be
+    /// left short of collateral — unless it already was, and this makes it no worse (buying back a put while calls
+    /// of another expiry bind still lowers what the book could owe). Returns the proceeds (quote units).
+    function _buyBack(bytes32 id, uint256 slot, Series memory s, uint256 spotWad, uint256 sizeWad)
+        private
+        returns (uint256 proceeds)
+    {
         VaultStorage storage $ = _storage();
         uint256 leftWad = _positionLeft($.positions[id][msg.sender], id, sizeWad, $.bookLimits.minPositionWad);
-        proceeds = OptionBook.proceedsWad(s, sizeWad, _market(spotWad), _charges($.bookLimits)) / _quoteScale;
-        if (proceeds < minProceeds) revert ProceedsTooLow(proceeds, minProceeds);
+        (int256 surplusBeforeWad,,) = _surplus(spotWad, 0);
+        uint256 markWad;
+        (proceeds, markWad) = OptionBook.proceedsWad(s, sizeWad, _market(spotWad), _charges($.bookLimits));
+        proceeds /= _quoteScale;
 
         $.positions[id][msg.sender] = leftWad;
         $.book[slot].sizeWad = (int256(s.sizeWad) + sizeWad.toInt256()).toInt96();
-        (int256 worstWad, uint256 atPriceWad,,) = _worstCase(spotWad, 0, proceeds);
-        if (worstWad < 0) revert InsufficientCollateral(worstWad, atPriceWad);
-
-        emit PositionClosed(id, msg.sender, receiver, sizeWad, proceeds, spotWad);
-        _quote.safeTransfer(receiver, proceeds);
+        if (markWad > proceeds * _quoteScale) OptionBook.defer($.deferrals[slot], s.expiry, markWad - proceeds * _quoteScale);
+        (int256 surplusWad, uint256 requiredWad, int256 availableWad) = _surplus(spotWad, proceeds);
+        if (surplusWad < 0 && surplusWad < surplusBeforeWad) revert InsufficientCollateral(requiredWad, availableWad);
     }
 
     /// @inheritdoc IOptionVaultBook
     function quoteOpen(bytes32 id, uint256 sizeWad) external view onlyDelegated returns (uint256 premium) {
         VaultStorage storage $ = _storage();
         (, Series memory s, uint256 spotWad) = _tradeable(id, sizeWad);
-        return Math.ceilDiv(OptionBook.premiumWad(s, sizeWad, _market(spotWad), _charges($.bookLimits)), _quoteScale);
+        (uint256 premiumWad,) = OptionBook.premiumWad(s, sizeWad, _market(spotWad), _charges($.bookLimits));
+        return Math.ceilDiv(premiumWad, _quoteScale);
     }
 
     /// @inheritdoc IOptionVaultBook
     function quoteClose(bytes32 id, uint256 sizeWad) external view onlyDelegated returns (uint256 proceeds) {
         VaultStorage storage $ = _storage();
         (, Series memory s, uint256 spotWad) = _tradeable(id, sizeWad);
-        return OptionBook.proceedsWad(s, sizeWad, _market(spotWad), _charges($.bookLimits)) / _quoteScale;
+        (proceeds,) = OptionBook.proceedsWad(s, sizeWad, _market(spotWad), _charges($.bookLimits));
+        return proceeds / _quoteScale;
     }
 
     /// @inheritdoc IOptionVaultBook
@@ -181,7 +207,7 @@ contract OptionVaultExtension is OptionVaultBase, ReentrancyGuardTransient, IOpt
         $.settlements[id] = Settlement({payoutPerUnitWad: payoutPerUnitWad.toUint128(), settled: true});
         $.pendingPayouts += totalPayout;
         if (totalPayout != 0) $.hot.owesPayouts = true;
-        _removeFromBook(id, slot);
+        _removeFromBook(id, slot); // the series' margin is all earned by expiry
         emit SeriesSettled(id, usedRoundId, priceWad, payoutPerUnitWad, totalPayout);
     }
 
@@ -193,23 +219,55 @@ contract OptionVaultExtension is OptionVaultBase, ReentrancyGuardTransient, IOpt
         uint256 sizeWad = $.positions[id][msg.sender];
         if (sizeWad == 0) revert NothingToClaim(id, msg.sender);
 
-        payout = Math.mulDiv(st.payoutPerUnitWad, sizeWad, WAD * _quoteScale);
-        delete $.positions[id][msg.sender];
-        uint256 owed = $.pendingPayouts - payout;
-        $.pendingPayouts = owed;
-        if (owed == 0) $.hot.owesPayouts = false;
-        uint256 cash = _quote.balanceOf(address(this));
-        uint256 inUnderlying;
-        uint256 spotWad;
-        if (payout > cash) {
-            // The cash went into the hedge: pay the rest in the underlying at the oracle price, rounded down.
-            spotWad = _usableSpot($.hot.maxOracleAge);
-            inUnderlying = Math.mulDiv((payout - cash) * _quoteScale, WAD, spotWad * _underlyingScale);
-            payout = cash;
-        }
-        emit Claimed(id, msg.sender, receiver, sizeWad, payout, inUnderlying, spotWad);
+        (uint256 paid, uint256 inUnderlying, uint256 priceWad, uint256 leftWad) =
+            _payClaim(Math.mulDiv(st.payoutPerUnitWad, sizeWad, WAD * _quoteScale), st.payoutPerUnitWad);
+        payout = paid;
+        $.positions[id][msg.sender] = leftWad;
+        emit Claimed(id, msg.sender, receiver, sizeWad - leftWad, payout, inUnderlying, priceWad);
         if (payout != 0) _quote.safeTransfer(receiver, payout);
         if (inUnderlying != 0) IERC20(address(underlying)).safeTransfer(receiver, inUnderlying);
+    }
+
+    /// @dev How a claim owed `owedToHolder` quote units is paid: cash first; a shortfall (the cash went into the
+    /// hedge) in the underlying (`_inKind`); what neither covers stays claimable, as a position paying at most the
+    /// amount still owed (rounded against the holder). Releases what was paid from the payouts owed. Returns the
+    /// quote paid, the underlying paid, its price, and the position left.
+    function _payClaim(uint256 owedToHolder, uint256 payoutPerUnitWad)
+        private
+        returns (uint256 payout, uint256 inUnderlying, uint256 priceWad, uint256 leftWad)
+    {
+        VaultStorage storage $ = _storage();
+        payout = Math.min(owedToHolder, _quote.balanceOf(address(this)));
+        uint256 coveredWad;
+        bool complete;
+        (inUnderlying, coveredWad, priceWad, complete) = _inKind(owedToHolder - payout);
+        // Settled in full (the in-kind part rounded against the claimer), or partly.
+        uint256 paid = complete ? owedToHolder : payout + coveredWad / _quoteScale;
+        leftWad = complete ? 0 : Math.mulDiv(owedToHolder - paid, WAD * _quoteScale, payoutPerUnitWad);
+        uint256 owed = $.pendingPayouts - paid;
+        $.pendingPayouts = owed;
+        if (owed == 0) $.hot.owesPayouts = false;
+    }
+
+    /// @dev The underlying that pays `shortfall` quote units of a claim: at the oracle price moved by
+    /// `latencyBps` against the claimer (so a claim timed before a visible update gains nothing), rounded down, at
+    /// most the underlying held, and nothing while the oracle is unusable. Returns the amount, the quote wad it
+    /// covers, the price used, and whether that settles the shortfall (nothing short of it but rounding).
+    function _inKind(uint256 shortfall)
+        private
+        view
+        returns (uint256 amount, uint256 coveredWad, uint256 priceWad, bool complete)
+    {
+        if (shortfall == 0) return (0, 0, 0, true);
+        VaultStorage storage $ = _storage();
+        (uint256 spotWad, bytes memory err) = _usableSpotOrError($.hot.maxOracleAge);
+        if (err.length != 0) return (0, 0, 0, false);
+        priceWad = Math.mulDiv(spotWad, BPS + $.cold.latencyBps, BPS, Math.Rounding.Ceil);
+        amount = Math.mulDiv(shortfall * _quoteScale, WAD, priceWad * _underlyingScale);
+        uint256 held = underlying.balanceOf(address(this));
+        complete = amount <= held;
+        if (!complete) amount = held;
+        coveredWad = Math.mulDiv(amount * _underlyingScale, priceWad, WAD);
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -354,9 +412,11 @@ contract OptionVaultExtension is OptionVaultBase, ReentrancyGuardTransient, IOpt
         if (slot != last) {
             Series memory moved = $.book[last];
             $.book[slot] = moved;
+            $.deferrals[slot] = $.deferrals[last];
             $.slotOf[seriesId(moved.isCall, moved.strikeWad, moved.expiry)] = slot + 1;
         }
         delete $.book[last];
+        delete $.deferrals[last];
         delete $.slotOf[id];
         $.hot.liveCount = uint8(last);
     }
@@ -391,19 +451,28 @@ contract OptionVaultExtension is OptionVaultBase, ReentrancyGuardTransient, IOpt
     }
 
     /// @dev The collateral check of a sale, on the state after it with `premium` (quote units) received: open
-    /// interest within its cap, the book payable at every price in [0, H], and at most `maxUtilizationBps` of the
-    /// assets locked (assets − worst-case value: what the book could consume, which withdrawals cannot take).
+    /// interest within its cap, the cash (less unclaimed payouts) covering what the book requires
+    /// (`OptionBook.collateral`), and at most `maxUtilizationBps` of the assets (cash − payouts + hedge at the spot)
+    /// locked by that requirement.
     function _checkSale(uint256 spotWad, uint256 premium, BookLimits memory limits) private view {
-        (int256 worstWad, uint256 atPriceWad, int256 baseWad, OptionBook.Exposure memory e) =
-            _worstCase(spotWad, premium, 0);
-        if (e.openInterestWad > limits.maxOpenInterestWad) {
-            revert OpenInterestExceeded(bytes32(0), e.openInterestWad, limits.maxOpenInterestWad);
+        (int256 availableWad, uint256 requiredWad, uint256 openInterestWad) = _collateral(spotWad, premium, 0);
+        if (openInterestWad > limits.maxOpenInterestWad) {
+            revert OpenInterestExceeded(bytes32(0), openInterestWad, limits.maxOpenInterestWad);
         }
-        if (worstWad < 0) revert InsufficientCollateral(worstWad, atPriceWad);
-        uint256 assetsWad = uint256(baseWad) + Math.mulDiv(_hedgeBalance(), spotWad, WAD);
-        uint256 lockedWad = assetsWad > uint256(worstWad) ? assetsWad - uint256(worstWad) : 0;
+        if (availableWad < requiredWad.toInt256()) revert InsufficientCollateral(requiredWad, availableWad);
+        uint256 assetsWad = uint256(availableWad) + Math.mulDiv(_hedgeBalance(), spotWad, WAD);
         uint256 maxLockedWad = Math.mulDiv(assetsWad, limits.maxUtilizationBps, BPS);
-        if (lockedWad > maxLockedWad) revert UtilizationExceeded(lockedWad, maxLockedWad);
+        if (requiredWad > maxLockedWad) revert UtilizationExceeded(requiredWad, maxLockedWad);
+    }
+
+    /// @dev Cash beyond what the book requires (quote wad; negative when short) after paying out `cashOut`.
+    function _surplus(uint256 spotWad, uint256 cashOut)
+        private
+        view
+        returns (int256 surplusWad, uint256 requiredWad, int256 availableWad)
+    {
+        (availableWad, requiredWad,) = _collateral(spotWad, 0, cashOut);
+        surplusWad = availableWad - requiredWad.toInt256();
     }
 
     function _charges(BookLimits memory limits) private view returns (OptionBook.Charges memory) {

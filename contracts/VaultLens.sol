@@ -79,6 +79,10 @@ contract VaultLens {
     }
 
     uint256 private constant WAD = 1e18;
+    /// @notice Gas one vault's `stateOf` may use within a read (a vault with the maximum 32 series needs ~1.2M).
+    uint256 public constant VAULT_GAS = 5_000_000;
+    /// @notice Revert data kept for a vault whose view failed (a custom error with a few arguments fits).
+    uint256 public constant MAX_REVERT_BYTES = 260;
 
     /// @notice One keeper read: the block's number, time and base fee, `account`'s native balance, and
     /// `snapshots(vaults, withBook)`. Everything a keeper needs per block in a single `eth_call`.
@@ -106,17 +110,42 @@ contract VaultLens {
         for (uint256 i; i < vaults.length; ++i) {
             Snapshot memory snap = out[i];
             snap.vault = vaults[i];
-            // A call to an address without code returns no data, and decoding that reverts in this frame, where
-            // try/catch cannot catch it: report such an address as not ok instead.
+            // A call to an address without code returns no data, and decoding that reverts in this frame: report
+            // such an address as not ok instead.
             if (vaults[i].code.length == 0) continue;
-            try this.stateOf(IOptionVault(vaults[i])) returns (VaultState memory st, SeriesView[] memory bookView) {
-                snap.state = st;
-                snap.ok = true;
-                if (withBook) snap.book = bookView;
-            } catch (bytes memory reason) {
-                snap.revertData = reason;
-            }
+            (snap.ok, snap.revertData) = _stateOf(vaults[i]);
+            if (!snap.ok) continue;
+            SeriesView[] memory bookView;
+            (snap.state, bookView) = abi.decode(snap.revertData, (VaultState, SeriesView[]));
+            snap.revertData = "";
+            if (withBook) snap.book = bookView;
         }
+    }
+
+    /// @dev `stateOf(vault)` in a frame of its own with at most `VAULT_GAS`, keeping at most `MAX_REVERT_BYTES`
+    /// of revert data: one vault that burns gas or returns a huge error cannot make the whole read fail. Returns
+    /// the ABI-encoded result when it succeeded, the (truncated) revert data otherwise.
+    function _stateOf(address vault) private view returns (bool ok, bytes memory data) {
+        bytes memory payload = abi.encodeCall(this.stateOf, (IOptionVault(vault)));
+        uint256 gasLimit = VAULT_GAS;
+        assembly ("memory-safe") {
+            ok := staticcall(gasLimit, address(), add(payload, 0x20), mload(payload), 0, 0)
+        }
+        uint256 size = ok ? _returnSize() : _min(_returnSize(), MAX_REVERT_BYTES);
+        data = new bytes(size);
+        assembly ("memory-safe") {
+            returndatacopy(add(data, 0x20), 0, size)
+        }
+    }
+
+    function _returnSize() private pure returns (uint256 size) {
+        assembly ("memory-safe") {
+            size := returndatasize()
+        }
+    }
+
+    function _min(uint256 a, uint256 b) private pure returns (uint256) {
+        return a < b ? a : b;
     }
 
     /// @notice One vault's state and its live series with their Greeks, at the vault's latest oracle answer.

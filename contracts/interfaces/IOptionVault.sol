@@ -52,11 +52,12 @@ interface IOptionVaultTypes {
 
     /// @notice The collateral and size limits of the book, set by the manager.
     struct BookLimits {
-        uint32 stressUpBps; // collateral covers prices up to max(spot, highest strike) · (1 + stressUpBps / 1e4)
+        uint32 stressUpBps; // a call is covered up to max(spot, its strike) · (1 + stressUpBps / 1e4)
         uint16 maxUtilizationBps; // a sale may leave at most this share of the assets locked as collateral
         uint96 minPositionWad; // a holder's position is 0 or at least this
         uint96 maxSeriesOpenInterestWad; // options sold and not bought back, per series
         uint96 maxOpenInterestWad; // the same, summed over the book
+        uint32 depositLockSeconds; // newly minted shares cannot be redeemed or transferred for this long
     }
 
     /// @notice Whether the oracle can be used for trading, and why not.
@@ -100,6 +101,7 @@ interface IOptionVaultTypes {
         MinPositionWad,
         MaxSeriesOpenInterestWad,
         MaxOpenInterestWad,
+        DepositLockSeconds,
         Decimals
     }
 
@@ -215,10 +217,13 @@ interface IOptionVaultTypes {
     error InsufficientPosition(bytes32 id, uint256 heldWad, uint256 sizeWad);
     /// @notice Open interest would exceed its cap: in the series (`id` non-zero) or across the book (`id` zero).
     error OpenInterestExceeded(bytes32 id, uint256 openInterestWad, uint256 maxWad);
-    /// @notice After the trade the vault could not pay its whole book at price `priceWad` (0 or the stress price).
-    error InsufficientCollateral(int256 worstCaseValueWad, uint256 priceWad);
+    /// @notice After the trade the book would need `requiredWad` of collateral, but only `availableWad` of cash
+    /// (less unclaimed payouts) is there (quote wad).
+    error InsufficientCollateral(uint256 requiredWad, int256 availableWad);
     /// @notice The sale would lock more than `maxUtilizationBps` of the assets (`lockedWad` > `maxLockedWad`).
     error UtilizationExceeded(uint256 lockedWad, uint256 maxLockedWad);
+    /// @notice `holder`'s `lockedShares` most recently minted shares cannot leave before `until`.
+    error SharesLocked(address holder, uint256 lockedShares, uint256 until);
     /// @notice Liabilities reach assets (quote wad): no deposit is accepted.
     error LiabilitiesExceedAssets(uint256 assetsWad, uint256 liabilitiesWad);
     /// @notice Series `id` has expired and awaits `settleSeries`: deposits and withdrawals wait for it.
@@ -299,7 +304,8 @@ interface IOptionVaultBook is IOptionVaultTypes {
     /// @notice Sells `sizeWad` of the caller's options of series `id` back to the vault at the bid (see the
     /// contract notice); the proceeds go to `receiver`.
     /// @dev Reverts when paused, the oracle is unusable, trading has closed, the caller holds less, the position
-    /// left would be dust, the proceeds are below `minProceeds`, or the vault could not pay its book afterwards.
+    /// left would be dust, the proceeds are below `minProceeds`, or the book would be left short of collateral
+    /// (shorter than it was, if it already was).
     /// @return proceeds Quote tokens paid (rounded down, in the vault's favour).
     function closePosition(bytes32 id, uint256 sizeWad, uint256 minProceeds, address receiver)
         external
@@ -319,7 +325,9 @@ interface IOptionVaultBook is IOptionVaultTypes {
     function settleSeries(bytes32 id, uint80 roundId) external;
 
     /// @notice Pays the caller's settled position in series `id` to `receiver`: in the quote asset, and for any
-    /// part the vault's cash cannot cover, in the underlying at the (usable) oracle price.
+    /// part the vault's cash cannot cover, in the underlying at the (usable) oracle price moved by `latencyBps`
+    /// against the caller, as far as the vault holds it. What neither covers (e.g. while the oracle is unusable)
+    /// stays claimable: the caller's position is reduced to it.
     /// @return payout Quote tokens paid (rounded down).
     function claim(bytes32 id, address receiver) external returns (uint256 payout);
 
@@ -379,27 +387,33 @@ interface IOptionVaultBook is IOptionVaultTypes {
 /// constant-product AMM.
 ///
 /// Units: `…Wad` values have 18 decimals. Prices (`spotWad`, `strikeWad`) are quote units per one underlying;
-/// sizes and deltas (`sizeWad`, `deltaWad`) are in underlying units; notional, slippage and premiums in wad are
-/// quote units. Token amounts without a suffix are in the token's own decimals; `…Budget` values are whole quote
-/// units. Signed Greeks are the vault's: a vault that sold calls has negative delta.
+/// sizes and deltas (`sizeWad`, `deltaWad`) are in underlying units; notional, slippage, premiums and collateral in
+/// wad are quote units. Token amounts without a suffix are in the token's own decimals; `…Budget` values are whole
+/// quote units. Signed Greeks are the vault's: a vault that sold calls has negative delta.
 ///
 /// Prices. With S the oracle price, ε = `latencyBps`/1e4, s = `spreadBps`/1e4 and BS(·) the Black–Scholes value:
 /// - a buyer pays, per option, max(BS(S⁺)·(1 + s) + C, S·`minPremiumBps`/1e4), rounded up, where S⁺ is S moved
 ///   by ε against the vault (up for a call, down for a put) and C = L·`capitalChargeBps`/1e4·τ/365 days is the
-///   capital charge on the collateral L one option locks on its own (a put: its strike; a call:
-///   max(S, K)·(1 + `stressUpBps`/1e4) − K);
+///   capital charge on the collateral L one option locks on its own (a put: its strike; a call: its loss at its
+///   stress price, max(S, K)·(1 + `stressUpBps`/1e4) − K);
 /// - a holder selling back receives, per option, BS(S⁻)·(1 − s), rounded down, S⁻ being S moved by ε against
 ///   the seller (down for a call, up for a put);
+/// - what a sale or a buy-back makes beyond the mid mark BS(S) (the margin) is earned over the series' life,
+///   linearly to expiry — whoever carries the options earns it, not a deposit that comes and goes around a trade;
 /// - shares are minted at the net asset value (NAV) plus |Δ|·S·ε and redeemed at NAV − |Δ|·S·ε − |Γ|·(S·ε)²/2,
-///   Δ and Γ the vault's net delta and gamma, so that no one profits from an oracle update they can see coming
-///   while it is within ε. NAV = cash + hedge·S − unclaimed payouts − Σ |size|·BS(S), liabilities rounded up.
+///   Δ and Γ the vault's net delta and gamma, so that no round trip profits from an oracle update seen coming
+///   while it is within 2ε (within ε for a buyer). NAV = cash + hedge·S − unclaimed payouts − Σ |size|·BS(S) −
+///   margin not yet earned, liabilities rounded up. Shares just minted are locked for `depositLockSeconds`.
 ///
-/// Collateral. Every sale (and buy-back, and withdrawal) leaves the vault able to pay its whole book at every
-/// price in [0, H], H = max(S, highest strike with open interest)·(1 + `stressUpBps`/1e4): the vault's value is
-/// concave in the price (it is short options only), so checking 0 and H suffices. A sale must also leave at most
-/// `maxUtilizationBps` of the vault's assets locked (assets − worst-case value), and the open interest within
+/// Collateral. Every sale leaves the vault's cash, less unclaimed payouts, covering its whole book: each series at
+/// its own worst price — a put at 0 (its strike), a call at its stress price max(S, K)·(1 + `stressUpBps`/1e4) —
+/// and series of different expiries separately, Σ over expiries of max(what its puts pay at 0, what its calls pay
+/// at their stress prices): the price may sit at one extreme at one expiry and at the other at the next. The hedge
+/// counts for nothing (it may be worth nothing by then). A sale must also leave at most `maxUtilizationBps` of the
+/// assets (cash − payouts + hedge·S) locked by that requirement, and the open interest within
 /// `maxSeriesOpenInterestWad` per series and `maxOpenInterestWad` across the book; positions are 0 or at least
-/// `minPositionWad`.
+/// `minPositionWad`. Withdrawals may take only the cash beyond the requirement; a buy-back may not leave the book
+/// short of it (or, if it already was, no shorter).
 ///
 /// The keeper is untrusted: `rebalance` lets it choose the size (partial hedges are fine), and the contract
 /// guarantees the trade only ever reduces risk — |net delta| was above `deltaToleranceWad`, decreases, and does
@@ -413,29 +427,39 @@ interface IOptionVaultBook is IOptionVaultTypes {
 /// Keeper networks that follow Chainlink Automation's `checkUpkeep`/`performUpkeep` convention serve a vault
 /// through its `BandUpkeep` adapter (granted `KEEPER_ROLE`), which sizes its own trades on-chain.
 ///
-/// @dev Warning — what is and is not guaranteed:
+/// @dev Warning — what is and is not guaranteed (each promise below is replayed as an attack in
+/// `test/solidity/Attacks.t.sol` and checked by the invariant campaign in `test/solidity/VaultInvariants.t.sol`):
 /// - Adversarial keeper: the most a `KEEPER_ROLE` holder (or an open `BandUpkeep`, or anyone sandwiching them)
-///   can take from depositors is the slippage budget per window: in any `budgetWindowSeconds` of time, at most
-///   `slippageBudget` quote units paid beyond the oracle price, on at most `notionalBudget` quote units traded
-///   (with the deploy defaults: 10,000 per 24 h on 3,000,000 traded, i.e. ≤ 1% of a 1,000,000 vault a day;
-///   `test/solidity/Attacks.t.sol` replays the sandwiching keeper). It cannot move the vault's delta away from
-///   zero, nor churn inside the tolerance. It can fail to hedge (liveness): the vault then carries its delta.
-/// - The oracle is trusted for its price and liveness. A price that moves by more than `latencyBps` between two
-///   updates, and is seen coming, still lets a buyer or depositor gain the excess. Trading, deposits and
-///   withdrawals (while the vault holds options or underlying) need a usable oracle: an answer > 0, no older than
-///   `maxOracleAge`, and, on an L2 with a sequencer-uptime feed, the sequencer up for longer than
-///   `SEQUENCER_GRACE_PERIOD`. A dead oracle locks withdrawals until it recovers (settled claims stay payable).
+///   can cost depositors is the slippage budget: in any `budgetWindowSeconds` of time, at most `slippageBudget`
+///   quote units paid beyond the oracle price, on at most `notionalBudget` quote units traded (deploy defaults:
+///   10,000 per 24 h on 3,000,000 traded — at most 1% of a 1,000,000 vault a day; a sandwiching keeper measured
+///   9,517 before the budget stopped it). Slippage is measured against the oracle, which may lag the market by up
+///   to `latencyBps`: trades at a lagging oracle can cost up to that much more, within the notional budget. The
+///   keeper cannot move the vault's delta away from zero, nor churn inside the tolerance. It can fail to hedge
+///   (liveness): the vault then carries its delta. A change of the window or the budgets by the manager starts
+///   the accounting afresh, carrying only the usage of the last two windows of the old length.
+/// - The oracle is trusted for its price and liveness. A price that moves by more than the latency between two
+///   updates, and is seen coming, still lets a buyer gain the excess over ε (a depositor, over 2ε). Trading,
+///   deposits and withdrawals (while the vault has options open) need a usable oracle: an answer > 0, no older
+///   than `maxOracleAge`, and, on an L2 with a sequencer-uptime feed, the sequencer up for longer than
+///   `SEQUENCER_GRACE_PERIOD`. A dead oracle holds withdrawals until it recovers; with no option open, depositors
+///   leave at the cash value (any underlying held stays with those who remain).
 /// - Settlement uses the oracle round current at expiry (across Chainlink aggregator phase changes); if that
-///   answer is unusable (older than `maxOracleAge` or ≤ 0), the first answer after expiry. Between expiry and
-///   settlement, deposits and withdrawals are held (`SettlementPending`); anyone can settle.
-/// - Collateral is checked at every sale, buy-back and withdrawal, at prices up to H; a rally past H, or the
-///   keeper's hedge trades between two checks (a buy spends cash that covers puts at price 0, within the budget),
-///   can leave the book under-collateralised until the market or the hedge comes back. Deposits are refused
-///   while liabilities reach assets.
-/// - Settled claims are paid in the quote asset; when cash is short (the hedge is still in the underlying), the
-///   rest is paid in the underlying at the oracle price. Rebalancing never spends cash owed to settled holders.
+///   answer is unusable (older than `maxOracleAge` or ≤ 0), the first usable answer after expiry, looked for up
+///   to 32 rounds on. Between expiry and settlement, deposits and withdrawals are held (`SettlementPending`);
+///   anyone can settle.
+/// - Collateral is checked at every sale, buy-back and withdrawal, up to each call's stress price; a rally past
+///   it, or the keeper's hedge trades between two checks (a buy spends cash, within the notional budget), can
+///   leave the book under-collateralised until the market or the hedge comes back. Deposits are refused while
+///   liabilities reach assets.
+/// - Settled claims are paid in the quote asset; when cash is short (it went into the hedge), the rest is paid in
+///   the underlying at the oracle price moved by ε against the claimer, as far as the vault holds it, and what
+///   neither covers stays claimable. Rebalancing never spends cash owed to settled holders.
+/// - Deposits: newly minted shares cannot be redeemed or transferred for `depositLockSeconds` (a new mint to the
+///   same holder restarts the lock on its locked shares, not on its older ones).
 /// - The manager is trusted to set volatility, rates, spreads, charges and bounds honestly; a wrong volatility
-///   misprices premiums and the NAV. The guardian can halt trading but cannot move funds.
+///   misprices premiums and the NAV, and a parameter change moves the NAV at once (the deposit lock keeps a
+///   deposit from taking such a jump in and out at no risk). The guardian can halt trading but cannot move funds.
 /// - The AMM is fixed at deployment and only ever called by `rebalance`. A spot AMM cannot short: a book whose
 ///   delta is positive can be hedged only down to a zero underlying balance (`InsufficientHedge` beyond).
 /// - Pausing stops rebalancing, sales, buy-backs and deposits; withdrawals, settlement and claims stay open.

@@ -15,6 +15,8 @@ interface Vm {
     function assume(bool condition) external pure;
     function deal(address account, uint256 newBalance) external;
     function label(address account, string calldata newLabel) external;
+    function snapshotState() external returns (uint256 snapshotId);
+    function revertToState(uint256 snapshotId) external returns (bool success);
 }
 
 /// @notice Shared helpers for Solidity tests: cheatcodes, bounded fuzz inputs, assertions with values,
