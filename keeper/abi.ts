@@ -105,14 +105,14 @@ export const optionVaultAbi = [
   {
     "inputs": [
       {
-        "internalType": "int256",
-        "name": "worstCaseValueWad",
-        "type": "int256"
+        "internalType": "uint256",
+        "name": "requiredWad",
+        "type": "uint256"
       },
       {
-        "internalType": "uint256",
-        "name": "priceWad",
-        "type": "uint256"
+        "internalType": "int256",
+        "name": "availableWad",
+        "type": "int256"
       }
     ],
     "name": "InsufficientCollateral",
@@ -494,6 +494,27 @@ export const optionVaultAbi = [
   {
     "inputs": [
       {
+        "internalType": "address",
+        "name": "holder",
+        "type": "address"
+      },
+      {
+        "internalType": "uint256",
+        "name": "lockedShares",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "until",
+        "type": "uint256"
+      }
+    ],
+    "name": "SharesLocked",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "uint256",
         "name": "usedWad",
         "type": "uint256"
@@ -678,6 +699,11 @@ export const optionVaultAbi = [
             "internalType": "uint96",
             "name": "maxOpenInterestWad",
             "type": "uint96"
+          },
+          {
+            "internalType": "uint32",
+            "name": "depositLockSeconds",
+            "type": "uint32"
           }
         ],
         "indexed": false,
@@ -1520,6 +1546,11 @@ export const optionVaultAbi = [
             "internalType": "uint96",
             "name": "maxOpenInterestWad",
             "type": "uint96"
+          },
+          {
+            "internalType": "uint32",
+            "name": "depositLockSeconds",
+            "type": "uint32"
           }
         ],
         "internalType": "struct IOptionVaultTypes.BookLimits",
@@ -2457,6 +2488,11 @@ export const optionVaultAbi = [
             "internalType": "uint96",
             "name": "maxOpenInterestWad",
             "type": "uint96"
+          },
+          {
+            "internalType": "uint32",
+            "name": "depositLockSeconds",
+            "type": "uint32"
           }
         ],
         "internalType": "struct IOptionVaultTypes.BookLimits",
@@ -2926,6 +2962,11 @@ export const optionVaultAbi = [
             "internalType": "uint96",
             "name": "maxOpenInterestWad",
             "type": "uint96"
+          },
+          {
+            "internalType": "uint32",
+            "name": "depositLockSeconds",
+            "type": "uint32"
           }
         ],
         "internalType": "struct IOptionVaultTypes.BookLimits",
@@ -3350,6 +3391,32 @@ export const vaultLensAbi = [
     ],
     "name": "VolOutOfDomain",
     "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "MAX_REVERT_BYTES",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "VAULT_GAS",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
   },
   {
     "inputs": [

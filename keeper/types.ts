@@ -64,6 +64,8 @@ export interface BookLimits {
   minPositionWad: bigint;
   maxSeriesOpenInterestWad: bigint;
   maxOpenInterestWad: bigint;
+  /** Newly minted shares cannot be redeemed or transferred for this long, seconds. */
+  depositLockSeconds: number;
 }
 
 /** Everything read for one vault at one block (`IOptionVault.VaultState` plus the book). */

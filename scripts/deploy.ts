@@ -14,6 +14,8 @@
  *   QUOTE_TOKEN               existing quote token to use instead of a mock USDC (optional)
  *   UNDERLYING_TOKEN          existing underlying token to use instead of a mock WETH (optional)
  *   ORACLE_ADDRESS            existing Chainlink-style feed to use instead of a MockOracle (optional)
+ *   SEQUENCER_UPTIME_FEED     Chainlink's L2 sequencer-uptime feed (Arbitrum, Base, …): trading pauses while the
+ *                             sequencer is down and for an hour after it is back (optional; none on L1)
  *   INITIAL_PRICE             the MockOracle's initial price, quote per underlying (default 3000)
  *   DEPLOYMENTS_DIR           where <chainId>.json is written (default ./deployments)
  */
@@ -24,15 +26,17 @@ import { getAddress, isAddress, type Address } from "viem";
 const USAGE = `usage: npm run deploy -- [--network <name>] [--env-file <path>]
 
 Deploys tokens (mocks unless QUOTE_TOKEN / UNDERLYING_TOKEN), oracle (mock unless ORACLE_ADDRESS), AMM with
-liquidity, OptionVault with roles, VaultLens and BandUpkeep; writes DEPLOYMENTS_DIR/<chainId>.json after every
-step. Safe to re-run: recorded contracts are skipped, an interrupted run resumes.
+liquidity, the vault (OptionBook library, OptionVaultExtension, OptionVault) with roles, VaultLens and BandUpkeep;
+writes DEPLOYMENTS_DIR/<chainId>.json after every step. Safe to re-run: recorded contracts are skipped, an
+interrupted run resumes.
 
   --network <name>   a network of hardhat.config.ts (default localhost)
   --env-file <path>  read variables from this file (default .env, if present); the environment wins
   --help             this text
 
 Variables: DEPLOYER_PRIVATE_KEY, SEPOLIA_RPC_URL, ARBITRUM_SEPOLIA_RPC_URL, BASE_SEPOLIA_RPC_URL, LOCAL_RPC_URL,
-KEEPER_ADDRESS, QUOTE_TOKEN, UNDERLYING_TOKEN, ORACLE_ADDRESS, INITIAL_PRICE, DEPLOYMENTS_DIR (see scripts/deploy.ts).`;
+KEEPER_ADDRESS, QUOTE_TOKEN, UNDERLYING_TOKEN, ORACLE_ADDRESS, SEQUENCER_UPTIME_FEED, INITIAL_PRICE, DEPLOYMENTS_DIR
+(see scripts/deploy.ts).`;
 
 class UsageError extends Error {
   override name = "UsageError";
@@ -90,6 +94,7 @@ async function main(): Promise<void> {
     quoteToken: optionalAddress(env, "QUOTE_TOKEN"),
     underlyingToken: optionalAddress(env, "UNDERLYING_TOKEN"),
     oracle: optionalAddress(env, "ORACLE_ADDRESS"),
+    sequencerUptimeFeed: optionalAddress(env, "SEQUENCER_UPTIME_FEED"),
     initialPrice,
   };
 

@@ -28,12 +28,14 @@ const DEPLOY_VARS = [
   "QUOTE_TOKEN",
   "UNDERLYING_TOKEN",
   "ORACLE_ADDRESS",
+  "SEQUENCER_UPTIME_FEED",
   "INITIAL_PRICE",
   "DEPLOYMENTS_DIR",
 ];
 const abi = parseAbi([
   "function hasRole(bytes32 role, address account) view returns (bool)",
   "function getReserves() view returns (uint256, uint256)",
+  "function extension() view returns (address)",
 ]);
 
 async function freePort(): Promise<number> {
@@ -124,7 +126,7 @@ describe("deploy to a local node", () => {
   it("deploys every contract, grants the roles, seeds the pool and writes a file the keeper accepts", async () => {
     expect(first.stderr).toBe("");
     expect(first.code).toBe(0);
-    for (const name of ["MockERC20 USDC", "MockERC20 WETH", "MockOracle", "MockAmm", "OptionVault", "VaultLens", "BandUpkeep"]) {
+    for (const name of ["MockERC20 USDC", "MockERC20 WETH", "MockOracle", "MockAmm", "OptionBook library", "OptionVaultExtension", "OptionVault", "VaultLens", "BandUpkeep"]) {
       expect(first.stdout).toMatch(new RegExp(`deployed .*${name}.* at 0x[0-9a-fA-F]{40}`));
     }
     const raw = JSON.parse(readFileSync(join(dir, "31337.json"), "utf8")) as {
@@ -148,6 +150,9 @@ describe("deploy to a local node", () => {
     expect(await hasRole(ROLES.guardian, DEPLOYER)).toBe(true);
     expect(await hasRole(ROLES.keeper, KEEPER)).toBe(true);
     expect(await hasRole(ROLES.keeper, raw.vaults[0]!.upkeep)).toBe(true);
+    // The vault delegates its book and administration to the extension deployed beside it.
+    const extension = await node.client.readContract({ address: vault, abi, functionName: "extension" });
+    expect(extension).toBe(raw.contracts.extension);
     const [reserveUnderlying, reserveQuote] = await node.client.readContract({
       address: raw.vaults[0]!.amm,
       abi,
@@ -167,7 +172,7 @@ describe("deploy to a local node", () => {
     expect(second.stderr).toBe("");
     expect(second.code).toBe(0);
     const steps = second.stdout.trim().split("\n").filter((line) => !line.startsWith("wrote "));
-    expect(steps.length).toBe(12); // 7 contracts, 4 role grants, liquidity
+    expect(steps.length).toBe(14); // 9 contracts (the vault: library, extension, itself), 4 role grants, liquidity
     for (const line of steps) expect(line).toMatch(/\(skipped\)$/);
     expect(second.stdout).not.toMatch(/^deployed /m);
     expect(await node.client.getTransactionCount({ address: DEPLOYER })).toBe(nonceBefore);
@@ -197,7 +202,7 @@ describe("deploy, interrupted", () => {
     const env = { LOCAL_RPC_URL: node.url, DEPLOYMENTS_DIR: dir };
     let vaultLine = "";
     const killed = await deployScript(["--network", "localhost"], env, (line, child) => {
-      if (line.startsWith("deployed OptionVault")) {
+      if (line.startsWith("deployed OptionVault at")) {
         vaultLine = line;
         child.kill("SIGKILL");
       }

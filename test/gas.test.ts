@@ -25,11 +25,29 @@ describe("rebalance gas", () => {
 
 describe("code size", () => {
   it("every deployable contract is under the EIP-170 limit of 24,576 bytes, so it deploys on any public chain", async () => {
-    for (const name of ["OptionVault", "VaultLens", "BandUpkeep", "MockAmm", "MockOracle", "MockERC20"] as const) {
+    for (const name of ["OptionVault", "OptionVaultExtension", "OptionBook", "VaultLens", "BandUpkeep", "MockAmm", "MockOracle", "MockERC20"] as const) {
       const artifact = await hre.artifacts.readArtifact(name);
       const bytes = (artifact.deployedBytecode.length - 2) / 2;
       console.log(`${name}: ${bytes} bytes`);
       expect(bytes, name).toBeLessThanOrEqual(24_576);
     }
   });
+
+  it("the vault keeps at least 4,096 bytes of headroom under EIP-170 for what comes next (issue 10)", async () => {
+    const bytes = (await deployedSize("OptionVault"));
+    console.log(`OptionVault: ${bytes} bytes, headroom ${24_576 - bytes}`);
+    expect(24_576 - bytes).toBeGreaterThanOrEqual(4_096);
+  });
+
+  it("the vault's initcode fits EIP-3860's 49,152 bytes (the extension is deployed on its own)", async () => {
+    for (const name of ["OptionVault", "OptionVaultExtension"] as const) {
+      const artifact = await hre.artifacts.readArtifact(name);
+      expect((artifact.bytecode.length - 2) / 2, name).toBeLessThanOrEqual(49_152);
+    }
+  });
 });
+
+async function deployedSize(name: "OptionVault"): Promise<number> {
+  const artifact = await hre.artifacts.readArtifact(name);
+  return (artifact.deployedBytecode.length - 2) / 2;
+}

@@ -46,7 +46,7 @@ await mkdir(new URL("../../deployments/", import.meta.url), { recursive: true })
 const file = new URL(`../../deployments/${chainId}.json`, import.meta.url);
 await writeFile(file, `${JSON.stringify(deployment, null, 2)}\n`);
 
-const st = await sys.vault.read.state();
+const netDeltaWad = await sys.vault.read.netDeltaWad();
 console.log(`deployed to chain ${chainId}: vault ${sys.vault.address}, lens ${sys.lens.address}`);
-console.log(`net delta ${Number(st.netDeltaWad) / 1e18} WETH; keeper role: ${sys.keeper.account.address}`);
+console.log(`net delta ${Number(netDeltaWad) / 1e18} WETH; keeper role: ${sys.keeper.account.address}`);
 console.log(`wrote ${file.pathname}`);

@@ -18,7 +18,7 @@ const deployment = JSON.parse(await readFile(new URL(`../../deployments/${chainI
 };
 const v = deployment.vaults[0];
 if (!v) throw new Error(`deployments/${chainId}.json has no vault yet: run npm run deploy first`);
-const vault = await viem.getContractAt("OptionVault", v.address);
+const vault = await viem.getContractAt("IOptionVault", v.address);
 const quote = await viem.getContractAt("MockERC20", v.quote);
 const wait = async (hash: `0x${string}`) => {
   const r = await publicClient.waitForTransactionReceipt({ hash });
@@ -35,23 +35,22 @@ await wait(await vault.write.deposit([capital, deployer!.account.address]));
 const now = (await publicClient.getBlock()).timestamp;
 const expiry = now - (now % 86_400n) + 30n * 86_400n;
 const ids: `0x${string}`[] = [];
+const [live] = await vault.read.book();
 for (const strike of [3000n, 3300n]) {
   const strikeWad = strike * 10n ** 18n;
-  const id = (await vault.read.seriesId([true, strikeWad, expiry])) as `0x${string}`;
-  const count = Number(await vault.read.seriesCount());
-  let listed = false;
-  for (let i = 0; i < count; i++) if ((await vault.read.seriesAt([BigInt(i)]))[0] === id) listed = true;
-  if (!listed) await wait(await vault.write.listSeries([true, strikeWad, expiry]));
+  const id = await vault.read.seriesId([true, strikeWad, expiry]);
+  if (!live.includes(id)) await wait(await vault.write.listSeries([true, strikeWad, expiry]));
   ids.push(id);
 }
 
 // A buyer takes 20 ATM and 10 OTM calls.
 for (const [id, size] of [[ids[0]!, 20n], [ids[1]!, 10n]] as const) {
   const sizeWad = size * 10n ** 18n;
-  const premium = (await vault.read.quotePremium([id, sizeWad])) as bigint;
+  const premium = await vault.read.quoteOpen([id, sizeWad]);
   await wait(await quote.write.mint([buyer!.account.address, premium]));
   await wait(await quote.write.approve([vault.address, premium], { account: buyer!.account }));
   await wait(await vault.write.openPosition([id, sizeWad, premium, buyer!.account.address], { account: buyer!.account }));
 }
-const st = await vault.read.state();
-console.log(`vault ${vault.address}: ${st.liveSeries} series, net delta ${Number(st.netDeltaWad) / 1e18} (hedge balance ${Number(st.hedgeBalance) / 1e18})`);
+const [series] = await vault.read.book();
+const netDeltaWad = await vault.read.netDeltaWad();
+console.log(`vault ${vault.address}: ${series.length} series, net delta ${Number(netDeltaWad) / 1e18}`);

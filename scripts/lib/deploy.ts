@@ -13,8 +13,9 @@
  */
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { getAddress, isAddressEqual, type Address, type Hash } from "viem";
+import { getAddress, isAddressEqual, zeroAddress, type Address, type Hash } from "viem";
 import {
+  DEFAULT_BOOK_LIMITS,
   DEFAULT_HEDGE_PARAMS,
   DEFAULT_RISK_PARAMS,
   ORACLE_DECIMALS,
@@ -22,11 +23,13 @@ import {
   QUOTE_DECIMALS,
   ROLES,
   UNDERLYING_DECIMALS,
+  UPKEEP_MAX_POOL_DEVIATION_BPS,
+  VAULT_NAME,
   type HardhatViem,
 } from "./system.ts";
 
 /** The steps that deploy a contract, in order. */
-export const CONTRACT_STEPS = ["quote", "underlying", "oracle", "amm", "vault", "lens", "upkeep"] as const;
+export const CONTRACT_STEPS = ["quote", "underlying", "oracle", "amm", "optionBook", "extension", "vault", "lens", "upkeep"] as const;
 export type ContractStep = (typeof CONTRACT_STEPS)[number];
 
 /** A contract is reused only if none of these was deployed afresh in the same run (else it points at stale ones). */
@@ -35,7 +38,9 @@ const DEPENDS_ON: Record<ContractStep, readonly ContractStep[]> = {
   underlying: [],
   oracle: [],
   amm: ["quote", "underlying"],
-  vault: ["quote", "underlying", "oracle", "amm"],
+  optionBook: [],
+  extension: ["quote", "underlying", "oracle", "amm", "optionBook"],
+  vault: ["quote", "underlying", "oracle", "amm", "optionBook", "extension"],
   lens: [],
   upkeep: ["vault", "amm"],
 };
@@ -45,6 +50,8 @@ const LABELS: Record<ContractStep, string> = {
   underlying: "underlying token (MockERC20 WETH)",
   oracle: "oracle (MockOracle)",
   amm: "AMM (MockAmm)",
+  optionBook: "OptionBook library",
+  extension: "OptionVaultExtension",
   vault: "OptionVault",
   lens: "VaultLens",
   upkeep: "BandUpkeep",
@@ -59,6 +66,8 @@ export interface DeployOptions {
   quoteToken?: Address;
   underlyingToken?: Address;
   oracle?: Address;
+  /** Chainlink's L2 sequencer-uptime feed for the vault (Arbitrum, Base, …); none on L1. */
+  sequencerUptimeFeed?: Address;
   /** Mock oracle's initial price, quote units per underlying (default 3000). */
   initialPrice?: number;
   /** AMM depth in underlying units, added at the oracle price when the pool is empty (default 1000). */
@@ -281,36 +290,36 @@ export async function deploy(viem: HardhatViem, options: DeployOptions): Promise
     ? await external("oracle", "ORACLE_ADDRESS", options.oracle)
     : await ensure("oracle", () => sendDeployment("MockOracle", [ORACLE_DECIMALS, "WETH / USD", priceE8(initialPrice), deployer]));
 
-  // AMM, vault, lens, upkeep.
+  // AMM, the vault (its library, its extension, itself), lens, upkeep.
   const amm = await ensure("amm", () => sendDeployment("MockAmm", [underlying, quote, BigInt(options.ammFeeBps ?? 30)]));
+  if (options.sequencerUptimeFeed && !(await hasCode(options.sequencerUptimeFeed))) {
+    throw new DeployError(`SEQUENCER_UPTIME_FEED ${options.sequencerUptimeFeed} has no code on chain ${chainId}`);
+  }
+  const optionBook = await ensure("optionBook", () => sendDeployment("OptionBook"));
+  const libraries = { OptionBook: optionBook };
+  const config = {
+    quote,
+    underlying,
+    oracle,
+    amm,
+    sequencerUptimeFeed: options.sequencerUptimeFeed ?? zeroAddress,
+    admin: deployer,
+    ...VAULT_NAME,
+  };
+  const extension = await ensure("extension", () => sendDeployment("OptionVaultExtension", [config], { libraries }));
   const vault = await ensure("vault", () =>
-    sendDeployment("OptionVault", [
-      quote,
-      underlying,
-      oracle,
-      amm,
-      deployer,
-      "Delta Keeper ETH Vault",
-      "dkETH",
-      DEFAULT_HEDGE_PARAMS,
-      DEFAULT_RISK_PARAMS,
-    ]),
+    sendDeployment("OptionVault", [config, extension, DEFAULT_HEDGE_PARAMS, DEFAULT_RISK_PARAMS, DEFAULT_BOOK_LIMITS], {
+      libraries,
+    }),
   );
   await ensure("lens", () => sendDeployment("VaultLens"));
-  // Open runner (address 0), as in deploySystem: any Automation-style runner may perform; the vault's guards bound
-  // every trade.
+  // Open runner (address 0), as in deploySystem: the upkeep sizes every trade itself, so anyone may trigger it.
   const upkeep = await ensure("upkeep", () =>
-    sendDeployment("BandUpkeep", [
-      vault,
-      amm,
-      "0x0000000000000000000000000000000000000000",
-      state.quoteDecimals!,
-      state.underlyingDecimals!,
-    ]),
+    sendDeployment("BandUpkeep", [vault, zeroAddress, UPKEEP_MAX_POOL_DEVIATION_BPS]),
   );
 
   // Roles.
-  const vaultContract = await viem.getContractAt("OptionVault", vault);
+  const vaultContract = await viem.getContractAt("IOptionVault", vault);
   const grants: { role: keyof typeof ROLES; name: string; account: Address }[] = [
     { role: "manager", name: "MANAGER_ROLE", account: deployer },
     { role: "guardian", name: "GUARDIAN_ROLE", account: deployer },

@@ -59,13 +59,17 @@ export const DEFAULT_RISK_PARAMS: RiskParams = {
   minPremiumBps: 5,
 };
 
-/** Collateral up to a 100% rally over the highest strike; at most 80% of the assets locked by sales. */
+/**
+ * Calls covered up to a 100% rally over their strike (or the spot); at most 80% of the assets locked by sales;
+ * positions of at least 0.01 underlying; newly minted shares locked for an hour.
+ */
 export const DEFAULT_BOOK_LIMITS: BookLimits = {
   stressUpBps: 10_000,
   maxUtilizationBps: 8_000,
   minPositionWad: WAD / 100n,
   maxSeriesOpenInterestWad: 10_000n * WAD,
   maxOpenInterestWad: 50_000n * WAD,
+  depositLockSeconds: 3600,
 };
 
 /** The vault's constructor `Config` (`OptionVaultBase.Config`). */
