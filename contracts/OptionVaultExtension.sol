@@ -153,9 +153,10 @@ contract OptionVaultExtension is OptionVaultBase, ReentrancyGuardTransient, IOpt
     }
 
     /// @dev A buy-back's checks and effects: the caller's position goes down by `sizeWad`, the series' short by
-    /// as much, the bid's discount under the mid mark is earned over the series' life, and the book may not be
-    /// left short of collateral — unless it already was, and this makes it no worse (buying back a put while calls
-    /// of another expiry bind still lowers what the book could owe). Returns the proceeds (quote units).
+    /// as much, the bid's discount under the mid mark is earned over the series' life, the bid is paid from cash not
+    /// owed to settled holders, and the book may not be left short of collateral — unless it already was, and this
+    /// makes it no worse (buying back a put while calls of another expiry bind still lowers what the book could
+    /// owe). Returns the proceeds (quote units).
     function _buyBack(bytes32 id, uint256 slot, Series memory s, uint256 spotWad, uint256 sizeWad)
         private
         returns (uint256 proceeds)
@@ -171,7 +172,10 @@ contract OptionVaultExtension is OptionVaultBase, ReentrancyGuardTransient, IOpt
         $.book[slot].sizeWad = (int256(s.sizeWad) + sizeWad.toInt256()).toInt96();
         if (markWad > proceeds * _quoteScale) OptionBook.defer($.deferrals[slot], s.expiry, markWad - proceeds * _quoteScale);
         (int256 surplusWad, uint256 requiredWad, int256 availableWad) = _surplus(spotWad, proceeds);
-        if (surplusWad < 0 && surplusWad < surplusBeforeWad) revert InsufficientCollateral(requiredWad, availableWad);
+        // Never out of cash owed to settled holders (nor more than the cash), whatever the book requires.
+        if (availableWad < 0 || surplusWad < 0 && surplusWad < surplusBeforeWad) {
+            revert InsufficientCollateral(requiredWad, availableWad);
+        }
     }
 
     /// @inheritdoc IOptionVaultBook
