@@ -90,8 +90,11 @@ contract VaultActors is TestBase {
         // Sizes relative to the delta (0.01% to 300% of it, either direction), so most orders are plausible and
         // the guards, not the pool, decide.
         uint256 underlyingWad = _abs(vault.netDeltaWad()) * bound(amountSeed, 1, 30_000) / 10_000 + 1e12;
+        // Within what the vault trades at all (`maxTradeWad`) and the pool can take inside the slippage bound
+        // (~0.3% of the reserve), so that the guards on the delta and the budget are what decide.
         (uint256 ru,) = amm.getReserves();
-        if (underlyingWad >= ru / 2) underlyingWad = ru / 2;
+        if (underlyingWad > 200e18) underlyingWad = 200e18;
+        if (underlyingWad > ru * 3 / 1000) underlyingWad = ru * 3 / 1000;
         uint256 amountIn = buy ? amm.quoteExactOut(address(usdc), underlyingWad) : underlyingWad;
         _refCheck(address(vault), abi.encodeCall(IOptionVaultCore.rebalance, (buy, amountIn, 0, block.timestamp)), KEEPER, true);
         _unpush(pushed, pushedUp);
@@ -111,9 +114,13 @@ contract VaultActors is TestBase {
     // ---------------------------------------------------------------------------------------------------------
 
     function buyerOpen(uint256 seriesSeed, uint256 sizeSeed) external {
-        bytes32 id = _pick(seriesSeed);
-        uint256 sizeWad = bound(sizeSeed, 1, 200e18);
-        usdc.mint(BUYER, 5_000_000e6);
+        bytes32 id = _pickLive(seriesSeed);
+        if (id == 0) return;
+        // From 0.01 to ~10,000 options, log-uniformly: small trades, and trades far past the collateral and
+        // utilisation limits of a 1,000,000 vault, so that those limits, not the handler, decide.
+        uint256 e = bound(sizeSeed, 0, 599);
+        uint256 sizeWad = 0.01e18 * 10 ** (e / 100) * (100 + 9 * (e % 100)) / 100;
+        usdc.mint(BUYER, 20_000_000e6);
         (bool ok,) = _refCheck(address(vault), abi.encodeCall(IOptionVaultBook.openPosition, (id, sizeWad, type(uint256).max, BUYER)), BUYER, false);
         if (ok) done[0]++;
     }
@@ -160,20 +167,23 @@ contract VaultActors is TestBase {
     // The manager, settlement and claims
     // ---------------------------------------------------------------------------------------------------------
 
-    function managerList(bool isCall, uint256 strikeSeed, uint256 daysSeed) external {
-        uint256 strike = bound(strikeSeed, 1_000, 8_000) * 1e18;
-        uint256 expiry = block.timestamp + bound(daysSeed, 1, 30) * 1 days;
+    /// @dev Lists a series near the money expiring within 1–3 days: short-dated books are where settlement and
+    /// claims get exercised within a run.
+    function managerList(bool isCall, uint256 strikeSeed, uint256 hoursSeed) external {
+        uint256 strike = price * bound(strikeSeed, 90, 110) / 100 * 1e18;
+        uint256 expiry = block.timestamp + bound(hoursSeed, 24, 72) * 1 hours;
         try vault.listSeries(isCall, strike, expiry) returns (bytes32 id) {
             _series.push(id);
         } catch {}
     }
 
-    /// @dev Settles an expired series against the round current at expiry (found by walking back from the latest).
-    function settle(uint256 seriesSeed) external {
-        bytes32 id = _pick(seriesSeed);
+    /// @dev Settles every expired series against the round current at its expiry (found by walking back from the
+    /// latest round, across phases).
+    function settle() external {
         (bytes32[] memory ids, IOptionVaultTypes.Series[] memory book) = vault.book();
         for (uint256 i; i < ids.length; ++i) {
-            if (ids[i] != id || book[i].expiry > block.timestamp) continue;
+            bytes32 id = ids[i];
+            if (book[i].expiry > block.timestamp) continue;
             uint80 round = feed.latestRound();
             for (uint256 k; k < 64; ++k) {
                 (,,, uint256 t,) = feed.getRoundData(round);
@@ -206,16 +216,25 @@ contract VaultActors is TestBase {
     // ---------------------------------------------------------------------------------------------------------
 
     function movePrice(uint256 moveSeed, uint256 minutesSeed) external {
-        vm.warp(block.timestamp + bound(minutesSeed, 1, 240) * 1 minutes);
+        // Up to a day at a time, so that series expire within a run and get settled and claimed.
+        vm.warp(block.timestamp + bound(minutesSeed, 1, 1440) * 1 minutes);
         vm.roll(block.number + 1);
-        // ±3% a move, kept in [1,500, 9,000].
-        uint256 bps = bound(moveSeed, 9_700, 10_300);
+        // Up to ±20% a move (crashes and rallies that test the collateral), kept in [1,500, 9,000].
+        uint256 bps = bound(moveSeed, 8_000, 12_000);
         price = price * bps / 10_000;
         if (price < 1_500) price = 1_500;
         if (price > 9_000) price = 9_000;
         feed.script(int256(price) * 1e8);
         oracleBroken = false;
         _arbitrage();
+    }
+
+    /// @dev Time passes (1 to 60 minutes) with the oracle refreshed at the same price (a heartbeat).
+    function tick(uint256 minutesSeed) external {
+        vm.warp(block.timestamp + bound(minutesSeed, 1, 60) * 1 minutes);
+        vm.roll(block.number + 5);
+        feed.script(int256(price) * 1e8);
+        oracleBroken = false;
     }
 
     function breakOracle(bool nonPositive) external {
@@ -330,6 +349,16 @@ contract VaultActors is TestBase {
         return _series[seed % _series.length];
     }
 
+    /// @dev A live series still trading (an hour before its expiry), or zero.
+    function _pickLive(uint256 seed) internal view returns (bytes32) {
+        (bytes32[] memory ids, IOptionVaultTypes.Series[] memory book) = vault.book();
+        for (uint256 k; k < ids.length; ++k) {
+            uint256 i = (seed + k) % ids.length;
+            if (book[i].expiry > block.timestamp + 1 hours) return ids[i];
+        }
+        return bytes32(0);
+    }
+
     function _oracleStale() internal view returns (bool) {
         (,,, uint256 t,) = feed.latestRoundData();
         return block.timestamp > t + 3600;
@@ -410,8 +439,17 @@ contract VaultInvariantTest is VaultSetup {
         vault.grantRole(vault.MANAGER_ROLE(), address(actors));
         usdc.grantRole(usdc.MINTER_ROLE(), address(actors));
         weth.grantRole(weth.MINTER_ROLE(), address(actors));
-        targetContract(address(actors));
+        bytes4[] memory selectors = _actions();
+        if (selectors.length == 0) {
+            targetContract(address(actors));
+        } else {
+            targetContract(address(actors));
+            targetSelector(FuzzSelector({addr: address(actors), selectors: selectors}));
+        }
     }
+
+    /// @dev The moves the campaign draws from: all of the handler's when empty.
+    function _actions() internal pure virtual returns (bytes4[] memory) {}
 
     /// @notice A rebalance — the keeper's or the upkeep's — never increases |net delta|.
     function invariant_rebalanceNeverIncreasesAbsDelta() public view {
@@ -463,5 +501,35 @@ contract VaultInvariantNotionalBudgetTest is VaultInvariantTest {
         p = super._hedgeParams();
         p.notionalBudget = 20_000;
         p.slippageBudget = 100_000;
+    }
+}
+
+/// @notice The campaign narrowed to hedging: the keeper, the open upkeep, buyers giving the vault a delta, and the
+/// market moving it — so that many hedges run into the slippage budget and the delta guards.
+contract VaultInvariantHedgingTest is VaultInvariantTest {
+    function _actions() internal pure override returns (bytes4[] memory s) {
+        s = new bytes4[](6);
+        s[0] = VaultActors.keeperRebalance.selector;
+        s[1] = VaultActors.strangerUpkeep.selector;
+        s[2] = VaultActors.buyerOpen.selector;
+        s[3] = VaultActors.buyerClose.selector;
+        s[4] = VaultActors.movePrice.selector;
+        s[5] = VaultActors.tick.selector;
+    }
+}
+
+/// @notice The campaign narrowed to solvency: large sales on short-dated series, big moves, settlement, claims and
+/// depositors taking out what they can — so that the collateral the book requires is put to the test at expiry.
+contract VaultInvariantSolvencyTest is VaultInvariantTest {
+    function _actions() internal pure override returns (bytes4[] memory s) {
+        s = new bytes4[](8);
+        s[0] = VaultActors.buyerOpen.selector;
+        s[1] = VaultActors.managerList.selector;
+        s[2] = VaultActors.movePrice.selector;
+        s[3] = VaultActors.settle.selector;
+        s[4] = VaultActors.claim.selector;
+        s[5] = VaultActors.withdrawMax.selector;
+        s[6] = VaultActors.deposit.selector;
+        s[7] = VaultActors.keeperRebalance.selector;
     }
 }
