@@ -430,14 +430,14 @@ interface IOptionVaultBook is IOptionVaultTypes {
 /// @dev Warning — what is and is not guaranteed (each promise below is replayed as an attack in
 /// `test/solidity/Attacks.t.sol` and checked by the invariant campaign in `test/solidity/VaultInvariants.t.sol`):
 /// - Adversarial keeper: the most a `KEEPER_ROLE` holder (or an open `BandUpkeep`, or anyone sandwiching them)
-///   can cost depositors is the slippage budget: in any `budgetWindowSeconds` of time, at most `slippageBudget`
-///   quote units paid beyond the oracle price, on at most `notionalBudget` quote units traded (deploy defaults:
-///   10,000 per 24 h on 3,000,000 traded — at most 1% of a 1,000,000 vault a day; a sandwiching keeper measured
-///   9,517 before the budget stopped it). Slippage is measured against the oracle, which may lag the market by up
-///   to `latencyBps`: trades at a lagging oracle can cost up to that much more, within the notional budget. The
-///   keeper cannot move the vault's delta away from zero, nor churn inside the tolerance. It can fail to hedge
-///   (liveness): the vault then carries its delta. A change of the window or the budgets by the manager starts
-///   the accounting afresh, carrying only the usage of the last two windows of the old length.
+///   can cost depositors is the hedging budget: in any `budgetWindowSeconds` of time, at most `slippageBudget`
+///   quote units paid beyond the oracle price, on at most `notionalBudget` quote units traded. Slippage is measured
+///   against the oracle, which may lag the market by up to `latencyBps`, so the full bound is `slippageBudget` +
+///   `latencyBps` × `notionalBudget`. With the deploy defaults: 10,000 counted, 25,000 at most with an oracle 0.5%
+///   off the market, in any 24 h (2.5% of a 1,000,000 vault a day; a sandwiching keeper measured 9,517 before the
+///   budget stopped it). The keeper cannot move the vault's delta away from zero, nor churn inside the tolerance.
+///   It can fail to hedge (liveness): the vault then carries its delta. A change of the window or the budgets by
+///   the manager starts the accounting afresh, carrying only the usage of the last two windows of the old length.
 /// - The oracle is trusted for its price and liveness. A price that moves by more than the latency between two
 ///   updates, and is seen coming, still lets a buyer gain the excess over ε (a depositor, over 2ε). Trading,
 ///   deposits and withdrawals (while the vault has options open) need a usable oracle: an answer > 0, no older

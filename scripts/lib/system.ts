@@ -32,7 +32,8 @@ export type { BookLimits, RiskParams };
 /**
  * The defaults every deployment script starts from (one table: `deploySystem`, `npm run deploy`, the demo).
  * The hedging budget bounds what an adversarial keeper can cost the vault: at most 10,000 quote units of slippage
- * on 3,000,000 of notional in any 24 hours (1% of a 1,000,000 vault a day).
+ * against the oracle on 3,000,000 of notional in any 24 hours, and with the oracle up to 0.5% off the market
+ * (the latency below) 25,000 in all: 2.5% of a 1,000,000 vault a day.
  */
 export const DEFAULT_HEDGE_PARAMS: HedgeParams = {
   maxSlippageBps: 100,
