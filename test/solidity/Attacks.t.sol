@@ -3,6 +3,8 @@ pragma solidity 0.8.28;
 
 import {console} from "hardhat/console.sol";
 import {VaultSetup} from "./VaultSetup.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {SignedMath} from "@openzeppelin/contracts/utils/math/SignedMath.sol";
 import {IOptionVault, IOptionVaultTypes} from "../../contracts/interfaces/IOptionVault.sol";
 import {IMockAmm} from "../../contracts/interfaces/IMockAmm.sol";
 import {AggregatorV3Interface} from "../../contracts/interfaces/AggregatorV3Interface.sol";
@@ -232,7 +234,7 @@ contract Attack3_KeeperChurn is AttackBase {
             uint256 price = i % 2 == 0 ? 3030 : 2970;
             _movePrice(price);
             int256 d = _netDelta();
-            if (_abs(d) <= 0.1e18) continue;
+            if (SignedMath.abs(d) <= 0.1e18) continue;
             (uint256 ru,) = amm.getReserves();
             uint256 push = ru * 25 / 10_000; // ~0.5% against the vault, then the fee: just inside the 1% bound
             uint256 cashBefore = usdc.balanceOf(address(vault));
@@ -290,8 +292,8 @@ contract Attack4_OpenUpkeepRunner is AttackBase {
         // The dust order of v1: buy with 1e-6 quote. The upkeep ignores it and trades the whole due hedge.
         (bool ok,) = s.performUpkeep(upkeep, abi.encode(true, uint256(1), uint256(0)));
         assertTrue(ok, "the stranger's call executed the due hedge");
-        assertLe(_abs(_netDelta()), 0.01e18, "the vault is hedged to zero, not by dust");
-        assertGt(_abs(before), 10e18, "it had a large delta");
+        assertLe(SignedMath.abs(_netDelta()), 0.01e18, "the vault is hedged to zero, not by dust");
+        assertGt(SignedMath.abs(before), 10e18, "it had a large delta");
         // Further calls only revert: nothing is due.
         for (uint256 i; i < 20; ++i) {
             vm.roll(block.number + 1);
@@ -299,7 +301,7 @@ contract Attack4_OpenUpkeepRunner is AttackBase {
             assertTrue(!ok, "nothing to perform inside the band");
         }
         assertTrue(!s.rebalance(vault, 1), "and a stranger cannot rebalance the vault directly");
-        console.log("attack 4: |delta| after a griefer's calls (milli)", _abs(_netDelta()) / 1e15);
+        console.log("attack 4: |delta| after a griefer's calls (milli)", SignedMath.abs(_netDelta()) / 1e15);
     }
 
     function test_attack4_upkeepSlicesAHedgeTooLargeForThePool() public {
@@ -321,21 +323,21 @@ contract Attack4_OpenUpkeepRunner is AttackBase {
         v2.openPosition(cid, 20e18, prem, address(this));
         uint256 performed;
         Stranger s = new Stranger();
-        for (uint256 i; i < 40 && _abs(v2.netDeltaWad()) > 0.5e18; ++i) {
+        for (uint256 i; i < 40 && SignedMath.abs(v2.netDeltaWad()) > 0.5e18; ++i) {
             vm.roll(block.number + 1);
             vm.warp(block.timestamp + 12);
             (bool ok,) = s.performUpkeep(u2, "");
             if (ok) performed++;
             // An arbitrageur brings the pool back to the oracle between hedges.
             (uint256 ru, uint256 rq) = shallow.getReserves();
-            uint256 target = _sqrt(ru * rq * 1e12 / 3000);
+            uint256 target = Math.sqrt(ru * rq * 1e12 / 3000);
             if (target > ru) {
                 weth.mint(address(this), target - ru);
                 shallow.swapExactIn(address(weth), target - ru, 0, address(this), block.timestamp);
             }
         }
         assertGt(performed, 1, "the hedge took several slices");
-        assertLe(_abs(v2.netDeltaWad()), 0.5e18, "and reached the band");
+        assertLe(SignedMath.abs(v2.netDeltaWad()), 0.5e18, "and reached the band");
         console.log("attack 4: shallow pool: upkeep slices to reach the band", performed);
     }
 
@@ -764,11 +766,11 @@ contract Attack13_SettlementStuckOnBadRounds is AttackBase {
 /// too. Now the underlying part is valued at the oracle price moved by the latency against the claimer, and with
 /// an unusable oracle the cash is paid and the rest stays claimable.
 contract Attack14_ClaimInKind is AttackBase {
-    function test_attack14_inKindPartPricedAgainstTheClaimer() public {
-        bytes32 id = vault.listSeries(true, 2000e18, START + 2 days);
+    /// @dev 25 calls at 2,000 settled at 3,500 (37,500 owed), after the depositor took out what the book does not
+    /// need and the keeper hedged with most of the rest: the claim exceeds the cash left.
+    function _settledShortOfCash() internal returns (bytes32 id) {
+        id = vault.listSeries(true, 2000e18, START + 2 days);
         _buy(id, 25e18, ATTACKER);
-        // The depositor takes out what the book does not need, then the keeper hedges with most of the rest:
-        // the claim will exceed the cash left.
         _waitOutDepositLock(3000);
         vault.withdraw(vault.maxWithdraw(address(this)), address(this), address(this));
         vm.roll(block.number + 1);
@@ -778,6 +780,10 @@ contract Attack14_ClaimInKind is AttackBase {
         vm.warp(START + 2 days + 10);
         oracle.setPrice(3500e8);
         vault.settleSeries(id, r);
+    }
+
+    function test_attack14_inKindPartPricedAgainstTheClaimer() public {
+        bytes32 id = _settledShortOfCash();
         uint256 owed = 25 * 1500e6;
         uint256 cash = usdc.balanceOf(address(vault));
         assertLt(cash, owed, "the cash does not cover the claim");
@@ -792,17 +798,7 @@ contract Attack14_ClaimInKind is AttackBase {
     }
 
     function test_attack14_staleOraclePaysTheCashPartAndKeepsTheRestClaimable() public {
-        bytes32 id = vault.listSeries(true, 2000e18, START + 2 days);
-        _buy(id, 25e18, ATTACKER);
-        _waitOutDepositLock(3000);
-        vault.withdraw(vault.maxWithdraw(address(this)), address(this), address(this));
-        vm.roll(block.number + 1);
-        _hedgeTo(0);
-        vm.warp(START + 2 days - 10);
-        uint80 r = oracle.setPrice(3500e8);
-        vm.warp(START + 2 days + 10);
-        oracle.setPrice(3500e8);
-        vault.settleSeries(id, r);
+        bytes32 id = _settledShortOfCash();
         vm.warp(block.timestamp + 2 hours); // the oracle goes stale
         uint256 cash = usdc.balanceOf(address(vault));
         vm.prank(ATTACKER);

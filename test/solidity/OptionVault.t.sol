@@ -3,6 +3,7 @@ pragma solidity 0.8.28;
 
 import {VaultSetup} from "./VaultSetup.sol";
 import {IOptionVault, IOptionVaultTypes} from "../../contracts/interfaces/IOptionVault.sol";
+import {SignedMath} from "@openzeppelin/contracts/utils/math/SignedMath.sol";
 
 /// @notice Fuzz tests of the vault's promises, one property each (256 runs; `hardhat.config.ts`).
 contract OptionVaultFuzzTest is VaultSetup {
@@ -23,9 +24,9 @@ contract OptionVaultFuzzTest is VaultSetup {
         int256 before = _netDelta();
         try vault.rebalance(buy, amountIn, 0, block.timestamp) returns (int256 b, int256 a) {
             assertEq(b, before, "delta before");
-            assertGt(_abs(b), 0.1e18, "started outside the tolerance");
-            assertLt(_abs(a), _abs(b), "|delta| did not decrease");
-            if ((a < 0) != (b < 0) && a != 0) assertLe(_abs(a), 0.1e18, "overshoot beyond tolerance");
+            assertGt(SignedMath.abs(b), 0.1e18, "started outside the tolerance");
+            assertLt(SignedMath.abs(a), SignedMath.abs(b), "|delta| did not decrease");
+            if ((a < 0) != (b < 0) && a != 0) assertLe(SignedMath.abs(a), 0.1e18, "overshoot beyond tolerance");
             assertEq(_netDelta(), a, "reported delta after");
         } catch {
             assertEq(_netDelta(), before, "a failed rebalance changed delta");

@@ -2,6 +2,8 @@
 pragma solidity 0.8.28;
 
 import {TestBase} from "./utils/TestBase.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {SignedMath} from "@openzeppelin/contracts/utils/math/SignedMath.sol";
 import {VaultSetup} from "./VaultSetup.sol";
 import {IOptionVault, IOptionVaultBook, IOptionVaultCore, IOptionVaultTypes} from "../../contracts/interfaces/IOptionVault.sol";
 import {IERC4626} from "@openzeppelin/contracts/interfaces/IERC4626.sol";
@@ -89,7 +91,7 @@ contract VaultActors is TestBase {
         (uint256 pushed, bool pushedUp) = push <= 60 ? _push(buy, push) : _push(!buy, push - 60);
         // Sizes relative to the delta (0.01% to 300% of it, either direction), so most orders are plausible and
         // the guards, not the pool, decide.
-        uint256 underlyingWad = _abs(vault.netDeltaWad()) * bound(amountSeed, 1, 30_000) / 10_000 + 1e12;
+        uint256 underlyingWad = SignedMath.abs(vault.netDeltaWad()) * bound(amountSeed, 1, 30_000) / 10_000 + 1e12;
         // Within what the vault trades at all (`maxTradeWad`) and the pool can take inside the slippage bound
         // (~0.3% of the reserve), so that the guards on the delta and the budget are what decide.
         (uint256 ru,) = amm.getReserves();
@@ -307,7 +309,7 @@ contract VaultActors is TestBase {
         slippageIn[window] += slippageWad;
         notionalIn[window] += fairWad;
         int256 deltaAfter = vault.netDeltaWad();
-        if (_abs(deltaAfter) >= _abs(deltaBefore)) deltaIncreases++;
+        if (SignedMath.abs(deltaAfter) >= SignedMath.abs(deltaBefore)) deltaIncreases++;
         return slippageWad / 1e12 + 1;
     }
 
@@ -334,7 +336,7 @@ contract VaultActors is TestBase {
     /// @dev Realigns the pool to `price`, as an arbitrageur would.
     function _arbitrage() internal {
         (uint256 ru, uint256 rq) = amm.getReserves();
-        uint256 target = _sqrt(ru * rq * 1e12 / price);
+        uint256 target = Math.sqrt(ru * rq * 1e12 / price);
         if (target + 1e12 < ru) {
             uint256 amountIn = amm.quoteExactOut(address(usdc), ru - target);
             usdc.mint(address(this), amountIn);
@@ -376,19 +378,6 @@ contract VaultActors is TestBase {
         }
     }
 
-    function _abs(int256 x) internal pure returns (uint256) {
-        return x >= 0 ? uint256(x) : uint256(-x);
-    }
-
-    function _sqrt(uint256 x) internal pure returns (uint256 r) {
-        if (x == 0) return 0;
-        r = x;
-        uint256 y = (x + 1) / 2;
-        while (y < r) {
-            r = y;
-            y = (x / y + y) / 2;
-        }
-    }
 }
 
 /// @notice The adversarial invariant campaign (`npx hardhat test solidity`, runs × depth in hardhat.config.ts).

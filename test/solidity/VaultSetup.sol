@@ -2,6 +2,8 @@
 pragma solidity 0.8.28;
 
 import {TestBase} from "./utils/TestBase.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {SignedMath} from "@openzeppelin/contracts/utils/math/SignedMath.sol";
 import {OptionVault} from "../../contracts/OptionVault.sol";
 import {OptionVaultBase} from "../../contracts/OptionVaultBase.sol";
 import {OptionVaultExtension} from "../../contracts/OptionVaultExtension.sol";
@@ -122,10 +124,6 @@ abstract contract VaultSetup is TestBase {
         return _buy(id, sizeWad, address(this));
     }
 
-    function _abs(int256 x) internal pure returns (uint256) {
-        return x >= 0 ? uint256(x) : uint256(-x);
-    }
-
     function _netDelta() internal view returns (int256) {
         return vault.netDeltaWad();
     }
@@ -149,7 +147,7 @@ abstract contract VaultSetup is TestBase {
     /// @dev Swaps the pool to `price` (whole quote units per underlying), the fee paid by this contract.
     function _realign(uint256 price) internal {
         (uint256 ru, uint256 rq) = amm.getReserves();
-        uint256 target = _sqrt(ru * rq * 1e12 / price); // reserve of underlying at which the marginal price is `price`
+        uint256 target = Math.sqrt(ru * rq * 1e12 / price); // reserve of underlying at which the marginal price is `price`
         if (target < ru) {
             uint256 amountIn = amm.quoteExactOut(address(usdc), ru - target);
             usdc.mint(address(this), amountIn);
@@ -157,16 +155,6 @@ abstract contract VaultSetup is TestBase {
         } else if (target > ru + 1e9) {
             weth.mint(address(this), target - ru);
             amm.swapExactIn(address(weth), target - ru, 0, address(this), block.timestamp);
-        }
-    }
-
-    function _sqrt(uint256 x) internal pure returns (uint256 r) {
-        if (x == 0) return 0;
-        r = x;
-        uint256 y = (x + 1) / 2;
-        while (y < r) {
-            r = y;
-            y = (x / y + y) / 2;
         }
     }
 }
