@@ -19,11 +19,19 @@ export interface LocalChain {
   moveTo(price: number): Promise<{ oracleBlock: bigint; moved: bigint }>;
   /** The vault's net delta (underlying units), at `blockNumber` or now. */
   netDelta(blockNumber?: bigint): Promise<number>;
-  /** Sets the block interval (0 stops mining). */
+  /** Sets the block interval (0 stops mining: blocks then come only from `mine`). */
   mineEvery(ms: number): Promise<void>;
+  /** Mines `blocks` blocks now (default 1), whatever the interval; returns the new head. */
+  mine(blocks?: number): Promise<bigint>;
+  /** Hashes of the transactions waiting in the node's pool (sent, not yet mined). */
+  pending(): Promise<string[]>;
   close(): Promise<void>;
 }
 
+/**
+ * `blockIntervalMs: 0` gives a chain that mines only when the test calls `mine()`: the way to make a race the test
+ * is about (a kill before a block, a front-run inside one block) happen the same way on every run.
+ */
 export async function startLocalChain(options: { blockIntervalMs: number; calls?: number; hedged?: boolean }): Promise<LocalChain> {
   const server = await hre.network.createServer({ network: "default" }, "127.0.0.1", 0);
   const { port } = await server.listen();
@@ -63,6 +71,14 @@ export async function startLocalChain(options: { blockIntervalMs: number; calls?
     sys,
     instant,
     mineEvery,
+    async mine(blocks = 1) {
+      for (let i = 0; i < blocks; i++) await rpc("evm_mine");
+      return sys.publicClient.getBlockNumber();
+    },
+    async pending() {
+      const block = (await rpc("eth_getBlockByNumber", ["pending", false])) as { transactions: string[] };
+      return block.transactions;
+    },
     // The pool first, the oracle last: each step is its own block, and a keeper watching every block must never
     // see the new oracle price against the old pool (it would size a hedge the arbitrage then makes revert).
     moveTo: (price) =>
