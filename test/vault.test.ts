@@ -28,6 +28,7 @@ import {
   DEFAULT_BOOK_LIMITS,
   DEFAULT_HEDGE_PARAMS,
   DEFAULT_RISK_PARAMS,
+  QUOTE_DECIMALS,
   ROLES,
   WAD,
   buyOptions,
@@ -39,6 +40,7 @@ import {
   underlyingUnits,
   type System,
 } from "../scripts/lib/system.ts";
+import { price as floatPrice, SECONDS_PER_YEAR } from "../keeper/pricing/blackScholes.ts";
 
 const { viem, networkHelpers } = await hre.network.create();
 const { time } = networkHelpers;
@@ -199,10 +201,35 @@ describe("OptionVault: book and premiums", () => {
     const sys = await networkHelpers.loadFixture(baseSystem);
     const { id } = await listSeries(sys, true, 3000, 30);
     const [view] = await lensBook(sys);
-    const { quoted, premium } = await openPinned(sys, buyer.account.address, id, underlyingUnits(2));
+    const { quoted, premium, spotWad, timestamp } = await openPinned(sys, buyer.account.address, id, underlyingUnits(2));
     expect(premium).toBe(quoted);
-    // v2: the premium is above the Black–Scholes mid plus the spread (the latency shift and the capital charge).
-    expect(premium).toBeGreaterThan((view!.markWad * 2n * 10_200n) / BPS / QUOTE_SCALE);
+    // v2 (IOptionVault "Prices"), computed here in float64 with the keeper's Black–Scholes, not from the lens:
+    // per option max(BS(S⁺)·(1 + s) + C, S·minPremiumBps), S⁺ = S·(1 + ε) for a call, C = L·charge·τ/year with
+    // L = max(S, K)·(1 + stressUp) − K; the premium is that × size, rounded up to a quote unit.
+    const spot = Number(spotWad) / 1e18;
+    const strike = 3000;
+    const tauSeconds = Number(view!.expiry - timestamp);
+    const { risk, limits } = sys;
+    const fair = floatPrice({
+      isCall: true,
+      spot: spot * (1 + risk.latencyBps / 1e4),
+      strike,
+      vol: Number(risk.volWad) / 1e18,
+      tauSeconds,
+      rate: Number(risk.rateWad) / 1e18,
+    });
+    const locked = Math.max(spot, strike) * (1 + limits.stressUpBps / 1e4) - strike;
+    const capitalCharge = (locked * (risk.capitalChargeBps / 1e4) * tauSeconds) / SECONDS_PER_YEAR;
+    const perOption = Math.max(fair * (1 + risk.spreadBps / 1e4) + capitalCharge, (spot * risk.minPremiumBps) / 1e4);
+    const expectedUnits = perOption * 2 * 10 ** QUOTE_DECIMALS;
+    // Rounded up: within [0, 1] quote unit above the exact value. The float64 model and the on-chain library agree
+    // to ~1e-15 relative (test/greeks.test.ts), ~1e-6 of a unit on this 600 USDC premium; measured here (log
+    // `Number(premium) - expectedUnits`): 0.2019 units, the rounding up of 600,232,046.798. The 1e-3-unit slack
+    // either side is 1,000× the float error; a one-bps change of any term moves the premium by ≥ 6,000 units.
+    expect(Number(premium) - expectedUnits).toBeGreaterThanOrEqual(-1e-3);
+    expect(Number(premium) - expectedUnits).toBeLessThanOrEqual(1 + 1e-3);
+    // Above the Black–Scholes mid the lens marks the series at (the margin the vault earns over its life).
+    expect(premium * QUOTE_SCALE).toBeGreaterThan(view!.markWad * 2n);
     expect(await sys.vault.read.positionOf([id, buyer.account.address])).toBe(underlyingUnits(2));
     const [after] = await lensBook(sys);
     expect(after!.sizeWad).toBe(-underlyingUnits(2));

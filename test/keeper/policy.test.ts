@@ -51,10 +51,83 @@ function marketView(overrides: Partial<MarketView> = {}): MarketView {
 
 const PREFS: RiskPreferences = { riskAversion: 1e-3, horizonSeconds: 3_600 };
 
+// ─── generators that put the delta where the decisions are made ───
+// fc.double is uniform over bit patterns, so it crowds near 0: the old delta generator (|d| < 1e-12 → 0) gave
+// delta = 0 in 89% of samples, and a band policy with its band halved passed every property. The deltas below
+// sit just inside, exactly at and just outside each threshold, on both sides, plus wide values.
+
+/** A double uniform in value on [min, max]. */
+const uniform = (min: number, max: number): fc.Arbitrary<number> =>
+  fc.integer({ min: 0, max: 2 ** 31 - 1 }).map((i) => min + ((max - min) * i) / (2 ** 31 - 1));
+/** A double log-uniform on [min, max] (0 < min < max). */
+const logUniform = (min: number, max: number): fc.Arbitrary<number> =>
+  uniform(Math.log(min), Math.log(max)).map((x) => Math.min(max, Math.max(min, Math.exp(x))));
+
+/** The adjacent float64 towards +∞ (`up`) or −∞, for "one ulp inside / outside" a threshold. */
+function nextFloat(x: number, up: boolean): number {
+  if (x === 0) return up ? Number.MIN_VALUE : -Number.MIN_VALUE;
+  const view = new DataView(new ArrayBuffer(8));
+  view.setFloat64(0, x);
+  const bits = view.getBigUint64(0);
+  view.setBigUint64(0, x > 0 === up ? bits + 1n : bits - 1n);
+  return view.getFloat64(0);
+}
+
+/**
+ * Where |delta| sits relative to a threshold t ≥ 0: `inside` is t·(1 − gap) or one ulp below t, `edge` is t
+ * exactly, `outside` t·(1 + gap) or one ulp above (gap when t = 0); `wide` anywhere in [−50, 50]; `zero` 0.
+ * Relative gaps are log-uniform on [1e-12, 1], so most land within a factor 2 of t (what a halved or doubled
+ * threshold would get wrong) and some within rounding distance of it.
+ */
+type DeltaPlacement =
+  | { where: "inside" | "outside"; gap: number | "ulp"; sign: 1 | -1 }
+  | { where: "edge"; sign: 1 | -1 }
+  | { where: "wide"; value: number }
+  | { where: "zero" };
+
+const signArb = fc.constantFrom(1 as const, -1 as const);
+const gapArb = fc.oneof({ arbitrary: logUniform(1e-12, 1), weight: 4 }, { arbitrary: fc.constant("ulp" as const), weight: 1 });
+const placementArb: fc.Arbitrary<DeltaPlacement> = fc.oneof(
+  { arbitrary: fc.record({ where: fc.constant("inside" as const), gap: gapArb, sign: signArb }), weight: 3 },
+  { arbitrary: fc.record({ where: fc.constant("edge" as const), sign: signArb }), weight: 1 },
+  { arbitrary: fc.record({ where: fc.constant("outside" as const), gap: gapArb, sign: signArb }), weight: 3 },
+  { arbitrary: fc.record({ where: fc.constant("wide" as const), value: uniform(-50, 50) }), weight: 2 },
+  { arbitrary: fc.constant({ where: "zero" as const }), weight: 1 },
+);
+
+/** A delta placed by `p` around the threshold t ≥ 0. */
+function placeDelta(p: DeltaPlacement, t: number): number {
+  switch (p.where) {
+    case "zero":
+      return 0;
+    case "wide":
+      return p.value;
+    case "edge":
+      return p.sign * t;
+    case "inside":
+      if (t === 0) return 0;
+      return p.sign * (p.gap === "ulp" ? nextFloat(t, false) : t * (1 - p.gap));
+    case "outside":
+      if (t === 0) return p.sign * (p.gap === "ulp" ? Number.MIN_VALUE : p.gap);
+      return p.sign * (p.gap === "ulp" ? nextFloat(t, true) : t * (1 + p.gap));
+  }
+}
+
+/** A policy threshold (band, minTrade): 0, anywhere in [0, 20], or log-uniform over 1e-9..20. */
+const thresholdArb: fc.Arbitrary<number> = fc.oneof(
+  { arbitrary: fc.constant(0), weight: 1 },
+  { arbitrary: uniform(0, 20), weight: 3 },
+  { arbitrary: logUniform(1e-9, 20), weight: 3 },
+);
+
+/** The view's delta: around the vault's delta tolerance or its on-chain band (`marketView`'s 0.01 and 0.1), or wide. */
+const viewDeltaArb: fc.Arbitrary<number> = fc
+  .tuple(placementArb, fc.constantFrom(0.01, 0.1))
+  .map(([p, t]) => placeDelta(p, t));
+
 const viewArb: fc.Arbitrary<MarketView> = fc
   .record({
-    // Subnormal deltas only exercise float underflow; 1e-12 underlying is far below any token's unit.
-    delta: fc.double({ min: -50, max: 50, noNaN: true }).map((d) => (Math.abs(d) < 1e-12 ? 0 : d)),
+    delta: viewDeltaArb,
     gamma: fc.double({ min: -0.05, max: 0.05, noNaN: true }),
     spot: fc.double({ min: 1, max: 100_000, noNaN: true }),
     vol: fc.double({ min: 0.05, max: 3, noNaN: true }),
@@ -104,7 +177,8 @@ describe("decide", () => {
 describe("every-block policy", () => {
   it("rebalances to zero exactly when |delta| > minTrade", () => {
     fc.assert(
-      fc.property(viewArb, fc.double({ min: 0, max: 10, noNaN: true }), (view, minTrade) => {
+      fc.property(viewArb, thresholdArb, placementArb, (base, minTrade, placement) => {
+        const view = { ...base, delta: placeDelta(placement, minTrade) };
         const d = decide(view, { name: "every-block", minTrade }, PREFS);
         expect(d.kind).toBe(Math.abs(view.delta) > minTrade ? "rebalance" : "hold");
         if (d.kind === "rebalance") {
@@ -124,8 +198,10 @@ describe("interval policy", () => {
       fc.property(
         viewArb,
         fc.integer({ min: 1, max: 500 }),
-        fc.double({ min: 0, max: 10, noNaN: true }),
-        (view, intervalBlocks, minTrade) => {
+        thresholdArb,
+        placementArb,
+        (base, intervalBlocks, minTrade, placement) => {
+          const view = { ...base, delta: placeDelta(placement, minTrade) };
           const d = decide(view, { name: "interval", intervalBlocks, minTrade }, PREFS);
           const due = view.blocksSinceHedge >= intervalBlocks && Math.abs(view.delta) > minTrade;
           expect(d.kind).toBe(due ? "rebalance" : "hold");
@@ -145,13 +221,36 @@ describe("interval policy", () => {
 });
 
 describe("band policy", () => {
+  it("is tested with deltas around the band: inside within a factor 2, exactly at, and outside within a factor 2", () => {
+    // The generator's coverage, so that a change to it cannot quietly go back to sampling delta = 0.
+    const samples = fc.sample(fc.tuple(thresholdArb, placementArb), { seed: SEED, numRuns: RUNS });
+    const count = { zero: 0, insideHalf: 0, edge: 0, outsideDouble: 0, positive: 0, negative: 0 };
+    for (const [band, placement] of samples) {
+      const a = Math.abs(placeDelta(placement, band));
+      if (a === 0) count.zero++;
+      if (a > band / 2 && a < band) count.insideHalf++;
+      if (a === band && band > 0) count.edge++;
+      if (a > band && a <= 2 * band) count.outsideDouble++;
+      if (placeDelta(placement, band) > 0) count.positive++;
+      if (placeDelta(placement, band) < 0) count.negative++;
+    }
+    console.log(`band policy generator over ${RUNS} samples: ${JSON.stringify(count)}`);
+    expect(count.zero).toBeLessThan(RUNS * 0.2);
+    expect(count.insideHalf).toBeGreaterThan(RUNS * 0.2);
+    expect(count.edge).toBeGreaterThan(RUNS * 0.05);
+    expect(count.outsideDouble).toBeGreaterThan(RUNS * 0.2);
+    expect(Math.min(count.positive, count.negative)).toBeGreaterThan(RUNS * 0.3);
+  });
+
   it("rebalances exactly when |delta| > band, to zero or to the edge on the same side", () => {
     fc.assert(
       fc.property(
         viewArb,
-        fc.double({ min: 0, max: 20, noNaN: true }),
+        thresholdArb,
         fc.constantFrom("zero" as const, "edge" as const),
-        (view, band, target) => {
+        placementArb,
+        (base, band, target, placement) => {
+          const view = { ...base, delta: placeDelta(placement, band) };
           const d = decide(view, { name: "band", band, target }, PREFS);
           expect(d.band).toBe(band);
           expect(d.kind).toBe(Math.abs(view.delta) > band ? "rebalance" : "hold");
@@ -183,9 +282,13 @@ describe("whalley-wilmott policy", () => {
         viewArb,
         prefsArb,
         fc.option(fc.double({ min: 0, max: 0.05, noNaN: true }), { nil: undefined }),
-        (view, prefs, costRate) => {
+        placementArb,
+        (base, prefs, costRate, placement) => {
           const policy: PolicyConfig =
             costRate === undefined ? { name: "whalley-wilmott" } : { name: "whalley-wilmott", costRate };
+          // H does not depend on delta: place the delta around the band the policy will use.
+          const band = decide(base, policy, prefs).band ?? Number.NaN;
+          const view = { ...base, delta: placeDelta(placement, Math.max(band, MIN_HEDGE_DELTA)) };
           const d = decide(view, policy, prefs);
           const h = wwReference(view, costRate ?? view.costs.feeRate, prefs.riskAversion);
           expect(d.band).toBeDefined();
@@ -557,9 +660,14 @@ describe("delay-cap policy", () => {
       fc.property(
         viewArb,
         fc.integer({ min: 1, max: 500 }),
-        fc.oneof(fc.double({ min: 0.01, max: 20, noNaN: true }), fc.constant(Number.POSITIVE_INFINITY)),
-        fc.double({ min: 0, max: 10, noNaN: true }),
-        (view, minDelayBlocks, maxHedge, minTrade) => {
+        fc.oneof(logUniform(0.01, 20), fc.constant(Number.POSITIVE_INFINITY)),
+        thresholdArb,
+        placementArb,
+        fc.boolean(),
+        (base, minDelayBlocks, maxHedge, minTrade, placement, aroundCap) => {
+          // Around minTrade (trade or not) or around the cap (full hedge or stop short).
+          const t = aroundCap && Number.isFinite(maxHedge) ? maxHedge : minTrade;
+          const view = { ...base, delta: placeDelta(placement, t) };
           const d = decide(view, { name: "delay-cap", minDelayBlocks, maxHedge, minTrade }, PREFS);
           const due = view.blocksSinceHedge >= minDelayBlocks && Math.abs(view.delta) > minTrade;
           expect(d.kind).toBe(due ? "rebalance" : "hold");
@@ -667,8 +775,10 @@ describe("time-or-move policy", () => {
         fc.option(fc.double({ min: -0.05, max: 0.05, noNaN: true }), { nil: undefined }),
         fc.integer({ min: 1, max: 500 }),
         fc.double({ min: 1, max: 1_000, noNaN: true }),
-        fc.double({ min: 0, max: 10, noNaN: true }),
-        (base, offset, maxBlocks, moveBps, minTrade) => {
+        thresholdArb,
+        placementArb,
+        (view, offset, maxBlocks, moveBps, minTrade, placement) => {
+          const base = { ...view, delta: placeDelta(placement, minTrade) };
           const v = offset === undefined ? base : { ...base, lastHedgeSpot: base.spot * (1 + offset) };
           const d = decide(v, { name: "time-or-move", maxBlocks, moveBps, minTrade }, PREFS);
           const movedBps =
