@@ -6,9 +6,10 @@
  * nonce), a hedge mined is closed, a hedge never signed is dropped and re-decided from fresh state.
  *
  * Format: one JSON object per line, each line fsync'd before the step it records goes ahead. A torn last line
- * (a crash mid-write) is ignored on load: the step it recorded never went ahead.
+ * (a crash mid-write) is ignored on load, and cut off before the next append: the step it recorded never went
+ * ahead. The file layer is injectable (`JournalFs`), so a test can cut the power between any two calls.
  */
-import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync } from "node:fs";
+import * as nodeFs from "node:fs";
 import { dirname } from "node:path";
 import type { Address, Hash, Hex } from "viem";
 
@@ -101,17 +102,57 @@ export function parseJournal(text: string): JournalRecord[] {
   return records;
 }
 
+/**
+ * The file operations the journal uses (node:fs by default): injected so a test can record their order and
+ * simulate a power loss, in which whatever was written but not fsync'd is gone.
+ */
+export interface JournalFs {
+  existsSync(path: string): boolean;
+  readFileSync(path: string, encoding: "utf8"): string;
+  mkdirSync(path: string, options: { recursive: true }): unknown;
+  /** "a" for the journal file; "r" to open its directory for an fsync. */
+  openSync(path: string, flags: "a" | "r"): number;
+  writeSync(fd: number, buffer: Uint8Array, offset: number, length: number): number;
+  fsyncSync(fd: number): void;
+  ftruncateSync(fd: number, length: number): void;
+  closeSync(fd: number): void;
+}
+
+export interface JournalOptions {
+  /** Wall-clock milliseconds stamped on each record. */
+  now?: () => number;
+  fs?: JournalFs;
+}
+
 /** The journal file: append + fsync per record, loaded once at startup. */
 export class Journal {
   readonly path: string;
   #intents: Map<IntentId, IntentState>;
   readonly #now: () => number;
+  readonly #fs: JournalFs;
 
-  constructor(path: string, now: () => number = Date.now) {
+  constructor(path: string, options: JournalOptions = {}) {
     this.path = path;
-    this.#now = now;
-    mkdirSync(dirname(path), { recursive: true });
-    this.#intents = existsSync(path) ? foldJournal(parseJournal(readFileSync(path, "utf8"))) : new Map();
+    this.#now = options.now ?? Date.now;
+    this.#fs = options.fs ?? nodeFs;
+    const fs = this.#fs;
+    fs.mkdirSync(dirname(path), { recursive: true });
+    if (fs.existsSync(path)) {
+      const text = fs.readFileSync(path, "utf8");
+      this.#intents = foldJournal(parseJournal(text));
+      if (text.length > 0 && !text.endsWith("\n")) this.#endLastLine(text);
+    } else {
+      // A new file is durable only once its directory entry is: create it, then fsync the directory. Without
+      // this a power loss could leave fsync'd records in a file the directory no longer lists.
+      this.#syncAppend(new Uint8Array(0));
+      const dir = fs.openSync(dirname(path), "r");
+      try {
+        fs.fsyncSync(dir);
+      } finally {
+        fs.closeSync(dir);
+      }
+      this.#intents = new Map();
+    }
   }
 
   /** Intents not yet settled or abandoned. */
@@ -155,14 +196,42 @@ export class Journal {
   }
 
   #append(record: JournalRecord): void {
-    // Durable before the step it records goes ahead: write and fsync one line.
-    const fd = openSync(this.path, "a");
-    try {
-      appendFileSync(fd, `${JSON.stringify(record)}\n`);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    // Durable before the step it records goes ahead: write and fsync one line, then return.
+    this.#syncAppend(new TextEncoder().encode(`${JSON.stringify(record)}\n`));
     applyRecord(this.#intents, record);
+  }
+
+  /**
+   * A crash mid-write leaves a last line without its newline. The next record must not be appended to it: the
+   * two would make one corrupt line in the middle of the file, and the next start would refuse the journal. A
+   * torn line (not JSON) is cut off, durably: its step never went ahead. A whole record that only lacks its
+   * newline was loaded like any other, so it is kept and terminated.
+   */
+  #endLastLine(text: string): void {
+    const start = text.lastIndexOf("\n") + 1;
+    if (parseJournal(text.slice(start)).length === 1) {
+      this.#syncAppend(new TextEncoder().encode("\n"));
+      return;
+    }
+    const keep = Buffer.byteLength(text.slice(0, start), "utf8");
+    const fd = this.#fs.openSync(this.path, "a");
+    try {
+      this.#fs.ftruncateSync(fd, keep);
+      this.#fs.fsyncSync(fd);
+    } finally {
+      this.#fs.closeSync(fd);
+    }
+  }
+
+  #syncAppend(bytes: Uint8Array): void {
+    const fs = this.#fs;
+    const fd = fs.openSync(this.path, "a");
+    try {
+      // writeSync may write less than asked: loop until the whole line is in.
+      for (let done = 0; done < bytes.length; ) done += fs.writeSync(fd, bytes, done, bytes.length - done);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
   }
 }
