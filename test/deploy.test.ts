@@ -38,7 +38,8 @@ const abi = parseAbi([
   "function extension() view returns (address)",
 ]);
 
-async function freePort(): Promise<number> {
+/** A loopback port the OS just handed out, closed again: for "nothing listens here" only. */
+async function deadPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once("error", reject);
@@ -53,27 +54,45 @@ interface Anvil {
   url: string;
   child: ChildProcess;
   client: PublicClient;
+  /** A JSON-RPC call straight to the node (mining control, pool inspection). */
+  rpc<T = unknown>(method: string, params?: unknown[]): Promise<T>;
 }
 
+/** anvil on a port the OS picks (`--port 0`): the port is read from its "Listening on" line. */
 async function startAnvil(extraArgs: string[] = []): Promise<Anvil> {
-  const port = await freePort();
-  const child = spawn(ANVIL, ["--port", String(port), "--silent", ...extraArgs], { stdio: "ignore" });
-  const url = `http://127.0.0.1:${port}`;
-  const end = Date.now() + 30_000;
+  const child = spawn(ANVIL, ["--port", "0", ...extraArgs], { stdio: ["ignore", "pipe", "ignore"] });
+  const url = await new Promise<string>((resolve, reject) => {
+    let seen = "";
+    const timer = setTimeout(() => reject(new Error(`anvil printed no "Listening on" line in 60 s: ${seen.slice(-500)}`)), 60_000);
+    const onData = (chunk: Buffer) => {
+      seen += chunk.toString();
+      const match = /Listening on (127\.0\.0\.1:\d+)/.exec(seen);
+      if (!match) return;
+      clearTimeout(timer);
+      child.stdout!.off("data", onData);
+      child.stdout!.resume(); // keep draining its request log, or anvil blocks on a full pipe
+      resolve(`http://${match[1]}`);
+    };
+    child.stdout!.on("data", onData);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`anvil exited (${code}) before listening: ${seen.slice(-500)}`));
+    });
+  });
+  const client = createPublicClient({ transport: http(url) });
+  const rpc = <T,>(method: string, params: unknown[] = []) => client.request({ method: method as never, params: params as never }) as Promise<T>;
+  return { url, child, client, rpc };
+}
+
+/** Polls `check` every 50 ms until it returns a value; throws `what` after `timeoutMs`. */
+async function until<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
   for (;;) {
-    const answered = await fetch(url, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }),
-    }).then(
-      (response) => response.ok,
-      () => false,
-    );
-    if (answered) break;
-    if (Date.now() > end || child.exitCode !== null) throw new Error(`anvil did not answer on ${url}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  return { url, child, client: createPublicClient({ transport: http(url) }) };
 }
 
 interface Run {
@@ -194,30 +213,75 @@ describe("deploy to a local node", () => {
 });
 
 describe("deploy, interrupted", () => {
-  it("a run killed after the vault resumes without deploying a second vault", async () => {
-    // One block a second, so the kill lands while later steps are still waiting to be mined.
-    const node = await startAnvil(["--block-time", "1"]);
+  it("a run killed with the lens deployment sent but unmined resumes by adopting it: one vault, one lens", async () => {
+    // A node that mines only when the test says: the kill then lands, every run, after the vault is mined and
+    // while the next deployment (the lens) sits sent and recorded but unmined — the window a real kill can hit.
+    const node = await startAnvil(["--no-mining"]);
     nodes.push(node);
     const dir = tempDir();
     const env = { LOCAL_RPC_URL: node.url, DEPLOYMENTS_DIR: dir };
-    let vaultLine = "";
-    const killed = await deployScript(["--network", "localhost"], env, (line, child) => {
-      if (line.startsWith("deployed OptionVault at")) {
-        vaultLine = line;
-        child.kill("SIGKILL");
+    const file = join(dir, "31337.json");
+    const pooled = async () => Number((await node.rpc<{ pending: string }>("txpool_status")).pending);
+    const record = () => {
+      try {
+        return JSON.parse(readFileSync(file, "utf8")) as { contracts?: Record<string, string>; pending?: Record<string, { hash: string; address: string }> };
+      } catch {
+        return undefined; // not written yet
       }
+    };
+    // The test's miner: one block whenever a transaction waits and `allowed()` says so; stops when told.
+    let stopMining = false;
+    const mine = async (allowed: () => boolean) => {
+      while (!stopMining) {
+        // The pool first, then the file: the lens is sent only after the vault is recorded as mined, so a
+        // transaction seen in the pool while the file has no vault yet can only be an earlier step's.
+        if ((await pooled()) > 0 && allowed()) await node.rpc("evm_mine");
+        else await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+    };
+    const untilVaultMined = mine(() => record()?.contracts?.vault === undefined);
+
+    let vaultLine = "";
+    let killError: unknown;
+    const killed = await deployScript(["--network", "localhost"], env, (line, child) => {
+      if (!line.startsWith("deployed OptionVault at")) return;
+      vaultLine = line;
+      // The lens transaction in the pool and recorded as pending in the file, nothing mining it: kill now.
+      until("the lens deployment sent and recorded as pending", async () => ((await pooled()) === 1 ? record()?.pending?.lens : undefined))
+        .catch((error: unknown) => (killError = error))
+        .finally(() => child.kill("SIGKILL"));
     });
+    stopMining = true;
+    await untilVaultMined;
+    expect(killError).toBeUndefined();
     expect(killed.code).toBeNull();
     const vault = vaultLine.match(/0x[0-9a-fA-F]{40}/)![0];
-    expect(killed.stdout).not.toMatch(/deployed BandUpkeep/);
+    const lens = record()?.pending?.lens;
+    expect(lens, "the lens deployment was pending when the run was killed").toBeDefined();
+    expect(killed.stdout).not.toMatch(/deployed VaultLens/);
+    expect(await pooled()).toBe(1);
+    expect(await node.client.getCode({ address: lens!.address as Address })).toBeUndefined();
 
+    stopMining = false;
+    const mineAll = mine(() => true);
     const resumed = await deployScript(["--network", "localhost"], env);
+    stopMining = true;
+    await mineAll;
     expect(resumed.stderr).toBe("");
     expect(resumed.code).toBe(0);
     expect(resumed.stdout).toContain(`OptionVault already at ${vault} (skipped)`);
-    expect(resumed.stdout).toMatch(/deployed BandUpkeep/);
-    expect(resumed.stdout).not.toMatch(/^deployed OptionVault/m);
-    const parsed = deploymentsSchema.parse(JSON.parse(readFileSync(join(dir, "31337.json"), "utf8")));
+    expect(resumed.stdout).toContain(`VaultLens: waiting for the deployment sent earlier (${lens!.hash})`);
+    expect(resumed.stdout).toContain(`deployed VaultLens at ${lens!.address} (by an earlier run)`);
+    expect(resumed.stdout).toMatch(/^deployed BandUpkeep at 0x[0-9a-fA-F]{40}$/m);
+    expect(resumed.stdout).not.toMatch(/^deployed (OptionVault|VaultLens) at 0x[0-9a-fA-F]{40}$/m);
+    // The lens was mined from the killed run's bytes, not sent again: its receipt is that transaction's.
+    const receipt = await node.client.getTransactionReceipt({ hash: lens!.hash as `0x${string}` });
+    expect(receipt.contractAddress?.toLowerCase()).toBe(lens!.address.toLowerCase());
+    const after = record()!;
+    expect(after.contracts?.vault).toBe(vault);
+    expect(after.contracts?.lens).toBe(lens!.address);
+    expect(after.pending ?? {}).toEqual({});
+    const parsed = deploymentsSchema.parse(after);
     expect(parsed.vaults.map((v) => v.address)).toEqual([vault]);
   });
 });
@@ -242,7 +306,7 @@ describe("deploy errors: one line, non-zero exit", () => {
   });
 
   it("an unreachable RPC names its scheme and host", async () => {
-    const port = await freePort();
+    const port = await deadPort();
     const run = await deployScript(["--network", "localhost"], { LOCAL_RPC_URL: `http://127.0.0.1:${port}/secret-key`, DEPLOYMENTS_DIR: tempDir() });
     expectOneLine(run, new RegExp(`^deploy: cannot reach http://127\\.0\\.0\\.1:${port} \\(network localhost\\)`));
     expect(run.stderr).not.toContain("secret-key");

@@ -42,6 +42,26 @@ async function post(body: unknown, timeoutMs = 5_000): Promise<{ status: number;
 
 const call = (method: string, params: unknown[] = [], id = 1) => ({ jsonrpc: "2.0", id, method, params });
 
+/** Polls `done()` every 10 ms; throws naming `what` after a deadline generous for a busy machine. */
+async function until(what: string, done: () => boolean, timeoutMs = 30_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** The node's head, asked directly (not through the proxy): shows whether a request reached it. */
+async function nodeBlockNumber(): Promise<number> {
+  const response = await fetch(nodeUrl, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(call("eth_blockNumber")),
+    signal: AbortSignal.timeout(30_000),
+  });
+  return Number(((await response.json()) as { result: string }).result);
+}
+
 /** What a client sees for one request, as a word. */
 async function outcome(method = "eth_chainId"): Promise<string> {
   try {
@@ -72,16 +92,21 @@ describe("fault proxy", () => {
 
   it("drop closes the socket without an answer and never reaches the node", async () => {
     proxy.setFaults({ drop: 1, seed: 1 });
-    await expect(post(call("eth_chainId"))).rejects.toThrow(/fetch failed/);
+    const blockBefore = await nodeBlockNumber();
+    await expect(post(call("evm_mine"))).rejects.toThrow(/fetch failed/);
     expect(proxy.stats().injected).toEqual({ drop: 1 });
+    // The dropped evm_mine never reached the node: no block was mined.
+    expect(await nodeBlockNumber()).toBe(blockBefore);
   });
 
   it("http5xx answers 502 with a body that is not JSON-RPC", async () => {
     proxy.setFaults({ http5xx: 1, seed: 1 });
-    const { status, text } = await post(call("eth_chainId"));
+    const blockBefore = await nodeBlockNumber();
+    const { status, text } = await post(call("evm_mine"));
     expect(status).toBe(502);
-    expect(() => JSON.parse(text)).toThrow();
+    expect(text).toBe("fault proxy: injected 502 Bad Gateway");
     expect(proxy.stats().injected).toEqual({ http5xx: 1 });
+    expect(await nodeBlockNumber()).toBe(blockBefore);
   });
 
   it("malformed answers 200 with truncated JSON or an HTML page, never valid JSON", async () => {
@@ -94,15 +119,22 @@ describe("fault proxy", () => {
       shapes.add(text.startsWith("<html") ? "html" : "truncated");
     }
     expect(shapes).toEqual(new Set(["html", "truncated"]));
-    expect(proxy.stats().injected).toEqual({ malformed: 8 });
+    // The node did act on it: an evm_mine answered with garbage still mined its block.
+    const blockBefore = await nodeBlockNumber();
+    expect((await post(call("evm_mine"))).status).toBe(200);
+    expect(await nodeBlockNumber()).toBe(blockBefore + 1);
+    expect(proxy.stats().injected).toEqual({ malformed: 9 });
   });
 
   it("delay holds the answer: a client that gives up first sees a time-out, a patient one the real answer", async () => {
     proxy.setFaults({ delay: { p: 1, ms: 400 }, seed: 1 });
     await expect(post(call("eth_chainId"), 50)).rejects.toThrow(/timeout|aborted/i);
+    const started = performance.now();
     const { status, text } = await post(call("eth_chainId"));
+    // A lower bound only (the proxy held it at least `ms`): how much longer a busy machine takes is not asserted.
+    expect(performance.now() - started).toBeGreaterThanOrEqual(399);
     expect(status).toBe(200);
-    expect(JSON.parse(text).result).toBe("0x7a69");
+    expect(JSON.parse(text)).toEqual({ jsonrpc: "2.0", id: 1, result: "0x7a69" });
     expect(proxy.stats().injected).toEqual({ delay: 2 });
   });
 
@@ -148,8 +180,10 @@ describe("fault proxy", () => {
 
   it("down answers 503 to everything", async () => {
     proxy.setFaults({ down: true });
+    const blockBefore = await nodeBlockNumber();
     expect(await outcome("eth_chainId")).toBe("http503");
-    expect(await outcome("eth_blockNumber")).toBe("http503");
+    expect(await outcome("evm_mine")).toBe("http503");
+    expect(await nodeBlockNumber()).toBe(blockBefore);
     expect(proxy.stats().injected).toEqual({ down: 2 });
   });
 
@@ -177,8 +211,8 @@ describe("fault proxy", () => {
       signal: AbortSignal.timeout(10_000),
     });
     // Wait until the proxy holds it, so close() has a socket to end.
-    for (let i = 0; i < 100 && own.stats().requests === 0; i++) await new Promise((r) => setTimeout(r, 10));
-    expect(own.stats().injected).toEqual({ blackhole: 1 });
+    await until("the proxy to hold the request", () => own.stats().injected.blackhole === 1);
+    expect(own.stats()).toEqual({ requests: 1, methods: { eth_chainId: 1 }, injected: { blackhole: 1 } });
     await own.close();
     await expect(held).rejects.toThrow(/fetch failed/);
     await expect(fetch(own.url, { method: "POST", body: "{}", signal: AbortSignal.timeout(5_000) })).rejects.toThrow(/fetch failed/);

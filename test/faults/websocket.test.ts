@@ -1,21 +1,34 @@
 /**
  * Blocks over a WebSocket subscription, a subscription that never delivers, and the per-vault gas budget — each
- * with the keeper as its own process on a node mining a block a second.
+ * with the keeper as its own process, on a node that mines only when the test says. Every hedge is shown waiting
+ * in the pool, then mined in the very next block, in band.
  */
 import { createServer } from "node:net";
+import { getAddress } from "viem";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { sleep, startKeeperProcess, TEST_KEYS, type KeeperProcess } from "../helpers/keeperProcess.ts";
 import { startLocalChain, type LocalChain } from "../helpers/localChain.ts";
 
 const BAND = 0.5;
 
-/** A free loopback port with nothing listening on it. */
-async function deadPort(): Promise<number> {
+/** A loopback port the OS hands out, closed again: nothing listens on it (or, for METRICS_PORT, the keeper will). */
+async function freePort(): Promise<number> {
   const s = createServer();
   await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
   const { port } = s.address() as { port: number };
   await new Promise<void>((r) => s.close(() => r()));
   return port;
+}
+
+/** Polls `fn` every 100 ms until it returns a value; throws naming `what` on expiry. */
+async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(100);
+  }
 }
 
 describe("keeper blocks over WebSocket, and its gas budget", () => {
@@ -24,7 +37,7 @@ describe("keeper blocks over WebSocket, and its gas budget", () => {
   let price = 3000;
 
   beforeAll(async () => {
-    chain = await startLocalChain({ blockIntervalMs: 1000, hedged: true });
+    chain = await startLocalChain({ blockIntervalMs: 0, hedged: true });
   });
   afterEach(async () => {
     await keeper?.stop();
@@ -39,43 +52,76 @@ describe("keeper blocks over WebSocket, and its gas budget", () => {
     return keeper;
   }
 
+  /** Moves the market 10% (pool, then oracle; each its own block) and returns the new head. */
   async function move(): Promise<bigint> {
     price = price === 3000 ? 3300 : 3000;
-    return (await chain.moveTo(price)).moved;
+    const { moved } = await chain.moveTo(price);
+    expect(Math.abs(await chain.netDelta(moved)), "the move leaves the vault out of band").toBeGreaterThan(BAND);
+    return moved;
   }
 
-  async function inBandBy(block: bigint, timeoutMs: number): Promise<void> {
-    const end = Date.now() + timeoutMs;
-    while (Date.now() < end && (await chain.sys.publicClient.getBlockNumber()) < block) await sleep(200);
-    expect(Math.abs(await chain.netDelta(block)), JSON.stringify(keeper?.lines.slice(-6))).toBeLessThanOrEqual(BAND);
+  /** The `n`-th hedge sent is waiting in the pool; the next block mines it and puts the vault in band. */
+  async function minedNextBlockInBand(k: KeeperProcess, n: number, moved: bigint, timeoutMs = 60_000): Promise<void> {
+    await k.waitFor(`hedge #${n} sent`, () => k.logged("hedge sent").length >= n, timeoutMs);
+    const { hash } = k.logged("hedge sent")[n - 1] as { hash: `0x${string}` };
+    expect(await chain.pending()).toEqual([hash]);
+    expect(await chain.sys.publicClient.getBlockNumber(), "no block mined since the move").toBe(moved);
+    const block = await chain.mine();
+    const receipt = await chain.sys.publicClient.getTransactionReceipt({ hash });
+    expect(receipt.status).toBe("success");
+    expect(receipt.blockNumber).toBe(moved + 1n);
+    expect(Math.abs(await chain.netDelta(block))).toBeLessThanOrEqual(BAND);
   }
 
-  it("takes blocks from a newHeads subscription and hedges within 2 blocks of a move", async () => {
-    const k = start({ WS_URL: `ws://127.0.0.1:${chain.port}` });
+  it("takes blocks from a newHeads subscription: the hedge for a move is mined in the next block", async () => {
+    // The safety-net poll runs every max(5 × 60 s, 5 s) = 5 min: within this test, only the subscription ticks.
+    const metricsPort = await freePort();
+    const k = start({ WS_URL: `ws://127.0.0.1:${chain.port}`, POLL_INTERVAL_MS: "60000", METRICS_PORT: String(metricsPort) });
     const starting = await k.waitFor("startup", (l) => l.msg === "keeper starting");
     expect(starting.mode).toBe("websocket");
-    await sleep(500);
-    const moved = await move();
-    await inBandBy(moved + 2n, 15_000);
+    const base = (await k.waitFor("the telemetry server", (l) => l.msg === "serving /metrics, /healthz, /readyz")).url as string;
+    const headProcessed = async () => {
+      const text = await (await fetch(`${base}/metrics`)).text();
+      return Number(/^keeper_head_block (\d+)$/m.exec(text)?.[1]);
+    };
+    // The subscription is live once a block mined after startup is processed: mine until one is (a block
+    // mined before the subscription exists is never announced, so each round mines a new one).
+    await until("a block announced over the subscription", async () => {
+      const block = await chain.mine();
+      const end = Date.now() + 2_000;
+      while (Date.now() < end) {
+        if ((await headProcessed()) === Number(block)) return true;
+        await sleep(50);
+      }
+      return undefined;
+    });
+    await minedNextBlockInBand(k, 1, await move());
   });
 
-  it("still hedges when the WebSocket never delivers a block: the safety-net poll keeps ticking", async () => {
-    start({ WS_URL: `ws://127.0.0.1:${await deadPort()}`, POLL_INTERVAL_MS: "500" });
-    await sleep(1000);
+  it("still hedges when the WebSocket never delivers a block: the safety-net poll ticks", async () => {
+    // The safety net polls every max(5 × 1 s, 5 s) = 5 s.
+    const k = start({ WS_URL: `ws://127.0.0.1:${await freePort()}`, POLL_INTERVAL_MS: "1000" });
+    await k.waitFor("the subscription to fail", (l) => l.msg === "block subscription lost: polling meanwhile, re-subscribing");
     const moved = await move();
-    // The safety net polls every max(5 × POLL_INTERVAL_MS, 5 s): allow two of its periods.
-    await inBandBy(moved + 12n, 20_000);
+    await minedNextBlockInBand(k, 1, moved);
+    expect(k.logged("hedge sent")).toHaveLength(1);
   });
 
   it("holds a vault back once its hourly gas budget is spent", async () => {
     // 1e-9 ETH an hour: the first hedge spends it all.
     const k = start({ GAS_BUDGET_PER_HOUR: "0.000000001" });
-    await sleep(1000);
-    await move();
-    await k.waitFor("the first hedge", (l) => l.msg === "hedge mined", 15_000);
-    await move();
-    const held = await k.waitFor("the budget to hold the next hedge back", (l) => l.msg === "hedge held back", 15_000);
+    await k.waitFor("startup", (l) => l.msg === "keeper starting");
+    await minedNextBlockInBand(k, 1, await move());
+    await k.waitFor("the first hedge mined", (l) => l.msg === "hedge mined");
+    const moved = await move();
+    const held = await k.waitFor("the budget to hold the next hedge back", (l) => l.msg === "hedge held back");
     expect(held.reason).toMatch(/hourly gas budget spent/);
+    expect(held.vault).toBe(getAddress(chain.sys.vault.address));
+    // Held back, not sent: nothing in the pool, and the vault stays out of band at the next block too.
+    await chain.mine();
+    await k.waitFor("the next block held back too", (l) => l.msg === "hedge held back" && Number(l.block) === Number(moved) + 1);
     expect(k.logged("hedge sent")).toHaveLength(1);
+    expect(await chain.pending()).toEqual([]);
+    expect(Math.abs(await chain.netDelta())).toBeGreaterThan(BAND);
   });
 });

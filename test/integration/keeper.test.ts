@@ -1,83 +1,27 @@
 /**
- * The keeper as its own process against a forked chain with interval mining — the closest this machine has to a
- * public testnet. The system is deployed to an upstream node; a second node forks it and mines a block every
- * second; the keeper (`node keeper/index.ts run`) watches the fork over HTTP. After a price move the vault must
- * be hedged within 2 blocks with its delta back inside the band; with --dry-run nothing may be sent.
+ * The keeper as its own process against a forked chain — the closest this machine has to a public testnet. The
+ * system is deployed to an upstream node; a second node forks it and mines only when the test says; the keeper
+ * (`node keeper/index.ts run`) watches the fork over HTTP. After a price move the keeper's hedge lands in the next
+ * block with the vault's delta back inside the band; with --dry-run it decides the same every block and sends
+ * nothing.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import hre from "hardhat";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Address } from "viem";
 import { arbitrageTo, priceE8 } from "../../scripts/lib/market.ts";
 import { buyOptions, deploySystem, listSeries, type HardhatViem } from "../../scripts/lib/system.ts";
+import { startKeeperProcess, TEST_KEYS, type KeeperProcess } from "../helpers/keeperProcess.ts";
 
-// Hardhat's default account #1, which deploySystem grants KEEPER_ROLE. A public test key: never use it elsewhere.
-const KEEPER_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const BAND = 0.5;
 
 type Server = Awaited<ReturnType<typeof hre.network.createServer>>;
 
-interface KeeperProcess {
-  child: ChildProcess;
-  lines: Record<string, unknown>[];
-  stop(): Promise<void>;
-}
-
-function startKeeper(env: Record<string, string>, args: string[]): KeeperProcess {
-  const child = spawn(process.execPath, ["keeper/index.ts", ...args], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const lines: Record<string, unknown>[] = [];
-  let buffer = "";
-  child.stdout!.on("data", (chunk: Buffer) => {
-    buffer += chunk.toString();
-    let nl: number;
-    while ((nl = buffer.indexOf("\n")) >= 0) {
-      const line = buffer.slice(0, nl);
-      buffer = buffer.slice(nl + 1);
-      try {
-        lines.push(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        lines.push({ raw: line });
-      }
-    }
-  });
-  let stderr = "";
-  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  child.on("exit", (code) => {
-    if (code !== 0 && code !== null) lines.push({ exit: code, stderr });
-  });
-  return {
-    child,
-    lines,
-    stop: () =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once("exit", () => resolve());
-        child.kill("SIGTERM");
-      }),
-  };
-}
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number, diagnostics: () => unknown): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}: ${JSON.stringify(diagnostics(), (_k, v) => (typeof v === "bigint" ? v.toString() : v)).slice(0, 4000)}`);
-}
-
-describe("keeper process on a forked chain with interval mining", () => {
+describe("keeper process on a forked chain", () => {
   let upstream: Server;
   let fork: Server;
   let forkUrl: string;
   let viem: HardhatViem;
+  let keeper: KeeperProcess | undefined;
   let addresses: { vault: Address; lens: Address; oracle: Address; amm: Address; quote: Address; underlying: Address };
 
   beforeAll(async () => {
@@ -103,14 +47,20 @@ describe("keeper process on a forked chain with interval mining", () => {
       underlying: sys.underlying.address,
     };
 
+    // No automine, no interval: blocks come only from `mine`, so what the keeper sees before a block is fixed.
     fork = await hre.network.createServer(
-      { network: "fork", override: { forking: { url: upstreamUrl }, mining: { auto: false, interval: 1000 } } },
+      { network: "fork", override: { forking: { url: upstreamUrl }, mining: { auto: false, interval: 0 } } },
       "127.0.0.1",
       0,
     );
     const f = await fork.listen();
     forkUrl = `http://127.0.0.1:${f.port}`;
     viem = (await hre.network.create({ network: "localhost", override: { url: forkUrl } })).viem;
+  });
+
+  afterEach(async () => {
+    await keeper?.stop();
+    keeper = undefined;
   });
 
   afterAll(async () => {
@@ -120,19 +70,31 @@ describe("keeper process on a forked chain with interval mining", () => {
     await bounded(upstream?.close());
   });
 
-  const keeperEnv = () => ({
-    RPC_URL: forkUrl,
-    LENS_ADDRESS: addresses.lens,
-    VAULTS: addresses.vault,
-    PRIVATE_KEY: KEEPER_KEY,
-    KEEPER_POLICY: "band",
-    POLICY_BAND: String(BAND),
-    POLICY_TARGET: "zero",
-    POLL_INTERVAL_MS: "200",
-    LOG_LEVEL: "info",
-    // Test economics: value the risk high enough that a 3% move's hedge is always worth its gas.
-    RISK_AVERSION: "0.01",
-  });
+  const startKeeper = (args: string[]) =>
+    (keeper = startKeeperProcess(
+      {
+        RPC_URL: forkUrl,
+        LENS_ADDRESS: addresses.lens,
+        VAULTS: addresses.vault,
+        PRIVATE_KEY: TEST_KEYS.keeper,
+        POLICY_BAND: String(BAND),
+        POLICY_TARGET: "zero",
+        LOG_LEVEL: "debug",
+      },
+      args,
+    ));
+
+  const rpc = async (method: string, params: unknown[] = []) =>
+    (await viem.getPublicClient()).request({ method: method as never, params: params as never } as never) as Promise<unknown>;
+
+  async function mine(): Promise<bigint> {
+    await rpc("evm_mine");
+    return (await viem.getPublicClient()).getBlockNumber();
+  }
+
+  async function pool(): Promise<string[]> {
+    return ((await rpc("eth_getBlockByNumber", ["pending", false])) as { transactions: string[] }).transactions;
+  }
 
   /** The vault as the keeper reads it (`VaultLens.stateOf`), at `blockNumber` or now. */
   async function vaultState(blockNumber?: bigint) {
@@ -142,63 +104,73 @@ describe("keeper process on a forked chain with interval mining", () => {
   }
 
   /**
-   * Moves the oracle to `price`, then arbitrages the AMM to it (a few blocks, as it would be on a real chain).
-   * Returns the block of the oracle update and the block in which the move completed.
+   * The pool arbitraged to `price` (automine on, a few blocks, as an arbitrageur would), then the oracle update in a
+   * block the test mines, with automine off again: the keeper never meets the new price against the old pool, and
+   * nothing it sends can be mined before the test says. Returns the oracle update's block.
    */
-  async function movePrice(price: number): Promise<{ oracleBlock: bigint; moved: bigint }> {
-    const publicClient = await viem.getPublicClient();
+  async function movePrice(price: number): Promise<bigint> {
+    await rpc("evm_setAutomine", [true]);
+    try {
+      await arbitrageTo(viem, addresses, price);
+    } finally {
+      await rpc("evm_setAutomine", [false]);
+    }
     const oracle = await viem.getContractAt("MockOracle", addresses.oracle);
-    const receipt = await publicClient.waitForTransactionReceipt({ hash: await oracle.write.setPrice([priceE8(price)]) });
-    await arbitrageTo(viem, addresses, price);
-    return { oracleBlock: receipt.blockNumber, moved: await publicClient.getBlockNumber() };
+    const hash = await oracle.write.setPrice([priceE8(price)]);
+    expect(await pool()).toEqual([hash]);
+    const block = await mine();
+    expect((await (await viem.getPublicClient()).getTransactionReceipt({ hash })).blockNumber).toBe(block);
+    return block;
   }
 
-  it("with --dry-run, decides to hedge but sends nothing", async () => {
-    const keeper = startKeeper(keeperEnv(), ["run", "--dry-run", "--env-file", "/dev/null"]);
+  it("with --dry-run, decides to hedge every block but sends nothing", async () => {
+    const k = startKeeper(["run", "--dry-run"]);
+    const publicClient = await viem.getPublicClient();
     try {
-      const publicClient = await viem.getPublicClient();
-      const keeperAddress = (await viem.getWalletClients())[1]!.account.address;
-      const nonceBefore = await publicClient.getTransactionCount({ address: keeperAddress });
+      const nonceBefore = await publicClient.getTransactionCount({ address: TEST_KEYS.keeperAddress });
       const before = await vaultState();
-      await movePrice(3300);
-      await waitFor(
-        "a dry-run hedge decision",
-        async () => keeper.lines.find((l) => l.msg === "dry run: hedge not sent"),
-        20_000,
-        () => keeper.lines.slice(-20),
-      );
-      // Two more blocks: still nothing sent.
-      const start = await publicClient.getBlockNumber();
-      await waitFor("two more blocks", async () => ((await publicClient.getBlockNumber()) >= start + 2n ? true : undefined), 10_000, () => ({}));
-      expect(await publicClient.getTransactionCount({ address: keeperAddress })).toBe(nonceBefore);
+      await k.waitForBlock(await publicClient.getBlockNumber());
+      const moved = await movePrice(3300);
+      expect(Math.abs(Number((await vaultState(moved)).netDeltaWad) / 1e18)).toBeGreaterThan(BAND);
+      // The move's block and the two after it: the same dry-run decision each time, and the pool stays empty.
+      for (const block of [moved, moved + 1n, moved + 2n]) {
+        if (block > moved) expect(await mine()).toBe(block);
+        await k.waitFor(`a dry-run hedge decision at block ${block}`, (l) => l.msg === "dry run: hedge not sent" && l.block === Number(block));
+        expect(await pool()).toEqual([]);
+      }
+      expect(await publicClient.getTransactionCount({ address: TEST_KEYS.keeperAddress })).toBe(nonceBefore);
       expect((await vaultState()).lastRebalanceBlock).toBe(before.lastRebalanceBlock);
-      expect(keeper.lines.some((l) => l.msg === "hedge sent")).toBe(false);
+      expect(k.logged("hedge sent")).toHaveLength(0);
     } finally {
-      await keeper.stop();
+      await k.stop();
       await movePrice(3000); // back where the vault is hedged, for the next test
     }
   });
 
-  it("after a price move, hedges within 2 blocks and brings delta back inside the band", async () => {
-    const keeper = startKeeper(keeperEnv(), ["run", "--env-file", "/dev/null"]);
-    try {
-      await waitFor("the keeper's first tick", async () => keeper.lines.find((l) => l.msg === "decision"), 20_000, () => keeper.lines.slice(-20));
-      const { oracleBlock, moved } = await movePrice(3300);
-      // The move took the vault out of its band (read at the oracle update's block: before any reaction).
-      const outOfBand = await vaultState(oracleBlock);
-      expect(Math.abs(Number(outOfBand.netDeltaWad) / 1e18)).toBeGreaterThan(BAND);
+  it("after a price move, hedges in the next block and brings delta back inside the band", async () => {
+    const k = startKeeper(["run"]);
+    const publicClient = await viem.getPublicClient();
+    const nonceBefore = await publicClient.getTransactionCount({ address: TEST_KEYS.keeperAddress });
+    await k.waitForBlock(await publicClient.getBlockNumber());
+    expect(k.logged("hedge sent"), "hedged before the move").toHaveLength(0);
 
-      // Within 2 blocks of the move's end, a hedge is mined (the keeper may start while the AMM catches up)…
-      const publicClient = await viem.getPublicClient();
-      await waitFor("2 blocks after the move", async () => ((await publicClient.getBlockNumber()) >= moved + 2n ? true : undefined), 20_000, () => ({}));
-      const mined = keeper.lines.filter((l) => l.msg === "hedge mined").map((l) => BigInt(l.minedInBlock as number));
-      expect(mined.some((b) => b > oracleBlock && b <= moved + 2n), JSON.stringify(keeper.lines.slice(-20))).toBe(true);
-      // …and at that block the vault's delta is back inside the band.
-      const after = await vaultState(moved + 2n);
-      expect(Math.abs(Number(after.netDeltaWad) / 1e18)).toBeLessThanOrEqual(BAND);
-      expect(after.lastRebalanceBlock).toBeGreaterThan(oracleBlock);
-    } finally {
-      await keeper.stop();
-    }
+    const moved = await movePrice(3300);
+    expect(Math.abs(Number((await vaultState(moved)).netDeltaWad) / 1e18)).toBeGreaterThan(BAND);
+    // The keeper answers the move's block with one hedge, which the next block mines.
+    const sent = await k.waitFor("the hedge", (l) => l.msg === "hedge sent");
+    expect(sent.block).toBe(Number(moved));
+    expect(await pool()).toEqual([sent.hash]);
+    const next = await mine();
+    const mined = await k.waitFor("the hedge mined", (l) => l.msg === "hedge mined");
+    expect({ hash: mined.hash, minedInBlock: mined.minedInBlock }).toEqual({ hash: sent.hash, minedInBlock: Number(next) });
+    const after = await vaultState(next);
+    expect(Math.abs(Number(after.netDeltaWad) / 1e18)).toBeLessThanOrEqual(BAND);
+    expect(after.lastRebalanceBlock).toBe(next);
+
+    // Two more blocks: the vault is in its band, nothing more is sent.
+    await mine();
+    await k.waitForBlock(await mine());
+    expect(k.logged("hedge sent")).toHaveLength(1);
+    expect(await publicClient.getTransactionCount({ address: TEST_KEYS.keeperAddress })).toBe(nonceBefore + 1);
   });
 });

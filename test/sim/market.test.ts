@@ -17,6 +17,8 @@ const FC_SEED = 0x5eed;
 const SCALE_EXPONENT = 20;
 const SCALE = 10n ** BigInt(SCALE_EXPONENT);
 const E18 = 10n ** 18n;
+/** An answer 1% above a 3000 pool that, repeated, ends in a sale too small to pay out a unit of quote. */
+const DUST_ANSWER = 3030n * 10n ** 8n;
 
 const expectFloorSqrt = (n: bigint) => {
   const r = isqrt(n);
@@ -166,24 +168,22 @@ describe("realign", () => {
     );
   });
 
-  it("never replays a swap that pays nothing (MockAmm reverts it, so MarketDriver.step reverts)", () => {
+  it("never replays a swap that pays nothing: the dust correction is a no-op, and realign does not throw", () => {
     // The same answer again and again: each step corrects the fee's overshoot of the last, until the correction
-    // is a sale of < rU/rQ wei of underlying, which gets 0 quote out. MockAmm treats minAmountOut 0 as 1 and
-    // reverts (InsufficientOutput(0, 1)): on chain the 5th step below reverts, while realign reports a trade.
-    // The replay must not report a trade the contract cannot make: it should throw (as step reverts), or the
-    // step should skip such dust and realign report a no-op.
+    // is a sale of < rU/rQ wei of underlying, which gets 0 quote out. MockAmm reverts such a swap
+    // (InsufficientOutput(0, 1)), so MarketDriver.step skips it and realign must report a no-op, not a trade.
+    // No try/catch: any error realign throws here fails the test.
     let reserves: Reserves = { underlying: 10_000n * E18, quote: 30_000_000n * 10n ** 6n };
-    const answer = 3030n * 10n ** 8n;
+    const trades: boolean[] = [];
     for (let i = 0; i < 8; i++) {
-      let r;
-      try {
-        r = realign(reserves, answer, SCALE, 30n);
-      } catch {
-        return;
-      }
+      const r = realign(reserves, DUST_ANSWER, SCALE, 30n);
       expect(r.amountIn === 0n || r.amountOut > 0n, `step ${i + 1}: sells ${r.amountIn} wei for ${r.amountOut}`).toBe(true);
+      if (r.amountIn === 0n) expect(r.reserves, `step ${i + 1}: a no-op leaves the pool alone`).toEqual(reserves);
+      trades.push(r.amountIn > 0n);
       reserves = r.reserves;
     }
+    // One buy, three shrinking corrections, then the pool is as close as it can get: no-ops from step 5 on.
+    expect(trades).toEqual([true, true, true, true, false, false, false, false]);
   });
 
   it("rejects a non-positive answer", () => {
@@ -193,16 +193,39 @@ describe("realign", () => {
   });
 });
 
+/** A fresh in-process chain: the system at 3000 with a 10,000 WETH pool, and a funded MarketDriver on it. */
+async function deployDriver(feeBps: bigint) {
+  const { viem } = await hre.network.create();
+  const sys = await deploySystem(viem, { spot: 3000, ammDepthUnderlying: 10_000, ammFeeBps: Number(feeBps), vaultDeposit: 0 });
+  const { oracle, amm, underlying, quote, wait } = sys;
+  const driver = await viem.deployContract("MarketDriver", [oracle.address, amm.address, SCALE_EXPONENT]);
+  await wait(await oracle.write.grantRole([ROLES.updater, driver.address]));
+  await wait(await underlying.write.mint([driver.address, 10n ** 30n]));
+  await wait(await quote.write.mint([driver.address, 10n ** 20n]));
+  return { ...sys, driver };
+}
+
 describe("realign replays MarketDriver.step exactly", () => {
-  it("the on-chain reserves after each of 30 seeded answers equal realign's, to the wei", async () => {
-    const { viem } = await hre.network.create();
+  it("the dust sequence: every step is mined, the same trades and no-ops as realign, the same reserves", async () => {
     const feeBps = 30n;
-    const sys = await deploySystem(viem, { spot: 3000, ammDepthUnderlying: 10_000, ammFeeBps: Number(feeBps), vaultDeposit: 0 });
-    const { oracle, amm, underlying, quote, wait } = sys;
-    const driver = await viem.deployContract("MarketDriver", [oracle.address, amm.address, SCALE_EXPONENT]);
-    await wait(await oracle.write.grantRole([ROLES.updater, driver.address]));
-    await wait(await underlying.write.mint([driver.address, 10n ** 30n]));
-    await wait(await quote.write.mint([driver.address, 10n ** 20n]));
+    const { amm, driver, wait } = await deployDriver(feeBps);
+    const [ru0, rq0] = await amm.read.getReserves();
+    let model: Reserves = { underlying: ru0, quote: rq0 };
+    for (let i = 0; i < 8; i++) {
+      const expected = realign(model, DUST_ANSWER, SCALE, feeBps);
+      const receipt = await wait(await driver.write.step([DUST_ANSWER]));
+      expect(receipt.status, `step ${i + 1}`).toBe("success");
+      const [event] = parseEventLogs({ abi: driver.abi, logs: receipt.logs, eventName: "Stepped" });
+      expect(event!.args, `step ${i + 1}`).toEqual({ answer: DUST_ANSWER, quoteIn: expected.quoteIn, amountIn: expected.amountIn, amountOut: expected.amountOut });
+      const [ru, rq] = await amm.read.getReserves();
+      expect({ underlying: ru, quote: rq }, `step ${i + 1}`).toEqual(expected.reserves);
+      model = expected.reserves;
+    }
+  });
+
+  it("the on-chain reserves after each of 30 seeded answers equal realign's, to the wei", async () => {
+    const feeBps = 30n;
+    const { oracle, amm, driver, wait } = await deployDriver(feeBps);
 
     // A seeded walk: ~3% moves, a few ±25% jumps, one answer repeated, and first the deployment price (a no-op).
     const normal = normalSampler(mulberry32(20240611));
