@@ -189,7 +189,7 @@ export const ENV_VARS: readonly { readonly name: string; readonly summary: strin
   { name: "GAS_BUDGET_PER_HOUR", summary: "per-vault gas spending cap per rolling hour, native units (default: none)" },
   { name: "GAS_BUDGET_PER_DAY", summary: "per-vault gas spending cap per rolling day, native units (default: none)" },
   { name: "MAX_ORACLE_DEVIATION_BPS", summary: "oracle this far from the pool price is wild: no hedge (default 1000)" },
-  { name: "METRICS_PORT", summary: "serve /metrics, /healthz, /readyz on 127.0.0.1:<port> (default: off)" },
+  { name: "METRICS_PORT", summary: "serve /metrics, /healthz, /readyz on 127.0.0.1:<port>; 0 lets the OS pick one, logged at start (default: off)" },
   { name: "READY_MAX_HEAD_AGE_SECONDS", summary: "unready when no new block for this long, s (default 60)" },
   { name: "READY_MAX_PENDING_BLOCKS", summary: "unready when a hedge is pending longer, blocks (default 10)" },
   { name: "READY_MAX_OUT_OF_BAND_BLOCKS", summary: "unready when a vault stays out of band unhedged, blocks (default 20)" },
@@ -318,7 +318,7 @@ export function parseConfig(
   const gasTokenPriceQuote = read.number("GAS_PRICE_TOKEN_IN_QUOTE", { min: 0, minExclusive: true });
   const greeksTolerance = read.number("GREEKS_TOLERANCE", { min: 0, minExclusive: true, max: 1 }, 1e-6);
   const journalDir = read.raw("JOURNAL_DIR") ?? ".keeper";
-  const metricsPort = read.number("METRICS_PORT", { integer: true, min: 1, max: 65_535 });
+  const metricsPort = read.number("METRICS_PORT", { integer: true, min: 0, max: 65_535 });
   const maxHeadAgeSeconds = read.number("READY_MAX_HEAD_AGE_SECONDS", { min: 1, max: 86_400 }, 60);
   const maxPendingBlocks = read.number("READY_MAX_PENDING_BLOCKS", { integer: true, min: 1, max: 100_000 }, 10);
   const maxOutOfBandBlocks = read.number("READY_MAX_OUT_OF_BAND_BLOCKS", { integer: true, min: 1, max: 100_000 }, 20);

@@ -182,9 +182,10 @@ export class Keeper {
   }
 
   /**
-   * A hedge not mined after REPLACE_AFTER_BLOCKS is re-checked on fresh state: still wanted (a fresh plan,
-   * ignoring the pending one, sizes an order that simulates) → the fresh order at the same nonce with fees up by
-   * FEE_BUMP_PERCENT on both fields, within the cap; no longer wanted → a cancel takes the nonce.
+   * A hedge not mined after REPLACE_AFTER_BLOCKS (no receipt: one mined but short of CONFIRMATIONS is not stuck)
+   * is re-checked on fresh state: still wanted (a fresh plan, ignoring the pending one, sizes an order that
+   * simulates) → the fresh order at the same nonce with fees up by FEE_BUMP_PERCENT on both fields, within the cap;
+   * no longer wanted → a cancel takes the nonce.
    */
   async #checkStuck(log: Logger, read: ReadResult, plans: VaultPlan[]): Promise<void> {
     const block = read.chain.blockNumber;
@@ -192,6 +193,9 @@ export class Keeper {
     const stuck = this.pending
       .list()
       .filter((p) => {
+        // Mined and waiting for its confirmations: its nonce is spent, so a bump or a cancel could only fail (or,
+        // after a reorg, race the hedge itself). Re-checked only if a reorg takes the receipt away.
+        if (p.minedInBlock !== undefined) return false;
         const since = this.#replacedAt.get(p.vault);
         if (since !== undefined && since < 0n) return true; // expired after a restart: re-plan now
         return block - p.decidedAtBlock >= every && block - (since ?? p.decidedAtBlock) >= every;

@@ -32,7 +32,11 @@ export interface PendingVersion {
   kind: "hedge" | "cancel";
 }
 
-type Entry = SentHedge & { sentAtMs: number; versions: PendingVersion[] };
+/**
+ * `minedInBlock`: the block of the receipt found at the last poll while the hedge waits for its confirmations
+ * (unset when not mined, or when a reorg took the receipt away). A mined hedge is never stuck: its nonce is spent.
+ */
+type Entry = SentHedge & { sentAtMs: number; versions: PendingVersion[]; minedInBlock?: bigint };
 
 export class PendingHedges {
   #byVault = new Map<Address, Entry>();
@@ -86,8 +90,15 @@ export class PendingHedges {
           if (!(error instanceof TransactionReceiptNotFoundError)) throw error; // not mined (yet)
         }
       }
-      if (!found) continue;
-      if (found.receipt.blockNumber + BigInt(this.#confirmations) - 1n > head) continue;
+      if (!found) {
+        // Not mined — or mined once and reorged out: in the pool again, so it may be stuck again.
+        if (entry.minedInBlock !== undefined) this.#byVault.set(vault, { ...entry, minedInBlock: undefined });
+        continue;
+      }
+      if (found.receipt.blockNumber + BigInt(this.#confirmations) - 1n > head) {
+        this.#byVault.set(vault, { ...entry, minedInBlock: found.receipt.blockNumber });
+        continue;
+      }
       this.#byVault.delete(vault);
       const sent = { ...entry, hash: found.version.hash };
       settled.push(found.version.kind === "cancel" ? { kind: "cancelled", sent, receipt: found.receipt } : outcomeOf(sent, found.receipt));

@@ -113,6 +113,9 @@ export async function simulateHedge(
       // The address, not the local account: with a local account viem would first prepare a whole transaction
       // (nonce, chain id, block, priority fee: four more requests). The estimate only needs `from`.
       account: ctx.account.address,
+      // Against the decision block, like every read behind the decision: without it the node estimates against
+      // "pending" (Hardhat does), where other pool transactions can make a sound hedge look reverted, or the reverse.
+      blockNumber: p.blockNumber,
     });
   } catch (error) {
     const decoded = decodeRevert(error);

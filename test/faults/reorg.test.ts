@@ -2,7 +2,8 @@
  * A reorg shallower than CONFIRMATIONS, on a chain that mines only when the test says: the keeper's hedge waits in
  * the pool when the chain is snapshotted, is mined and confirmed twice, then the chain reverts to the snapshot (the
  * hedge back in the pool) and a new branch takes it one block later. The keeper must not count the hedge as done
- * before its third confirmation on the branch that survives, and must not hedge twice.
+ * before its third confirmation on the branch that survives, must not hedge twice, and — REPLACE_AFTER_BLOCKS equal
+ * to CONFIRMATIONS — must not take a hedge mined but short of its confirmations for a stuck one.
  */
 import { keccak256, serializeTransaction, type Hash, type PublicClient } from "viem";
 import { afterAll, describe, expect, it } from "vitest";
@@ -35,9 +36,9 @@ describe("a reorg before the hedge has its confirmations", () => {
       POLL_INTERVAL_MS: "100",
       POLICY_BAND: String(BAND),
       CONFIRMATIONS: "3",
-      // Stuck-hedge handling is replace.test.ts's subject. Kept out of the way: to it a hedge mined but short of
-      // its confirmations still counts as pending, and it would re-check (and cancel) it here.
-      REPLACE_AFTER_BLOCKS: "50",
+      // As many blocks as confirmations: at head+3 the hedge is three blocks past its decision, so it would count as
+      // stuck — but it is mined (two confirmations on the new branch), and a mined hedge is never bumped or cancelled.
+      REPLACE_AFTER_BLOCKS: "3",
       LOG_LEVEL: "debug",
     });
 
@@ -86,6 +87,7 @@ describe("a reorg before the hedge has its confirmations", () => {
     const events = await pc.getContractEvents({ address: sys.vault.address, abi: sys.vault.abi, eventName: "Rebalanced", fromBlock: 0n });
     expect(events.map((e) => e.transactionHash)).toEqual([hash]);
     expect(keeper.logged("hedge sent")).toHaveLength(1);
+    expect(keeper.lines.filter((l) => /stuck/.test(String(l.msg))), "a mined hedge is never replaced or cancelled").toEqual([]);
     expect(await pc.getTransactionCount({ address: TEST_KEYS.keeperAddress })).toBe(nonceBefore + 1);
     expect(Math.abs(await chain.netDelta())).toBeLessThanOrEqual(BAND);
     expect(keeper.lines.filter((l) => (l.level as number) >= 40), "no warning or error through the reorg").toEqual([]);

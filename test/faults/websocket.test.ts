@@ -11,7 +11,7 @@ import { startLocalChain, type LocalChain } from "../helpers/localChain.ts";
 
 const BAND = 0.5;
 
-/** A loopback port the OS hands out, closed again: nothing listens on it (or, for METRICS_PORT, the keeper will). */
+/** A loopback port the OS hands out, closed again: nothing listens on it (a WebSocket endpoint that is down). */
 async function freePort(): Promise<number> {
   const s = createServer();
   await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
@@ -75,8 +75,8 @@ describe("keeper blocks over WebSocket, and its gas budget", () => {
 
   it("takes blocks from a newHeads subscription: the hedge for a move is mined in the next block", async () => {
     // The safety-net poll runs every max(5 × 60 s, 5 s) = 5 min: within this test, only the subscription ticks.
-    const metricsPort = await freePort();
-    const k = start({ WS_URL: `ws://127.0.0.1:${chain.port}`, POLL_INTERVAL_MS: "60000", METRICS_PORT: String(metricsPort) });
+    // METRICS_PORT 0: the OS picks the port, and the URL is read from the keeper's log line.
+    const k = start({ WS_URL: `ws://127.0.0.1:${chain.port}`, POLL_INTERVAL_MS: "60000", METRICS_PORT: "0" });
     const starting = await k.waitFor("startup", (l) => l.msg === "keeper starting");
     expect(starting.mode).toBe("websocket");
     const base = (await k.waitFor("the telemetry server", (l) => l.msg === "serving /metrics, /healthz, /readyz")).url as string;

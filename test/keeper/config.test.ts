@@ -404,6 +404,8 @@ describe("parseConfig: out of range", () => {
     ["QUOTE_DECIMALS", "37", "an integer from 0 to 36"],
     ["UNDERLYING_DECIMALS", "-1", "an integer from 0 to 36"],
     ["CHAIN_ID", "0", "an integer of at least 1"],
+    ["METRICS_PORT", "-1", "an integer from 0 to 65535"],
+    ["METRICS_PORT", "65536", "an integer from 0 to 65535"],
   ])("rejects %s=%s: must be %s", (name, value, rule) => {
     expect(issues({ ...BASE, [name]: value })).toEqual([{ variable: name, problem: `must be ${rule} (got "${value}")` }]);
   });
@@ -414,6 +416,10 @@ describe("parseConfig: out of range", () => {
     expect(config.rpc.pollIntervalMs).toBe(100);
     expect(config.sending.maxSlippageBps).toBe(1000);
     expect(config.sending.confirmations).toBe(64);
+  });
+
+  it("accepts METRICS_PORT=0: the OS picks the port (the keeper logs the one it bound)", () => {
+    expect(parseConfig({ ...BASE, METRICS_PORT: "0" }).telemetry.metricsPort).toBe(0);
   });
 });
 
