@@ -6,7 +6,8 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { bumpFees, computeFees, FeeCapExceededError, medianTip, type FeeCaps, type Fees } from "../../keeper/execution/fees.ts";
+import type { PublicClient } from "viem";
+import { bumpFees, computeFees, FeeCapExceededError, FeeOracle, medianTip, type FeeCaps, type Fees } from "../../keeper/execution/fees.ts";
 
 const SEED = 0x5eed_0011;
 const RUNS = 1_000;
@@ -168,5 +169,54 @@ describe("medianTip", () => {
     expect(medianTip([5n, 1n, 4n, 2n], 99n)).toBe(4n);
     expect(medianTip([0n, 0n], 99n)).toBe(99n);
     expect(medianTip([], 7n)).toBe(7n);
+  });
+});
+
+describe("FeeOracle: one eth_feeHistory per block that sends, the next block's base fee, the median tip", () => {
+  /** A node answering eth_feeHistory with `history`, counting the calls and what they asked for. */
+  function node(history: { baseFeePerGas: bigint[]; reward?: bigint[][] }) {
+    const calls: unknown[] = [];
+    const client = {
+      getFeeHistory: async (args: unknown) => {
+        calls.push(args);
+        return history;
+      },
+    } as unknown as PublicClient;
+    return { client, calls };
+  }
+
+  it("asks for 10 blocks at the 50th percentile, takes the last base fee (the next block's) and the median tip", async () => {
+    const { client, calls } = node({ baseFeePerGas: [7n, 8n, 9n], reward: [[5n], [1n], [3n]] });
+    const oracle = new FeeOracle(client, 100n);
+    expect(oracle.last).toBeUndefined();
+    expect(await oracle.quote(10n)).toEqual({ nextBaseFeeWei: 9n, tipWei: 3n });
+    expect(calls).toEqual([{ blockCount: 10, rewardPercentiles: [50] }]);
+    expect(oracle.last).toEqual({ nextBaseFeeWei: 9n, tipWei: 3n });
+  });
+
+  it("reuses the quote within a block and asks again in the next", async () => {
+    const { client, calls } = node({ baseFeePerGas: [1n, 2n], reward: [[4n]] });
+    const oracle = new FeeOracle(client, 100n);
+    const first = await oracle.quote(10n);
+    expect(await oracle.quote(10n)).toBe(first);
+    expect(calls).toHaveLength(1);
+    await oracle.quote(11n);
+    expect(calls).toHaveLength(2);
+  });
+
+  it("tips half the cap on a quiet chain (no rewards, or only zero or missing ones)", async () => {
+    for (const reward of [undefined, [], [[0n], [0n]], [[]]]) {
+      const oracle = new FeeOracle(node({ baseFeePerGas: [1n], ...(reward ? { reward } : {}) }).client, 100n);
+      expect((await oracle.quote(1n)).tipWei, JSON.stringify(reward, (_, v) => (typeof v === "bigint" ? `${v}` : v))).toBe(50n);
+    }
+  });
+
+  it("refuses an answer with no base fee, saying so", async () => {
+    await expect(new FeeOracle(node({ baseFeePerGas: [] }).client, 100n).quote(1n)).rejects.toThrow("eth_feeHistory returned no base fee");
+  });
+
+  it("takes the median of unsorted tips", () => {
+    expect(medianTip([9n, 2n, 7n, 1n, 5n], 0n)).toBe(5n);
+    expect(medianTip([2n, 9n], 0n)).toBe(9n);
   });
 });

@@ -242,6 +242,25 @@ describe("band policy", () => {
     expect(Math.min(count.positive, count.negative)).toBeGreaterThan(RUNS * 0.3);
   });
 
+  it("says why, in words an operator reads in the log: the delta, the band and the target", () => {
+    expect(decide(marketView({ delta: 0.4 }), { name: "band", band: 0.5, target: "zero" }, PREFS)).toMatchObject({
+      kind: "hold",
+      reason: "band: |delta| 0.4 ≤ band 0.5",
+    });
+    expect(decide(marketView({ delta: -0.75 }), { name: "band", band: 0.5, target: "zero" }, PREFS)).toMatchObject({
+      kind: "rebalance",
+      targetDelta: 0,
+      target: "zero",
+      reason: "band: |delta| 0.75 > band 0.5, hedge to zero",
+    });
+    expect(decide(marketView({ delta: -0.75 }), { name: "band", band: 0.5, target: "edge" }, PREFS)).toMatchObject({
+      kind: "rebalance",
+      targetDelta: -0.5,
+      target: "edge",
+      reason: "band: |delta| 0.75 > band 0.5, hedge to the edge -0.5",
+    });
+  });
+
   it("rebalances exactly when |delta| > band, to zero or to the edge on the same side", () => {
     fc.assert(
       fc.property(
