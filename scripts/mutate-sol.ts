@@ -48,8 +48,14 @@ const UNIT: Selection = { files: ["test/solidity/OptionVault.t.sol"] };
 const SLIPPAGE: Selection = { files: ["test/solidity/SlippageBound.t.sol"] };
 const ATTACKS: Selection = { files: ["test/solidity/Attacks.t.sol"] };
 const MATH: Selection = { files: ["test/solidity/BlackScholes.t.sol"] };
-/** One invariant, in every campaign of `VaultInvariants.t.sol` (`--grep` matches test names, not contracts). */
-const invariant = (name: string): Selection => ({ files: ["test/solidity/VaultInvariants.t.sol"], grep: name });
+/** The guards pinned at their edges, one focused test each (`Guards.t.sol`, tests named `test_guard_…`). */
+const GUARDS = "test/solidity/Guards.t.sol";
+/** One invariant, in every campaign of `VaultInvariants.t.sol` (`--grep` matches test names, not contracts, and is
+ * a regexp), with the focused guard tests beside it: a campaign alone may not reach a guard's edge. */
+const invariant = (name: string): Selection => ({
+  files: ["test/solidity/VaultInvariants.t.sol", GUARDS],
+  grep: `${name}|test_guard_`,
+});
 
 export const MUTANTS: readonly Mutant[] = [
   // ---- the rebalance guards (issue 11's table) ----
@@ -126,7 +132,7 @@ export const MUTANTS: readonly Mutant[] = [
     file: EXT,
     from: "if (availableWad < requiredWad.toInt256()) revert InsufficientCollateral(requiredWad, availableWad);",
     to: "",
-    tests: { files: ["test/solidity/OptionVault.t.sol", "test/solidity/Attacks.t.sol"] },
+    tests: { files: ["test/solidity/OptionVault.t.sol", "test/solidity/Attacks.t.sol", GUARDS] },
   },
   {
     name: "per-expiry collateral pooled across expiries",
@@ -147,7 +153,7 @@ export const MUTANTS: readonly Mutant[] = [
     file: EXT,
     from: "if (seriesInterestWad > limits.maxSeriesOpenInterestWad) {",
     to: "if (false) {",
-    tests: ATTACKS,
+    tests: { files: ["test/solidity/Attacks.t.sol", GUARDS] },
   },
   {
     name: "entry NAV without the latency band (deposits at the mid)",
@@ -168,14 +174,14 @@ export const MUTANTS: readonly Mutant[] = [
     file: BOOK,
     from: "if (nextUpdatedAt <= expiry) revert IOptionVaultTypes.InvalidSettlementRound(roundId, updatedAt, expiry);",
     to: "",
-    tests: ATTACKS,
+    tests: { files: ["test/solidity/Attacks.t.sol", GUARDS] },
   },
   {
     name: "claim paid in kind at a price in the claimer's favour",
     file: EXT,
     from: "priceWad = Math.mulDiv(spotWad, BPS + $.cold.latencyBps, BPS, Math.Rounding.Ceil);",
     to: "priceWad = Math.mulDiv(spotWad, BPS - $.cold.latencyBps, BPS, Math.Rounding.Ceil);",
-    tests: ATTACKS,
+    tests: { files: ["test/solidity/Attacks.t.sol", GUARDS] },
   },
   // ---- each invariant of VaultInvariants.t.sol, its guard removed: the campaign must break it ----
   {
