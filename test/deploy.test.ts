@@ -13,6 +13,7 @@ import { createPublicClient, http, parseAbi, type Address, type PublicClient } f
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deploymentsSchema } from "../keeper/config.ts";
 import { ROLES } from "../scripts/lib/system.ts";
+import { until } from "./helpers/until.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const ANVIL = join(ROOT, "node_modules/.bin/anvil");
@@ -84,16 +85,6 @@ async function startAnvil(extraArgs: string[] = []): Promise<Anvil> {
   return { url, child, client, rpc };
 }
 
-/** Polls `check` every 50 ms until it returns a value; throws `what` after `timeoutMs`. */
-async function until<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 interface Run {
   code: number | null;
@@ -247,7 +238,7 @@ describe("deploy, interrupted", () => {
       if (!line.startsWith("deployed OptionVault at")) return;
       vaultLine = line;
       // The lens transaction in the pool and recorded as pending in the file, nothing mining it: kill now.
-      until("the lens deployment sent and recorded as pending", async () => ((await pooled()) === 1 ? record()?.pending?.lens : undefined))
+      until("the lens deployment sent and recorded as pending", async () => ((await pooled()) === 1 ? record()?.pending?.lens : undefined), { timeoutMs: 60_000 })
         .catch((error: unknown) => (killError = error))
         .finally(() => child.kill("SIGKILL"));
     });

@@ -33,7 +33,8 @@ import {
   type Address,
   type Hex,
 } from "viem";
-import { price as floatPrice, SECONDS_PER_YEAR } from "../keeper/pricing/blackScholes.ts";
+import { SECONDS_PER_YEAR } from "../keeper/pricing/blackScholes.ts";
+import { floatBid, floatPremium } from "./helpers/premium.ts";
 import {
   DEFAULT_BOOK_LIMITS,
   DEFAULT_HEDGE_PARAMS,
@@ -231,31 +232,6 @@ async function moveAmmTo(sys: System, price: number) {
 }
 
 // ────────────────────────────── pricing references (IOptionVault's "Prices") ──────────────────────────────
-
-interface Terms {
-  isCall: boolean;
-  spot: number;
-  strike: number;
-  tauSeconds: number;
-}
-
-/** Per-option premium in float64: max(BS(S⁺)·(1 + s) + C, S·minPremium), S⁺ = S moved by ε against the vault. */
-function floatPremium(t: Terms, risk: RiskParams, limits: BookLimits): number {
-  const eps = risk.latencyBps / 1e4;
-  const shifted = t.isCall ? t.spot * (1 + eps) : t.spot * (1 - eps);
-  const fair = floatPrice({ ...t, spot: shifted, vol: Number(risk.volWad) / 1e18, rate: Number(risk.rateWad) / 1e18 });
-  const locked = t.isCall ? Math.max(t.spot, t.strike) * (1 + limits.stressUpBps / 1e4) - t.strike : t.strike;
-  const capitalCharge = (locked * (risk.capitalChargeBps / 1e4) * t.tauSeconds) / SECONDS_PER_YEAR;
-  return Math.max(fair * (1 + risk.spreadBps / 1e4) + capitalCharge, (t.spot * risk.minPremiumBps) / 1e4);
-}
-
-/** Per-option bid in float64: BS(S⁻)·(1 − s), S⁻ = S moved by ε against the seller. */
-function floatBid(t: Terms, risk: RiskParams): number {
-  const eps = risk.latencyBps / 1e4;
-  const shifted = t.isCall ? t.spot * (1 - eps) : t.spot * (1 + eps);
-  const fair = floatPrice({ ...t, spot: shifted, vol: Number(risk.volWad) / 1e18, rate: Number(risk.rateWad) / 1e18 });
-  return fair * (1 - risk.spreadBps / 1e4);
-}
 
 type Harness = Awaited<ReturnType<typeof deployHarness>>;
 const deployHarness = () => viem.deployContract("GreeksHarness");

@@ -40,7 +40,7 @@ import {
   underlyingUnits,
   type System,
 } from "../scripts/lib/system.ts";
-import { price as floatPrice, SECONDS_PER_YEAR } from "../keeper/pricing/blackScholes.ts";
+import { floatPremium } from "./helpers/premium.ts";
 
 const { viem, networkHelpers } = await hre.network.create();
 const { time } = networkHelpers;
@@ -209,18 +209,7 @@ describe("OptionVault: book and premiums", () => {
     const spot = Number(spotWad) / 1e18;
     const strike = 3000;
     const tauSeconds = Number(view!.expiry - timestamp);
-    const { risk, limits } = sys;
-    const fair = floatPrice({
-      isCall: true,
-      spot: spot * (1 + risk.latencyBps / 1e4),
-      strike,
-      vol: Number(risk.volWad) / 1e18,
-      tauSeconds,
-      rate: Number(risk.rateWad) / 1e18,
-    });
-    const locked = Math.max(spot, strike) * (1 + limits.stressUpBps / 1e4) - strike;
-    const capitalCharge = (locked * (risk.capitalChargeBps / 1e4) * tauSeconds) / SECONDS_PER_YEAR;
-    const perOption = Math.max(fair * (1 + risk.spreadBps / 1e4) + capitalCharge, (spot * risk.minPremiumBps) / 1e4);
+    const perOption = floatPremium({ isCall: true, spot, strike, tauSeconds }, sys.risk, sys.limits);
     const expectedUnits = perOption * 2 * 10 ** QUOTE_DECIMALS;
     // Rounded up: within [0, 1] quote unit above the exact value. The float64 model and the on-chain library agree
     // to ~1e-15 relative (test/greeks.test.ts), ~1e-6 of a unit on this 600 USDC premium; measured here (log

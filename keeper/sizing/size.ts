@@ -31,20 +31,23 @@ export interface SizeOptions {
  * token's when the vault's cash cannot pay a buy. (Paused, spacing and oracle errors depend on the block, not on
  * the order: `decide` holds on them through `MarketView.canTrade`.)
  */
-export type RebalanceErrorName =
-  | "ZeroAmount"
-  | "DeltaWithinTolerance"
-  | "InsufficientHedge"
-  | "InsufficientLiquidity"
-  | "InsufficientOutput"
-  | "ERC20InsufficientBalance"
-  | "TradeTooLarge"
-  | "SlippageTooHigh"
-  | "DeltaNotReduced"
-  | "HedgeOvershoot"
-  | "PayoutsNotCovered"
-  | "NotionalBudgetExceeded"
-  | "SlippageBudgetExceeded";
+/** Every error `rebalance` can revert with that the mirror (`checkRebalance`) predicts; the type is derived from it. */
+export const REBALANCE_ERROR_NAMES = [
+  "ZeroAmount",
+  "DeltaWithinTolerance",
+  "InsufficientHedge",
+  "InsufficientLiquidity",
+  "InsufficientOutput",
+  "ERC20InsufficientBalance",
+  "TradeTooLarge",
+  "SlippageTooHigh",
+  "DeltaNotReduced",
+  "HedgeOvershoot",
+  "PayoutsNotCovered",
+  "NotionalBudgetExceeded",
+  "SlippageBudgetExceeded",
+] as const;
+export type RebalanceErrorName = (typeof REBALANCE_ERROR_NAMES)[number];
 
 export type RebalanceCheck =
   | { ok: true; amountOut: bigint; tradedWad: bigint; priceWad: bigint; deltaAfterWad: bigint }

@@ -118,6 +118,30 @@ describe("keeper killed at each step of a send, then restarted", () => {
     expect(Math.abs(await chain.netDelta())).toBeLessThanOrEqual(BAND);
   }
 
+  /** The one transaction the killed keeper signed for the move: its hash (the journal holds its bytes). */
+  function onlySigned(s: Awaited<ReturnType<typeof outOfBand>>): Hash {
+    const signed = s.journal().filter((r): r is Signed => r.type === "signed");
+    expect(signed).toMatchObject([{ id: s.id(s.moved), nonce: s.nonce }]);
+    return signed[0]!.version.hash;
+  }
+
+  /**
+   * Restarts the keeper and expects reconciliation to put exactly the journaled `hash` in the pool, the hedge to land
+   * once at its nonce, and the journal to settle it without ever signing a second transaction.
+   */
+  async function restartResends(s: Awaited<ReturnType<typeof outOfBand>>, hash: Hash): Promise<void> {
+    const second = start(s.env);
+    await second.waitFor("reconciliation", (l) => l.msg === RECONCILED, WAIT_MS);
+    expect(await chain.pending()).toEqual([hash]);
+    await mineAndSettle(second);
+    await stopCleanly(second);
+
+    await expectLandedOnce({ hash, nonce: s.nonce, moved: s.moved });
+    const records = s.journal();
+    expect(records.filter((r) => r.type === "signed")).toHaveLength(1); // never signed a second time
+    expect(foldJournal(records).get(s.id(s.moved))?.closed).toEqual({ type: "settled", detail: `mined ${hash}` });
+  }
+
   it("killed before-sign: nothing was signed, so the restart decides afresh at the new block and hedges once", async () => {
     const s = await outOfBand();
     await killed(start({ ...s.env, KEEPER_FAILPOINT: "before-sign" }));
@@ -142,46 +166,22 @@ describe("keeper killed at each step of a send, then restarted", () => {
   it("killed after-journal: signed but never broadcast; the restart broadcasts the journaled bytes, not a new decision", async () => {
     const s = await outOfBand();
     await killed(start({ ...s.env, KEEPER_FAILPOINT: "after-journal" }));
-    const signed = s.journal().filter((r): r is Signed => r.type === "signed");
-    expect(signed).toMatchObject([{ id: s.id(s.moved), nonce: s.nonce }]);
-    const { hash } = signed[0]!.version;
+    const hash = onlySigned(s);
     await emptyBlock(); // proves the kill came before the broadcast
-
-    const second = start(s.env);
-    await second.waitFor("reconciliation", (l) => l.msg === RECONCILED, WAIT_MS);
-    expect(await chain.pending()).toEqual([hash]);
-    await mineAndSettle(second);
-    await stopCleanly(second);
-
-    await expectLandedOnce({ hash, nonce: s.nonce, moved: s.moved });
-    const records = s.journal();
-    expect(records.filter((r) => r.type === "signed")).toHaveLength(1); // never signed a second time
-    expect(foldJournal(records).get(s.id(s.moved))?.closed).toEqual({ type: "settled", detail: `mined ${hash}` });
+    await restartResends(s, hash);
   });
 
   it("killed after-broadcast, the transaction then dropped by the node: the restart re-sends the journaled bytes", async () => {
     const s = await outOfBand();
     await killed(start({ ...s.env, KEEPER_FAILPOINT: "after-broadcast" }));
-    const signed = s.journal().filter((r): r is Signed => r.type === "signed");
-    expect(signed).toMatchObject([{ id: s.id(s.moved), nonce: s.nonce }]);
-    const { hash } = signed[0]!.version;
+    const hash = onlySigned(s);
     expect(s.journal().some((r) => r.type === "broadcast" && r.hash === hash)).toBe(true);
     expect(await chain.pending()).toEqual([hash]);
     // The node forgets it: only the journal still has the bytes.
     const dropped = await chain.sys.publicClient.request({ method: "hardhat_dropTransaction" as never, params: [hash] as never } as never);
     expect(dropped).toBe(true);
     await emptyBlock();
-
-    const second = start(s.env);
-    await second.waitFor("reconciliation", (l) => l.msg === RECONCILED, WAIT_MS);
-    expect(await chain.pending()).toEqual([hash]);
-    await mineAndSettle(second);
-    await stopCleanly(second);
-
-    await expectLandedOnce({ hash, nonce: s.nonce, moved: s.moved });
-    const records = s.journal();
-    expect(records.filter((r) => r.type === "signed")).toHaveLength(1);
-    expect(foldJournal(records).get(s.id(s.moved))?.closed).toEqual({ type: "settled", detail: `mined ${hash}` });
+    await restartResends(s, hash);
   });
 
   it("killed after-mined, before the journal heard of it: the restart settles it from the receipt and sends nothing", async () => {

@@ -71,7 +71,7 @@ describe("keeper processes under faults", () => {
         const { moved } = await chain.moveTo(nextPrice());
         const needed = Math.abs(await chain.netDelta(moved));
         expect(needed).toBeGreaterThan(BAND);
-        await until("the vault back in its band", async () => (Math.abs(await chain.netDelta()) <= BAND ? true : undefined), 60_000, () => ({ round }));
+        await until("the vault back in its band", async () => Math.abs(await chain.netDelta()) <= BAND, { timeoutMs: 60_000, diagnostics: () => ({ round }) });
         // The round's hedges, once mined: each reduces the delta, and together they trade the move's delta once.
         const events = await rebalances(moved + 1n);
         expect(events.length, `round ${round}: hedged`).toBeGreaterThanOrEqual(1);
@@ -108,7 +108,7 @@ describe("keeper processes under faults", () => {
     const addresses = [TEST_KEYS.keeperAddress, TEST_KEYS.secondAddress] as const;
     const nonces = () => Promise.all(addresses.map((address) => pc.getTransactionCount({ address })));
     // Nothing left from the previous test: the pool empty, the vault in its band.
-    await until("an empty pool", async () => ((await chain.pending()).length === 0 ? true : undefined));
+    await until("an empty pool", async () => (await chain.pending()).length === 0);
     const noncesBefore = await nonces();
     const head = await chain.mine();
     expect(Math.abs(await chain.netDelta())).toBeLessThanOrEqual(BAND);

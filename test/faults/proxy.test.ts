@@ -5,6 +5,7 @@
 import hre from "hardhat";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startFaultProxy, type FaultPlan, type FaultProxy } from "./proxy.ts";
+import { until as untilShared } from "../helpers/until.ts";
 
 type Server = Awaited<ReturnType<typeof hre.network.createServer>>;
 
@@ -42,14 +43,7 @@ async function post(body: unknown, timeoutMs = 5_000): Promise<{ status: number;
 
 const call = (method: string, params: unknown[] = [], id = 1) => ({ jsonrpc: "2.0", id, method, params });
 
-/** Polls `done()` every 10 ms; throws naming `what` after a deadline generous for a busy machine. */
-async function until(what: string, done: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!done()) {
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+const until = (what: string, done: () => boolean) => untilShared(what, done, { intervalMs: 10 });
 
 /** The node's head, asked directly (not through the proxy): shows whether a request reached it. */
 async function nodeBlockNumber(): Promise<number> {

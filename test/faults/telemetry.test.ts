@@ -7,7 +7,7 @@
 import { getAddress } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { arbitrageTo, priceE8 } from "../../scripts/lib/market.ts";
-import { sleep, startKeeperProcess, TEST_KEYS, type KeeperProcess } from "../helpers/keeperProcess.ts";
+import { sleep, startKeeperProcess, TEST_KEYS, until as untilShared, type KeeperProcess } from "../helpers/keeperProcess.ts";
 import { startLocalChain, type LocalChain } from "../helpers/localChain.ts";
 
 const BAND = 0.5;
@@ -28,21 +28,8 @@ function parseMetrics(text: string): Map<string, { labels: string; value: number
   return out;
 }
 
-/** Polls `fn` every 100 ms until it returns a value; throws naming `what` (and the last value seen) on expiry. */
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-    await sleep(100);
-  }
-}
+/** Polls `fn` until it gives a value; the telemetry server may not answer yet, so a failed poll is "not yet". */
+const until = <T>(what: string, fn: () => Promise<T | undefined>) => untilShared(what, fn, { timeoutMs: 60_000, intervalMs: 100, retryErrors: true });
 
 describe("keeper telemetry and a stale oracle", () => {
   let chain: LocalChain;

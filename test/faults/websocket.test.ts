@@ -6,7 +6,7 @@
 import { createServer } from "node:net";
 import { getAddress } from "viem";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { sleep, startKeeperProcess, TEST_KEYS, type KeeperProcess } from "../helpers/keeperProcess.ts";
+import { sleep, startKeeperProcess, TEST_KEYS, until as untilShared, type KeeperProcess } from "../helpers/keeperProcess.ts";
 import { startLocalChain, type LocalChain } from "../helpers/localChain.ts";
 
 const BAND = 0.5;
@@ -20,16 +20,8 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** Polls `fn` every 100 ms until it returns a value; throws naming `what` on expiry. */
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(100);
-  }
-}
+/** Polls `fn` until it gives a value; the telemetry server may not answer yet, so a failed poll is "not yet". */
+const until = <T>(what: string, fn: () => Promise<T | undefined>) => untilShared(what, fn, { timeoutMs: 60_000, intervalMs: 100, retryErrors: true });
 
 describe("keeper blocks over WebSocket, and its gas budget", () => {
   let chain: LocalChain;

@@ -10,6 +10,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { arbitrageTo, priceE8 } from "../../scripts/lib/market.ts";
 import type { LocalChain } from "./localChain.ts";
+import { sleep } from "./until.ts";
+
+export { sleep, until } from "./until.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -23,23 +26,7 @@ export const TEST_KEYS = {
   secondAddress: "0x90F79bf6EB2c4f870365E785982E1f101E93b906",
 } as const;
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 const json = (v: unknown) => JSON.stringify(v, (_k, x: unknown) => (typeof x === "bigint" ? x.toString() : x));
-
-/**
- * Polls `fn` until it returns something other than `undefined`, and returns that; after `timeoutMs` throws with
- * `what` and `diagnostics()` — a deadline for a slow machine, never a sleep that decides the outcome.
- */
-export async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000, diagnostics?: () => unknown): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value !== undefined) return value;
-    if (Date.now() >= end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${diagnostics ? `: ${json(diagnostics()).slice(0, 3000)}` : ""}`);
-    await sleep(50);
-  }
-}
 
 /**
  * A price move on a chain that mines on demand (`blockIntervalMs: 0`): the pool arbitraged to `price` with automine

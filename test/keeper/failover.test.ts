@@ -25,6 +25,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { classifyRpcError, redactRpcError, RpcUnavailableError, type RpcErrorInfo } from "../../keeper/chain/errors.ts";
 import { describeUrl, failoverTransport, type FailoverOptions } from "../../keeper/chain/failover.ts";
 import { startFaultProxy, type FaultPlan, type FaultProxy } from "../faults/proxy.ts";
+import { until as untilShared } from "../helpers/until.ts";
 
 type Server = Awaited<ReturnType<typeof hre.network.createServer>>;
 type Connection = Awaited<ReturnType<typeof hre.network.create>>;
@@ -141,17 +142,7 @@ async function signTransfer(p: { nonce: number; valueWei?: bigint; maxFeePerGas?
 
 const nonceOf = async () => node.getTransactionCount({ address: SENDER.address, blockTag: "pending" });
 
-/**
- * Waits until `done()`: the slower broadcasts finish in the background after the answer. Bounded by a deadline
- * generous for a busy machine; on expiry it throws, naming `what`, rather than let the assertion after it pass.
- */
-async function until(what: string, done: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!done()) {
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+const until = (what: string, done: () => boolean) => untilShared(what, done, { intervalMs: 5 });
 
 async function seen(proxy: FaultProxy, method: string, n: number): Promise<number> {
   await until(`${n} ${method} at ${proxy.url}`, () => calls(proxy, method) >= n);

@@ -406,10 +406,7 @@ contract Attack6_ChainlinkPhaseChange is AttackBase {
         assertEq(uint256(next >> 64), 2, "a new phase");
         vm.expectRevert(); // the new phase's round was updated after expiry: not the round at expiry
         vault.settleSeries(id, next);
-        vault.settleSeries(id, atExpiry);
-        (bool settled, uint256 perUnit) = vault.settlementOf(id);
-        assertTrue(settled, "settled across the phase switch");
-        assertEq(perUnit, 500e18, "at the answer current at expiry");
+        _settleExpecting(id, atExpiry, 500e18, "settled across the phase switch, at the answer current at expiry");
     }
 
     function test_attack6_staleAnswerAtExpiryFallsBackToTheFirstAfter() public {
@@ -420,9 +417,7 @@ contract Attack6_ChainlinkPhaseChange is AttackBase {
         uint80 atExpiry = oracle.setPrice(2900e8);
         vm.warp(expiry + 3 days);
         oracle.startPhase(2800e8);
-        vault.settleSeries(id, atExpiry);
-        (, uint256 perUnit) = vault.settlementOf(id);
-        assertEq(perUnit, 200e18, "settled at the first answer after expiry (2,800)");
+        _settleExpecting(id, atExpiry, 200e18, "settled at the first answer after expiry (2,800)");
     }
 }
 

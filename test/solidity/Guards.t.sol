@@ -173,10 +173,7 @@ contract GuardsTest is VaultSetup {
         );
         vault.settleSeries(callId, late);
 
-        vault.settleSeries(callId, current);
-        (bool settled, uint256 perUnit) = vault.settlementOf(callId);
-        assertTrue(settled, "settled");
-        assertEq(perUnit, 500e18, "at 3,500, the answer current at expiry");
+        _settleExpecting(callId, current, 500e18, "at 3,500, the answer current at expiry");
     }
 
     /// The payouts reserved at settlement are rounded up (in quote units): the reserve is never below what the

@@ -138,6 +138,14 @@ abstract contract VaultSetup is TestBase {
         }
     }
 
+    /// @dev Settles `id` at oracle round `roundId` and checks it settled at `perUnitWad` (quote, 18 decimals, per option).
+    function _settleExpecting(bytes32 id, uint80 roundId, uint256 perUnitWad, string memory why) internal {
+        vault.settleSeries(id, roundId);
+        (bool settled, uint256 perUnit) = vault.settlementOf(id);
+        assertTrue(settled, why);
+        assertEq(perUnit, perUnitWad, why);
+    }
+
     /// @dev Moves the oracle to `price` (whole quote units) and has an arbitrageur realign the pool to it.
     function _movePrice(uint256 price) internal {
         oracle.setPrice(int256(price) * 1e8);
