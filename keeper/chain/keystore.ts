@@ -256,6 +256,8 @@ function scrypt(
   }
 }
 
+// Stryker disable all: a cryptographic primitive pinned by the spec's known-answer vectors and a differential
+// test against node:crypto; instrumented, its inner loop makes one vector take minutes (Stryker's dry run times out).
 /**
  * scrypt (RFC 7914) in TypeScript, for the parameters OpenSSL refuses (see `scrypt`); PBKDF2 from node:crypto.
  * Same result as `crypto.scryptSync` wherever both run; a second or so for n = 262144, r = 1, p = 8. Exported
@@ -329,6 +331,7 @@ function salsa20_8(b: Uint32Array): void {
   b[8] = b[8]! + x8; b[9] = b[9]! + x9; b[10] = b[10]! + x10; b[11] = b[11]! + x11;
   b[12] = b[12]! + x12; b[13] = b[13]! + x13; b[14] = b[14]! + x14; b[15] = b[15]! + x15;
 }
+// Stryker restore all
 
 /**
  * The AES-CTR initial counter block. eth-keyfile writes the iv as a big-endian integer without leading zero bytes,
