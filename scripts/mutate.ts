@@ -8,6 +8,8 @@
  *   npm run mutate -- --fast               the CI subset: the band policy, with the tests related to it only (~1 min)
  *   npm run mutate -- keeper/policy        one folder (or file, or glob), checked against its own threshold
  *   npm run mutate -- --concurrency 2      test runner processes (default: half the cores, at least 1)
+ *   npm run mutate -- --ignore-static      skip static mutants (module-level constants: each reruns every test
+ *                                          file — keeper/chain has 199, ~60 % of its time); they leave the score
  */
 import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
@@ -71,10 +73,15 @@ export function scoreByFolder(results: readonly { fileName: string; status: stri
 async function main() {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { fast: { type: "boolean", default: false }, concurrency: { type: "string" }, help: { type: "boolean", short: "h" } },
+    options: {
+      fast: { type: "boolean", default: false },
+      "ignore-static": { type: "boolean", default: false },
+      concurrency: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
   });
   if (values.help) {
-    console.log("usage: npm run mutate -- [--fast] [--concurrency N] [keeper/<folder or file or glob> ...]");
+    console.log("usage: npm run mutate -- [--fast] [--ignore-static] [--concurrency N] [keeper/<folder or file or glob> ...]");
     return;
   }
   const concurrency = values.concurrency === undefined ? Math.max(1, Math.floor(availableParallelism() / 2)) : Number(values.concurrency);
@@ -88,6 +95,7 @@ async function main() {
     concurrency,
     // The subset runs only the test files that import what it mutates: a 3-minute CI step rather than the full dry run.
     // Static mutants (module-level constants) rerun every test file; the full run covers them.
+    ...(values["ignore-static"] ? { ignoreStatic: true } : {}),
     ...(values.fast ? { vitest: { configFile: "vitest.mutate.config.ts", related: true, pool: "forks" }, ignoreStatic: true } : {}),
   } as never);
   const results = await stryker.runMutationTest();
