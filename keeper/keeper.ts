@@ -5,7 +5,7 @@
  * arrives while a tick runs is skipped and counted, and the next tick reads the latest state anyway.
  */
 import type { Account, Address, PublicClient } from "viem";
-import { classifyVaultError } from "./chain/errors.ts";
+import { classifyVaultError, errorMessage } from "./chain/errors.ts";
 import { readVaults, type ReadResult, type VaultRef } from "./chain/readVaults.ts";
 import { bumpFees, computeFees, FeeCapExceededError, FeeOracle, type FeeCaps } from "./execution/fees.ts";
 import { NonceTracker } from "./execution/nonces.ts";
@@ -228,7 +228,7 @@ export class Keeper {
       try {
         if (sim) {
           const signed = await signHedgeAt(ctx, sim, p.nonce, fees);
-          this.#journalVersion(p.intentId, signed.nonce, signed.hash, signed.raw, fees, sim.gasLimit, "hedge");
+          this.#journalVersion(p.intentId, signed.nonce, signed.hash, signed.raw, fees, sim.gasLimit, "hedge", sim.args[3]);
           await broadcastSigned(ctx, signed);
           this.pending.replace(p.vault, { ...sentFrom(signed), decidedAtBlock: p.decidedAtBlock, ...(p.intentId ? { intentId: p.intentId } : {}) }, "hedge");
           this.deps.metrics?.replacement(p.vault, "bump");
@@ -247,7 +247,8 @@ export class Keeper {
     }
   }
 
-  #journalVersion(id: string | undefined, nonce: number, hash: `0x${string}`, raw: `0x${string}`, fees: { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }, gasLimit: bigint, kind: "hedge" | "cancel"): void {
+  /** A replacement's signed bytes, journaled before broadcast; a hedge's carries its swap deadline, so that a restart past it does not re-send it. */
+  #journalVersion(id: string | undefined, nonce: number, hash: `0x${string}`, raw: `0x${string}`, fees: { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }, gasLimit: bigint, kind: "hedge" | "cancel", deadline?: bigint): void {
     if (!id) return;
     this.deps.journal?.recordSigned(id, nonce, {
       hash,
@@ -255,6 +256,7 @@ export class Keeper {
       maxFeePerGas: fees.maxFeePerGas.toString(),
       maxPriorityFeePerGas: fees.maxPriorityFeePerGas.toString(),
       gasLimit: gasLimit.toString(),
+      ...(deadline !== undefined ? { deadline: deadline.toString() } : {}),
       kind,
     });
   }
@@ -717,21 +719,4 @@ function orderFields(order: HedgeOrder & { cappedBy?: readonly string[] }, snaps
 export function round(x: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;
-}
-
-/**
- * A one-line description of an error: viem's short message plus the node's own words (`details`). viem's long
- * message is avoided: it can embed the request URL, which may hold an API key.
- */
-export function errorMessage(error: unknown): string {
-  if (!(error instanceof Error)) {
-    // Not an Error: e.g. a WebSocket ErrorEvent, which prints as "[object ErrorEvent]".
-    const e = error as { message?: unknown; type?: unknown } | null;
-    if (e && typeof e.message === "string" && e.message) return e.message;
-    if (e && typeof e.type === "string") return `${e.constructor?.name ?? "event"} (${e.type}): connection failed or closed`;
-    return String(error);
-  }
-  const e = error as Error & { shortMessage?: string; details?: string };
-  const short = e.shortMessage ?? e.message.split("\n")[0]!;
-  return e.details && !short.includes(e.details) ? `${short} (${e.details})` : short;
 }

@@ -397,3 +397,20 @@ function trySet(record: Record<string, unknown>, key: string, value: unknown): v
     // a frozen or getter-only field: leave it (classification never reads `stack` or `url`)
   }
 }
+
+/**
+ * A one-line description of an error: viem's short message plus the node's own words (`details`). viem's long
+ * message is avoided: it can embed the request URL, which may hold an API key.
+ */
+export function errorMessage(error: unknown): string {
+  if (!(error instanceof Error)) {
+    // Not an Error: e.g. a WebSocket ErrorEvent, which prints as "[object ErrorEvent]".
+    const e = error as { message?: unknown; type?: unknown } | null;
+    if (e && typeof e.message === "string" && e.message) return e.message;
+    if (e && typeof e.type === "string") return `${e.constructor?.name ?? "event"} (${e.type}): connection failed or closed`;
+    return String(error);
+  }
+  const e = error as Error & { shortMessage?: string; details?: string };
+  const short = e.shortMessage ?? e.message.split("\n")[0]!;
+  return e.details && !short.includes(e.details) ? `${short} (${e.details})` : short;
+}

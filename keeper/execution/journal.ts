@@ -140,7 +140,7 @@ export class Journal {
     if (fs.existsSync(path)) {
       const text = fs.readFileSync(path, "utf8");
       this.#intents = foldJournal(parseJournal(text));
-      if (text.length > 0 && !text.endsWith("\n")) this.#endLastLine(text);
+      this.#endLastLine(text);
     } else {
       // A new file is durable only once its directory entry is: create it, then fsync the directory. Without
       // this a power loss could leave fsync'd records in a file the directory no longer lists.
@@ -202,15 +202,18 @@ export class Journal {
   }
 
   /**
-   * A crash mid-write leaves a last line without its newline. The next record must not be appended to it: the
-   * two would make one corrupt line in the middle of the file, and the next start would refuse the journal. A
-   * torn line (not JSON) is cut off, durably: its step never went ahead. A whole record that only lacks its
-   * newline was loaded like any other, so it is kept and terminated.
+   * A crash mid-write leaves a torn last record: without its newline, or (a power loss on a file system that
+   * extends the file before its data lands) with its first bytes lost but its newline in. The next record must not
+   * be appended after it: the torn line would then sit in the middle of the file, and the next start would refuse
+   * the journal. A torn line (not JSON) is cut off, durably: its step never went ahead. A whole record that only
+   * lacks its newline was loaded like any other, so it is kept and terminated. An intact journal is not written.
    */
   #endLastLine(text: string): void {
-    const start = text.lastIndexOf("\n") + 1;
-    if (parseJournal(text.slice(start)).length === 1) {
-      this.#syncAppend(new TextEncoder().encode("\n"));
+    const body = text.trimEnd();
+    if (body.length === 0) return; // empty, or blank lines only: nothing torn, and a record appends cleanly
+    const start = body.lastIndexOf("\n") + 1;
+    if (parseJournal(body.slice(start)).length === 1) {
+      if (!text.endsWith("\n")) this.#syncAppend(new TextEncoder().encode("\n"));
       return;
     }
     const keep = Buffer.byteLength(text.slice(0, start), "utf8");

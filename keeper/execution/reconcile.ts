@@ -12,6 +12,7 @@
  */
 import type { Address, Hash, PublicClient } from "viem";
 import { TransactionReceiptNotFoundError } from "viem";
+import { errorMessage } from "../chain/errors.ts";
 import type { IntentId, Journal, SettledOutcome } from "./journal.ts";
 import { broadcastSigned, type SentHedge } from "./sendHedge.ts";
 
@@ -59,16 +60,17 @@ export async function reconcile(journal: Journal, client: PublicClient, signer: 
       continue;
     }
     const latest = intent.versions[intent.versions.length - 1]!;
-    const expired = latest.kind === "hedge" && latest.deadline !== undefined && BigInt(latest.deadline) < now;
+    const expired = latest.kind === "hedge" && latest.deadline !== undefined && BigInt(latest.deadline) <= now;
     if (expired) {
-      // Past its swap deadline the hedge can only revert: do not re-send it. It is tracked (its nonce is still
+      // At or past its swap deadline the hedge can only revert (the AMM refuses block.timestamp > deadline, and
+      // the next block's timestamp is above the latest one): do not re-send it. It is tracked (its nonce is still
       // ours) and the stuck-hedge check re-plans it: a fresh hedge at that nonce, or a cancel.
       result.expired.push(intent.id);
     } else {
       try {
         await broadcastSigned({ client }, latest);
       } catch (error) {
-        result.rebroadcastErrors.push({ id: intent.id, error: error instanceof Error ? error.message.split("\n")[0]! : String(error) });
+        result.rebroadcastErrors.push({ id: intent.id, error: errorMessage(error) });
       }
       journal.recordBroadcast(intent.id, latest.hash);
     }

@@ -39,7 +39,8 @@ import { mockAmmAbi, mockERC20Abi, mockOracleAbi, optionVaultAbi } from "../../k
 import { createChainClients, signerFromPrivateKey } from "../../keeper/chain/clients.ts";
 import { parseJournal, Journal, type JournalRecord } from "../../keeper/execution/journal.ts";
 import { hedgeAbi as hedgeErrorsAbi } from "../../keeper/execution/sendHedge.ts";
-import { errorMessage, Keeper, type KeeperOptions, type SendStep } from "../../keeper/keeper.ts";
+import { errorMessage } from "../../keeper/chain/errors.ts";
+import { Keeper, type KeeperOptions, type SendStep } from "../../keeper/keeper.ts";
 import type { Logger } from "../../keeper/telemetry/logger.ts";
 import { startFaultProxy, type FaultPlan, type FaultProxy } from "../../test/faults/proxy.ts";
 import { mulberry32 } from "./random.ts";

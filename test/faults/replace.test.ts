@@ -5,7 +5,12 @@
  * wanted → replaced at the same nonce with higher fees and mined once; no longer wanted (here: the vault was
  * paused meanwhile) → cancelled by a 0-value self-transfer at that nonce, not bumped.
  */
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { decodeFunctionData } from "viem";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { foldJournal, parseJournal } from "../../keeper/execution/journal.ts";
 import { moveMarketOnDemand, startKeeperProcess, TEST_KEYS, type KeeperProcess } from "../helpers/keeperProcess.ts";
 import { startLocalChain, type LocalChain } from "../helpers/localChain.ts";
 
@@ -18,6 +23,7 @@ describe("stuck hedges: replaced when still wanted, cancelled when not", () => {
   let chain: LocalChain;
   let keeper: KeeperProcess | undefined;
   let price = 3000;
+  let journalDir = "";
 
   beforeAll(async () => {
     chain = await startLocalChain({ blockIntervalMs: 0, hedged: true });
@@ -31,7 +37,9 @@ describe("stuck hedges: replaced when still wanted, cancelled when not", () => {
 
   function start() {
     const { sys, url } = chain;
+    journalDir = mkdtempSync(join(tmpdir(), "keeper-journal-"));
     keeper = startKeeperProcess({
+      JOURNAL_DIR: journalDir,
       RPC_URL: url,
       LENS_ADDRESS: sys.lens.address,
       VAULTS: sys.vault.address,
@@ -84,6 +92,13 @@ describe("stuck hedges: replaced when still wanted, cancelled when not", () => {
     expect(replaced.nonce).toBe(nonceBefore);
     expect(replaced.maxFeeGwei as number).toBeGreaterThan(sent.maxFeeGwei as number);
     expect(await chain.pending()).toEqual([replaced.hash]);
+    // Journaled before its broadcast, with its swap deadline: a restart past that deadline must not re-send it.
+    const journal = foldJournal(parseJournal(readFileSync(join(journalDir, `journal-31337-${TEST_KEYS.keeperAddress.toLowerCase()}.jsonl`), "utf8")));
+    const versions = [...journal.values()].flatMap((intent) => intent.versions);
+    expect(versions.map((v) => v.hash)).toEqual([sent.hash, replaced.hash]);
+    const inPool = await sys.publicClient.getTransaction({ hash: replaced.hash as `0x${string}` });
+    const { args } = decodeFunctionData({ abi: sys.vault.abi, data: inPool.input });
+    expect(versions[1]!.deadline).toBe(String(args![3]));
 
     await chain.mine();
     const mined = await k.waitFor("the replacement to be mined", (l) => l.msg === "hedge mined");

@@ -55,7 +55,7 @@ import {
   type SentHedge,
   type SimulatedHedge,
 } from "../../keeper/execution/sendHedge.ts";
-import { errorMessage } from "../../keeper/keeper.ts";
+import { errorMessage } from "../../keeper/chain/errors.ts";
 import { TEST_KEYS } from "../helpers/keeperProcess.ts";
 
 /** Checksummed, with letters: a log's lower-case address must still be recognised as this vault's. */
