@@ -5,7 +5,7 @@
  */
 import { encodeErrorResult, type ContractFunctionReturnType, type PublicClient } from "viem";
 import { describe, expect, it } from "vitest";
-import { optionVaultAbi, type vaultLensAbi } from "../../keeper/abi.ts";
+import { mockAmmAbi, optionVaultAbi, type vaultLensAbi } from "../../keeper/abi.ts";
 import { describeRevert, oracleStatusName, readVaults } from "../../keeper/chain/readVaults.ts";
 import { ORACLE_STATUSES } from "../../keeper/types.ts";
 
@@ -95,6 +95,23 @@ describe("readVaults", () => {
     expect(vaults[0]!.risk).not.toHaveProperty("stressUpBps");
   });
 
+  it("carries the lens's chain header as it is (base fee, chain id and the signer's balance included) and each series of the book", async () => {
+    const series = {
+      id: `0x${"12".repeat(32)}` as const,
+      isCall: false,
+      strikeWad: 2_500n * W,
+      expiry: 1_760_000_000n,
+      sizeWad: -3n * W,
+      deltaWad: W / 7n,
+      gammaWad: W / 1_000n,
+      vegaWad: 40n * W,
+      markWad: 55n * W,
+    };
+    const read = await readVaults(stubClient([{ ...lensSnapshot(), book: [series] }]), params);
+    expect(read.chain).toEqual({ blockNumber: 1_000n, timestamp: 1_750_000_012n, baseFeePerGas: 10n ** 9n, chainId: 31337n, accountBalance: W });
+    expect(read.vaults[0]!.book).toEqual([series]);
+  });
+
   it("names every oracle status as IOptionVault.OracleStatus orders them", () => {
     expect(ORACLE_STATUSES.map((_, i) => oracleStatusName(i))).toEqual([
       "Usable",
@@ -116,5 +133,13 @@ describe("readVaults", () => {
     expect(describeRevert(data)).toBe("SequencerGracePeriod(1750000000, 3600)");
     expect(describeRevert("0xabababab")).toMatch(/undecodable/);
     expect(describeRevert("0x")).toMatch(/no code/);
+  });
+
+  it("decodes the pool's own errors and errors without arguments; shows only the selector of what it cannot decode", () => {
+    // InsufficientLiquidity is MockAmm's alone: a vault's view that calls the pool can bubble it up.
+    const amm = encodeErrorResult({ abi: mockAmmAbi, errorName: "InsufficientLiquidity", args: [5n, 7n] });
+    expect(describeRevert(amm)).toBe("InsufficientLiquidity(5, 7)");
+    expect(describeRevert(encodeErrorResult({ abi: optionVaultAbi, errorName: "VaultPaused" }))).toBe("VaultPaused()");
+    expect(describeRevert(`0xabababab${"00".repeat(64)}`)).toBe("reverted with undecodable data 0xabababab");
   });
 });
