@@ -161,6 +161,14 @@ describe("classifyRpcError: each signal on its own decides", () => {
     expect(kind(plain("gas required exceeds allowance (30000000)"))).toBe("revert");
   });
 
+  it("a viem error's words are its summary and details: a JSON-RPC error inside an HTTP 4xx counts, the request body does not", () => {
+    // Providers answer some refusals with HTTP 400 and a JSON-RPC error body: viem keeps only its text, in details.
+    expect(kind(new HttpRequestError({ body, url, status: 400, details: '{"code":-32000,"message":"nonce too low"}' }))).toBe("nonce-too-low");
+    // Calldata or a parameter that happens to read like a node's words is the request, not the answer.
+    const request = { method: "eth_sendRawTransaction", params: ["already known"] };
+    expect(kind(new HttpRequestError({ body: request, url, status: 401, details: "unauthorized" }))).toBe("permanent");
+  });
+
   it("a node behind the tip is transient, in each node's words", () => {
     for (const m of [
       "unknown block",
@@ -196,6 +204,8 @@ describe("classifyRpcError: each signal on its own decides", () => {
     ]) {
       expect(kind(rpcError(-32000, m)), m).toBe("transient");
     }
+    // Any transient code in the chain decides: a wrapper's own refusal code does not hide its cause's.
+    expect(kind(plain("request refused", { code: -32000, cause: rpcError(-32005, "limit exceeded") }))).toBe("transient");
     // viem's "unknown" code (-1) is not a node's: the HTTP status beneath it decides.
     expect(kind(plain("An unknown RPC error occurred", { code: -1, cause: new HttpRequestError({ body, url, status: 500 }) }))).toBe("transient");
     expect(kind(plain("An unknown RPC error occurred", { code: -1, cause: new HttpRequestError({ body, url, status: 400 }) }))).toBe("permanent");
@@ -264,6 +274,7 @@ describe("classifyRpcError: each signal on its own decides", () => {
     const cyclic = plain("wrapped");
     (cyclic as { cause?: unknown }).cause = cyclic;
     expect(kind(cyclic)).toBe("permanent");
+    expect(kind(plain("nonce too low", { cause: null }))).toBe("nonce-too-low");
   });
 });
 
@@ -282,6 +293,8 @@ describe("classifyRpcError: the message an operator reads", () => {
     expect(message(withCause("fetch failed", new Error("connect ECONNREFUSED 127.0.0.1:1")))).toBe("fetch failed: connect ECONNREFUSED 127.0.0.1:1");
     expect(message(withCause("send failed: nonce too low\nstack…", new Error("nonce too low")))).toBe("send failed: nonce too low");
     expect(message(new Error("\n\nsecond line first"))).toBe("second line first");
+    expect(message(new Error("   \n  indented words  \n"))).toBe("indented words");
+    expect(message(withCause("eth_call failed", new HttpRequestError({ body, url, status: 503 })))).toBe("eth_call failed (HTTP 503): HTTP request failed.");
     expect(message(new Error(""))).toBe("RPC request failed");
   });
 
@@ -351,6 +364,17 @@ describe("redactRpcError", () => {
     expect(inner.details).toBe("upstream https://eth.example.com and https://eth.example.com failed");
     expect(error.metaMessages).toEqual(["Status: 502", expect.stringMatching(/^Request body: /)]);
     expect([error.status, inner.code, inner.data, inner.url]).toEqual([502, -32603, "0x12", "https://eth.example.com"]);
+  });
+
+  it("a configured URL is also replaced in any other meta line, in its normalized spelling with credentials, and the longest first", () => {
+    const primary = "https://user:secret@Rpc.Example.com/v2";
+    const fallback = "https://rpc.example.com/v2/KEY2";
+    const error = new Error(`echo https://user:secret@rpc.example.com/v2/ and ${fallback}/`);
+    Object.assign(error, { metaMessages: ["URL: x", `Details: ${primary} refused`, 42] });
+    redactRpcError(error, [primary, fallback]);
+    expect(error.message).toBe("echo https://rpc.example.com/ and https://rpc.example.com/");
+    expect((error as Error & { metaMessages: unknown[] }).metaMessages).toEqual(["Details: https://rpc.example.com refused", 42]);
+    expect(error, "an error that had no url field gets none").not.toHaveProperty("url");
   });
 
   it("without the URLs it still drops URL lines and user info everywhere; a frozen link and a non-object are left alone", () => {
