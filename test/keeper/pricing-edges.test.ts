@@ -30,6 +30,7 @@ import {
   wadToToken,
 } from "../../keeper/pricing/wad.ts";
 import type { CostModel, SeriesSnapshot, VaultSnapshot } from "../../keeper/types.ts";
+import { vaultSnapshot } from "../helpers/snapshot.ts";
 
 const SEED = 0x5eed_0011;
 const RUNS = 1_000;
@@ -338,48 +339,15 @@ function series(p: { isCall: boolean; strikeWad: bigint; expiry: bigint; size: n
 const days = (n: number): bigint => NOW + BigInt(n * 86_400);
 
 function snapshot(overrides: Partial<VaultSnapshot> = {}): VaultSnapshot {
-  return {
-    vault: "0x00000000000000000000000000000000000000aa",
-    blockNumber: 1_000n,
-    timestamp: NOW,
+  return vaultSnapshot({
     bookDeltaWad: 0n,
     netDeltaWad: 0n,
     gammaWad: 0n,
     vegaWad: 0n,
-    hedgeBalance: 0n,
-    cashBalance: 1_000_000n * 10n ** 6n,
-    pendingPayouts: 0n,
-    spotWad: 3_000n * WAD,
     oracleUpdatedAt: NOW - 10n,
     oracleAgeSeconds: 10n,
-    oracleFresh: true,
-    oracleStatus: "Usable",
-    ammReserveUnderlying: 1_000n * WAD,
-    ammReserveQuote: 3_000_000n * 10n ** 6n,
-    ammFeeBps: 30n,
-    lastRebalanceBlock: 990n,
-    nextRebalanceBlock: 995n,
-    notionalLeftWad: 3_000_000n * WAD,
-    slippageLeftWad: 10_000n * WAD,
-    settlementPending: false,
-    paused: false,
-    hedge: {
-      maxSlippageBps: 100,
-      minRebalanceInterval: 5,
-      maxOracleAge: 3_600,
-      maxTradeWad: 100n * WAD,
-      deltaToleranceWad: WAD / 100n,
-      bandWad: WAD / 10n,
-      budgetWindowSeconds: 86_400,
-      notionalBudget: 3_000_000,
-      slippageBudget: 10_000,
-    },
-    risk: { volWad: (WAD * 8n) / 10n, rateWad: WAD / 20n, spreadBps: 100, latencyBps: 10, capitalChargeBps: 200, minPremiumBps: 5 },
-    book: [],
-    quoteDecimals: 6,
-    underlyingDecimals: 18,
     ...overrides,
-  };
+  });
 }
 
 describe("toMarketView", () => {

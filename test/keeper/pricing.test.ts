@@ -20,6 +20,7 @@ import {
 } from "../../keeper/pricing/view.ts";
 import { numberToWad, tokenToWad, wadToNumber, wadToToken } from "../../keeper/pricing/wad.ts";
 import type { CostModel, SeriesSnapshot, VaultSnapshot } from "../../keeper/types.ts";
+import { vaultSnapshot } from "../helpers/snapshot.ts";
 
 const SEED = 0x5eed_0001;
 const RUNS = 1_000;
@@ -261,48 +262,13 @@ function series(p: { isCall: boolean; strike: number; days: number; size: number
 }
 
 function snapshot(overrides: Partial<VaultSnapshot> = {}): VaultSnapshot {
-  return {
-    vault: "0x00000000000000000000000000000000000000aa",
-    blockNumber: 1_000n,
-    timestamp: NOW,
-    bookDeltaWad: -2n * WAD,
+  return vaultSnapshot({
     netDeltaWad: -WAD / 2n,
-    gammaWad: -(WAD / 1000n),
-    vegaWad: -300n * WAD,
     hedgeBalance: 1_500_000_000_000_000_000n,
-    cashBalance: 1_000_000n * 10n ** 6n,
-    pendingPayouts: 0n,
-    spotWad: 3_000n * WAD,
     oracleUpdatedAt: NOW - 10n,
     oracleAgeSeconds: 10n,
-    oracleFresh: true,
-    oracleStatus: "Usable",
-    ammReserveUnderlying: 1_000n * WAD,
-    ammReserveQuote: 3_000_000n * 10n ** 6n,
-    ammFeeBps: 30n,
-    lastRebalanceBlock: 990n,
-    nextRebalanceBlock: 995n,
-    notionalLeftWad: 3_000_000n * WAD,
-    slippageLeftWad: 10_000n * WAD,
-    settlementPending: false,
-    paused: false,
-    hedge: {
-      maxSlippageBps: 100,
-      minRebalanceInterval: 5,
-      maxOracleAge: 3_600,
-      maxTradeWad: 100n * WAD,
-      deltaToleranceWad: WAD / 100n,
-      bandWad: WAD / 10n,
-      budgetWindowSeconds: 86_400,
-      notionalBudget: 3_000_000,
-      slippageBudget: 10_000,
-    },
-    risk: { volWad: (WAD * 8n) / 10n, rateWad: WAD / 20n, spreadBps: 100, latencyBps: 10, capitalChargeBps: 200, minPremiumBps: 5 },
-    book: [],
-    quoteDecimals: 6,
-    underlyingDecimals: 18,
     ...overrides,
-  };
+  });
 }
 
 describe("toMarketView", () => {

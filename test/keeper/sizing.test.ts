@@ -19,6 +19,7 @@ import {
   type SizeOptions,
 } from "../../keeper/sizing/size.ts";
 import type { CostModel, RiskPreferences, VaultSnapshot } from "../../keeper/types.ts";
+import { vaultSnapshot } from "../helpers/snapshot.ts";
 
 const SEED = 0x5eed_0003;
 const RUNS = 1_000;
@@ -103,51 +104,8 @@ function withinBps(s: VaultSnapshot, buy: boolean, quoteWad: bigint, tradedWad: 
 
 // ─── fixtures ───
 
-function snapshot(overrides: Partial<VaultSnapshot> = {}): VaultSnapshot {
-  return {
-    vault: "0x00000000000000000000000000000000000000aa",
-    blockNumber: 1_000n,
-    timestamp: 1_750_000_000n,
-    bookDeltaWad: -2n * WAD,
-    netDeltaWad: -2n * WAD,
-    gammaWad: -(WAD / 1000n),
-    vegaWad: -300n * WAD,
-    hedgeBalance: 0n,
-    cashBalance: 1_000_000n * 10n ** 6n,
-    pendingPayouts: 0n,
-    spotWad: 3_000n * WAD,
-    oracleUpdatedAt: 1_750_000_000n,
-    oracleAgeSeconds: 0n,
-    oracleFresh: true,
-    oracleStatus: "Usable",
-    ammReserveUnderlying: 1_000n * WAD, // 1,000 WETH
-    ammReserveQuote: 3_000_000n * 10n ** 6n, // 3,000,000 USDC: the pool at the oracle price
-    ammFeeBps: 30n,
-    lastRebalanceBlock: 990n,
-    nextRebalanceBlock: 995n,
-    // The deploy defaults' whole budget (3,000,000 traded and 10,000 of slippage a day), unused.
-    notionalLeftWad: 3_000_000n * WAD,
-    slippageLeftWad: 10_000n * WAD,
-    settlementPending: false,
-    paused: false,
-    hedge: {
-      maxSlippageBps: 100,
-      minRebalanceInterval: 5,
-      maxOracleAge: 3_600,
-      maxTradeWad: 100n * WAD,
-      deltaToleranceWad: WAD / 100n,
-      bandWad: WAD / 10n,
-      budgetWindowSeconds: 86_400,
-      notionalBudget: 3_000_000,
-      slippageBudget: 10_000,
-    },
-    risk: { volWad: (WAD * 8n) / 10n, rateWad: WAD / 20n, spreadBps: 100, latencyBps: 10, capitalChargeBps: 200, minPremiumBps: 5 },
-    book: [],
-    quoteDecimals: 6,
-    underlyingDecimals: 18,
-    ...overrides,
-  };
-}
+/** A vault 2 underlying short, the pool at the oracle price, the deploy defaults' whole budget unused. */
+const snapshot = vaultSnapshot;
 
 /** A risk-averse keeper with a one-day horizon: hedges of a few WETH are worth their fee. */
 const PREFS: RiskPreferences = { riskAversion: 1e-2, horizonSeconds: 86_400 };

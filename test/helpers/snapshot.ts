@@ -1,0 +1,67 @@
+/**
+ * One vault snapshot for the pure-core tests (pricing, sizing, policy): a WETH/USDC vault at 3,000 with the
+ * deploy defaults' hedge and risk parameters, a fresh oracle and a 1,000 WETH / 3,000,000 USDC pool, the book
+ * short 2 underlying. Each test states only what it changes, through `overrides`.
+ */
+import type { VaultSnapshot } from "../../keeper/types.ts";
+
+const WAD = 10n ** 18n;
+export const SNAPSHOT_TIME = 1_750_000_000n;
+
+/** The deploy defaults (scripts/lib/system.ts) as the lens reports them. */
+export const TEST_HEDGE_PARAMS: VaultSnapshot["hedge"] = Object.freeze({
+  maxSlippageBps: 100,
+  minRebalanceInterval: 5,
+  maxOracleAge: 3_600,
+  maxTradeWad: 100n * WAD,
+  deltaToleranceWad: WAD / 100n,
+  bandWad: WAD / 10n,
+  budgetWindowSeconds: 86_400,
+  notionalBudget: 3_000_000,
+  slippageBudget: 10_000,
+});
+
+export const TEST_RISK_PARAMS: VaultSnapshot["risk"] = Object.freeze({
+  volWad: (WAD * 8n) / 10n,
+  rateWad: WAD / 20n,
+  spreadBps: 100,
+  latencyBps: 10,
+  capitalChargeBps: 200,
+  minPremiumBps: 5,
+});
+
+export function vaultSnapshot(overrides: Partial<VaultSnapshot> = {}): VaultSnapshot {
+  return {
+    vault: "0x00000000000000000000000000000000000000aa",
+    blockNumber: 1_000n,
+    timestamp: SNAPSHOT_TIME,
+    bookDeltaWad: -2n * WAD,
+    netDeltaWad: -2n * WAD,
+    gammaWad: -(WAD / 1000n),
+    vegaWad: -300n * WAD,
+    hedgeBalance: 0n,
+    cashBalance: 1_000_000n * 10n ** 6n,
+    pendingPayouts: 0n,
+    spotWad: 3_000n * WAD,
+    oracleUpdatedAt: SNAPSHOT_TIME,
+    oracleAgeSeconds: 0n,
+    oracleFresh: true,
+    oracleStatus: "Usable",
+    ammReserveUnderlying: 1_000n * WAD,
+    ammReserveQuote: 3_000_000n * 10n ** 6n,
+    ammFeeBps: 30n,
+    lastRebalanceBlock: 990n,
+    nextRebalanceBlock: 995n,
+    // The deploy defaults' whole budget (3,000,000 traded and 10,000 of slippage a day), unused.
+    notionalLeftWad: 3_000_000n * WAD,
+    slippageLeftWad: 10_000n * WAD,
+    settlementPending: false,
+    paused: false,
+    hedge: { ...TEST_HEDGE_PARAMS },
+    risk: { ...TEST_RISK_PARAMS },
+    book: [],
+    quoteDecimals: 6,
+    underlyingDecimals: 18,
+    ...overrides,
+  };
+}
