@@ -12,11 +12,11 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { performance } from "node:perf_hooks";
-import { openFork, runFork } from "./sim/fork.ts";
-import { loadGasModel } from "./sim/gas.ts";
-import { generatePaths } from "./sim/paths.ts";
-import { DEFAULT_SCENARIO, defaultPoints } from "./sim/scenario.ts";
-import { sweepModel } from "./sim/sweep.ts";
+import { openFork, runFork } from "../sim/fork.ts";
+import { loadGasModel } from "../sim/gas.ts";
+import { generatePaths } from "../sim/paths.ts";
+import { DEFAULT_SCENARIO, defaultPoints } from "../sim/scenario.ts";
+import { sweepModel } from "../sim/sweep.ts";
 
 const scenario = DEFAULT_SCENARIO;
 const gas = loadGasModel();

@@ -15,7 +15,7 @@
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import { performance } from "node:perf_hooks";
-import { benchmark, type Row } from "./lib/bench.ts";
+import { benchmark, type Row } from "../harness/bench.ts";
 
 const COUNTS = (process.env.BENCH_VAULTS ?? "1,10,100").split(",").map(Number);
 

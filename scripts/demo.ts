@@ -1,9 +1,9 @@
 /**
  * `npm start`: the delta-keeper demo on an embedded chain; it ends by itself after `--duration` seconds of blocks.
- * Thin CLI over `scripts/lib/demo.ts`.
+ * Thin CLI over `harness/demo.ts`.
  */
 import { parseArgs } from "node:util";
-import { DEFAULT_DEMO_OPTIONS, POLICY_NAMES, runDemo, type DemoOptions, type PolicyName } from "./lib/demo.ts";
+import { DEFAULT_DEMO_OPTIONS, POLICY_NAMES, runDemo, type DemoOptions, type PolicyName } from "../harness/demo.ts";
 
 const USAGE = `Usage: npm start -- [options]   (or: node scripts/demo.ts [options])
 

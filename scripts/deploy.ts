@@ -124,7 +124,7 @@ async function main(): Promise<void> {
   } catch (error) {
     throw new UsageError(`cannot reach ${redactUrl(url)} (network ${name}): ${describeCause(error)}`);
   }
-  const { deploy } = await import("./lib/deploy.ts");
+  const { deploy } = await import("../harness/deploy.ts");
   await deploy(viem, options);
 }
 

@@ -4,7 +4,7 @@
  * `test/keeper/abi.test.ts` fails when the file is stale.
  */
 import { writeFile } from "node:fs/promises";
-import { renderAbiModule } from "./lib/abi.ts";
+import { renderAbiModule } from "../harness/abi.ts";
 
 const out = new URL("../keeper/abi.ts", import.meta.url);
 await writeFile(out, await renderAbiModule());

@@ -7,7 +7,7 @@
  */
 import { readFile, writeFile } from "node:fs/promises";
 import hre from "hardhat";
-import { measureAll, type GasRow } from "./lib/gas.ts";
+import { measureAll, type GasRow } from "../harness/gas.ts";
 
 const SNAPSHOT = new URL("../gas-snapshot.json", import.meta.url);
 

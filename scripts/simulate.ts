@@ -1,10 +1,10 @@
 /**
  * `npm run simulate -- [flags]` (`--help` for the flags): the gas-versus-precision simulator. See
- * scripts/sim/run.ts for the pipeline and README.md for how to read its report.
+ * sim/run.ts for the pipeline and README.md for how to read its report.
  */
-import { helpText, parseSimArgs, SimCliError } from "./sim/cli.ts";
-import { progressBar } from "./sim/progress.ts";
-import { runSimulation } from "./sim/run.ts";
+import { helpText, parseSimArgs, SimCliError } from "../sim/cli.ts";
+import { progressBar } from "../sim/progress.ts";
+import { runSimulation } from "../sim/run.ts";
 
 try {
   const parsed = parseSimArgs(process.argv.slice(2), process.env);

@@ -2,14 +2,14 @@
  * `npm run soak`: the keeper for thousands of blocks of a random market under random faults — RPC faults through
  * two proxies, its pending hedge dropped from the mempool, crashes and restarts on the same journal, stale-oracle
  * stretches, price jumps — then what the chain says: hedges sent, mined, reverted, replaced, cancelled;
- * duplicates; funds lost (each must be 0); time out of band. See `scripts/lib/soak.ts`.
+ * duplicates; funds lost (each must be 0); time out of band. See `harness/soak.ts`.
  *
  *   SOAK_BLOCKS (default 2000), SOAK_SEED (default 1), SOAK_LOG (keeper logs to this file; none by default).
  *
  * Results: `bench/soak.json`.
  */
 import { mkdir, writeFile } from "node:fs/promises";
-import { soak, type SoakReport } from "./lib/soak.ts";
+import { soak, type SoakReport } from "../harness/soak.ts";
 
 const blocks = Number(process.env.SOAK_BLOCKS ?? 2000);
 const seed = Number(process.env.SOAK_SEED ?? 1);

@@ -5,7 +5,7 @@ import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
-import { gbmPath, runDemo } from "../scripts/lib/demo.ts";
+import { gbmPath, runDemo } from "../harness/demo.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 

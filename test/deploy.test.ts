@@ -12,8 +12,8 @@ import { fileURLToPath } from "node:url";
 import { createPublicClient, http, parseAbi, type Address, type PublicClient } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deploymentsSchema } from "../keeper/config.ts";
-import { ROLES } from "../scripts/lib/system.ts";
-import { until } from "./helpers/until.ts";
+import { ROLES } from "../harness/system.ts";
+import { until } from "../harness/until.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const ANVIL = join(ROOT, "node_modules/.bin/anvil");

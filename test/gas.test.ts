@@ -4,7 +4,7 @@
  */
 import hre from "hardhat";
 import { describe, expect, it } from "vitest";
-import { rebalanceGasWithSeries } from "../scripts/lib/gas.ts";
+import { rebalanceGasWithSeries } from "../harness/gas.ts";
 
 const { viem } = await hre.network.create();
 const buyer = (await viem.getWalletClients())[2]!.account.address;

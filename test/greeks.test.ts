@@ -19,7 +19,7 @@ import { readVaults } from "../keeper/chain/readVaults.ts";
 import { bookGreeksOffChain, bookGreeksOnChain, greeksDisagreement } from "../keeper/pricing/view.ts";
 import { numberToWad, wadToNumber } from "../keeper/pricing/wad.ts";
 import type { VaultSnapshot } from "../keeper/types.ts";
-import { buyOptions, deploySystem, listSeries, QUOTE_DECIMALS, UNDERLYING_DECIMALS } from "../scripts/lib/system.ts";
+import { buyOptions, deploySystem, listSeries, QUOTE_DECIMALS, UNDERLYING_DECIMALS } from "../harness/system.ts";
 
 const SEED = 0x6b5e_2024;
 const SAMPLE_COUNT = 10_000;

@@ -50,7 +50,7 @@ import {
   type BookLimits,
   type RiskParams,
   type System,
-} from "../scripts/lib/system.ts";
+} from "../harness/system.ts";
 
 const { viem, networkHelpers } = await hre.network.create();
 const { time } = networkHelpers;

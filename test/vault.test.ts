@@ -39,7 +39,7 @@ import {
   quoteUnits,
   underlyingUnits,
   type System,
-} from "../scripts/lib/system.ts";
+} from "../harness/system.ts";
 import { floatPremium } from "./helpers/premium.ts";
 
 const { viem, networkHelpers } = await hre.network.create();

@@ -6,7 +6,7 @@
  */
 import { readFile } from "node:fs/promises";
 import hre from "hardhat";
-import { arbitrageTo, priceE8 } from "../lib/market.ts";
+import { arbitrageTo, priceE8 } from "../../harness/market.ts";
 
 const price = Number(process.env.PRICE);
 if (!Number.isFinite(price) || price <= 0) {

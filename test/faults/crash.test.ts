@@ -11,8 +11,8 @@ import { join } from "node:path";
 import type { Hash } from "viem";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { foldJournal, intentId, parseJournal, type JournalRecord } from "../../keeper/execution/journal.ts";
-import { startKeeperProcess, TEST_KEYS, type KeeperProcess } from "../helpers/keeperProcess.ts";
-import { startLocalChain, type LocalChain } from "../helpers/localChain.ts";
+import { startKeeperProcess, TEST_KEYS, type KeeperProcess } from "../../harness/keeperProcess.ts";
+import { startLocalChain, type LocalChain } from "../../harness/localChain.ts";
 
 const BAND = 0.5;
 const WAIT_MS = 60_000;

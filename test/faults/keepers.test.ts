@@ -8,10 +8,10 @@
  *   rebalances and the other reverts — and its keeper stands down with the named reason, every time.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { ROLES } from "../../scripts/lib/system.ts";
-import { moveMarketOnDemand, startKeeperProcess, TEST_KEYS, until, type KeeperProcess } from "../helpers/keeperProcess.ts";
-import { startLocalChain, type LocalChain } from "../helpers/localChain.ts";
-import { startFaultProxy } from "./proxy.ts";
+import { ROLES } from "../../harness/system.ts";
+import { moveMarketOnDemand, startKeeperProcess, TEST_KEYS, until, type KeeperProcess } from "../../harness/keeperProcess.ts";
+import { startLocalChain, type LocalChain } from "../../harness/localChain.ts";
+import { startFaultProxy } from "../../harness/faultProxy.ts";
 
 const BAND = 0.5;
 const REVERTED = "hedge reverted on-chain (state moved between simulation and inclusion): backing off";

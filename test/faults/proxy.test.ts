@@ -4,8 +4,8 @@
  */
 import hre from "hardhat";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startFaultProxy, type FaultPlan, type FaultProxy } from "./proxy.ts";
-import { until as untilShared } from "../helpers/until.ts";
+import { startFaultProxy, type FaultPlan, type FaultProxy } from "../../harness/faultProxy.ts";
+import { until as untilShared } from "../../harness/until.ts";
 
 type Server = Awaited<ReturnType<typeof hre.network.createServer>>;
 

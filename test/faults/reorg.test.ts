@@ -7,8 +7,8 @@
  */
 import { keccak256, serializeTransaction, type Hash, type PublicClient } from "viem";
 import { afterAll, describe, expect, it } from "vitest";
-import { startKeeperProcess, TEST_KEYS, type KeeperProcess } from "../helpers/keeperProcess.ts";
-import { startLocalChain, type LocalChain } from "../helpers/localChain.ts";
+import { startKeeperProcess, TEST_KEYS, type KeeperProcess } from "../../harness/keeperProcess.ts";
+import { startLocalChain, type LocalChain } from "../../harness/localChain.ts";
 
 const BAND = 0.5;
 

@@ -11,8 +11,8 @@ import { join } from "node:path";
 import { decodeFunctionData } from "viem";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { foldJournal, parseJournal } from "../../keeper/execution/journal.ts";
-import { moveMarketOnDemand, startKeeperProcess, TEST_KEYS, type KeeperProcess } from "../helpers/keeperProcess.ts";
-import { startLocalChain, type LocalChain } from "../helpers/localChain.ts";
+import { moveMarketOnDemand, startKeeperProcess, TEST_KEYS, type KeeperProcess } from "../../harness/keeperProcess.ts";
+import { startLocalChain, type LocalChain } from "../../harness/localChain.ts";
 
 const REPLACED = "stuck hedge still wanted: replaced with higher fees";
 const CANCELLED = "stuck hedge no longer wanted: cancelled (its nonce taken by a 0-value self-transfer)";

@@ -5,9 +5,9 @@
  * first block the backoff allows. Sends, nonces and Rebalanced events are counted.
  */
 import { afterAll, describe, expect, it } from "vitest";
-import { quoteUnits } from "../../scripts/lib/system.ts";
-import { moveMarketOnDemand, startKeeperProcess, TEST_KEYS, type KeeperProcess } from "../helpers/keeperProcess.ts";
-import { startLocalChain, type LocalChain } from "../helpers/localChain.ts";
+import { quoteUnits } from "../../harness/system.ts";
+import { moveMarketOnDemand, startKeeperProcess, TEST_KEYS, type KeeperProcess } from "../../harness/keeperProcess.ts";
+import { startLocalChain, type LocalChain } from "../../harness/localChain.ts";
 
 const REVERTED = "hedge reverted on-chain (state moved between simulation and inclusion): backing off";
 const BACKOFF_BLOCKS = 5n;

@@ -4,9 +4,9 @@
  * only when the test says, so both keepers see the block that calls for a hedge before anything lands.
  */
 import { afterAll, describe, expect, it } from "vitest";
-import { ROLES } from "../../scripts/lib/system.ts";
-import { moveMarketOnDemand, startKeeperProcess, TEST_KEYS, type KeeperProcess } from "../helpers/keeperProcess.ts";
-import { startLocalChain, type LocalChain } from "../helpers/localChain.ts";
+import { ROLES } from "../../harness/system.ts";
+import { moveMarketOnDemand, startKeeperProcess, TEST_KEYS, type KeeperProcess } from "../../harness/keeperProcess.ts";
+import { startLocalChain, type LocalChain } from "../../harness/localChain.ts";
 
 const SEEN = "shadow: the vault was rebalanced on-chain (by another keeper)";
 const WOULD = "shadow: would hedge";

@@ -6,9 +6,9 @@
  */
 import { getAddress } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { arbitrageTo, priceE8 } from "../../scripts/lib/market.ts";
-import { sleep, startKeeperProcess, TEST_KEYS, until as untilShared, type KeeperProcess } from "../helpers/keeperProcess.ts";
-import { startLocalChain, type LocalChain } from "../helpers/localChain.ts";
+import { arbitrageTo, priceE8 } from "../../harness/market.ts";
+import { sleep, startKeeperProcess, TEST_KEYS, until as untilShared, type KeeperProcess } from "../../harness/keeperProcess.ts";
+import { startLocalChain, type LocalChain } from "../../harness/localChain.ts";
 
 const BAND = 0.5;
 const MAX_PENDING_BLOCKS = 3;

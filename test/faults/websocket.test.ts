@@ -6,8 +6,8 @@
 import { createServer } from "node:net";
 import { getAddress } from "viem";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { sleep, startKeeperProcess, TEST_KEYS, until as untilShared, type KeeperProcess } from "../helpers/keeperProcess.ts";
-import { startLocalChain, type LocalChain } from "../helpers/localChain.ts";
+import { sleep, startKeeperProcess, TEST_KEYS, until as untilShared, type KeeperProcess } from "../../harness/keeperProcess.ts";
+import { startLocalChain, type LocalChain } from "../../harness/localChain.ts";
 
 const BAND = 0.5;
 

@@ -8,7 +8,7 @@ import type { VaultSnapshot } from "../../keeper/types.ts";
 const WAD = 10n ** 18n;
 export const SNAPSHOT_TIME = 1_750_000_000n;
 
-/** The deploy defaults (scripts/lib/system.ts) as the lens reports them. */
+/** The deploy defaults (harness/system.ts) as the lens reports them. */
 export const TEST_HEDGE_PARAMS: VaultSnapshot["hedge"] = Object.freeze({
   maxSlippageBps: 100,
   minRebalanceInterval: 5,

@@ -14,7 +14,7 @@ import {
   listSeries,
   priceE8,
   type System,
-} from "../../scripts/lib/system.ts";
+} from "../../harness/system.ts";
 
 const abs = (x: bigint) => (x < 0n ? -x : x);
 

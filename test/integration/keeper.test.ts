@@ -8,9 +8,9 @@
 import hre from "hardhat";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Address } from "viem";
-import { arbitrageTo, priceE8 } from "../../scripts/lib/market.ts";
-import { buyOptions, deploySystem, listSeries, type HardhatViem } from "../../scripts/lib/system.ts";
-import { startKeeperProcess, TEST_KEYS, type KeeperProcess } from "../helpers/keeperProcess.ts";
+import { arbitrageTo, priceE8 } from "../../harness/market.ts";
+import { buyOptions, deploySystem, listSeries, type HardhatViem } from "../../harness/system.ts";
+import { startKeeperProcess, TEST_KEYS, type KeeperProcess } from "../../harness/keeperProcess.ts";
 
 const BAND = 0.5;
 

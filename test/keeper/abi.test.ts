@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
-import { renderAbiModule } from "../../scripts/lib/abi.ts";
+import { renderAbiModule } from "../../harness/abi.ts";
 
 describe("keeper/abi.ts", () => {
   it("matches the compiled contracts (run `npm run abi` after changing a contract)", async () => {

@@ -20,8 +20,8 @@ import {
   QUOTE_DECIMALS,
   UNDERLYING_DECIMALS,
   type System,
-} from "../../scripts/lib/system.ts";
-import { startFaultProxy, type FaultProxy } from "../faults/proxy.ts";
+} from "../../harness/system.ts";
+import { startFaultProxy, type FaultProxy } from "../../harness/faultProxy.ts";
 
 type Server = Awaited<ReturnType<typeof hre.network.createServer>>;
 type Connection = Awaited<ReturnType<typeof hre.network.create>>;

@@ -16,7 +16,7 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { classifyRpcError, RpcUnavailableError, type RpcErrorInfo } from "../../keeper/chain/errors.ts";
 import { decryptKeystore, encryptKeystore, KeystoreError, scryptPortable, type KeystoreV3 } from "../../keeper/chain/keystore.ts";
 import { failoverTransport, type FailoverOptions } from "../../keeper/chain/failover.ts";
-import { until } from "../helpers/until.ts";
+import { until } from "../../harness/until.ts";
 
 // ── A scripted JSON-RPC endpoint ─────────────────────────────────────────────────────────────────────────────
 

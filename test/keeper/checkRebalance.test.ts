@@ -33,7 +33,7 @@ import { decodeRevert, hedgeAbi } from "../../keeper/execution/sendHedge.ts";
 import { getAmountOut } from "../../keeper/sizing/amm.ts";
 import { checkRebalance, REBALANCE_ERROR_NAMES } from "../../keeper/sizing/size.ts";
 import type { VaultSnapshot } from "../../keeper/types.ts";
-import { arbitrageTo } from "../../scripts/lib/market.ts";
+import { arbitrageTo } from "../../harness/market.ts";
 import {
   buyOptions,
   deploySystem,
@@ -45,7 +45,7 @@ import {
   UNDERLYING_DECIMALS,
   WAD,
   type System,
-} from "../../scripts/lib/system.ts";
+} from "../../harness/system.ts";
 
 const SEED = 0x5eed_0b11;
 /** Samples per state: with the generator below every outcome occurs many times over the states (asserted). */

@@ -18,7 +18,7 @@ import { errorMessage } from "../../keeper/chain/errors.ts";
 import { computeFees } from "../../keeper/execution/fees.ts";
 import { Journal, foldJournal, intentId, parseJournal, type JournalFs, type JournalRecord, type SignedVersion } from "../../keeper/execution/journal.ts";
 import { reconcile } from "../../keeper/execution/reconcile.ts";
-import { TEST_KEYS } from "../helpers/keeperProcess.ts";
+import { TEST_KEYS } from "../../harness/keeperProcess.ts";
 
 const VAULT = "0x00000000000000000000000000000000000000aa" as const;
 const OTHER_VAULT = "0x00000000000000000000000000000000000000Bb" as const;

@@ -56,7 +56,7 @@ import {
   type SimulatedHedge,
 } from "../../keeper/execution/sendHedge.ts";
 import { errorMessage } from "../../keeper/chain/errors.ts";
-import { TEST_KEYS } from "../helpers/keeperProcess.ts";
+import { TEST_KEYS } from "../../harness/keeperProcess.ts";
 
 /** Checksummed, with letters: a log's lower-case address must still be recognised as this vault's. */
 const VAULT: Address = "0x5FbDB2315678afecb367f032d93F642f64180aa3";

@@ -24,8 +24,8 @@ import { privateKeyToAccount } from "viem/accounts";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { classifyRpcError, redactRpcError, RpcUnavailableError, type RpcErrorInfo } from "../../keeper/chain/errors.ts";
 import { describeUrl, failoverTransport, type FailoverOptions } from "../../keeper/chain/failover.ts";
-import { startFaultProxy, type FaultPlan, type FaultProxy } from "../faults/proxy.ts";
-import { until as untilShared } from "../helpers/until.ts";
+import { startFaultProxy, type FaultPlan, type FaultProxy } from "../../harness/faultProxy.ts";
+import { until as untilShared } from "../../harness/until.ts";
 
 type Server = Awaited<ReturnType<typeof hre.network.createServer>>;
 type Connection = Awaited<ReturnType<typeof hre.network.create>>;

@@ -13,9 +13,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signerFromPrivateKey } from "../../keeper/chain/clients.ts";
 import { foldJournal, Journal, intentId, parseJournal, type JournalFs } from "../../keeper/execution/journal.ts";
 import { Keeper } from "../../keeper/keeper.ts";
-import { QUOTE_DECIMALS, UNDERLYING_DECIMALS } from "../../scripts/lib/system.ts";
-import { TEST_KEYS } from "../helpers/keeperProcess.ts";
-import { startLocalChain, type LocalChain } from "../helpers/localChain.ts";
+import { QUOTE_DECIMALS, UNDERLYING_DECIMALS } from "../../harness/system.ts";
+import { TEST_KEYS } from "../../harness/keeperProcess.ts";
+import { startLocalChain, type LocalChain } from "../../harness/localChain.ts";
 
 const VAULT = "0x00000000000000000000000000000000000000aa" as const;
 const version = (hash: `0x${string}`) => ({ hash, raw: "0x02" as const, maxFeePerGas: "2", maxPriorityFeePerGas: "1", gasLimit: "150000", kind: "hedge" as const });

@@ -13,7 +13,7 @@ import { privateKeyToAccount } from "viem/accounts";
 import { describe, expect, it } from "vitest";
 import { Journal, intentId, type SignedVersion } from "../../keeper/execution/journal.ts";
 import { reconcile } from "../../keeper/execution/reconcile.ts";
-import { TEST_KEYS } from "../helpers/keeperProcess.ts";
+import { TEST_KEYS } from "../../harness/keeperProcess.ts";
 
 const VAULT = "0x00000000000000000000000000000000000000aa" as const;
 const SIGNER = TEST_KEYS.keeperAddress;

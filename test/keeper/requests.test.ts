@@ -4,7 +4,7 @@
  * latencies); request counts are deterministic, so they are asserted here.
  */
 import { describe, expect, it } from "vitest";
-import { benchmark } from "../../scripts/lib/bench.ts";
+import { benchmark } from "../../harness/bench.ts";
 
 describe("keeper RPC requests per block", () => {
   it("3 vaults: exactly 1 request per idle block, at most 3 per hedged vault, 1 receipt check", async () => {

@@ -8,13 +8,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import hre from "hardhat";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { deploy, type Deployment } from "../../scripts/lib/deploy.ts";
-import { openFork, runFork, type ForkSession } from "../../scripts/sim/fork.ts";
-import { loadGasModel } from "../../scripts/sim/gas.ts";
-import { runModel } from "../../scripts/sim/model.ts";
-import { generatePaths } from "../../scripts/sim/paths.ts";
-import { relDiff } from "../../scripts/sim/run.ts";
-import { DEFAULT_SCENARIO, defaultPoints, type Scenario } from "../../scripts/sim/scenario.ts";
+import { deploy, type Deployment } from "../../harness/deploy.ts";
+import { openFork, runFork, type ForkSession } from "../../sim/fork.ts";
+import { loadGasModel } from "../../sim/gas.ts";
+import { runModel } from "../../sim/model.ts";
+import { generatePaths } from "../../sim/paths.ts";
+import { relDiff } from "../../sim/run.ts";
+import { DEFAULT_SCENARIO, defaultPoints, type Scenario } from "../../sim/scenario.ts";
 
 // Not one of the node's default accounts: only impersonation can act for it on the fork.
 const DEPLOYER_KEY = "0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba";

@@ -6,14 +6,14 @@
  * error (the issue's bar), and the model's gas per hedge must match the receipts.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadGasModel } from "../../scripts/sim/gas.ts";
-import { openFork, runFork, type ForkRun, type ForkSession } from "../../scripts/sim/fork.ts";
-import { runModel } from "../../scripts/sim/model.ts";
-import { generatePaths } from "../../scripts/sim/paths.ts";
-import { representativePoints, relDiff } from "../../scripts/sim/run.ts";
-import { DEFAULT_SCENARIO, defaultPoints, type Scenario } from "../../scripts/sim/scenario.ts";
-import { std } from "../../scripts/sim/stats.ts";
-import type { RunMetrics } from "../../scripts/sim/types.ts";
+import { loadGasModel } from "../../sim/gas.ts";
+import { openFork, runFork, type ForkRun, type ForkSession } from "../../sim/fork.ts";
+import { runModel } from "../../sim/model.ts";
+import { generatePaths } from "../../sim/paths.ts";
+import { representativePoints, relDiff } from "../../sim/run.ts";
+import { DEFAULT_SCENARIO, defaultPoints, type Scenario } from "../../sim/scenario.ts";
+import { std } from "../../sim/stats.ts";
+import type { RunMetrics } from "../../sim/types.ts";
 
 const scenario: Scenario = { ...DEFAULT_SCENARIO, steps: 300 };
 const PATHS = 3;

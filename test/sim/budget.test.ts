@@ -7,13 +7,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SizeResult } from "../../keeper/sizing/size.ts";
 import type { VaultSnapshot } from "../../keeper/types.ts";
-import { openFork, readBudgetLedger, runFork, type ForkRun, type ForkSession } from "../../scripts/sim/fork.ts";
-import { loadGasModel } from "../../scripts/sim/gas.ts";
-import { runModel, type BlockObserver } from "../../scripts/sim/model.ts";
-import { generatePaths } from "../../scripts/sim/paths.ts";
-import { relDiff } from "../../scripts/sim/run.ts";
-import { checkScenario, DEFAULT_SCENARIO, defaultPoints, type Scenario } from "../../scripts/sim/scenario.ts";
-import type { RunMetrics } from "../../scripts/sim/types.ts";
+import { openFork, readBudgetLedger, runFork, type ForkRun, type ForkSession } from "../../sim/fork.ts";
+import { loadGasModel } from "../../sim/gas.ts";
+import { runModel, type BlockObserver } from "../../sim/model.ts";
+import { generatePaths } from "../../sim/paths.ts";
+import { relDiff } from "../../sim/run.ts";
+import { checkScenario, DEFAULT_SCENARIO, defaultPoints, type Scenario } from "../../sim/scenario.ts";
+import type { RunMetrics } from "../../sim/types.ts";
 
 const BUDGET_ERRORS = ["NotionalBudgetExceeded", "SlippageBudgetExceeded"] as const;
 /** One budget unit (1e-4 quote), in quote wad: the vault's rounding of each charge. */

@@ -2,10 +2,10 @@
  * `npm run simulate` flags: defaults, every flag, `--help`, and errors that name each bad flag (all at once).
  */
 import { describe, expect, it } from "vitest";
-import { DEFAULT_SIM_OPTIONS, FLAGS, helpText, parseSimArgs, SimCliError, type SimOptions } from "../../scripts/sim/cli.ts";
-import { buildInputs } from "../../scripts/sim/run.ts";
-import { DEFAULT_SCENARIO } from "../../scripts/sim/scenario.ts";
-import { POLICY_FAMILIES } from "../../scripts/sim/types.ts";
+import { DEFAULT_SIM_OPTIONS, FLAGS, helpText, parseSimArgs, SimCliError, type SimOptions } from "../../sim/cli.ts";
+import { buildInputs } from "../../sim/run.ts";
+import { DEFAULT_SCENARIO } from "../../sim/scenario.ts";
+import { POLICY_FAMILIES } from "../../sim/types.ts";
 
 function options(argv: string[], env: Record<string, string | undefined> = {}): SimOptions {
   const parsed = parseSimArgs(argv, env);

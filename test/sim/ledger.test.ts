@@ -6,8 +6,8 @@ import { describe, expect, it } from "vitest";
 import { price, SECONDS_PER_YEAR } from "../../keeper/pricing/blackScholes.ts";
 import { numberToWad, WAD } from "../../keeper/pricing/wad.ts";
 import type { SeriesSnapshot, VaultSnapshot } from "../../keeper/types.ts";
-import { bookValue, Ledger, type LedgerOptions } from "../../scripts/sim/ledger.ts";
-import { DEFAULT_SCENARIO, initialSnapshot } from "../../scripts/sim/scenario.ts";
+import { bookValue, Ledger, type LedgerOptions } from "../../sim/ledger.ts";
+import { DEFAULT_SCENARIO, initialSnapshot } from "../../sim/scenario.ts";
 
 const base = initialSnapshot(DEFAULT_SCENARIO);
 const T0 = base.timestamp;

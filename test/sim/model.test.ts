@@ -8,8 +8,8 @@ import { describe, expect, it } from "vitest";
 import { chargeBudget, EMPTY_LEDGER, tradeCostWad, type BudgetLedger } from "../../keeper/sizing/budget.ts";
 import { getAmountIn, getAmountOut } from "../../keeper/sizing/amm.ts";
 import type { HedgeOrder } from "../../keeper/types.ts";
-import { executeRebalance, type VaultState } from "../../scripts/sim/model.ts";
-import { DEFAULT_SCENARIO, initialSnapshot, type Scenario } from "../../scripts/sim/scenario.ts";
+import { executeRebalance, type VaultState } from "../../sim/model.ts";
+import { DEFAULT_SCENARIO, initialSnapshot, type Scenario } from "../../sim/scenario.ts";
 
 const WAD = 10n ** 18n;
 const scenario: Scenario = { ...DEFAULT_SCENARIO, hedge: { ...DEFAULT_SCENARIO.hedge, budgetWindowSeconds: 600, slippageBudget: 5 } };

@@ -18,7 +18,7 @@ import {
   simulatePath,
   type PathSource,
   type PriceSeries,
-} from "../../scripts/sim/paths.ts";
+} from "../../sim/paths.ts";
 
 const ETH_CSV = "data/eth-usd.csv";
 const DAY = 86_400;

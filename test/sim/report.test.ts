@@ -12,10 +12,10 @@ import {
   paretoFrontier,
   writeReport,
   type SimReport,
-} from "../../scripts/sim/report.ts";
-import { mean, quantile, std, summarize } from "../../scripts/sim/stats.ts";
-import { frontierSvg } from "../../scripts/sim/svg.ts";
-import type { PointSummary, PolicyFamily, PolicyPoint, RunMetrics } from "../../scripts/sim/types.ts";
+} from "../../sim/report.ts";
+import { mean, quantile, std, summarize } from "../../sim/stats.ts";
+import { frontierSvg } from "../../sim/svg.ts";
+import type { PointSummary, PolicyFamily, PolicyPoint, RunMetrics } from "../../sim/types.ts";
 
 function point(family: PolicyFamily, label: string, param = 1): PolicyPoint {
   return {

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { wadToNumber } from "../../keeper/pricing/wad.ts";
-import { checkScenario, DEFAULT_SCENARIO, defaultPoints, initialSnapshot, minVaultDeposit, type Scenario } from "../../scripts/sim/scenario.ts";
+import { checkScenario, DEFAULT_SCENARIO, defaultPoints, initialSnapshot, minVaultDeposit, type Scenario } from "../../sim/scenario.ts";
 
 const WAD = 10n ** 18n;
 

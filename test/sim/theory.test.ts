@@ -13,12 +13,12 @@ import { describe, expect, it } from "vitest";
 import { greeks, SECONDS_PER_YEAR } from "../../keeper/pricing/blackScholes.ts";
 import { whalleyWilmottHalfWidth } from "../../keeper/policy/theory.ts";
 import { planBlock } from "../../keeper/tick.ts";
-import { loadGasModel } from "../../scripts/sim/gas.ts";
-import { planOptionsFor, readOf, runModel } from "../../scripts/sim/model.ts";
-import { generatePaths } from "../../scripts/sim/paths.ts";
-import { DEFAULT_SCENARIO, initialSnapshot, RULE_RISK_AVERSION, type Scenario } from "../../scripts/sim/scenario.ts";
-import { mean, std } from "../../scripts/sim/stats.ts";
-import type { PolicyPoint, RunMetrics } from "../../scripts/sim/types.ts";
+import { loadGasModel } from "../../sim/gas.ts";
+import { planOptionsFor, readOf, runModel } from "../../sim/model.ts";
+import { generatePaths } from "../../sim/paths.ts";
+import { DEFAULT_SCENARIO, initialSnapshot, RULE_RISK_AVERSION, type Scenario } from "../../sim/scenario.ts";
+import { mean, std } from "../../sim/stats.ts";
+import type { PolicyPoint, RunMetrics } from "../../sim/types.ts";
 
 const S = 100;
 const SIGMA = 0.2;

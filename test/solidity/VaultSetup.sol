@@ -17,7 +17,7 @@ import {BandUpkeep} from "../../contracts/BandUpkeep.sol";
 
 /// @dev The system every vault test starts from, with this contract as admin, manager, guardian and keeper:
 /// 3000 USDC/WETH, 10,000 WETH of AMM depth, 1M USDC in the vault, a 30-day ATM call and a 20-day put listed.
-/// The parameters are the deploy defaults (`scripts/lib/system.ts`).
+/// The parameters are the deploy defaults (`harness/system.ts`).
 abstract contract VaultSetup is TestBase {
     MockERC20 internal usdc;
     MockERC20 internal weth;

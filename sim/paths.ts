@@ -4,8 +4,8 @@
  * the same whatever the number of paths asked for, so a sweep can be extended or one path replayed alone.
  */
 import { readFileSync } from "node:fs";
-import { SECONDS_PER_YEAR } from "../../keeper/pricing/blackScholes.ts";
-import { mulberry32 } from "../lib/random.ts";
+import { SECONDS_PER_YEAR } from "../keeper/pricing/blackScholes.ts";
+import { mulberry32 } from "../harness/random.ts";
 
 export type PathSource =
   /** dS/S = μ dt + σ dW. */

@@ -45,7 +45,7 @@ async function vaultAbi(): Promise<AbiItem[]> {
 
 async function readAbi(name: string): Promise<AbiItem[]> {
   const artifact = JSON.parse(
-    await readFile(new URL(`../../artifacts/contracts/${artifactPath(name)}/${name}.json`, import.meta.url), "utf8"),
+    await readFile(new URL(`../artifacts/contracts/${artifactPath(name)}/${name}.json`, import.meta.url), "utf8"),
   ) as { abi: AbiItem[] };
   return artifact.abi;
 }

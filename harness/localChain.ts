@@ -4,8 +4,8 @@
  * the closest stand-in for a public chain on this machine.
  */
 import hre from "hardhat";
-import { arbitrageTo, priceE8 } from "../../scripts/lib/market.ts";
-import { buyOptions, deploySystem, listSeries, type HardhatViem, type System } from "../../scripts/lib/system.ts";
+import { arbitrageTo, priceE8 } from "./market.ts";
+import { buyOptions, deploySystem, listSeries, type HardhatViem, type System } from "./system.ts";
 import { sleep } from "./keeperProcess.ts";
 
 export interface LocalChain {

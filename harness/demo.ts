@@ -9,10 +9,10 @@ import { performance } from "node:perf_hooks";
 import hre from "hardhat";
 import { pino } from "pino";
 import { decodeEventLog, maxUint256, type Address, type TransactionReceipt } from "viem";
-import { optionVaultAbi } from "../../keeper/abi.ts";
-import { createChainClients, signerFromPrivateKey } from "../../keeper/chain/clients.ts";
-import { Keeper, type TickReport } from "../../keeper/keeper.ts";
-import type { PolicyConfig } from "../../keeper/types.ts";
+import { optionVaultAbi } from "../keeper/abi.ts";
+import { createChainClients, signerFromPrivateKey } from "../keeper/chain/clients.ts";
+import { Keeper, type TickReport } from "../keeper/keeper.ts";
+import type { PolicyConfig } from "../keeper/types.ts";
 import { mulberry32 } from "./random.ts";
 import { buyOptions, deploySystem, listSeries, priceE8, QUOTE_DECIMALS, quoteUnits, UNDERLYING_DECIMALS, underlyingUnits } from "./system.ts";
 

@@ -8,13 +8,13 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { arbitrageTo, priceE8 } from "../../scripts/lib/market.ts";
+import { arbitrageTo, priceE8 } from "./market.ts";
 import type { LocalChain } from "./localChain.ts";
 import { sleep } from "./until.ts";
 
 export { sleep, until } from "./until.ts";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
 
 /** Hardhat's (and anvil's) public test keys: never use them anywhere but a local chain. */
 export const TEST_KEYS = {

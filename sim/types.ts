@@ -5,7 +5,7 @@
  *
  * Units: quote (USD) for money, underlying (ETH) for deltas and trades, gas units for gas.
  */
-import type { PolicyConfig, RiskPreferences } from "../../keeper/types.ts";
+import type { PolicyConfig, RiskPreferences } from "../keeper/types.ts";
 
 /** The policy families the report draws one curve for. `band-zero`/`band-edge` are the band policy's two targets. */
 export const POLICY_FAMILIES = [

@@ -10,9 +10,9 @@
  * are worth their oracle value here; what they cost beyond it (AMM fee and price impact) and their gas are
  * costs, kept apart, so P&L is the replication error alone and cost is cost.
  */
-import { greeks, SECONDS_PER_YEAR } from "../../keeper/pricing/blackScholes.ts";
-import { wadToNumber } from "../../keeper/pricing/wad.ts";
-import type { VaultSnapshot } from "../../keeper/types.ts";
+import { greeks, SECONDS_PER_YEAR } from "../keeper/pricing/blackScholes.ts";
+import { wadToNumber } from "../keeper/pricing/wad.ts";
+import type { VaultSnapshot } from "../keeper/types.ts";
 import type { RunMetrics } from "./types.ts";
 
 /** A hedge's fill: the `Rebalanced` event's fields and the receipt's gas. */

@@ -14,12 +14,12 @@
  */
 import hre from "hardhat";
 import { decodeEventLog, encodeAbiParameters, encodeFunctionData, hexToBigInt, keccak256, maxUint256, toHex, type Abi, type Address, type Hex } from "viem";
-import { optionVaultAbi } from "../../keeper/abi.ts";
-import { readVaults, type VaultRef } from "../../keeper/chain/readVaults.ts";
-import { budgetLeftWad, type BudgetLedger } from "../../keeper/sizing/budget.ts";
-import type { HedgeOrder, VaultSnapshot } from "../../keeper/types.ts";
-import type { Deployment } from "../lib/deploy.ts";
-import { buyOptions, deploySystem, listSeries, receiptWaiter, ROLES, type HardhatViem } from "../lib/system.ts";
+import { optionVaultAbi } from "../keeper/abi.ts";
+import { readVaults, type VaultRef } from "../keeper/chain/readVaults.ts";
+import { budgetLeftWad, type BudgetLedger } from "../keeper/sizing/budget.ts";
+import type { HedgeOrder, VaultSnapshot } from "../keeper/types.ts";
+import type { Deployment } from "../harness/deploy.ts";
+import { buyOptions, deploySystem, listSeries, receiptWaiter, ROLES, type HardhatViem } from "../harness/system.ts";
 import { freshSlots, ledgerSlotWritten, type FreshSlots } from "./gas.ts";
 import { Ledger, type Fill } from "./ledger.ts";
 import { answerOf, blockTimestamp, RunPlanner, type BlockObserver } from "./model.ts";

@@ -3,7 +3,7 @@
  * report. Thin: the engines are `model.ts` and `fork.ts`, the analysis `stats.ts` and `report.ts`.
  */
 import { performance } from "node:perf_hooks";
-import { readDeployment, type Deployment } from "../lib/deploy.ts";
+import { readDeployment, type Deployment } from "../harness/deploy.ts";
 import { loadGasModel } from "./gas.ts";
 import { runModel } from "./model.ts";
 import { csvWindows, generatePaths, readPriceCsv, realizedVol, type PathSource } from "./paths.ts";

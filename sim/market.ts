@@ -3,7 +3,7 @@
  * fork mode sends the same answers to the contract. Exact bigint, so a model run sees the very reserves the fork
  * does.
  */
-import { getAmountIn, getAmountOut } from "../../keeper/sizing/amm.ts";
+import { getAmountIn, getAmountOut } from "../keeper/sizing/amm.ts";
 
 /** ⌊√n⌋ for n ≥ 0 (OpenZeppelin's `Math.sqrt` rounds down too). */
 export function isqrt(n: bigint): bigint {

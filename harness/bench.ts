@@ -6,8 +6,8 @@
 import { performance } from "node:perf_hooks";
 import hre from "hardhat";
 import { pino } from "pino";
-import { createChainClients, RequestCounter, signerFromPrivateKey } from "../../keeper/chain/clients.ts";
-import { Keeper } from "../../keeper/keeper.ts";
+import { createChainClients, RequestCounter, signerFromPrivateKey } from "../keeper/chain/clients.ts";
+import { Keeper } from "../keeper/keeper.ts";
 import { arbitrageTo, priceE8 } from "./market.ts";
 import { buyOptions, deployExtraVault, deploySystem, listSeries, QUOTE_DECIMALS, UNDERLYING_DECIMALS } from "./system.ts";
 

@@ -11,14 +11,14 @@
  *  - gas per hedge comes from the gas model (`gas.ts`, calibrated on measured receipts).
  * Fork mode (`fork.ts`) runs the same loop on a chain; `test/sim/agreement.test.ts` holds the two together.
  */
-import { greeks } from "../../keeper/pricing/blackScholes.ts";
-import { tokenScale, wadToNumber } from "../../keeper/pricing/wad.ts";
-import { budgetLeftWad, chargeBudget, EMPTY_LEDGER, tradeCostWad, type BudgetLedger } from "../../keeper/sizing/budget.ts";
-import { checkRebalance } from "../../keeper/sizing/size.ts";
-import { planBlock, updateHedgeAnchors, type HedgeAnchor, type PlanOptions, type VaultPlan } from "../../keeper/tick.ts";
-import type { HedgeOrder, SeriesSnapshot, VaultSnapshot } from "../../keeper/types.ts";
+import { greeks } from "../keeper/pricing/blackScholes.ts";
+import { tokenScale, wadToNumber } from "../keeper/pricing/wad.ts";
+import { budgetLeftWad, chargeBudget, EMPTY_LEDGER, tradeCostWad, type BudgetLedger } from "../keeper/sizing/budget.ts";
+import { checkRebalance } from "../keeper/sizing/size.ts";
+import { planBlock, updateHedgeAnchors, type HedgeAnchor, type PlanOptions, type VaultPlan } from "../keeper/tick.ts";
+import type { HedgeOrder, SeriesSnapshot, VaultSnapshot } from "../keeper/types.ts";
 import type { Address } from "viem";
-import type { ReadResult } from "../../keeper/chain/readVaults.ts";
+import type { ReadResult } from "../keeper/chain/readVaults.ts";
 import { freshSlots, hedgeGas, ledgerSlotWritten, type GasModel } from "./gas.ts";
 import { Ledger } from "./ledger.ts";
 import { realign, type Reserves } from "./market.ts";

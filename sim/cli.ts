@@ -3,7 +3,7 @@
  * into `SimOptions`. Every bad value is reported at once, each naming its flag.
  */
 import { parseArgs } from "node:util";
-import { DEFAULT_HEDGE_PARAMS } from "../lib/system.ts";
+import { DEFAULT_HEDGE_PARAMS } from "../harness/system.ts";
 import { POLICY_FAMILIES, type PolicyFamily } from "./types.ts";
 
 export const MODES = ["model", "fork", "both"] as const;

@@ -21,7 +21,7 @@
  */
 import { createServer, request as httpRequest, type ClientRequest, type IncomingMessage, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
-import { mulberry32 } from "../../scripts/lib/random.ts";
+import { mulberry32 } from "./random.ts";
 
 export interface FaultPlan {
   /** Probability of closing the socket without answering. */

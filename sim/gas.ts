@@ -12,7 +12,7 @@
  * rebalanced (the simulator's `startHedged` vault, whose opening hedge is minted) pays half of it.
  */
 import { readFileSync } from "node:fs";
-import type { BudgetLedger } from "../../keeper/sizing/budget.ts";
+import type { BudgetLedger } from "../keeper/sizing/budget.ts";
 
 export interface GasPoint {
   liveSeries: number;
@@ -50,7 +50,7 @@ export function gasModelFromSnapshot(snapshot: Record<string, number>): GasModel
   return { points, sellExtra: 0, revertGas: Math.round(points[0]!.gas / 2) };
 }
 
-export function loadGasModel(file = new URL("../../gas-snapshot.json", import.meta.url)): GasModel {
+export function loadGasModel(file = new URL("../gas-snapshot.json", import.meta.url)): GasModel {
   return gasModelFromSnapshot(JSON.parse(readFileSync(file, "utf8")) as Record<string, number>);
 }
 

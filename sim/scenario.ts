@@ -3,11 +3,11 @@
  * gas price, and the block clock; and the sweep of policy points run over it. Both modes start from the same
  * scenario: fork mode deploys it, model mode builds its first snapshot with `initialSnapshot`.
  */
-import { greeks, SECONDS_PER_YEAR } from "../../keeper/pricing/blackScholes.ts";
-import { numberToWad, wadToNumber } from "../../keeper/pricing/wad.ts";
-import { budgetLeftWad, EMPTY_LEDGER } from "../../keeper/sizing/budget.ts";
-import type { BookLimits, HedgeBounds, PolicyConfig, RiskParams, VaultSnapshot } from "../../keeper/types.ts";
-import { DEFAULT_BOOK_LIMITS, DEFAULT_HEDGE_PARAMS, DEFAULT_RISK_PARAMS } from "../lib/system.ts";
+import { greeks, SECONDS_PER_YEAR } from "../keeper/pricing/blackScholes.ts";
+import { numberToWad, wadToNumber } from "../keeper/pricing/wad.ts";
+import { budgetLeftWad, EMPTY_LEDGER } from "../keeper/sizing/budget.ts";
+import type { BookLimits, HedgeBounds, PolicyConfig, RiskParams, VaultSnapshot } from "../keeper/types.ts";
+import { DEFAULT_BOOK_LIMITS, DEFAULT_HEDGE_PARAMS, DEFAULT_RISK_PARAMS } from "../harness/system.ts";
 import type { PolicyFamily, PolicyPoint } from "./types.ts";
 
 /** One series the vault has sold: strike as a multiple of the starting spot, expiry in days from the start. */
@@ -68,7 +68,7 @@ const { volWad: _vol, rateWad: _rate, ...DEFAULT_CHARGES } = DEFAULT_RISK_PARAMS
 /**
  * The default: an ETH vault that has sold 100 one-week at-the-money calls, hedging on a 10,000 ETH pool with a
  * 30 bps fee, gas at 20 gwei, 12 s blocks, 1,000 blocks (3 h 20 min) per path; the vault's parameters are the
- * deployment defaults (`scripts/lib/system.ts`), its volatility the path's.
+ * deployment defaults (`harness/system.ts`), its volatility the path's.
  *
  * The hedging budget is the deployment default too — 3,000,000 of notional and 10,000 of slippage per 24 h — and
  * in this scenario it does not bind, so the sweep compares the policies rather than the budget: a whole path

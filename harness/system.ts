@@ -5,7 +5,7 @@
  */
 import type { NetworkConnection } from "hardhat/types/network";
 import { keccak256, parseUnits, toHex, zeroAddress, type Address } from "viem";
-import type { BookLimits, HedgeBounds, RiskParams } from "../../keeper/types.ts";
+import type { BookLimits, HedgeBounds, RiskParams } from "../keeper/types.ts";
 
 export type HardhatViem = NetworkConnection["viem"];
 
