@@ -12,6 +12,7 @@ import { decodeEventLog, maxUint256, type Address, type TransactionReceipt } fro
 import { optionVaultAbi } from "../keeper/abi.ts";
 import { createChainClients, signerFromPrivateKey } from "../keeper/chain/clients.ts";
 import { Keeper, type TickReport } from "../keeper/keeper.ts";
+import { type PolicyName } from "../keeper/policy/index.ts";
 import type { PolicyConfig } from "../keeper/types.ts";
 import { mulberry32 } from "./random.ts";
 import { buyOptions, deploySystem, listSeries, priceE8, QUOTE_DECIMALS, quoteUnits, UNDERLYING_DECIMALS, underlyingUnits } from "./system.ts";
@@ -24,16 +25,6 @@ const AMM_DEPTH_UNDERLYING = 10_000;
 /** The arbitrageur leaves the pool alone when it is this close to the oracle (dust trades only cost gas). */
 const ARB_THRESHOLD_BPS = 1;
 
-export const POLICY_NAMES = [
-  "every-block",
-  "interval",
-  "band",
-  "whalley-wilmott",
-  "gas-aware",
-  "delay-cap",
-  "time-or-move",
-] as const;
-export type PolicyName = (typeof POLICY_NAMES)[number];
 
 export interface DemoOptions {
   durationSec: number;

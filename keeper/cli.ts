@@ -4,8 +4,9 @@
  * configured by environment variables (`.env.example`).
  */
 import { parseArgs } from "node:util";
-import { ENV_VARS, LOG_LEVELS, POLICY_NAMES } from "./config.ts";
-import type { CliOverrides, LogLevel, PolicyName } from "./config.ts";
+import { ENV_VARS, LOG_LEVELS } from "./config.ts";
+import { POLICY_NAMES, type PolicyName } from "./policy/index.ts";
+import type { CliOverrides, LogLevel } from "./config.ts";
 
 export const COMMANDS = ["run", "once", "status", "help"] as const;
 

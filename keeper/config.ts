@@ -18,16 +18,7 @@ import { z } from "zod";
 import { decryptKeystore, KeystoreError } from "./chain/keystore.ts";
 import type { HedgeTarget, PolicyConfig, RiskPreferences } from "./types.ts";
 
-export const POLICY_NAMES = [
-  "every-block",
-  "interval",
-  "band",
-  "whalley-wilmott",
-  "gas-aware",
-  "delay-cap",
-  "time-or-move",
-] as const;
-export type PolicyName = PolicyConfig["name"];
+import { POLICY_NAMES, type PolicyName } from "./policy/index.ts";
 
 export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];

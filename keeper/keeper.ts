@@ -31,46 +31,10 @@ import { VaultHolds } from "./telemetry/holds.ts";
 import type { KeeperMetrics } from "./telemetry/metrics.ts";
 import type { Logger } from "./telemetry/logger.ts";
 import { planBlock, updateHedgeAnchors, type HedgeAnchor, type PlanOptions, type VaultPlan } from "./tick.ts";
-import type { HedgeOrder, PolicyConfig, RiskPreferences } from "./types.ts";
+import { DEFAULT_RESILIENCE, type KeeperOptions, type Resilience } from "./options.ts";
+import type { HedgeOrder } from "./types.ts";
 
-export interface KeeperOptions {
-  lens: Address;
-  vaults: readonly VaultRef[];
-  policy: PolicyConfig;
-  prefs: RiskPreferences;
-  maxSlippageBps: number;
-  minOutMarginBps: number;
-  caps: FeeCaps;
-  gasLimitPerHedge: bigint;
-  confirmations: number;
-  nativePriceQuote?: number | undefined;
-  greeksTolerance: number;
-  dryRun: boolean;
-  /** Seconds added to the block timestamp for the swap deadline. */
-  deadlineSeconds?: number;
-  /** Stuck-transaction replacement, retry backoff, gas budgets (defaults as in .env.example). */
-  resilience?: Partial<Resilience>;
-  /** Shadow mode: decide, sign nothing, and log each decision beside what happened on-chain. */
-  shadow?: boolean;
-}
-
-export interface Resilience {
-  replaceAfterBlocks: number;
-  feeBumpPercent: number;
-  retryBackoffBlocks: number;
-  gasBudgetPerHourWei: bigint | undefined;
-  gasBudgetPerDayWei: bigint | undefined;
-  maxOracleDeviationBps: number;
-}
-
-const DEFAULT_RESILIENCE: Resilience = {
-  maxOracleDeviationBps: 1000,
-  replaceAfterBlocks: 3,
-  feeBumpPercent: 12.5,
-  retryBackoffBlocks: 2,
-  gasBudgetPerHourWei: undefined,
-  gasBudgetPerDayWei: undefined,
-};
+export type { KeeperOptions } from "./options.ts";
 
 export interface KeeperDeps {
   client: PublicClient;

@@ -3,7 +3,8 @@
  * Thin CLI over `harness/demo.ts`.
  */
 import { parseArgs } from "node:util";
-import { DEFAULT_DEMO_OPTIONS, POLICY_NAMES, runDemo, type DemoOptions, type PolicyName } from "../harness/demo.ts";
+import { DEFAULT_DEMO_OPTIONS, runDemo, type DemoOptions } from "../harness/demo.ts";
+import { POLICY_NAMES, type PolicyName } from "../keeper/policy/index.ts";
 
 const USAGE = `Usage: npm start -- [options]   (or: node scripts/demo.ts [options])
 

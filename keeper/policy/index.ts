@@ -14,6 +14,18 @@ import { whalleyWilmott } from "./whalleyWilmott.ts";
 
 export { hedgeBenefitQuote } from "./benefit.ts";
 
+/** Every policy the keeper knows, by the name configuration and the simulator use. */
+export const POLICY_NAMES = [
+  "every-block",
+  "interval",
+  "band",
+  "whalley-wilmott",
+  "gas-aware",
+  "delay-cap",
+  "time-or-move",
+] as const satisfies readonly PolicyConfig["name"][];
+export type PolicyName = (typeof POLICY_NAMES)[number];
+
 /**
  * The policy's verdict, or `hold` when the vault would refuse a rebalance in this block (paused, oracle unusable —
  * stale, invalid, L2 sequencer down or in its grace period — or within `minRebalanceInterval`); the hold then says
