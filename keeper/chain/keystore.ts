@@ -1,6 +1,7 @@
 /**
  * Encrypted JSON keystores (Web3 Secret Storage Definition, version 3: the format of geth's `keystore/` files,
- * Foundry's `cast wallet import` and most wallets' "export JSON"), with `node:crypto` only.
+ * Foundry's `cast wallet import` and most wallets' "export JSON"), with `node:crypto` and, for the scrypt parameters
+ * OpenSSL refuses, `@noble/hashes`.
  *
  * Spec: https://ethereum.org/developers/docs/data-structures-and-encoding/web3-secret-storage/
  *   derivedKey = kdf(password, salt)              scrypt(n, r, p, dklen) or pbkdf2(c, hmac-sha256, dklen)
@@ -19,6 +20,7 @@ import {
   scryptSync,
   timingSafeEqual,
 } from "node:crypto";
+import { scrypt as nobleScrypt } from "@noble/hashes/scrypt";
 import { keccak256 } from "viem";
 import type { Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
@@ -246,92 +248,18 @@ function scrypt(
   }
   // RFC 7914 asks for n < 2^(16·r), and OpenSSL enforces it; but the spec's own test vector, and every scrypt
   // keystore web3.py / eth-keyfile writes, use r = 1 with n = 262144.
-  if (n >= 2 ** (16 * r)) return scryptPortable(password, salt, params);
+  // Those go to @noble/hashes (the copy viem already brings); the rest to OpenSSL, natively and faster.
   try {
+    if (n >= 2 ** (16 * r)) {
+      return Buffer.from(nobleScrypt(password, salt, { N: n, r, p, dkLen: dklen, maxmem: memoryBytes + 1024 * 1024 }));
+    }
     return scryptSync(password, salt, dklen, { N: n, r, p, maxmem: memoryBytes + 1024 * 1024 });
   } catch (error) {
-    // Node's messages here are about the parameters (e.g. "Invalid scrypt params"), never the inputs.
+    // Both libraries' messages here are about the parameters (e.g. "Invalid scrypt params"), never the inputs.
     const reason = error instanceof Error ? error.message : String(error);
     throw new KeystoreError(`${field}: scrypt rejected the parameters (${reason})`, { cause: error });
   }
 }
-
-// Stryker disable all: a cryptographic primitive pinned by the spec's known-answer vectors and a differential
-// test against node:crypto; instrumented, its inner loop makes one vector take minutes (Stryker's dry run times out).
-/**
- * scrypt (RFC 7914) in TypeScript, for the parameters OpenSSL refuses (see `scrypt`); PBKDF2 from node:crypto.
- * Same result as `crypto.scryptSync` wherever both run; a second or so for n = 262144, r = 1, p = 8. Exported
- * for its differential test.
- */
-export function scryptPortable(
-  password: string | Buffer,
-  salt: Buffer,
-  params: { n: number; r: number; p: number; dklen: number },
-): Buffer {
-  const { n, r, p, dklen } = params;
-  const blockBytes = 128 * r;
-  const b = pbkdf2Sync(password, salt, 1, p * blockBytes, "sha256");
-  const words = 32 * r;
-  const x = new Uint32Array(words);
-  const y = new Uint32Array(words);
-  const v = new Uint32Array(words * n);
-  const scratch = new Uint32Array(16);
-  for (let lane = 0; lane < p; lane++) {
-    const offset = lane * blockBytes;
-    // Words are little-endian (RFC 7914 §2), whatever the platform's order.
-    for (let i = 0; i < words; i++) x[i] = b.readUInt32LE(offset + 4 * i);
-    // ROMix: fill V with n successive BlockMix outputs, then walk it at data-dependent indices.
-    for (let i = 0; i < n; i++) {
-      v.set(x, i * words);
-      blockMix(x, y, scratch, r);
-    }
-    for (let i = 0; i < n; i++) {
-      // Integerify: the first word of the last 64-byte block; n ≤ 2^30, so its low 32 bits suffice.
-      const j = x[(2 * r - 1) * 16]! & (n - 1);
-      for (let k = 0; k < words; k++) x[k] = x[k]! ^ v[j * words + k]!;
-      blockMix(x, y, scratch, r);
-    }
-    for (let i = 0; i < words; i++) b.writeUInt32LE(x[i]!, offset + 4 * i);
-  }
-  return pbkdf2Sync(password, b, 1, dklen, "sha256");
-}
-
-/** scryptBlockMix: `x` (2r blocks of 16 words) in place; `y` and `t` are scratch. */
-function blockMix(x: Uint32Array, y: Uint32Array, t: Uint32Array, r: number): void {
-  t.set(x.subarray((2 * r - 1) * 16, 2 * r * 16));
-  for (let i = 0; i < 2 * r; i++) {
-    for (let k = 0; k < 16; k++) t[k] = t[k]! ^ x[i * 16 + k]!;
-    salsa20_8(t);
-    // Even blocks to the first half, odd ones to the second.
-    y.set(t, ((i >> 1) + (i & 1) * r) * 16);
-  }
-  x.set(y);
-}
-
-/** The Salsa20/8 core (RFC 7914 §3) on 16 words, in place. */
-function salsa20_8(b: Uint32Array): void {
-  let x0 = b[0]!, x1 = b[1]!, x2 = b[2]!, x3 = b[3]!, x4 = b[4]!, x5 = b[5]!, x6 = b[6]!, x7 = b[7]!;
-  let x8 = b[8]!, x9 = b[9]!, x10 = b[10]!, x11 = b[11]!, x12 = b[12]!, x13 = b[13]!, x14 = b[14]!, x15 = b[15]!;
-  const rotl = (a: number, shift: number) => (a << shift) | (a >>> (32 - shift));
-  for (let round = 0; round < 8; round += 2) {
-    // Columns.
-    x4 ^= rotl((x0 + x12) | 0, 7); x8 ^= rotl((x4 + x0) | 0, 9); x12 ^= rotl((x8 + x4) | 0, 13); x0 ^= rotl((x12 + x8) | 0, 18);
-    x9 ^= rotl((x5 + x1) | 0, 7); x13 ^= rotl((x9 + x5) | 0, 9); x1 ^= rotl((x13 + x9) | 0, 13); x5 ^= rotl((x1 + x13) | 0, 18);
-    x14 ^= rotl((x10 + x6) | 0, 7); x2 ^= rotl((x14 + x10) | 0, 9); x6 ^= rotl((x2 + x14) | 0, 13); x10 ^= rotl((x6 + x2) | 0, 18);
-    x3 ^= rotl((x15 + x11) | 0, 7); x7 ^= rotl((x3 + x15) | 0, 9); x11 ^= rotl((x7 + x3) | 0, 13); x15 ^= rotl((x11 + x7) | 0, 18);
-    // Rows.
-    x1 ^= rotl((x0 + x3) | 0, 7); x2 ^= rotl((x1 + x0) | 0, 9); x3 ^= rotl((x2 + x1) | 0, 13); x0 ^= rotl((x3 + x2) | 0, 18);
-    x6 ^= rotl((x5 + x4) | 0, 7); x7 ^= rotl((x6 + x5) | 0, 9); x4 ^= rotl((x7 + x6) | 0, 13); x5 ^= rotl((x4 + x7) | 0, 18);
-    x11 ^= rotl((x10 + x9) | 0, 7); x8 ^= rotl((x11 + x10) | 0, 9); x9 ^= rotl((x8 + x11) | 0, 13); x10 ^= rotl((x9 + x8) | 0, 18);
-    x12 ^= rotl((x15 + x14) | 0, 7); x13 ^= rotl((x12 + x15) | 0, 9); x14 ^= rotl((x13 + x12) | 0, 13); x15 ^= rotl((x14 + x13) | 0, 18);
-  }
-  // A Uint32Array stores modulo 2^32: these are the additions mod 2^32 of the spec.
-  b[0] = b[0]! + x0; b[1] = b[1]! + x1; b[2] = b[2]! + x2; b[3] = b[3]! + x3;
-  b[4] = b[4]! + x4; b[5] = b[5]! + x5; b[6] = b[6]! + x6; b[7] = b[7]! + x7;
-  b[8] = b[8]! + x8; b[9] = b[9]! + x9; b[10] = b[10]! + x10; b[11] = b[11]! + x11;
-  b[12] = b[12]! + x12; b[13] = b[13]! + x13; b[14] = b[14]! + x14; b[15] = b[15]! + x15;
-}
-// Stryker restore all
 
 /**
  * The AES-CTR initial counter block. eth-keyfile writes the iv as a big-endian integer without leading zero bytes,

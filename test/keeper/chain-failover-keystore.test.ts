@@ -14,7 +14,8 @@ import { keccak256, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { classifyRpcError, RpcUnavailableError, type RpcErrorInfo } from "../../keeper/chain/errors.ts";
-import { decryptKeystore, encryptKeystore, KeystoreError, scryptPortable, type KeystoreV3 } from "../../keeper/chain/keystore.ts";
+import { scrypt } from "@noble/hashes/scrypt";
+import { decryptKeystore, encryptKeystore, KeystoreError, type KeystoreV3 } from "../../keeper/chain/keystore.ts";
 import { failoverTransport, type FailoverOptions } from "../../keeper/chain/failover.ts";
 import { until } from "../../harness/until.ts";
 
@@ -858,7 +859,7 @@ describe("decryptKeystore: each refusal, with its exact message", () => {
 
 /**
  * `json` (a keystore under PASSWORD, with whatever kdf parameters it now has) re-encrypted to hold `plaintext`, with
- * a MAC that matches. scrypt runs on `scryptPortable`, which RFC 7914's vectors pin in keystore.test.ts.
+ * a MAC that matches. scrypt runs on @noble/hashes, as the keeper's does for parameters OpenSSL refuses.
  */
 function withPlaintext(json: string, plaintext: Hex): string {
   return edit(json, (k) => {
@@ -867,7 +868,7 @@ function withPlaintext(json: string, plaintext: Hex): string {
     const derived =
       k.crypto.kdf === "pbkdf2"
         ? pbkdf2Sync(PASSWORD, salt, params.c, params.dklen, "sha256")
-        : scryptPortable(PASSWORD, salt, { n: params.n, r: params.r, p: params.p, dklen: params.dklen });
+        : Buffer.from(scrypt(PASSWORD, salt, { N: params.n, r: params.r, p: params.p, dkLen: params.dklen }));
     const cipher = createCipheriv("aes-128-ctr", derived.subarray(0, 16), Buffer.from(k.crypto.cipherparams.iv, "hex"));
     const ciphertext = Buffer.concat([cipher.update(Buffer.from(plaintext.slice(2), "hex")), cipher.final()]);
     k.crypto.ciphertext = ciphertext.toString("hex");

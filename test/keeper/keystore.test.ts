@@ -6,7 +6,7 @@ import { createCipheriv, scryptSync } from "node:crypto";
 import { keccak256, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { describe, expect, it } from "vitest";
-import { decryptKeystore, encryptKeystore, KeystoreError, scryptPortable, type KeystoreV3 } from "../../keeper/chain/keystore.ts";
+import { decryptKeystore, encryptKeystore, KeystoreError, type KeystoreV3 } from "../../keeper/chain/keystore.ts";
 
 // The Web3 Secret Storage Definition's test vectors, as geth keeps them in accounts/keystore/testdata/v3_test_vector.json.
 const SPEC_PASSWORD = "testpassword";
@@ -99,7 +99,7 @@ describe("decryptKeystore: known answers", () => {
   });
 
   it("decrypts the spec's scrypt vector (n = 262144, r = 1, p = 8), parameters OpenSSL refuses", () => {
-    // RFC 7914 wants n < 2^(16r); node:crypto enforces it, so this runs on the TypeScript scrypt. web3.py writes
+    // RFC 7914 wants n < 2^(16r); node:crypto enforces it, so this runs on @noble/hashes' scrypt. web3.py writes
     // the same parameters.
     expect(() => scryptSync("x", "y", 32, { N: 262144, r: 1, p: 8, maxmem: 2 ** 30 })).toThrow(/memory limit/);
     expect(decryptKeystore(JSON.stringify(SPEC_SCRYPT), SPEC_PASSWORD)).toBe(SPEC_KEY);
@@ -308,24 +308,5 @@ describe("decryptKeystore: refusals", () => {
     const noC = JSON.parse(JSON.stringify(SPEC_PBKDF2));
     delete noC.crypto.kdfparams.c;
     expect(keystoreError(JSON.stringify(noC), SPEC_PASSWORD).message).toBe("crypto.kdfparams.c is missing");
-  });
-});
-
-describe("scryptPortable", () => {
-  it.each([
-    { n: 1024, r: 8, p: 1, dklen: 32 },
-    { n: 16, r: 1, p: 3, dklen: 64 },
-    { n: 256, r: 3, p: 2, dklen: 48 },
-  ])("agrees with node:crypto's scrypt where both run: %o", (params) => {
-    const salt = Buffer.from("NaCl");
-    const expected = scryptSync("password", salt, params.dklen, { N: params.n, r: params.r, p: params.p });
-    expect(scryptPortable("password", salt, params).toString("hex")).toBe(expected.toString("hex"));
-  });
-
-  it("matches RFC 7914's test vector (N = 1024, r = 8, p = 16)", () => {
-    const derived = scryptPortable("password", Buffer.from("NaCl"), { n: 1024, r: 8, p: 16, dklen: 64 });
-    expect(derived.toString("hex")).toBe(
-      "fdbabe1c9d3472007856e7190d01e9fe7c6ad7cbc8237830e77376634b3731622eaf30d92e22a3886ff109279d9830dac727afb94a83ee6d8360cbdfa2cc0640",
-    );
   });
 });
