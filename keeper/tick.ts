@@ -1,16 +1,24 @@
 /**
  * One block's decisions, as a pure function of what was read: for each vault, the model view, the policy's
  * decision, the sized order (or why not), and the off-chain cross-check of the on-chain Greeks. No client, no
- * clock: the live keeper and the simulator call the very same function.
+ * clock, no chain type: it takes a `BlockInput` (plain data), which a chain read is and the simulator's model
+ * builds, so the live keeper and the simulator call the very same function.
  */
 import type { Address } from "viem";
-import type { ReadResult } from "./chain/readVaults.ts";
 import { decide } from "./policy/index.ts";
-import { bookGreeksOffChain, greeksDisagreement, toMarketView } from "./pricing/view.ts";
+import { bookGreeksOffChain, greeksDisagreement, oracleDeviationBps, poolView, toMarketView } from "./pricing/view.ts";
 import { wadToNumber } from "./pricing/wad.ts";
 import { gasCostQuote, rebalanceGasUnits } from "./sizing/gasModel.ts";
 import { sizeHedge, type SizeResult } from "./sizing/size.ts";
-import type { CostModel, Decision, MarketView, PolicyConfig, RiskPreferences, VaultSnapshot } from "./types.ts";
+import type {
+  BlockInput,
+  CostModel,
+  Decision,
+  MarketView,
+  PolicyConfig,
+  RiskPreferences,
+  VaultSnapshot,
+} from "./types.ts";
 
 export interface PlanOptions {
   policy: PolicyConfig;
@@ -32,8 +40,8 @@ export interface PlanOptions {
   crossCheckGreeks?: boolean;
   /** Vaults with a hedge still pending: decided on, but never sized (at most one pending hedge per vault). */
   pendingVaults: ReadonlySet<Address>;
-  /** An oracle further than this from the pool's price is "wild": hold (default 1000 bps). */
-  maxOracleDeviationBps?: number;
+  /** An oracle further than this from the pool's price is "wild": hold (cause `wild-oracle`), basis points. */
+  maxOracleDeviationBps: number;
   /** Each vault's spot at its last hedge (`updateHedgeAnchors`); a vault without one has `lastHedgeSpot` unknown. */
   hedgeAnchors?: ReadonlyMap<Address, HedgeAnchor>;
 }
@@ -101,7 +109,7 @@ export interface VaultPlan {
 /** The cost model of one hedge on `snapshot`'s vault at the block's fees. */
 export function costModelFor(snapshot: VaultSnapshot, baseFeePerGas: bigint, options: PlanOptions): CostModel {
   const spot = wadToNumber(snapshot.spotWad);
-  const reserveUnderlying = Number(snapshot.ammReserveUnderlying) / 10 ** snapshot.underlyingDecimals;
+  const pool = poolView(snapshot);
   return {
     gasCostQuote: gasCostQuote({
       gasUnits: rebalanceGasUnits(snapshot.book.length),
@@ -109,31 +117,32 @@ export function costModelFor(snapshot: VaultSnapshot, baseFeePerGas: bigint, opt
       tipWei: options.tipWei,
       nativePriceQuote: options.nativePriceQuote ?? spot,
     }),
-    feeRate: Number(snapshot.ammFeeBps) / 10_000,
-    eta: reserveUnderlying > 0 ? spot / reserveUnderlying : Number.POSITIVE_INFINITY,
+    feeRate: pool.feeRate,
+    eta: pool.reserveUnderlying > 0 ? spot / pool.reserveUnderlying : Number.POSITIVE_INFINITY,
   };
 }
 
-/** How far the oracle is from the pool's own price, in basis points of the pool price (Infinity for an empty pool). */
-export function oracleDeviationBps(snapshot: VaultSnapshot): number {
-  if (snapshot.ammReserveUnderlying === 0n || snapshot.ammReserveQuote === 0n) return Number.POSITIVE_INFINITY;
-  const pool =
-    Number(snapshot.ammReserveQuote) / 10 ** snapshot.quoteDecimals / (Number(snapshot.ammReserveUnderlying) / 10 ** snapshot.underlyingDecimals);
-  return (Math.abs(wadToNumber(snapshot.spotWad) - pool) / pool) * 10_000;
-}
-
-export function planBlock(read: ReadResult, options: PlanOptions): VaultPlan[] {
-  return read.vaults.map((snapshot) => {
+/**
+ * Each vault's plan for the block: its view at the block's base fee, the decision (a `wild-oracle` hold when the
+ * oracle is more than `maxOracleDeviationBps` from the pool's price, else the policy's through `decide`), the order
+ * sized when the decision is to rebalance and no hedge is pending, and the Greeks cross-check.
+ */
+export function planBlock(block: BlockInput, options: PlanOptions): VaultPlan[] {
+  return block.vaults.map((snapshot) => {
     const anchor = options.hedgeAnchors?.get(snapshot.vault);
     // An anchor from another rebalance (the caller did not update it for this read) is not this hedge's spot.
     const lastHedgeSpot = anchor?.block === snapshot.lastRebalanceBlock ? anchor.spot : undefined;
-    const view = toMarketView(snapshot, costModelFor(snapshot, read.chain.baseFeePerGas, options), lastHedgeSpot);
+    const view = toMarketView(snapshot, costModelFor(snapshot, block.chain.baseFeePerGas, options), lastHedgeSpot);
     const deviation = oracleDeviationBps(snapshot);
-    const maxDeviation = options.maxOracleDeviationBps ?? 1000;
+    const maxDeviation = options.maxOracleDeviationBps;
     // A wild oracle (far from the pool) is either wrong or ahead of arbitrage: no hedge until they agree.
     const decision: Decision =
       deviation > maxDeviation
-        ? { kind: "hold", reason: `wild oracle: ${Math.round(deviation)} bps from the pool price (max ${maxDeviation})` }
+        ? {
+            kind: "hold",
+            cause: "wild-oracle",
+            reason: `wild oracle: ${Math.round(deviation)} bps from the pool price (max ${maxDeviation})`,
+          }
         : decide(view, options.policy, options.prefs);
     const pending = options.pendingVaults.has(snapshot.vault);
     const plan: VaultPlan = {

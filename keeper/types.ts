@@ -121,6 +121,17 @@ export interface ChainSnapshot {
   baseFeePerGas: bigint;
 }
 
+/**
+ * One block as the pure core (`planBlock` in keeper/tick.ts) takes it: the block's facts and every vault seen at
+ * it, plain data. A chain read (`ReadResult`, keeper/chain/readVaults.ts) is one as it stands; the simulator's
+ * model builds one around the snapshot it computes, with nothing to invent.
+ */
+export interface BlockInput {
+  /** The block the vaults were read at; its base fee prices a hedge's gas. */
+  chain: ChainSnapshot;
+  vaults: readonly VaultSnapshot[];
+}
+
 /** The costs a hedge pays, in quote units (e.g. USD). */
 export interface CostModel {
   /** Cost of one hedge transaction's gas, quote units (gas used × fee per gas × native token price). */
@@ -171,9 +182,18 @@ export interface MarketView {
 /** Where a rebalance aims. */
 export type HedgeTarget = "zero" | "edge";
 
+/**
+ * Why a vault holds, for code to branch on (`reason` is for people, and its wording may change):
+ * - `policy`: the policy sees nothing worth trading in this block;
+ * - `cannot-trade`: the vault would refuse a rebalance in this block (paused, oracle unusable, rebalance spacing),
+ *   whatever the policy says (`decide` in keeper/policy/index.ts);
+ * - `wild-oracle`: the oracle is further from the pool's price than the keeper trusts (`planBlock`).
+ */
+export type HoldCause = "policy" | "cannot-trade" | "wild-oracle";
+
 /** A policy's verdict for one vault at one block. */
 export type Decision =
-  | { kind: "hold"; reason: string; band?: number }
+  | { kind: "hold"; cause: HoldCause; reason: string; band?: number }
   | {
       kind: "rebalance";
       /** Delta to reach, underlying units (0, or the band's edge on the current side). */

@@ -1,11 +1,12 @@
 /**
  * One RPC request per block: `VaultLens.read` returns the block's number, time, base fee and chain id, the
  * signer's balance, and every vault's state (and book) in a single `eth_call`, converted here into
- * `VaultSnapshot`s. Reads are pinned to one block: all vaults are seen at the same state.
+ * `VaultSnapshot`s. Reads are pinned to one block: all vaults are seen at the same state. The result is the pure
+ * core's `BlockInput` as it stands (plus what only the keeper's side uses), so it goes to `planBlock` unconverted.
  */
 import { decodeErrorResult, type Address, type BlockTag, type Hex, type PublicClient } from "viem";
 import { mockAmmAbi, optionVaultAbi, vaultLensAbi } from "../abi.ts";
-import { ORACLE_STATUSES, type ChainSnapshot, type OracleStatus, type VaultSnapshot } from "../types.ts";
+import { ORACLE_STATUSES, type BlockInput, type ChainSnapshot, type OracleStatus, type VaultSnapshot } from "../types.ts";
 
 /** A vault to read, with the token decimals needed to convert its amounts. */
 export interface VaultRef {
@@ -14,7 +15,8 @@ export interface VaultRef {
   underlyingDecimals: number;
 }
 
-export interface ReadResult {
+/** One block's read: a `BlockInput`, plus the chain id, the signer's balance and the vaults that could not be read. */
+export interface ReadResult extends BlockInput {
   chain: ChainSnapshot & { chainId: bigint; accountBalance: bigint };
   vaults: VaultSnapshot[];
   /**

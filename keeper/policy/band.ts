@@ -10,7 +10,12 @@ export type BandPolicy = Extract<PolicyConfig, { name: "band" }>;
 export function band(view: MarketView, policy: BandPolicy): Decision {
   const absDelta = Math.abs(view.delta);
   if (!(absDelta > policy.band)) {
-    return { kind: "hold", reason: `band: |delta| ${f(absDelta)} ≤ band ${f(policy.band)}`, band: policy.band };
+    return {
+      kind: "hold",
+      cause: "policy",
+      reason: `band: |delta| ${f(absDelta)} ≤ band ${f(policy.band)}`,
+      band: policy.band,
+    };
   }
   const targetDelta = policy.target === "zero" ? 0 : Math.sign(view.delta) * policy.band;
   return {

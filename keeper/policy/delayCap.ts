@@ -17,11 +17,16 @@ export function delayCap(view: MarketView, policy: DelayCapPolicy): Decision {
   if (view.blocksSinceHedge < policy.minDelayBlocks) {
     return {
       kind: "hold",
+      cause: "policy",
       reason: `delay-cap: ${view.blocksSinceHedge} of ${policy.minDelayBlocks} blocks since the last hedge`,
     };
   }
   if (absDelta <= policy.minTrade) {
-    return { kind: "hold", reason: `delay-cap: |delta| ${f(absDelta)} ≤ minTrade ${f(policy.minTrade)}` };
+    return {
+      kind: "hold",
+      cause: "policy",
+      reason: `delay-cap: |delta| ${f(absDelta)} ≤ minTrade ${f(policy.minTrade)}`,
+    };
   }
   const since = Number.isFinite(view.blocksSinceHedge)
     ? `${view.blocksSinceHedge} blocks since the last hedge`

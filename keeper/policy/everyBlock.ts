@@ -14,5 +14,9 @@ export function everyBlock(view: MarketView, policy: EveryBlockPolicy): Decision
       reason: `every-block: |delta| ${f(absDelta)} > minTrade ${f(policy.minTrade)}, hedge to zero`,
     };
   }
-  return { kind: "hold", reason: `every-block: |delta| ${f(absDelta)} ≤ minTrade ${f(policy.minTrade)}` };
+  return {
+    kind: "hold",
+    cause: "policy",
+    reason: `every-block: |delta| ${f(absDelta)} ≤ minTrade ${f(policy.minTrade)}`,
+  };
 }

@@ -20,6 +20,7 @@ export function gasAware(view: MarketView, _policy: GasAwarePolicy, prefs: RiskP
   if (!(trade.netValue > 0)) {
     return {
       kind: "hold",
+      cause: "policy",
       reason:
         `gas-aware: |delta| ${f(absDelta)} ≤ threshold ${f(trade.threshold)}: no trade pays for ` +
         `gas ${f(params.gasCost)} and fee + impact`,
@@ -27,7 +28,12 @@ export function gasAware(view: MarketView, _policy: GasAwarePolicy, prefs: RiskP
     };
   }
   if (!(trade.size > MIN_HEDGE_DELTA)) {
-    return { kind: "hold", reason: `gas-aware: the best trade ${f(trade.size)} is noise`, band: trade.threshold };
+    return {
+      kind: "hold",
+      cause: "policy",
+      reason: `gas-aware: the best trade ${f(trade.size)} is noise`,
+      band: trade.threshold,
+    };
   }
   const targetDelta = view.delta - Math.sign(view.delta) * trade.size;
   return {

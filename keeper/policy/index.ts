@@ -27,9 +27,9 @@ export const POLICY_NAMES = [
 export type PolicyName = (typeof POLICY_NAMES)[number];
 
 /**
- * The policy's verdict, or `hold` when the vault would refuse a rebalance in this block (paused, oracle unusable —
- * stale, invalid, L2 sequencer down or in its grace period — or within `minRebalanceInterval`); the hold then says
- * what the policy would have done and keeps its band.
+ * The policy's verdict (a hold's cause `policy`), or a hold with cause `cannot-trade` when the vault would refuse a
+ * rebalance in this block (paused, oracle unusable — stale, invalid, L2 sequencer down or in its grace period — or
+ * within `minRebalanceInterval`); that hold says what the policy would have done and keeps its band.
  */
 export function decide(view: MarketView, policy: PolicyConfig, prefs: RiskPreferences): Decision {
   const verdict = evaluate(view, policy, prefs);
@@ -37,6 +37,7 @@ export function decide(view: MarketView, policy: PolicyConfig, prefs: RiskPrefer
   const would = verdict.kind === "rebalance" ? "would rebalance: " : "";
   return {
     kind: "hold",
+    cause: "cannot-trade",
     reason: `vault cannot trade in this block (paused, oracle unusable or rebalance spacing); ${would}${verdict.reason}`,
     ...(verdict.band === undefined ? {} : { band: verdict.band }),
   };

@@ -9,11 +9,16 @@ export function interval(view: MarketView, policy: IntervalPolicy): Decision {
   if (view.blocksSinceHedge < policy.intervalBlocks) {
     return {
       kind: "hold",
+      cause: "policy",
       reason: `interval: ${view.blocksSinceHedge} of ${policy.intervalBlocks} blocks since the last hedge`,
     };
   }
   if (absDelta <= policy.minTrade) {
-    return { kind: "hold", reason: `interval: |delta| ${f(absDelta)} ≤ minTrade ${f(policy.minTrade)}` };
+    return {
+      kind: "hold",
+      cause: "policy",
+      reason: `interval: |delta| ${f(absDelta)} ≤ minTrade ${f(policy.minTrade)}`,
+    };
   }
   const since = Number.isFinite(view.blocksSinceHedge)
     ? `${view.blocksSinceHedge} blocks since the last hedge`

@@ -29,6 +29,7 @@ export function timeOrMove(view: MarketView, policy: TimeOrMovePolicy): Decision
   if (!timeDue && !moveDue) {
     return {
       kind: "hold",
+      cause: "policy",
       reason:
         `time-or-move: ${since} (< ${policy.maxBlocks}) and ` +
         (movedBps === undefined ? moved : `${moved} (< ${f(policy.moveBps)})`),
@@ -41,6 +42,7 @@ export function timeOrMove(view: MarketView, policy: TimeOrMovePolicy): Decision
   if (absDelta <= policy.minTrade) {
     return {
       kind: "hold",
+      cause: "policy",
       reason: `time-or-move: ${triggers}, but |delta| ${f(absDelta)} ≤ minTrade ${f(policy.minTrade)}`,
     };
   }

@@ -25,6 +25,7 @@ export function whalleyWilmott(view: MarketView, policy: WhalleyWilmottPolicy, p
   if (!(absDelta > Math.max(halfWidth, MIN_HEDGE_DELTA))) {
     return {
       kind: "hold",
+      cause: "policy",
       reason: `whalley-wilmott: |delta| ${f(absDelta)} ≤ H ${f(halfWidth)} (${params})`,
       band: halfWidth,
     };

@@ -1,11 +1,12 @@
 /**
  * The snapshot → model boundary: `toMarketView` turns what the chain said (bigint, wad) into the `MarketView`
- * the policies read (float64, natural units), and `bookGreeksOffChain` recomputes the book's Greeks with the
- * float64 model so the keeper can notice when the on-chain numbers (or its own inputs) go wrong.
+ * the policies read (float64, natural units), `poolView` does the same for the vault's pool, and
+ * `bookGreeksOffChain` recomputes the book's Greeks with the float64 model so the keeper can notice when the
+ * on-chain numbers (or its own inputs) go wrong.
  */
 import type { CostModel, MarketView, SeriesSnapshot, VaultSnapshot } from "../types.ts";
 import { greeks, SECONDS_PER_YEAR } from "./blackScholes.ts";
-import { numberToWad, wadToNumber } from "./wad.ts";
+import { numberToWad, tokenToNumber, wadToNumber } from "./wad.ts";
 
 /** `BlackScholes.MIN_PRICE_WAD` / `MAX_PRICE_WAD`: outside, the vault reports zero book Greeks. */
 const MIN_PRICE_WAD = 10n ** 12n;
@@ -85,6 +86,31 @@ export function toMarketView(snapshot: VaultSnapshot, costs: CostModel, lastHedg
     costs,
     ...(lastHedgeSpot === undefined ? {} : { lastHedgeSpot }),
   };
+}
+
+/** The vault's pool as the model sees it: reserves in whole tokens, the fee as a fraction of the input. */
+export interface PoolView {
+  reserveUnderlying: number;
+  reserveQuote: number;
+  /** 0.003 for 30 bps. */
+  feeRate: number;
+}
+
+/** The snapshot's pool in natural units. */
+export function poolView(snapshot: VaultSnapshot): PoolView {
+  return {
+    reserveUnderlying: tokenToNumber(snapshot.ammReserveUnderlying, snapshot.underlyingDecimals),
+    reserveQuote: tokenToNumber(snapshot.ammReserveQuote, snapshot.quoteDecimals),
+    feeRate: Number(snapshot.ammFeeBps) / 10_000,
+  };
+}
+
+/** How far the oracle is from the pool's own price, in basis points of the pool price (Infinity for an empty pool). */
+export function oracleDeviationBps(snapshot: VaultSnapshot): number {
+  if (snapshot.ammReserveUnderlying === 0n || snapshot.ammReserveQuote === 0n) return Number.POSITIVE_INFINITY;
+  const pool = poolView(snapshot);
+  const poolPrice = pool.reserveQuote / pool.reserveUnderlying;
+  return (Math.abs(wadToNumber(snapshot.spotWad) - poolPrice) / poolPrice) * 10_000;
 }
 
 /**

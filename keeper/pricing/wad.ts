@@ -65,6 +65,15 @@ export function numberToWad(x: number): bigint {
   return x < 0 ? -abs : abs;
 }
 
+/**
+ * A token amount (its own decimals) as a float64 in whole tokens, `Number(amount) / 10^decimals`: rounded twice
+ * (the amount once past 2^53, then the division), so within a few ulps — for the model's view of a pool, never for
+ * an amount sent on-chain (`wadToToken` is exact).
+ */
+export function tokenToNumber(amount: bigint, decimals: number): number {
+  return Number(amount) / 10 ** decimals;
+}
+
 /** 10^(18 − decimals): token amount × scale = wad. Throws `RangeError` outside the vault's [0, 18]. */
 export function tokenScale(decimals: number): bigint {
   if (!Number.isInteger(decimals) || decimals < 0 || decimals > MAX_TOKEN_DECIMALS) {

@@ -1,7 +1,14 @@
 /**
- * What one hedge transaction costs in gas, and in quote units. Calibrated on `gas-snapshot.json`
- * (`npm run gas`): a rebalance is ~99.5k gas with 1 live series, ~145k with 10 and ~256k with 32 — about
- * 94.5k fixed plus 5k per live series (one cold SLOAD and one Black–Scholes delta each).
+ * What one hedge transaction costs in gas, and in quote units: the estimate the policies weigh a hedge's benefit
+ * against (`costModelFor` in keeper/tick.ts). The simulator charges gas from its own model of the same snapshot
+ * (sim/gas.ts), which also knows a vault's first hedge.
+ *
+ * Linear in the live series (one cold SLOAD and one Black–Scholes delta each). The committed `gas-snapshot.json`
+ * (`npm run gas`) measures a later hedge (not the vault's first) at 103,936 gas with 1 live series, 149,378 with 10
+ * and 260,219 with 32: a least-squares line of ≈ 98,900 fixed + 5,040 per series. The constants below are an
+ * older calibration, up to 4.2% under those rows (at 1 series); they stay because they feed every decision the
+ * simulator reports, and `test/keeper/gasModel.test.ts` fails once they drift more than 5% from any row. A vault's
+ * first hedge costs ≈ 34k more (two storage slots written from zero), a one-off this model leaves out.
  */
 export const REBALANCE_GAS_FIXED = 94_500;
 export const REBALANCE_GAS_PER_SERIES = 5_100;

@@ -105,7 +105,7 @@ export class VaultHolds {
       );
     }
 
-    const wild = plan.decision.kind === "hold" && plan.decision.reason.startsWith("wild oracle");
+    const wild = plan.decision.kind === "hold" && plan.decision.cause === "wild-oracle";
     if (wild !== prev.wild) {
       next.wild = wild;
       lines.push(

@@ -4,10 +4,9 @@
  * ends, `debug` in between. Plans come from the real `planBlock`, so the skips are the ones sizing produces.
  */
 import { describe, expect, it } from "vitest";
-import type { ReadResult } from "../../keeper/chain/readVaults.ts";
 import { VaultHolds, type HoldLogLine } from "../../keeper/telemetry/holds.ts";
 import { planBlock, type PlanOptions, type VaultPlan } from "../../keeper/tick.ts";
-import type { VaultSnapshot } from "../../keeper/types.ts";
+import type { BlockInput, Decision, VaultSnapshot } from "../../keeper/types.ts";
 
 const W = 10n ** 18n;
 
@@ -64,16 +63,16 @@ const options: PlanOptions = {
   tipWei: 10n ** 9n,
   greeksTolerance: 1e-6,
   pendingVaults: new Set(),
+  maxOracleDeviationBps: 1000,
 };
 
 function plan(overrides: Partial<VaultSnapshot> = {}): VaultPlan {
   const s = snapshot(overrides);
-  const read: ReadResult = {
-    chain: { blockNumber: s.blockNumber, timestamp: s.timestamp, baseFeePerGas: 10n ** 9n, chainId: 31337n, accountBalance: W },
+  const block: BlockInput = {
+    chain: { blockNumber: s.blockNumber, timestamp: s.timestamp, baseFeePerGas: 10n ** 9n },
     vaults: [s],
-    failures: [],
   };
-  return planBlock(read, options)[0]!;
+  return planBlock(block, options)[0]!;
 }
 
 /** The lines above debug level: what an operator reads. */
@@ -135,6 +134,27 @@ describe("VaultHolds", () => {
     expect(loud(holds.observe(paused))).toEqual([["warn", "vault paused (VaultPaused): no hedge until it is unpaused"]]);
     expect(loud(holds.observe(paused))).toEqual([]);
     expect(loud(holds.observe(plan()))).toContainEqual(["info", "vault unpaused: hedging resumes"]);
+  });
+
+  it("warns once while the oracle is far from the pool price, and says once when they agree again", () => {
+    const holds = new VaultHolds();
+    const wild = plan({ spotWad: 3_500n * W });
+    expect(wild.decision).toMatchObject({ kind: "hold", cause: "wild-oracle" });
+    const first = holds.observe(wild);
+    expect(loud(first)).toEqual([["warn", "oracle far from the pool price: no hedge until they agree"]]);
+    expect(first[0]!.fields).toMatchObject({ reason: wild.decision.reason });
+    expect(loud(holds.observe(wild))).toEqual([]);
+    expect(loud(holds.observe(plan()))).toEqual([["info", "oracle and pool agree again: hedging resumes"]]);
+  });
+
+  it("goes by the decision's cause, not by the words of its reason", () => {
+    const holds = new VaultHolds();
+    const calm = plan();
+    const as = (decision: Decision): VaultPlan => ({ ...calm, decision });
+    const reworded = as({ kind: "hold", cause: "wild-oracle", reason: "the oracle and the pool disagree" });
+    expect(loud(holds.observe(reworded))).toEqual([["warn", "oracle far from the pool price: no hedge until they agree"]]);
+    const lookalike = as({ kind: "hold", cause: "policy", reason: "wild oracle: a policy's words" });
+    expect(loud(holds.observe(lookalike))).toEqual([["info", "oracle and pool agree again: hedging resumes"]]);
   });
 
   it("keeps each vault's holds apart", () => {

@@ -340,7 +340,7 @@ describe("decide when the vault cannot trade", () => {
     const verdict = decide(marketView({ delta: -3 }), band, PREFS);
     expect(verdict.kind).toBe("rebalance");
     const d = decide(marketView({ delta: -3, canTrade: false }), band, PREFS);
-    expect(d).toStrictEqual({ kind: "hold", reason: expect.stringMatching(/cannot trade/), band: 0.5 });
+    expect(d).toStrictEqual({ kind: "hold", cause: "cannot-trade", reason: expect.stringMatching(/cannot trade/), band: 0.5 });
     expect(d.reason.endsWith(`; would rebalance: ${verdict.reason}`)).toBe(true);
   });
 
@@ -357,7 +357,7 @@ describe("decide when the vault cannot trade", () => {
   it("carries a band only when the policy's verdict has one", () => {
     const interval = { name: "interval", intervalBlocks: 1, minTrade: 0 } as const;
     const d: Decision = decide(marketView({ canTrade: false }), interval, PREFS);
-    expect(d).toStrictEqual({ kind: "hold", reason: expect.stringMatching(/would rebalance: interval: /) });
+    expect(d).toStrictEqual({ kind: "hold", cause: "cannot-trade", reason: expect.stringMatching(/would rebalance: interval: /) });
     expect("band" in d).toBe(false);
   });
 });

@@ -155,7 +155,7 @@ describe("decide", () => {
     expect(decision.band).toBe(0.5);
   });
 
-  it("holds under every policy when the vault cannot trade", () => {
+  it("holds under every policy when the vault cannot trade (cause cannot-trade); the policy's own holds have cause policy", () => {
     const policies: PolicyConfig[] = [
       { name: "every-block", minTrade: 0 },
       { name: "interval", intervalBlocks: 1, minTrade: 0 },
@@ -167,7 +167,11 @@ describe("decide", () => {
     ];
     fc.assert(
       fc.property(viewArb, prefsArb, fc.constantFrom(...policies), (view, prefs, policy) => {
-        expect(decide({ ...view, canTrade: false }, policy, prefs).kind).toBe("hold");
+        expect(decide({ ...view, canTrade: false }, policy, prefs)).toMatchObject({ kind: "hold", cause: "cannot-trade" });
+        const verdict = decide({ ...view, canTrade: true }, policy, prefs);
+        if (verdict.kind === "hold") expect(verdict.cause).toBe("policy");
+        // No delta at all: every policy holds of its own accord.
+        expect(decide({ ...view, delta: 0, canTrade: true }, policy, prefs)).toMatchObject({ kind: "hold", cause: "policy" });
       }),
       { seed: SEED, numRuns: RUNS },
     );

@@ -1,13 +1,7 @@
 import { describe, expect, it } from "vitest";
-import type { ReadResult } from "../../keeper/chain/readVaults.ts";
-import {
-  oracleDeviationBps,
-  planBlock,
-  updateHedgeAnchors,
-  type HedgeAnchor,
-  type PlanOptions,
-} from "../../keeper/tick.ts";
-import type { VaultSnapshot } from "../../keeper/types.ts";
+import { oracleDeviationBps } from "../../keeper/pricing/view.ts";
+import { planBlock, updateHedgeAnchors, type HedgeAnchor, type PlanOptions } from "../../keeper/tick.ts";
+import type { BlockInput, VaultSnapshot } from "../../keeper/types.ts";
 
 const W = 10n ** 18n;
 
@@ -55,10 +49,10 @@ function snapshot(oraclePrice: bigint, poolPrice: bigint): VaultSnapshot {
   };
 }
 
-const read = (s: VaultSnapshot): ReadResult => ({
-  chain: { blockNumber: 100n, timestamp: 1_700_000_000n, baseFeePerGas: 10n ** 9n, chainId: 31337n, accountBalance: W },
+/** The block as the pure core takes it: plain data, no chain id, balance or read failures. */
+const read = (s: VaultSnapshot): BlockInput => ({
+  chain: { blockNumber: 100n, timestamp: 1_700_000_000n, baseFeePerGas: 10n ** 9n },
   vaults: [s],
-  failures: [],
 });
 
 const options: PlanOptions = {
@@ -80,12 +74,26 @@ describe("planBlock", () => {
 
   it("holds on a wild oracle (further from the pool than the bound) and hedges when they agree", () => {
     const [wild] = planBlock(read(snapshot(3500n, 3000n)), options);
-    expect(wild!.decision.kind).toBe("hold");
-    expect(wild!.decision.reason).toMatch(/wild oracle/);
+    expect(wild!.decision).toMatchObject({ kind: "hold", cause: "wild-oracle" });
+    expect(wild!.decision.reason).toBe("wild oracle: 1667 bps from the pool price (max 1000)");
     expect(wild!.sizing).toBeUndefined();
     const [calm] = planBlock(read(snapshot(3000n, 3000n)), options);
     expect(calm!.decision.kind).toBe("rebalance");
     expect(calm!.sizing?.kind).toBe("order");
+  });
+
+  it("tells the wild oracle, the vault that cannot trade and the policy's own hold apart by cause", () => {
+    // The oracle check comes first: a wild oracle on a vault that cannot trade is a wild-oracle hold.
+    const [wildAndPaused] = planBlock(read({ ...snapshot(3500n, 3000n), paused: true }), options);
+    expect(wildAndPaused!.decision).toMatchObject({ kind: "hold", cause: "wild-oracle" });
+    const [paused] = planBlock(read({ ...snapshot(3000n, 3000n), paused: true }), options);
+    expect(paused!.decision).toMatchObject({ kind: "hold", cause: "cannot-trade" });
+    const [inBand] = planBlock(read({ ...snapshot(3000n, 3000n), netDeltaWad: -W / 4n }), options);
+    expect(inBand!.decision).toMatchObject({ kind: "hold", cause: "policy" });
+    // Exactly at the bound (1000 bps, exact in float64 here) is not wild.
+    expect(oracleDeviationBps(snapshot(3300n, 3000n))).toBe(1000);
+    const [atBound] = planBlock(read(snapshot(3300n, 3000n)), options);
+    expect(atBound!.decision.kind).toBe("rebalance");
   });
 
   it("never sizes a vault whose hedge is still pending", () => {
