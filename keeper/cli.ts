@@ -4,9 +4,9 @@
  * configured by environment variables (`.env.example`).
  */
 import { parseArgs } from "node:util";
-import { ENV_VARS, LOG_LEVELS } from "./config.ts";
+import type { CliOverrides } from "./config.ts";
+import { describeEnvVar, ENV_VARS, LOG_LEVELS, type LogLevel } from "./config/table.ts";
 import { POLICY_NAMES, type PolicyName } from "./policy/index.ts";
-import type { CliOverrides, LogLevel } from "./config.ts";
 
 export const COMMANDS = ["run", "once", "status", "help"] as const;
 
@@ -147,7 +147,7 @@ export function parseCli(argv: readonly string[]): CliCommand {
 export function helpText(): string {
   const width = Math.max(...ENV_VARS.map((variable) => variable.name.length));
   const variables = ENV_VARS.map(
-    (variable) => `  ${variable.name.padEnd(width)}  ${wrap(variable.summary, width + 4)}`,
+    (variable) => `  ${variable.name.padEnd(width)}  ${wrap(describeEnvVar(variable), width + 4)}`,
   ).join("\n");
   return `delta-keeper: keeps option vaults near delta-neutral by hedging on the AMM when a hedge is worth its cost.
 
@@ -172,7 +172,7 @@ Flags:
   --json                once, status: machine-readable JSON output
   -h, --help            show this text (anywhere on the line)
 
-Environment (each documented with its default and unit in .env.example; empty means unset):
+Environment (each explained at length in .env.example; empty means unset):
 ${variables}
 `;
 }

@@ -1,9 +1,13 @@
 /**
- * What a `Keeper` is told: the vaults, the policy and the sending limits. Built from the configuration by the
- * entry point and from literals by the demo, the soak and the benchmarks.
+ * What a `Keeper` is told: the vaults, the policy and the sending limits, fully resolved. There is one way to build
+ * it, `keeperOptions`, which fills every tunable the caller leaves out from the configuration table's defaults
+ * (`CONFIG_DEFAULTS`), so the entry point, the demo, the soak and the benchmarks cannot drift apart;
+ * `keeperOptionsFromConfig` is the entry point's shorthand for a parsed `Config`.
  */
-import type { Address } from "viem";
+import { parseGwei, type Address } from "viem";
 import type { VaultRef } from "./chain/readVaults.ts";
+import type { Config } from "./config.ts";
+import { CONFIG_DEFAULTS } from "./config/table.ts";
 import type { FeeCaps } from "./execution/fees.ts";
 import type { PolicyConfig, RiskPreferences } from "./types.ts";
 
@@ -17,15 +21,16 @@ export interface KeeperOptions {
   caps: FeeCaps;
   gasLimitPerHedge: bigint;
   confirmations: number;
-  nativePriceQuote?: number | undefined;
+  /** Price of the native gas token in quote units; `undefined`: the vault's oracle spot. */
+  nativePriceQuote: number | undefined;
   greeksTolerance: number;
   dryRun: boolean;
-  /** Seconds added to the block timestamp for the swap deadline. */
-  deadlineSeconds?: number;
-  /** Stuck-transaction replacement, retry backoff, gas budgets (defaults as in .env.example). */
-  resilience?: Partial<Resilience>;
+  /** Seconds added to the block timestamp for a hedge's swap deadline (`SWAP_DEADLINE_SECONDS`). */
+  deadlineSeconds: number;
+  /** Stuck-transaction replacement, retry backoff, gas budgets and the oracle sanity bound. */
+  resilience: Resilience;
   /** Shadow mode: decide, sign nothing, and log each decision beside what happened on-chain. */
-  shadow?: boolean;
+  shadow: boolean;
 }
 
 export interface Resilience {
@@ -37,11 +42,79 @@ export interface Resilience {
   maxOracleDeviationBps: number;
 }
 
-export const DEFAULT_RESILIENCE: Resilience = {
-  maxOracleDeviationBps: 1000,
-  replaceAfterBlocks: 3,
-  feeBumpPercent: 12.5,
-  retryBackoffBlocks: 2,
-  gasBudgetPerHourWei: undefined,
-  gasBudgetPerDayWei: undefined,
-};
+/**
+ * What `keeperOptions` needs: the lens and the vaults; every other field, and each field of `resilience`, may be
+ * left out to take its default.
+ */
+export type KeeperOptionsInput = Pick<KeeperOptions, "lens" | "vaults"> &
+  Partial<Omit<KeeperOptions, "lens" | "vaults" | "resilience">> & { resilience?: Partial<Resilience> };
+
+/**
+ * The complete options of a `Keeper`: `input`'s values, and for each tunable it leaves out (or sets to
+ * `undefined`) the default of the matching environment variable.
+ *
+ * @param input - The lens and the vaults, plus any tunables to set.
+ * @returns Fully resolved options; nothing left for the keeper to default.
+ */
+export function keeperOptions(input: KeeperOptionsInput): KeeperOptions {
+  const d = CONFIG_DEFAULTS;
+  const r = input.resilience ?? {};
+  return {
+    lens: input.lens,
+    vaults: input.vaults,
+    // Only the gas-aware policy needs no parameters of its own; any other is named with its parameters.
+    policy: input.policy ?? { name: d.KEEPER_POLICY },
+    prefs: input.prefs ?? { riskAversion: d.RISK_AVERSION, horizonSeconds: d.RISK_HORIZON_SECONDS },
+    maxSlippageBps: input.maxSlippageBps ?? d.MAX_SLIPPAGE_BPS,
+    minOutMarginBps: input.minOutMarginBps ?? d.MIN_OUT_MARGIN_BPS,
+    caps: input.caps ?? {
+      maxFeePerGasWei: parseGwei(d.MAX_FEE_GWEI),
+      maxPriorityFeePerGasWei: parseGwei(d.MAX_PRIORITY_FEE_GWEI),
+    },
+    gasLimitPerHedge: input.gasLimitPerHedge ?? BigInt(d.GAS_LIMIT_PER_HEDGE),
+    confirmations: input.confirmations ?? d.CONFIRMATIONS,
+    nativePriceQuote: input.nativePriceQuote,
+    greeksTolerance: input.greeksTolerance ?? d.GREEKS_TOLERANCE,
+    dryRun: input.dryRun ?? d.DRY_RUN,
+    deadlineSeconds: input.deadlineSeconds ?? d.SWAP_DEADLINE_SECONDS,
+    resilience: {
+      replaceAfterBlocks: r.replaceAfterBlocks ?? d.REPLACE_AFTER_BLOCKS,
+      feeBumpPercent: r.feeBumpPercent ?? d.FEE_BUMP_PERCENT,
+      retryBackoffBlocks: r.retryBackoffBlocks ?? d.RETRY_BACKOFF_BLOCKS,
+      // No default: unset means no budget.
+      gasBudgetPerHourWei: r.gasBudgetPerHourWei,
+      gasBudgetPerDayWei: r.gasBudgetPerDayWei,
+      maxOracleDeviationBps: r.maxOracleDeviationBps ?? d.MAX_ORACLE_DEVIATION_BPS,
+    },
+    shadow: input.shadow ?? d.SHADOW,
+  };
+}
+
+/**
+ * The options the entry point runs with: every value from the parsed configuration (which has already applied the
+ * table's defaults).
+ *
+ * @param config - A `parseConfig` result.
+ */
+export function keeperOptionsFromConfig(config: Config): KeeperOptions {
+  return keeperOptions({
+    lens: config.lens,
+    vaults: config.vaults,
+    policy: config.policy,
+    prefs: config.risk,
+    maxSlippageBps: config.sending.maxSlippageBps,
+    minOutMarginBps: config.sending.minOutMarginBps,
+    caps: {
+      maxFeePerGasWei: config.sending.maxFeePerGasWei,
+      maxPriorityFeePerGasWei: config.sending.maxPriorityFeePerGasWei,
+    },
+    gasLimitPerHedge: config.sending.gasLimitPerHedge,
+    confirmations: config.sending.confirmations,
+    nativePriceQuote: config.sending.gasTokenPriceQuote,
+    greeksTolerance: config.greeksTolerance,
+    dryRun: config.dryRun,
+    deadlineSeconds: config.sending.deadlineSeconds,
+    resilience: config.resilience,
+    shadow: config.shadow,
+  });
+}

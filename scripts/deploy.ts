@@ -22,6 +22,7 @@
 import { parseArgs } from "node:util";
 import dotenv from "dotenv";
 import { getAddress, isAddress, type Address } from "viem";
+import { describeUrl } from "../keeper/telemetry/redact.ts";
 
 const USAGE = `usage: npm run deploy -- [--network <name>] [--env-file <path>]
 
@@ -47,16 +48,6 @@ function optionalAddress(env: NodeJS.ProcessEnv, name: string): Address | undefi
   if (!value) return undefined;
   if (!isAddress(value)) throw new UsageError(`${name} is not an address (0x + 40 hex digits): ${value}`);
   return getAddress(value);
-}
-
-/** Scheme and host only: an RPC URL's path or user info often holds an API key. */
-function redactUrl(url: string): string {
-  try {
-    const { protocol, host } = new URL(url);
-    return `${protocol}//${host}`;
-  } catch {
-    return "<invalid url>";
-  }
 }
 
 function describeCause(error: unknown): string {
@@ -122,7 +113,7 @@ async function main(): Promise<void> {
     ({ viem } = await hre.network.create({ network: name }));
     await (await viem.getPublicClient()).getChainId();
   } catch (error) {
-    throw new UsageError(`cannot reach ${redactUrl(url)} (network ${name}): ${describeCause(error)}`);
+    throw new UsageError(`cannot reach ${describeUrl(url)} (network ${name}): ${describeCause(error)}`);
   }
   const { deploy } = await import("../harness/deploy.ts");
   await deploy(viem, options);

@@ -22,6 +22,9 @@
  * `redactRpcError` keep at most the scheme and host (`describeUrl`).
  */
 import { BaseError } from "viem";
+import { describeUrl } from "../telemetry/redact.ts";
+
+export { describeUrl };
 
 // ─────────────────────────────────────────────────────────────────────────────────────────────────────────────
 // Vault reverts: what a decoded `rebalance` error asks of the keeper
@@ -158,16 +161,6 @@ export class RpcUnavailableError extends BaseError {
     this.method = params.method;
     this.rounds = params.rounds;
     this.attempts = params.attempts;
-  }
-}
-
-/** Scheme and host (with port) of a URL: safe for logs and metric labels. Never echoes what it cannot parse. */
-export function describeUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    return `${parsed.protocol}//${parsed.host}`;
-  } catch {
-    return "<invalid url>";
   }
 }
 

@@ -69,6 +69,7 @@ const DEFAULT_CONFIG: Config = {
     gasLimitPerHedge: 600_000n,
     maxSlippageBps: 100,
     minOutMarginBps: 10,
+    deadlineSeconds: 300,
     confirmations: 1,
     gasTokenPriceQuote: undefined,
   },
@@ -129,6 +130,7 @@ describe("parseConfig: a valid environment", () => {
       GAS_LIMIT_PER_HEDGE: "400000",
       MAX_SLIPPAGE_BPS: "50",
       MIN_OUT_MARGIN_BPS: "0",
+      SWAP_DEADLINE_SECONDS: "120",
       CONFIRMATIONS: "3",
       GAS_PRICE_TOKEN_IN_QUOTE: "3000",
       GREEKS_TOLERANCE: "1e-9",
@@ -158,6 +160,7 @@ describe("parseConfig: a valid environment", () => {
         gasLimitPerHedge: 400_000n,
         maxSlippageBps: 50,
         minOutMarginBps: 0,
+        deadlineSeconds: 120,
         confirmations: 3,
         gasTokenPriceQuote: 3000,
       },
@@ -406,13 +409,18 @@ describe("parseConfig: out of range", () => {
     ["CHAIN_ID", "0", "an integer of at least 1"],
     ["METRICS_PORT", "-1", "an integer from 0 to 65535"],
     ["METRICS_PORT", "65536", "an integer from 0 to 65535"],
+    ["SWAP_DEADLINE_SECONDS", "29", "an integer from 30 to 3600"],
+    ["SWAP_DEADLINE_SECONDS", "3601", "an integer from 30 to 3600"],
+    ["SWAP_DEADLINE_SECONDS", "90.5", "an integer from 30 to 3600"],
   ])("rejects %s=%s: must be %s", (name, value, rule) => {
     expect(issues({ ...BASE, [name]: value })).toEqual([{ variable: name, problem: `must be ${rule} (got "${value}")` }]);
   });
 
   it("accepts the bounds themselves", () => {
     const bounds = { POLL_INTERVAL_MS: "100", MAX_SLIPPAGE_BPS: "1000", CONFIRMATIONS: "64", POLICY_COST_RATE: "0.1" };
-    const config = parseConfig({ ...BASE, ...bounds });
+    const config = parseConfig({ ...BASE, ...bounds, SWAP_DEADLINE_SECONDS: "30" });
+    expect(config.sending.deadlineSeconds).toBe(30);
+    expect(parseConfig({ ...BASE, SWAP_DEADLINE_SECONDS: "3600" }).sending.deadlineSeconds).toBe(3600);
     expect(config.rpc.pollIntervalMs).toBe(100);
     expect(config.sending.maxSlippageBps).toBe(1000);
     expect(config.sending.confirmations).toBe(64);

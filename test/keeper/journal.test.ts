@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signerFromPrivateKey } from "../../keeper/chain/clients.ts";
 import { foldJournal, Journal, intentId, parseJournal, type JournalFs } from "../../keeper/execution/journal.ts";
 import { Keeper } from "../../keeper/keeper.ts";
+import { keeperOptions } from "../../keeper/options.ts";
 import { QUOTE_DECIMALS, UNDERLYING_DECIMALS } from "../../harness/system.ts";
 import { TEST_KEYS } from "../../harness/keeperProcess.ts";
 import { startLocalChain, type LocalChain } from "../../harness/localChain.ts";
@@ -205,19 +206,13 @@ describe("the keeper's signed bytes are durable before they are broadcast", () =
     };
     const client = createPublicClient({ transport: watched }) as PublicClient;
     const keeper = new Keeper(
-      {
+      keeperOptions({
         lens: sys.lens.address,
         vaults: [{ address: sys.vault.address, quoteDecimals: QUOTE_DECIMALS, underlyingDecimals: UNDERLYING_DECIMALS }],
         policy: { name: "band", band: 0.5, target: "zero" },
         prefs: { riskAversion: 0.01, horizonSeconds: 3600 },
-        maxSlippageBps: 100,
-        minOutMarginBps: 10,
-        caps: { maxFeePerGasWei: 100n * 10n ** 9n, maxPriorityFeePerGasWei: 2n * 10n ** 9n },
         gasLimitPerHedge: 1_000_000n,
-        confirmations: 1,
-        greeksTolerance: 1e-6,
-        dryRun: false,
-      },
+      }),
       {
         client,
         account: signerFromPrivateKey(TEST_KEYS.keeper),
