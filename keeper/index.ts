@@ -6,21 +6,25 @@
  * Exit codes: 0 done, 1 runtime failure (e.g. the RPC is unreachable at startup), 2 bad command line or
  * configuration — with one line per problem, never a bare stack trace.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
 import type { Address } from "viem";
 import { createChainClients, createWsClient, signerFromPrivateKey, type ChainClients } from "./chain/clients.ts";
 import { errorMessage } from "./chain/errors.ts";
 import type { ReadResult } from "./chain/readVaults.ts";
 import { CliError, helpText, parseCli, type CliCommand } from "./cli.ts";
-import { ConfigError, describeConfig, loadEnvFile, parseConfig, redactUrl, type Config } from "./config.ts";
+import { ConfigError, describeConfig, loadEnvFile, parseConfig, type Config } from "./config.ts";
 import { Journal } from "./execution/journal.ts";
-import { Keeper, round, type SendStep } from "./keeper.ts";
+import { Keeper, type SendStep } from "./keeper.ts";
+import { keeperOptionsFromConfig } from "./options.ts";
 import { wadToNumber } from "./pricing/wad.ts";
 import { assessHealth } from "./telemetry/health.ts";
+import { round } from "./telemetry/format.ts";
 import { createLogger, type Logger } from "./telemetry/logger.ts";
 import { KeeperMetrics } from "./telemetry/metrics.ts";
+import { redactUrl } from "./telemetry/redact.ts";
 import { startTelemetryServer } from "./telemetry/server.ts";
 import type { VaultPlan } from "./tick.ts";
 
@@ -81,28 +85,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     ...failpoint,
     ...(metrics ? { metrics, wallClockSec: () => Date.now() / 1000 } : {}),
   };
-  const keeper = new Keeper(
-    {
-      lens: config.lens,
-      vaults: config.vaults,
-      policy: config.policy,
-      prefs: config.risk,
-      maxSlippageBps: config.sending.maxSlippageBps,
-      minOutMarginBps: config.sending.minOutMarginBps,
-      caps: {
-        maxFeePerGasWei: config.sending.maxFeePerGasWei,
-        maxPriorityFeePerGasWei: config.sending.maxPriorityFeePerGasWei,
-      },
-      gasLimitPerHedge: config.sending.gasLimitPerHedge,
-      confirmations: config.sending.confirmations,
-      nativePriceQuote: config.sending.gasTokenPriceQuote,
-      greeksTolerance: config.greeksTolerance,
-      dryRun: config.dryRun,
-      shadow: config.shadow,
-      resilience: config.resilience,
-    },
-    deps,
-  );
+  const keeper = new Keeper(keeperOptionsFromConfig(config), deps);
 
   // Startup: one read proves the RPC, the lens and the vaults, and gives the chain id to check.
   let first: ReadResult;
@@ -345,8 +328,22 @@ function exitAfterFlush(code: number): void {
   process.stdout.write("", () => process.stderr.write("", () => process.exit(code)));
 }
 
-// Run only when executed directly (tests and the benchmark import `main`).
-if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith("keeper/index.ts")) {
+/**
+ * Whether this module is the process's entry point — `node keeper/index.ts`, the built `dist/keeper/index.js`, or
+ * the `delta-keeper` command, a symlink to it in `node_modules/.bin` (hence the realpath). Tests and the
+ * benchmark import `main` instead.
+ */
+function isEntryPoint(): boolean {
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
   main(process.argv.slice(2)).then(exitAfterFlush, (error: unknown) => {
     process.stderr.write(`fatal: ${errorMessage(error)}\n`);
     exitAfterFlush(1);

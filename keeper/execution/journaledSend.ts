@@ -1,0 +1,226 @@
+/**
+ * The exactly-once send. A hedge goes journal (intent), sign, journal (signed bytes), broadcast, journal
+ * (broadcast) — each record fsync'd before the next step — so that a crash anywhere is settled by `recover`
+ * (`reconcile`) after a restart without losing the hedge or sending it twice. A replacement's bytes (fee bump or
+ * cancel) are journaled before they are broadcast, for the same reason; a settled hedge closes its intent. The
+ * signer's side lives here with it: the nonce tracker and the send context.
+ *
+ * The order of journal writes, broadcasts and failpoints here is the contract the crash tests
+ * (test/faults/crash.test.ts, test/keeper/journal.test.ts, the soak) kill the process against: change it only
+ * with them. Logging is the caller's: a failure goes back to it (after journaling why, if it never got signed).
+ */
+import type { Account, Address, Hash, Hex, PublicClient } from "viem";
+import { errorMessage } from "../chain/errors.ts";
+import { wadToNumber } from "../pricing/wad.ts";
+import type { Logger } from "../telemetry/logger.ts";
+import type { HedgeOrder } from "../types.ts";
+import type { FeeCaps, FeeOracle, Fees } from "./fees.ts";
+import { intentId, type Journal } from "./journal.ts";
+import { NonceTracker } from "./nonces.ts";
+import type { HedgeOutcome, PendingHedges } from "./pending.ts";
+import { reconcile } from "./reconcile.ts";
+import { broadcastSigned, sentFrom, signHedge, simulateHedge, type SendContext, type SentHedge, type SimulatedHedge } from "./sendHedge.ts";
+
+/**
+ * A step of a send where the crash tests kill the process (KEEPER_FAILPOINT): before signing, after the signed
+ * bytes are journaled, after the broadcast, and after a hedge is seen settled (before its journal record).
+ */
+export type SendStep = "before-sign" | "after-journal" | "after-broadcast" | "after-mined";
+
+/** What a `JournaledSend` needs from the keeper. */
+export interface JournaledSendDeps {
+  client: PublicClient;
+  /** Absent in dry-run without a key: then nothing is ever sent or recovered. */
+  account?: Account | undefined;
+  /** Fee quotes (cached per block) for each signature. */
+  fees: FeeOracle;
+  caps: FeeCaps;
+  gasLimitPerHedge: bigint;
+  /** Where a sent hedge is tracked until it settles (also when its broadcast failed: the bytes are final). */
+  pending: PendingHedges;
+  /** Monotonic milliseconds, stamped on each pending hedge. */
+  nowMs: () => number;
+  /** Without a journal a crash mid-send can lose track of a hedge (tests, benchmarks): every write is skipped. */
+  journal?: Journal | undefined;
+  /** Fault injection for the crash tests: called at each `SendStep`. */
+  failpoint?: ((step: SendStep) => void) | undefined;
+}
+
+/** One order to send: the vault and its sized order. */
+export interface OrderToSend {
+  vault: Address;
+  order: HedgeOrder;
+}
+
+/** What the caller does as each order of a batch fails or goes out (logs, metrics, back-off). */
+export interface SendHandlers<T extends OrderToSend> {
+  /** A simulation or a send failed (the vault's intent, if any, is already journaled as abandoned). */
+  failed: (item: T, error: unknown) => void;
+  /** A hedge was broadcast and is now pending; called before the next one is signed. */
+  sent: (item: T, sent: SentHedge) => void;
+}
+
+/** One signed version of a pending nonce, as the journal keeps it. */
+export interface SignedVersionParams {
+  nonce: number;
+  hash: Hash;
+  raw: Hex;
+  fees: Fees;
+  gasLimit: bigint;
+  kind: "hedge" | "cancel";
+  /** A hedge's swap deadline (unix seconds): a restart past it does not re-send the bytes. */
+  deadline?: bigint;
+}
+
+/** Sends hedges and replacements with the journal written ahead of each broadcast. One instance per keeper. */
+export class JournaledSend {
+  /** The signer's nonces, one tracker for every send and replacement (present with an account). */
+  readonly nonces: NonceTracker | undefined;
+  readonly #deps: JournaledSendDeps;
+  #journal: Journal | undefined;
+
+  constructor(deps: JournaledSendDeps) {
+    this.#deps = deps;
+    this.#journal = deps.journal;
+    this.nonces = deps.account ? new NonceTracker(deps.client, deps.account.address) : undefined;
+  }
+
+  /** What sending needs, on the chain `chainId`. Only with an account (the keeper sends nothing without). */
+  context(chainId: number): SendContext {
+    const { client, account, fees, caps, gasLimitPerHedge } = this.#deps;
+    return { client, account: account!, chainId, nonces: this.nonces!, fees, caps, gasLimitPerHedge };
+  }
+
+  /** The journal written to, if any. */
+  get journal(): Journal | undefined {
+    return this.#journal;
+  }
+
+  /** Starts journaling (the journal's location depends on the chain id, known after the first read). */
+  attach(journal: Journal): void {
+    this.#journal = journal;
+  }
+
+  /**
+   * Settles the journal against the chain (see `reconcile`) and resumes tracking what is still in flight. Call
+   * once before the first tick; nothing happens without a journal or a signer.
+   * @param logger where the restart's summary goes
+   * @param expired called with each resumed hedge's vault whose swap deadline has passed (to re-plan it at once)
+   */
+  async recover(logger: Logger, expired: (vault: Address) => void): Promise<void> {
+    const journal = this.#journal;
+    const { account, client, pending, nowMs } = this.#deps;
+    if (!journal || !account) return;
+    const result = await reconcile(journal, client, account.address);
+    for (const sent of result.resumed) {
+      pending.add(sent, nowMs());
+      if (sent.intentId && result.expired.includes(sent.intentId)) expired(sent.vault);
+    }
+    for (const e of result.rebroadcastErrors) logger.warn({ intent: e.id, error: e.error }, "re-broadcast after restart refused; tracking it by receipt");
+    if (result.resumed.length + result.settled.length + result.abandoned.length > 0) {
+      logger.info(
+        { resumed: result.resumed.map((r) => r.intentId), settled: result.settled, abandoned: result.abandoned, journal: journal.path },
+        "journal reconciled with the chain after a restart",
+      );
+    }
+    // Chain (pending) and journal together: a journaled hedge not re-sent (past its deadline) keeps its nonce,
+    // which the node does not count as pending; the next new hedge must come after it.
+    await this.nonces?.resync();
+    for (const sent of result.resumed) this.nonces?.raiseTo(sent.nonce + 1);
+  }
+
+  /**
+   * Sends a block's orders: simulations are independent and run together; the ones that simulate are then sent
+   * (`send`) one by one, in nonce order.
+   * @param deadline the swap deadline of every order (unix seconds)
+   * @param blockNumber the block decided on: simulated at, and naming each intent
+   */
+  async sendAll<T extends OrderToSend>(ctx: SendContext, items: readonly T[], deadline: bigint, blockNumber: bigint, on: SendHandlers<T>): Promise<void> {
+    const simulated = await Promise.all(
+      items.map((item) =>
+        simulateHedge(ctx, { vault: item.vault, order: item.order, deadline, blockNumber }).catch((error: unknown) => {
+          on.failed(item, error);
+          return undefined;
+        }),
+      ),
+    );
+    for (const [i, sim] of simulated.entries()) {
+      if (!sim) continue;
+      const item = items[i]!;
+      const sent = await this.send(ctx, item.vault, item.order, sim).catch((error: unknown) => {
+        on.failed(item, error);
+        return undefined;
+      });
+      if (sent) on.sent(item, sent);
+    }
+  }
+
+  /**
+   * Journal, sign, journal, broadcast, journal. A hedge signed but not broadcast (the node refused it) is still
+   * tracked as pending. Throws on any failure, a failpoint's included; an intent that never got signed is first
+   * journaled as abandoned.
+   * @param ctx the send context (client, signer, nonces, fees, caps)
+   * @param vault the vault hedged
+   * @param order the sized order (its side and size make the intent's summary)
+   * @param sim the simulated hedge: its block is the decision block that names the intent
+   * @returns the hedge as sent, now pending
+   */
+  async send(ctx: SendContext, vault: Address, order: HedgeOrder, sim: SimulatedHedge): Promise<SentHedge> {
+    const journal = this.#journal;
+    const { failpoint, pending, nowMs } = this.#deps;
+    const id = intentId(ctx.chainId, vault, sim.blockNumber);
+    try {
+      journal?.recordIntent(id, vault, sim.blockNumber, `${order.buyUnderlying ? "buy" : "sell"} ${wadToNumber(order.tradeWad)}`);
+      failpoint?.("before-sign");
+      const signed = await signHedge(ctx, sim);
+      recordSigned(journal, id, { ...signed, gasLimit: sim.gasLimit, kind: "hedge", deadline: sim.args[3] });
+      failpoint?.("after-journal");
+      const sent = { ...sentFrom(signed), intentId: id };
+      try {
+        await broadcastSigned(ctx, signed);
+      } catch (error) {
+        // Signed and journaled: the bytes are final. Track them anyway — a later block re-checks by receipt, and
+        // a restart re-broadcasts them — rather than re-sign a second transaction for the same intent.
+        pending.add(sent, nowMs());
+        throw error;
+      }
+      journal?.recordBroadcast(id, signed.hash);
+      failpoint?.("after-broadcast");
+      pending.add(sent, nowMs());
+      return sent;
+    } catch (error) {
+      if (journal?.get(id) && !journal.get(id)!.versions.length) journal.recordAbandoned(id, `not signed: ${errorMessage(error)}`);
+      throw error;
+    }
+  }
+
+  /**
+   * A replacement at a pending nonce (a fee bump or a cancel): its signed bytes journaled under the intent `id`,
+   * then broadcast. Without an intent id (a hedge tracked outside the journal) it is only broadcast.
+   */
+  async sendVersion(ctx: Pick<SendContext, "client">, id: string | undefined, version: SignedVersionParams): Promise<void> {
+    if (id) recordSigned(this.#journal, id, version);
+    await broadcastSigned(ctx, version);
+  }
+
+  /** A pending hedge settled: the failpoint "after-mined", then its intent closed in the journal. */
+  settled(outcome: HedgeOutcome): void {
+    this.#deps.failpoint?.("after-mined");
+    if (outcome.sent.intentId) {
+      this.#journal?.recordSettled(outcome.sent.intentId, outcome.kind, outcome.sent.hash, outcome.receipt.blockNumber);
+    }
+  }
+}
+
+/** One signed version's journal record (the amounts as decimal strings, as the journal keeps them). */
+function recordSigned(journal: Journal | undefined, id: string, v: SignedVersionParams): void {
+  journal?.recordSigned(id, v.nonce, {
+    hash: v.hash,
+    raw: v.raw,
+    maxFeePerGas: v.fees.maxFeePerGas.toString(),
+    maxPriorityFeePerGas: v.fees.maxPriorityFeePerGas.toString(),
+    gasLimit: v.gasLimit.toString(),
+    ...(v.deadline !== undefined ? { deadline: v.deadline.toString() } : {}),
+    kind: v.kind,
+  });
+}
