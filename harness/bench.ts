@@ -4,14 +4,14 @@
  * vaults, where the request counts (deterministic) are asserted; latencies are only reported.
  */
 import { performance } from "node:perf_hooks";
-import hre from "hardhat";
 import { pino } from "pino";
 import { createChainClients, RequestCounter, signerFromPrivateKey } from "../keeper/chain/clients.ts";
 import { Keeper } from "../keeper/keeper.ts";
+import { LOCAL_KEEPER_KEY, localKeeperOptions } from "./keeper.ts";
 import { arbitrageTo, priceE8 } from "./market.ts";
+import { startLocalNode } from "./node.ts";
 import { buyOptions, deployExtraVault, deploySystem, listSeries, QUOTE_DECIMALS, UNDERLYING_DECIMALS } from "./system.ts";
 
-const KEEPER_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"; // Hardhat's public account #1
 const IDLE_BLOCKS = 20;
 const HEDGE_ROUNDS: Record<number, number> = { 1: 10, 10: 5, 100: 3 };
 const DECISION_SAMPLES = 500;
@@ -36,11 +36,10 @@ export interface Row {
 }
 
 export async function benchmark(vaults: number, options: { rounds?: number; decisionSamples?: number; logFile?: string } = {}): Promise<Row> {
-  const server = await hre.network.createServer({ network: "default" }, "127.0.0.1", 0);
-  const { port } = await server.listen();
-  const url = `http://127.0.0.1:${port}`;
+  const node = await startLocalNode();
+  const { url } = node;
   try {
-    const { viem } = await hre.network.create({ network: "localhost", override: { url } });
+    const { viem } = await node.connect();
     const sys = await deploySystem(viem, { ammDepthUnderlying: 20_000, vaultDeposit: 2_000_000 });
     const buyer = (await viem.getWalletClients())[2]!.account.address;
     const { id } = await listSeries(sys, true, 3000, 30);
@@ -56,20 +55,8 @@ export async function benchmark(vaults: number, options: { rounds?: number; deci
     const counter = new RequestCounter();
     const { publicClient } = createChainClients({ rpcUrl: url, observer: counter });
     const keeper = new Keeper(
-      {
-        lens: sys.lens.address,
-        vaults: addresses.map((address) => ({ address, quoteDecimals: QUOTE_DECIMALS, underlyingDecimals: UNDERLYING_DECIMALS })),
-        policy: { name: "band", band: 0.5, target: "zero" },
-        prefs: { riskAversion: 0.01, horizonSeconds: 3600 },
-        maxSlippageBps: 100,
-        minOutMarginBps: 10,
-        caps: { maxFeePerGasWei: 100n * 10n ** 9n, maxPriorityFeePerGasWei: 2n * 10n ** 9n },
-        gasLimitPerHedge: 1_000_000n,
-        confirmations: 1,
-        greeksTolerance: 1e-6,
-        dryRun: false,
-      },
-      { client: publicClient, account: signerFromPrivateKey(KEEPER_KEY), logger: pino({ level: options.logFile ? "warn" : "silent" }, pino.destination(options.logFile ?? "/dev/null")), nowMs: () => performance.now() },
+      localKeeperOptions(sys, { vaults: addresses.map((address) => ({ address, quoteDecimals: QUOTE_DECIMALS, underlyingDecimals: UNDERLYING_DECIMALS })) }),
+      { client: publicClient, account: signerFromPrivateKey(LOCAL_KEEPER_KEY), logger: pino({ level: options.logFile ? "warn" : "silent" }, pino.destination(options.logFile ?? "/dev/null")), nowMs: () => performance.now() },
     );
 
     const admin = await viem.getPublicClient();
@@ -147,7 +134,7 @@ export async function benchmark(vaults: number, options: { rounds?: number; deci
       decisionMs: { median: r3(quantile(decisions, 0.5)), p99: r3(quantile(decisions, 0.99)), samples: decisions.length },
     };
   } finally {
-    await server.close();
+    await node.close();
   }
 }
 

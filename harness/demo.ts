@@ -6,18 +6,19 @@
  * and ends after `durationSec × speed` blocks.
  */
 import { performance } from "node:perf_hooks";
-import hre from "hardhat";
 import { pino } from "pino";
-import { decodeEventLog, maxUint256, type Address, type TransactionReceipt } from "viem";
+import { decodeEventLog, type Address, type TransactionReceipt } from "viem";
 import { optionVaultAbi } from "../keeper/abi.ts";
 import { createChainClients, signerFromPrivateKey } from "../keeper/chain/clients.ts";
 import { Keeper, type TickReport } from "../keeper/keeper.ts";
 import { type PolicyName } from "../keeper/policy/index.ts";
 import type { PolicyConfig } from "../keeper/types.ts";
-import { mulberry32 } from "./random.ts";
-import { buyOptions, deploySystem, listSeries, priceE8, QUOTE_DECIMALS, quoteUnits, UNDERLYING_DECIMALS, underlyingUnits } from "./system.ts";
+import { LOCAL_KEEPER_KEY, localKeeperOptions } from "./keeper.ts";
+import { arbitrageSwap, fundArbitrageur, readPool } from "./market.ts";
+import { startLocalNode } from "./node.ts";
+import { boxMuller, gbmStep, mulberry32 } from "./random.ts";
+import { buyOptions, deploySystem, listSeries, priceE8, QUOTE_DECIMALS, UNDERLYING_DECIMALS } from "./system.ts";
 
-const KEEPER_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"; // Hardhat's public account #1
 const BLOCK_SECONDS = 12;
 const YEAR_SECONDS = 365 * 86_400;
 const SPOT = 3000;
@@ -80,12 +81,13 @@ export function policyConfig(name: PolicyName): PolicyConfig {
 /** A driftless GBM path sampler: each call returns the next price, `dtSeconds` later. */
 export function gbmPath(p: { spot: number; vol: number; dtSeconds: number; seed: number }): () => number {
   const rand = mulberry32(p.seed);
-  const dt = p.dtSeconds / YEAR_SECONDS;
+  const { logDrift, diffusion } = gbmStep({ drift: 0, vol: p.vol, dtYears: p.dtSeconds / YEAR_SECONDS });
   let price = p.spot;
   return () => {
-    // Box–Muller; 1 - u keeps the log finite.
-    const z = Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
-    price *= Math.exp(-0.5 * p.vol * p.vol * dt + p.vol * Math.sqrt(dt) * z);
+    // Two uniforms a step, the cosine draw only: the path of a seed stays what it has always been.
+    const u1 = rand();
+    const [z] = boxMuller(u1, rand());
+    price *= Math.exp(logDrift + diffusion * z);
     return price;
   };
 }
@@ -129,11 +131,10 @@ export async function runDemo(options: DemoOptions, out: (line: string) => void)
   const totalBlocks = Math.max(1, Math.round(options.durationSec * options.speed));
   const periodMs = 1000 / options.speed;
 
-  const server = await hre.network.createServer({ network: "default" }, "127.0.0.1", 0);
-  const { port } = await server.listen();
-  const url = `http://127.0.0.1:${port}`;
+  const node = await startLocalNode();
+  const { url } = node;
   try {
-    const { viem } = await hre.network.create({ network: "localhost", override: { url } });
+    const { viem } = await node.connect();
     const sys = await deploySystem(viem, { spot: SPOT, ammDepthUnderlying: AMM_DEPTH_UNDERLYING, vaultDeposit: 2_000_000 });
     const wallets = await viem.getWalletClients();
     const buyer = wallets[2]!.account.address;
@@ -150,28 +151,13 @@ export async function runDemo(options: DemoOptions, out: (line: string) => void)
       await buyOptions(sys, buyer, id, size);
     }
 
-    // The arbitrageur's inventory, minted and approved once, so each block costs it one swap.
-    await sys.wait(await sys.quote.write.mint([me, quoteUnits(1_000_000_000)]));
-    await sys.wait(await sys.underlying.write.mint([me, underlyingUnits(1_000_000)]));
-    await sys.wait(await sys.quote.write.approve([sys.amm.address, maxUint256]));
-    await sys.wait(await sys.underlying.write.approve([sys.amm.address, maxUint256]));
+    await fundArbitrageur(sys);
+    const pool = await readPool(sys.publicClient, { amm: sys.amm.address, quote: sys.quote.address, underlying: sys.underlying.address });
 
     const { publicClient } = createChainClients({ rpcUrl: url });
     const keeper = new Keeper(
-      {
-        lens: sys.lens.address,
-        vaults: [{ address: sys.vault.address, quoteDecimals: QUOTE_DECIMALS, underlyingDecimals: UNDERLYING_DECIMALS }],
-        policy: policyConfig(options.policy),
-        prefs: { riskAversion: 0.1, horizonSeconds: 3600 },
-        maxSlippageBps: 100,
-        minOutMarginBps: 10,
-        caps: { maxFeePerGasWei: 100n * 10n ** 9n, maxPriorityFeePerGasWei: 2n * 10n ** 9n },
-        gasLimitPerHedge: 1_000_000n,
-        confirmations: 1,
-        greeksTolerance: 1e-6,
-        dryRun: false,
-      },
-      { client: publicClient, account: signerFromPrivateKey(KEEPER_KEY), logger: pino({ level: "silent" }), nowMs: () => performance.now() },
+      localKeeperOptions(sys, { policy: policyConfig(options.policy), prefs: { riskAversion: 0.1, horizonSeconds: 3600 } }),
+      { client: publicClient, account: signerFromPrivateKey(LOCAL_KEEPER_KEY), logger: pino({ level: "silent" }), nowMs: () => performance.now() },
     );
 
     const admin = sys.publicClient;
@@ -179,20 +165,10 @@ export async function runDemo(options: DemoOptions, out: (line: string) => void)
     await rpc("evm_setAutomine", [false]);
     let chainTime = (await admin.getBlock()).timestamp;
 
-    /** Sends (without waiting) the swap that brings the pool to `price`; the pool is x·y = k with a 30 bps fee. */
-    const arbitrage = async (price: number) => {
-      const [ru, rq] = await sys.amm.read.getReserves();
-      const poolPrice = Number(rq) / 10 ** QUOTE_DECIMALS / (Number(ru) / 10 ** UNDERLYING_DECIMALS);
-      if (Math.abs(poolPrice / price - 1) * 10_000 < ARB_THRESHOLD_BPS) return;
-      const scale = 10 ** (UNDERLYING_DECIMALS - QUOTE_DECIMALS);
-      const ruTarget = BigInt(Math.floor(Math.sqrt((Number(ru) * Number(rq) * scale) / price)));
-      const deadline = chainTime + 600n;
-      if (ruTarget < ru) {
-        const amountIn = await sys.amm.read.quoteExactOut([sys.quote.address, ru - ruTarget]);
-        await sys.amm.write.swapExactIn([sys.quote.address, amountIn, 0n, me, deadline]);
-      } else if (ruTarget > ru) {
-        await sys.amm.write.swapExactIn([sys.underlying.address, ruTarget - ru, 0n, me, deadline]);
-      }
+    /** Sends (without waiting) the swap that brings the pool to the oracle answer. */
+    const arbitrage = async (answer: bigint) => {
+      const swap = await arbitrageSwap(sys.publicClient, pool, answer, { minDeviationBps: ARB_THRESHOLD_BPS });
+      if (swap) await sys.amm.write.swapExactIn([swap.tokenIn, swap.amountIn, 0n, me, chainTime + 600n]);
     };
 
     const nextPrice = gbmPath({ spot: SPOT, vol: options.vol, dtSeconds: BLOCK_SECONDS, seed: options.seed });
@@ -213,8 +189,9 @@ export async function runDemo(options: DemoOptions, out: (line: string) => void)
     const t0 = performance.now();
     for (let i = 1; i <= totalBlocks; i++) {
       price = nextPrice();
-      await sys.oracle.write.setPrice([priceE8(Number(price.toFixed(8)))]);
-      await arbitrage(price);
+      const answer = priceE8(Number(price.toFixed(8)));
+      await sys.oracle.write.setPrice([answer]);
+      await arbitrage(answer);
       chainTime += BigInt(BLOCK_SECONDS);
       await rpc("evm_setNextBlockTimestamp", [Number(chainTime)]);
       await rpc("evm_mine");
@@ -276,7 +253,7 @@ export async function runDemo(options: DemoOptions, out: (line: string) => void)
     out(summaryLine(summary));
     return summary;
   } finally {
-    await server.close();
+    await node.close();
   }
 }
 

@@ -8,7 +8,7 @@
  * repeated; role grants check `hasRole`; liquidity is added only to an empty pool. So a second run sends no
  * transaction and an interrupted run picks up where it stopped — it never deploys a second vault by accident.
  *
- * The file keeps the shape the keeper reads (`keeper/config.ts` `deploymentsSchema`: `chainId`, `lens`,
+ * The file keeps the shape the keeper reads (`keeper/config/sources.ts` `deploymentsSchema`: `chainId`, `lens`,
  * `vaults[]`), plus `contracts` (every address by step), `deployer`, `keeper` and `pending` deployments.
  */
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";

@@ -3,10 +3,9 @@
  * with a book of short calls, optionally hedged, then mining a block every `blockIntervalMs` (automine off) —
  * the closest stand-in for a public chain on this machine.
  */
-import hre from "hardhat";
 import { arbitrageTo, priceE8 } from "./market.ts";
+import { startLocalNode } from "./node.ts";
 import { buyOptions, deploySystem, listSeries, type HardhatViem, type System } from "./system.ts";
-import { sleep } from "./keeperProcess.ts";
 
 export interface LocalChain {
   url: string;
@@ -33,10 +32,9 @@ export interface LocalChain {
  * is about (a kill before a block, a front-run inside one block) happen the same way on every run.
  */
 export async function startLocalChain(options: { blockIntervalMs: number; calls?: number; hedged?: boolean }): Promise<LocalChain> {
-  const server = await hre.network.createServer({ network: "default" }, "127.0.0.1", 0);
-  const { port } = await server.listen();
-  const url = `http://127.0.0.1:${port}`;
-  const { viem } = await hre.network.create({ network: "localhost", override: { url } });
+  const node = await startLocalNode();
+  const { url, port } = node;
+  const { viem } = await node.connect();
   const sys = await deploySystem(viem, { ammDepthUnderlying: 10_000, vaultDeposit: 5_000_000 });
   const buyer = (await viem.getWalletClients())[2]!.account.address;
   await buyOptions(sys, buyer, (await listSeries(sys, true, 3000, 30)).id, options.calls ?? 20);
@@ -90,7 +88,6 @@ export async function startLocalChain(options: { blockIntervalMs: number; calls?
     async netDelta(blockNumber) {
       return Number(await sys.vault.read.netDeltaWad(blockNumber === undefined ? {} : { blockNumber })) / 1e18;
     },
-    // close() waits for kept-alive client connections; bound it so a suite never hangs on teardown.
-    close: () => Promise.race([server.close(), sleep(3000)]).then(() => undefined),
+    close: node.close,
   };
 }

@@ -18,7 +18,9 @@ import { optionVaultAbi } from "../keeper/abi.ts";
 import { readVaults, type VaultRef } from "../keeper/chain/readVaults.ts";
 import { budgetLeftWad, type BudgetLedger } from "../keeper/sizing/budget.ts";
 import type { HedgeOrder, VaultSnapshot } from "../keeper/types.ts";
+import { redactUrl } from "../keeper/telemetry/redact.ts";
 import type { Deployment } from "../harness/deploy.ts";
+import { startLocalNode, type LocalNode } from "../harness/node.ts";
 import { buyOptions, deploySystem, listSeries, receiptWaiter, ROLES, type HardhatViem } from "../harness/system.ts";
 import { freshSlots, ledgerSlotWritten, type FreshSlots } from "./gas.ts";
 import { Ledger, type Fill } from "./ledger.ts";
@@ -70,16 +72,6 @@ export interface ForkSession {
   snapshotId: string;
 }
 
-/** Redacts credentials and paths from a URL for logs ("https://host/…"). */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.protocol}//${u.host}${u.pathname === "/" ? "" : "/…"}`;
-  } catch {
-    return "(invalid URL)";
-  }
-}
-
 /**
  * Takes over a system `npm run deploy` left on the forked chain (its deployments file): impersonates the deployer
  * (admin of the vault, oracle and mock tokens) on the fork, grants the keeper role to a local account, and lends
@@ -118,12 +110,11 @@ export async function openFork(
   scenario: Scenario,
   p: { forkUrl?: string | undefined; deployment?: Partial<Deployment> | undefined } = {},
 ): Promise<ForkSession> {
-  let server: Awaited<ReturnType<typeof hre.network.createServer>> | undefined;
+  let node: LocalNode | undefined;
   let url = p.forkUrl;
   if (url === undefined) {
-    server = await hre.network.createServer({ network: "default" }, "127.0.0.1", 0);
-    const { port } = await server.listen();
-    url = `http://127.0.0.1:${port}`;
+    node = await startLocalNode();
+    url = node.url;
   }
   try {
     const conn = await hre.network.create({ network: "fork", override: { forking: { url } } });
@@ -193,11 +184,11 @@ export async function openFork(
       snapshotId,
       close: async () => {
         await conn.close();
-        await server?.close();
+        await node?.close();
       },
     };
   } catch (err) {
-    await server?.close();
+    await node?.close();
     throw err;
   }
 }

@@ -16,12 +16,12 @@ import { tokenScale, wadToNumber } from "../keeper/pricing/wad.ts";
 import { budgetLeftWad, chargeBudget, EMPTY_LEDGER, tradeCostWad, type BudgetLedger } from "../keeper/sizing/budget.ts";
 import { checkRebalance } from "../keeper/sizing/size.ts";
 import { planBlock, updateHedgeAnchors, type HedgeAnchor, type PlanOptions, type VaultPlan } from "../keeper/tick.ts";
-import type { HedgeOrder, SeriesSnapshot, VaultSnapshot } from "../keeper/types.ts";
+import { CONFIG_DEFAULTS } from "../keeper/config/table.ts";
+import type { BlockInput, HedgeOrder, SeriesSnapshot, VaultSnapshot } from "../keeper/types.ts";
 import type { Address } from "viem";
-import type { ReadResult } from "../keeper/chain/readVaults.ts";
 import { freshSlots, hedgeGas, ledgerSlotWritten, type GasModel } from "./gas.ts";
 import { Ledger } from "./ledger.ts";
-import { realign, type Reserves } from "./market.ts";
+import { realign, type Reserves } from "../harness/market.ts";
 import { gasPriceWei, initialSnapshot, MARKET_SCALE_EXPONENT, ORACLE_DECIMALS, type Scenario } from "./scenario.ts";
 import type { PolicyPoint, RunMetrics } from "./types.ts";
 
@@ -75,11 +75,11 @@ export function planOptionsFor(point: PolicyPoint, scenario: Scenario): PlanOpti
     maxSlippageBps: scenario.maxSlippageBps,
     minOutMarginBps: scenario.minOutMarginBps,
     tipWei: 0n,
-    greeksTolerance: 1e-6,
+    greeksTolerance: CONFIG_DEFAULTS.GREEKS_TOLERANCE,
     pendingVaults: NO_PENDING,
     // The fork's Greeks come from the chain and are worth checking; the model's are the float model itself.
     crossCheckGreeks: false,
-    maxOracleDeviationBps: 1000,
+    maxOracleDeviationBps: CONFIG_DEFAULTS.MAX_ORACLE_DEVIATION_BPS,
   };
 }
 
@@ -88,18 +88,11 @@ export function answerOf(price: number): bigint {
   return BigInt(Math.round(price * 10 ** ORACLE_DECIMALS));
 }
 
-/** `ReadResult` around one snapshot, with the scenario's gas price as the block's base fee. */
-export function readOf(snapshot: VaultSnapshot, baseFeePerGas: bigint): ReadResult {
+/** The block around one snapshot, as `planBlock` takes it, with the scenario's gas price as its base fee. */
+export function readOf(snapshot: VaultSnapshot, baseFeePerGas: bigint): BlockInput {
   return {
-    chain: {
-      blockNumber: snapshot.blockNumber,
-      timestamp: snapshot.timestamp,
-      baseFeePerGas,
-      chainId: 31337n,
-      accountBalance: 0n,
-    },
+    chain: { blockNumber: snapshot.blockNumber, timestamp: snapshot.timestamp, baseFeePerGas },
     vaults: [snapshot],
-    failures: [],
   };
 }
 

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { SECONDS_PER_YEAR } from "../keeper/pricing/blackScholes.ts";
-import { mulberry32 } from "../harness/random.ts";
+import { gbmStep, mulberry32, normalSampler } from "../harness/random.ts";
 
 export type PathSource =
   /** dS/S = μ dt + σ dW. */
@@ -28,23 +28,6 @@ export interface PathShape {
   seed: number;
 }
 
-/** Standard normal draws (Box–Muller, both values used) from a uniform source. */
-export function normalSampler(uniform: () => number): () => number {
-  let spare: number | undefined;
-  return () => {
-    if (spare !== undefined) {
-      const z = spare;
-      spare = undefined;
-      return z;
-    }
-    // 1 − u keeps the log finite.
-    const r = Math.sqrt(-2 * Math.log(1 - uniform()));
-    const theta = 2 * Math.PI * uniform();
-    spare = r * Math.sin(theta);
-    return r * Math.cos(theta);
-  };
-}
-
 /** The seed of path `index` under `seed`: independent streams, the same for a path whatever the count. */
 export function pathSeed(seed: number, index: number): number {
   return (Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(index + 1, 0x85ebca6b)) >>> 0;
@@ -60,8 +43,9 @@ export function simulatePath(
   const dt = p.blockSeconds / SECONDS_PER_YEAR;
   const normal = normalSampler(mulberry32(p.seed));
   const uniform = mulberry32(p.seed ^ 0x5bd1e995);
-  const diffusion = source.vol * Math.sqrt(dt);
-  let logDrift = (source.drift - 0.5 * source.vol * source.vol) * dt;
+  const gbm = gbmStep({ drift: source.drift, vol: source.vol, dtYears: dt });
+  const diffusion = gbm.diffusion;
+  let logDrift = gbm.logDrift;
   let jumpProbability = 0;
   if (source.kind === "jump") {
     if (!(source.jumpsPerYear >= 0) || !(source.jumpStd >= 0)) {

@@ -7,7 +7,7 @@ import { greeks, SECONDS_PER_YEAR } from "../keeper/pricing/blackScholes.ts";
 import { numberToWad, wadToNumber } from "../keeper/pricing/wad.ts";
 import { budgetLeftWad, EMPTY_LEDGER } from "../keeper/sizing/budget.ts";
 import type { BookLimits, HedgeBounds, PolicyConfig, RiskParams, VaultSnapshot } from "../keeper/types.ts";
-import { DEFAULT_BOOK_LIMITS, DEFAULT_HEDGE_PARAMS, DEFAULT_RISK_PARAMS } from "../harness/system.ts";
+import { DEFAULT_BOOK_LIMITS, DEFAULT_HEDGE_PARAMS, DEFAULT_RISK_PARAMS, ORACLE_DECIMALS, QUOTE_DECIMALS, UNDERLYING_DECIMALS } from "../harness/system.ts";
 import type { PolicyFamily, PolicyPoint } from "./types.ts";
 
 /** One series the vault has sold: strike as a multiple of the starting spot, expiry in days from the start. */
@@ -57,9 +57,8 @@ export interface Scenario {
   startHedged: boolean;
 }
 
-export const QUOTE_DECIMALS = 6;
-export const UNDERLYING_DECIMALS = 18;
-export const ORACLE_DECIMALS = 8;
+// The deployment's token and feed decimals (one table: harness/system.ts).
+export { ORACLE_DECIMALS, QUOTE_DECIMALS, UNDERLYING_DECIMALS };
 /** 10^(underlying − quote + oracle decimals): `MarketDriver`'s scale. */
 export const MARKET_SCALE_EXPONENT = UNDERLYING_DECIMALS - QUOTE_DECIMALS + ORACLE_DECIMALS;
 

@@ -5,18 +5,17 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createPublicClient, http, parseAbi, type Address, type PublicClient } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { deploymentsSchema } from "../keeper/config.ts";
+import { deploymentsSchema } from "../keeper/config/index.ts";
 import { ROLES } from "../harness/system.ts";
+import { startLocalNode, unusedPort } from "../harness/node.ts";
 import { until } from "../harness/until.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
-const ANVIL = join(ROOT, "node_modules/.bin/anvil");
 const DEPLOYER: Address = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"; // anvil account #0
 const KEEPER: Address = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"; // anvil account #1
 const DEPLOY_VARS = [
@@ -39,50 +38,21 @@ const abi = parseAbi([
   "function extension() view returns (address)",
 ]);
 
-/** A loopback port the OS just handed out, closed again: for "nothing listens here" only. */
-async function deadPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 interface Anvil {
   url: string;
-  child: ChildProcess;
+  close(): Promise<void>;
   client: PublicClient;
   /** A JSON-RPC call straight to the node (mining control, pool inspection). */
   rpc<T = unknown>(method: string, params?: unknown[]): Promise<T>;
 }
 
-/** anvil on a port the OS picks (`--port 0`): the port is read from its "Listening on" line. */
+/** anvil as its own process on a port it picks, with a client and raw JSON-RPC calls to it. */
 async function startAnvil(extraArgs: string[] = []): Promise<Anvil> {
-  const child = spawn(ANVIL, ["--port", "0", ...extraArgs], { stdio: ["ignore", "pipe", "ignore"] });
-  const url = await new Promise<string>((resolve, reject) => {
-    let seen = "";
-    const timer = setTimeout(() => reject(new Error(`anvil printed no "Listening on" line in 60 s: ${seen.slice(-500)}`)), 60_000);
-    const onData = (chunk: Buffer) => {
-      seen += chunk.toString();
-      const match = /Listening on (127\.0\.0\.1:\d+)/.exec(seen);
-      if (!match) return;
-      clearTimeout(timer);
-      child.stdout!.off("data", onData);
-      child.stdout!.resume(); // keep draining its request log, or anvil blocks on a full pipe
-      resolve(`http://${match[1]}`);
-    };
-    child.stdout!.on("data", onData);
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`anvil exited (${code}) before listening: ${seen.slice(-500)}`));
-    });
-  });
+  const node = await startLocalNode({ anvil: { args: extraArgs } });
+  const { url } = node;
   const client = createPublicClient({ transport: http(url) });
   const rpc = <T,>(method: string, params: unknown[] = []) => client.request({ method: method as never, params: params as never }) as Promise<T>;
-  return { url, child, client, rpc };
+  return { url, close: node.close, client, rpc };
 }
 
 
@@ -117,8 +87,8 @@ const deployScript = (args: string[], env: Record<string, string>, onLine?: (lin
 const tempDir = () => mkdtempSync(join(tmpdir(), "deployments-"));
 
 const nodes: Anvil[] = [];
-afterAll(() => {
-  for (const node of nodes) node.child.kill();
+afterAll(async () => {
+  await Promise.all(nodes.map((node) => node.close()));
 });
 
 describe("deploy to a local node", () => {
@@ -297,7 +267,7 @@ describe("deploy errors: one line, non-zero exit", () => {
   });
 
   it("an unreachable RPC names its scheme and host", async () => {
-    const port = await deadPort();
+    const port = await unusedPort();
     const run = await deployScript(["--network", "localhost"], { LOCAL_RPC_URL: `http://127.0.0.1:${port}/secret-key`, DEPLOYMENTS_DIR: tempDir() });
     expectOneLine(run, new RegExp(`^deploy: cannot reach http://127\\.0\\.0\\.1:${port} \\(network localhost\\)`));
     expect(run.stderr).not.toContain("secret-key");

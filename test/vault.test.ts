@@ -40,6 +40,7 @@ import {
   underlyingUnits,
   type System,
 } from "../harness/system.ts";
+import { arbitrageTo } from "../harness/market.ts";
 import { floatPremium } from "./helpers/premium.ts";
 
 const { viem, networkHelpers } = await hre.network.create();
@@ -627,22 +628,7 @@ async function checkUpkeep(sys: System) {
 
 /** Arbitrages the AMM to `price` from the admin's wallet (mints what it needs). */
 async function moveAmmTo(sys: System, price: number) {
-  const [ru, rq] = await sys.amm.read.getReserves();
-  const k = Number(ru) * Number(rq);
-  // Target reserves for price p = rq/ru (in token units: rq·1e12/ru): ru' = sqrt(k·1e12/p).
-  const ruTarget = BigInt(Math.floor(Math.sqrt((k * 1e12) / price)));
-  const me = sys.admin.account.address;
-  if (ruTarget < ru) {
-    const amountIn = await sys.amm.read.quoteExactOut([sys.quote.address, ru - ruTarget]);
-    await sys.wait(await sys.quote.write.mint([me, amountIn]));
-    await sys.wait(await sys.quote.write.approve([sys.amm.address, amountIn]));
-    await sys.wait(await sys.amm.write.swapExactIn([sys.quote.address, amountIn, 0n, me, 2n ** 40n]));
-  } else if (ruTarget > ru) {
-    const amountIn = ruTarget - ru;
-    await sys.wait(await sys.underlying.write.mint([me, amountIn]));
-    await sys.wait(await sys.underlying.write.approve([sys.amm.address, amountIn]));
-    await sys.wait(await sys.amm.write.swapExactIn([sys.underlying.address, amountIn, 0n, me, 2n ** 40n]));
-  }
+  await arbitrageTo(viem, { amm: sys.amm.address, quote: sys.quote.address, underlying: sys.underlying.address }, price);
 }
 
 /**

@@ -10,7 +10,7 @@ import {MockOracle} from "../mocks/MockOracle.sol";
 /// @title MarketDriver
 /// @notice Simulation-only market: one call per block publishes the next oracle answer and has an arbitrageur
 /// realign the AMM to it, so a simulated block costs one transaction. The simulator's model mode replays
-/// `step`'s integer math exactly (`sim/market.ts`), which is what lets fork and model agree.
+/// `step`'s integer math exactly (`harness/market.ts`), which is what lets fork and model agree.
 /// @dev Needs `UPDATER_ROLE` on the oracle and an inventory of both pool tokens (the owner funds it; a swap that
 /// runs out reverts with the token's own error). Not for real markets: it trades at any price it is told.
 contract MarketDriver is Ownable {

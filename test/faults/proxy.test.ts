@@ -2,21 +2,18 @@
  * The fault proxy itself: every fault kind, seen by a bare fetch JSON-RPC client, against a Hardhat node served
  * on loopback. The failover tests rely on these behaviours.
  */
-import hre from "hardhat";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startFaultProxy, type FaultPlan, type FaultProxy } from "../../harness/faultProxy.ts";
+import { startLocalNode, type LocalNode } from "../../harness/node.ts";
 import { until as untilShared } from "../../harness/until.ts";
 
-type Server = Awaited<ReturnType<typeof hre.network.createServer>>;
-
-let server: Server;
+let server: LocalNode;
 let nodeUrl: string;
 let proxy: FaultProxy;
 
 beforeAll(async () => {
-  server = await hre.network.createServer({ network: "default" }, "127.0.0.1", 0);
-  const { port } = await server.listen();
-  nodeUrl = `http://127.0.0.1:${port}`;
+  server = await startLocalNode();
+  nodeUrl = server.url;
   proxy = await startFaultProxy({ target: nodeUrl });
 });
 

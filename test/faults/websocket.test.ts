@@ -3,22 +3,13 @@
  * with the keeper as its own process, on a node that mines only when the test says. Every hedge is shown waiting
  * in the pool, then mined in the very next block, in band.
  */
-import { createServer } from "node:net";
 import { getAddress } from "viem";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { sleep, startKeeperProcess, TEST_KEYS, until as untilShared, type KeeperProcess } from "../../harness/keeperProcess.ts";
 import { startLocalChain, type LocalChain } from "../../harness/localChain.ts";
+import { unusedPort } from "../../harness/node.ts";
 
 const BAND = 0.5;
-
-/** A loopback port the OS hands out, closed again: nothing listens on it (a WebSocket endpoint that is down). */
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
-  const { port } = s.address() as { port: number };
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 /** Polls `fn` until it gives a value; the telemetry server may not answer yet, so a failed poll is "not yet". */
 const until = <T>(what: string, fn: () => Promise<T | undefined>) => untilShared(what, fn, { timeoutMs: 60_000, intervalMs: 100, retryErrors: true });
@@ -92,7 +83,7 @@ describe("keeper blocks over WebSocket, and its gas budget", () => {
 
   it("still hedges when the WebSocket never delivers a block: the safety-net poll ticks", async () => {
     // The safety net polls every max(5 × 1 s, 5 s) = 5 s.
-    const k = start({ WS_URL: `ws://127.0.0.1:${await freePort()}`, POLL_INTERVAL_MS: "1000" });
+    const k = start({ WS_URL: `ws://127.0.0.1:${await unusedPort()}`, POLL_INTERVAL_MS: "1000" });
     await k.waitFor("the subscription to fail", (l) => l.msg === "block subscription lost: polling meanwhile, re-subscribing");
     const moved = await move();
     await minedNextBlockInBand(k, 1, moved);

@@ -4,21 +4,21 @@
  * short 2 underlying. Each test states only what it changes, through `overrides`.
  */
 import type { VaultSnapshot } from "../../keeper/types.ts";
+import { DEFAULT_HEDGE_PARAMS, WAD } from "../../harness/system.ts";
 
-const WAD = 10n ** 18n;
 export const SNAPSHOT_TIME = 1_750_000_000n;
 
-/** The deploy defaults (harness/system.ts) as the lens reports them. */
+/**
+ * The deploy defaults (`DEFAULT_HEDGE_PARAMS`, the one table) as the lens reports them, made tighter where the
+ * pure-core tests need room to step over a limit: rebalances 5 blocks apart, trades up to 100 underlying, a 0.01
+ * tolerance and a 0.1 band.
+ */
 export const TEST_HEDGE_PARAMS: VaultSnapshot["hedge"] = Object.freeze({
-  maxSlippageBps: 100,
+  ...DEFAULT_HEDGE_PARAMS,
   minRebalanceInterval: 5,
-  maxOracleAge: 3_600,
   maxTradeWad: 100n * WAD,
   deltaToleranceWad: WAD / 100n,
   bandWad: WAD / 10n,
-  budgetWindowSeconds: 86_400,
-  notionalBudget: 3_000_000,
-  slippageBudget: 10_000,
 });
 
 export const TEST_RISK_PARAMS: VaultSnapshot["risk"] = Object.freeze({

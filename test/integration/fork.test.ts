@@ -15,11 +15,13 @@ import {
   priceE8,
   type System,
 } from "../../harness/system.ts";
+import { arbitrageTo } from "../../harness/market.ts";
+import { startLocalNode, type LocalNode } from "../../harness/node.ts";
 
 const abs = (x: bigint) => (x < 0n ? -x : x);
 
 describe("fork of a local upstream node", () => {
-  let server: Awaited<ReturnType<typeof hre.network.createServer>>;
+  let server: LocalNode;
   let url: string;
   let upstream: System;
   let upstreamBlock: bigint;
@@ -27,10 +29,9 @@ describe("fork of a local upstream node", () => {
   let buyer: Address;
 
   beforeAll(async () => {
-    server = await hre.network.createServer({ network: "default" }, "127.0.0.1", 0);
-    const { port } = await server.listen();
-    url = `http://127.0.0.1:${port}`;
-    const conn = await hre.network.create({ network: "localhost", override: { url } });
+    server = await startLocalNode();
+    url = server.url;
+    const conn = await server.connect();
     // 10,000 WETH of depth: the fork's one-shot hedge of ~9 WETH stays inside the vault's 1% slippage bound.
     upstream = await deploySystem(conn.viem, { ammDepthUnderlying: 10_000, vaultDeposit: 5_000_000 });
     const wallets = await conn.viem.getWalletClients();
@@ -72,12 +73,7 @@ describe("fork of a local upstream node", () => {
     await wait(await quote.write.approve([vault.address, more]));
     await wait(await vault.write.openPosition([seriesId, 5n * WAD, more, buyer]));
     await wait(await oracle.write.setPrice([priceE8(3150)]));
-    const [ru, rq] = await amm.read.getReserves();
-    const ruTarget = BigInt(Math.floor(Math.sqrt((Number(ru) * Number(rq) * 1e12) / 3150)));
-    const buyIn = await amm.read.quoteExactOut([quote.address, ru - ruTarget]);
-    await wait(await quote.write.mint([admin!.account.address, buyIn]));
-    await wait(await quote.write.approve([amm.address, buyIn]));
-    await wait(await amm.write.swapExactIn([quote.address, buyIn, 0n, admin!.account.address, 2n ** 40n]));
+    await arbitrageTo(fork.viem, { amm: amm.address, quote: quote.address, underlying: underlying.address }, 3150);
 
     const before = await stateOf();
     expect(before.netDeltaWad).toBeLessThan(-8n * WAD); // 15 short calls, now in the money

@@ -5,30 +5,27 @@
  * block with the vault's delta back inside the band; with --dry-run it decides the same every block and sends
  * nothing.
  */
-import hre from "hardhat";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Address } from "viem";
 import { arbitrageTo, priceE8 } from "../../harness/market.ts";
 import { buyOptions, deploySystem, listSeries, type HardhatViem } from "../../harness/system.ts";
 import { startKeeperProcess, TEST_KEYS, type KeeperProcess } from "../../harness/keeperProcess.ts";
+import { startLocalNode, type LocalNode } from "../../harness/node.ts";
 
 const BAND = 0.5;
 
-type Server = Awaited<ReturnType<typeof hre.network.createServer>>;
-
 describe("keeper process on a forked chain", () => {
-  let upstream: Server;
-  let fork: Server;
+  let upstream: LocalNode;
+  let fork: LocalNode;
   let forkUrl: string;
   let viem: HardhatViem;
   let keeper: KeeperProcess | undefined;
   let addresses: { vault: Address; lens: Address; oracle: Address; amm: Address; quote: Address; underlying: Address };
 
   beforeAll(async () => {
-    upstream = await hre.network.createServer({ network: "default" }, "127.0.0.1", 0);
-    const up = await upstream.listen();
-    const upstreamUrl = `http://127.0.0.1:${up.port}`;
-    const conn = await hre.network.create({ network: "localhost", override: { url: upstreamUrl } });
+    upstream = await startLocalNode();
+    const upstreamUrl = upstream.url;
+    const conn = await upstream.connect();
     const sys = await deploySystem(conn.viem, { ammDepthUnderlying: 10_000, vaultDeposit: 5_000_000 });
     const buyer = (await conn.viem.getWalletClients())[2]!.account.address;
     const call = await listSeries(sys, true, 3000, 30);
@@ -48,14 +45,9 @@ describe("keeper process on a forked chain", () => {
     };
 
     // No automine, no interval: blocks come only from `mine`, so what the keeper sees before a block is fixed.
-    fork = await hre.network.createServer(
-      { network: "fork", override: { forking: { url: upstreamUrl }, mining: { auto: false, interval: 0 } } },
-      "127.0.0.1",
-      0,
-    );
-    const f = await fork.listen();
-    forkUrl = `http://127.0.0.1:${f.port}`;
-    viem = (await hre.network.create({ network: "localhost", override: { url: forkUrl } })).viem;
+    fork = await startLocalNode({ network: "fork", override: { forking: { url: upstreamUrl }, mining: { auto: false, interval: 0 } } });
+    forkUrl = fork.url;
+    viem = (await fork.connect()).viem;
   });
 
   afterEach(async () => {
@@ -64,10 +56,8 @@ describe("keeper process on a forked chain", () => {
   });
 
   afterAll(async () => {
-    // close() waits for kept-alive client connections; do not let that hold the suite.
-    const bounded = (p: Promise<void> | undefined) => Promise.race([p, new Promise((r) => setTimeout(r, 3000))]);
-    await bounded(fork?.close());
-    await bounded(upstream?.close());
+    await fork?.close();
+    await upstream?.close();
   });
 
   const startKeeper = (args: string[]) =>

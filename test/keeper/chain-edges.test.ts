@@ -22,11 +22,11 @@ import {
   type System,
 } from "../../harness/system.ts";
 import { startFaultProxy, type FaultProxy } from "../../harness/faultProxy.ts";
+import { startLocalNode, type LocalNode } from "../../harness/node.ts";
 
-type Server = Awaited<ReturnType<typeof hre.network.createServer>>;
 type Connection = Awaited<ReturnType<typeof hre.network.create>>;
 
-let server: Server;
+let server: LocalNode;
 let connection: Connection;
 let port: number;
 let A: FaultProxy;
@@ -39,10 +39,10 @@ const withSecrets = (proxy: FaultProxy) => `${proxy.url.replace("http://", "http
 const calls = (proxy: FaultProxy, method: string) => proxy.stats().methods[method] ?? 0;
 
 beforeAll(async () => {
-  server = await hre.network.createServer({ network: "default" }, "127.0.0.1", 0);
-  ({ port } = await server.listen());
-  const nodeUrl = `http://127.0.0.1:${port}`;
-  connection = await hre.network.create({ network: "localhost", override: { url: nodeUrl } });
+  server = await startLocalNode();
+  ({ port } = server);
+  const nodeUrl = server.url;
+  connection = await server.connect();
   A = await startFaultProxy({ target: nodeUrl });
   B = await startFaultProxy({ target: nodeUrl });
 });

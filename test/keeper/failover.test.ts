@@ -25,9 +25,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { classifyRpcError, redactRpcError, RpcUnavailableError, type RpcErrorInfo } from "../../keeper/chain/errors.ts";
 import { describeUrl, failoverTransport, type FailoverOptions } from "../../keeper/chain/failover.ts";
 import { startFaultProxy, type FaultPlan, type FaultProxy } from "../../harness/faultProxy.ts";
+import { startLocalNode, type LocalNode } from "../../harness/node.ts";
 import { until as untilShared } from "../../harness/until.ts";
 
-type Server = Awaited<ReturnType<typeof hre.network.createServer>>;
 type Connection = Awaited<ReturnType<typeof hre.network.create>>;
 
 // Hardhat's public test account #3 (the mnemonic every Hardhat and anvil node uses): never use it anywhere else.
@@ -35,7 +35,7 @@ const SENDER = privateKeyToAccount("0x7c852118294e51e653712a81e05800f419141751be
 const CHAIN_ID = 31337;
 const SECRETS = ["secret", "user:", "/key"];
 
-let server: Server;
+let server: LocalNode;
 let connection: Connection;
 let node: PublicClient;
 let A: FaultProxy;
@@ -48,10 +48,9 @@ const withSecrets = (proxy: FaultProxy) => `${proxy.url.replace("http://", "http
 const calls = (proxy: FaultProxy, method: string) => proxy.stats().methods[method] ?? 0;
 
 beforeAll(async () => {
-  server = await hre.network.createServer({ network: "default" }, "127.0.0.1", 0);
-  const { port } = await server.listen();
-  const nodeUrl = `http://127.0.0.1:${port}`;
-  connection = await hre.network.create({ network: "localhost", override: { url: nodeUrl } });
+  server = await startLocalNode();
+  const nodeUrl = server.url;
+  connection = await server.connect();
   node = (await connection.viem.getPublicClient()) as unknown as PublicClient;
   const [deployer] = await connection.viem.getWalletClients();
   const erc20 = await connection.viem.deployContract("MockERC20", ["X", "X", 6, deployer!.account.address]);

@@ -6,9 +6,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import hre from "hardhat";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deploy, type Deployment } from "../../harness/deploy.ts";
+import { startLocalNode, type LocalNode } from "../../harness/node.ts";
 import { openFork, runFork, type ForkSession } from "../../sim/fork.ts";
 import { loadGasModel } from "../../sim/gas.ts";
 import { runModel } from "../../sim/model.ts";
@@ -20,21 +20,20 @@ import { DEFAULT_SCENARIO, defaultPoints, type Scenario } from "../../sim/scenar
 const DEPLOYER_KEY = "0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba";
 const scenario: Scenario = { ...DEFAULT_SCENARIO, steps: 150 };
 
-let server: Awaited<ReturnType<typeof hre.network.createServer>>;
+let server: LocalNode;
 let deployment: Deployment;
 let session: ForkSession;
 let dir: string;
 let upstreamVault: { read: { book: () => Promise<readonly [readonly `0x${string}`[], readonly unknown[]]> } };
 
 beforeAll(async () => {
-  server = await hre.network.createServer({ network: "default" }, "127.0.0.1", 0);
-  const { port } = await server.listen();
-  const url = `http://127.0.0.1:${port}`;
-  const funder = await hre.network.create({ network: "localhost", override: { url } });
+  server = await startLocalNode();
+  const { url } = server;
+  const funder = await server.connect();
   const { privateKeyToAccount } = await import("viem/accounts");
   const deployerAddress = privateKeyToAccount(DEPLOYER_KEY).address;
   await funder.provider.request({ method: "hardhat_setBalance", params: [deployerAddress, "0x56bc75e2d63100000"] });
-  const upstream = await hre.network.create({ network: "localhost", override: { url, accounts: [DEPLOYER_KEY] } });
+  const upstream = await server.connect({ accounts: [DEPLOYER_KEY] });
   dir = mkdtempSync(join(tmpdir(), "adopt-"));
   deployment = await deploy(upstream.viem, { deploymentsDir: dir, ammDepthUnderlying: 10_000, log: () => {} });
   upstreamVault = await funder.viem.getContractAt("IOptionVault", deployment.vaults[0]!.address);

@@ -8,9 +8,8 @@ import { describe, expect, it } from "vitest";
 import { parseEventLogs } from "viem";
 import { getAmountIn, getAmountOut } from "../../keeper/sizing/amm.ts";
 import { deploySystem, ROLES } from "../../harness/system.ts";
-import { isqrt, realign, type Reserves } from "../../sim/market.ts";
-import { mulberry32 } from "../../harness/random.ts";
-import { normalSampler } from "../../sim/paths.ts";
+import { isqrt, realign, type Reserves } from "../../harness/market.ts";
+import { mulberry32, normalSampler } from "../../harness/random.ts";
 
 const FC_SEED = 0x5eed;
 /** 10^(18 − 6 + 8): WETH/USDC with an 8-decimal feed; pool price in oracle units is rq · SCALE / ru. */
