@@ -4,7 +4,7 @@
  * configured by environment variables (`.env.example`).
  */
 import { parseArgs } from "node:util";
-import type { CliOverrides } from "./config.ts";
+import type { CliOverrides } from "./config/index.ts";
 import { describeEnvVar, ENV_VARS, LOG_LEVELS, type LogLevel } from "./config/table.ts";
 import { POLICY_NAMES, type PolicyName } from "./policy/index.ts";
 

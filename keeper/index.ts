@@ -15,7 +15,7 @@ import { createChainClients, createWsClient, signerFromPrivateKey, type ChainCli
 import { errorMessage } from "./chain/errors.ts";
 import type { ReadResult } from "./chain/readVaults.ts";
 import { CliError, helpText, parseCli, type CliCommand } from "./cli.ts";
-import { ConfigError, describeConfig, loadEnvFile, parseConfig, type Config } from "./config.ts";
+import { ConfigError, describeConfig, loadEnvFile, parseConfig, type Config } from "./config/index.ts";
 import { Journal } from "./execution/journal.ts";
 import { Keeper, type SendStep } from "./keeper.ts";
 import { keeperOptionsFromConfig } from "./options.ts";

@@ -6,7 +6,7 @@
  */
 import { parseGwei, type Address } from "viem";
 import type { VaultRef } from "./chain/readVaults.ts";
-import type { Config } from "./config.ts";
+import type { Config } from "./config/index.ts";
 import { CONFIG_DEFAULTS } from "./config/table.ts";
 import type { FeeCaps } from "./execution/fees.ts";
 import type { PolicyConfig, RiskPreferences } from "./types.ts";

@@ -48,7 +48,7 @@ export interface VaultObservation {
 export interface KeeperMetricsOptions {
   /**
    * Turns an RPC URL into a label value that holds no secret (the keeper passes `redactUrl` from
-   * `keeper/config.ts`: scheme and host only). Applied to every `url` label, once per distinct URL.
+   * `keeper/telemetry/redact.ts`: scheme and host only). Applied to every `url` label, once per distinct URL.
    */
   redactUrl: (url: string) => string;
   /** Also collect prom-client's process metrics (CPU, memory, event-loop lag) into this registry. Default false. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { COMMANDS, CliError, helpText, parseCli, suggest } from "../../keeper/cli.ts";
-import { ENV_VARS, LOG_LEVELS } from "../../keeper/config.ts";
+import { ENV_VARS, LOG_LEVELS } from "../../keeper/config/index.ts";
 import { POLICY_NAMES } from "../../keeper/policy/index.ts";
 
 const VAULT_A = "0x5FbDB2315678afecb367f032d93F642f64180aa3";

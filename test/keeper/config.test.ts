@@ -11,9 +11,9 @@ import {
   describeConfig,
   loadEnvFile,
   parseConfig,
-  redactUrl,
-} from "../../keeper/config.ts";
-import type { CliOverrides, Config, ConfigIssue } from "../../keeper/config.ts";
+} from "../../keeper/config/index.ts";
+import { redactUrl } from "../../keeper/telemetry/redact.ts";
+import type { CliOverrides, Config, ConfigIssue } from "../../keeper/config/index.ts";
 
 // Hardhat's well-known first test account: public knowledge, never funded outside a local chain.
 const KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { parseConfig } from "../../keeper/config.ts";
+import { parseConfig } from "../../keeper/config/index.ts";
 import { CONFIG_DEFAULTS, ENV_VARS, type EnvVar } from "../../keeper/config/table.ts";
 import { keeperOptions, keeperOptionsFromConfig } from "../../keeper/options.ts";
 

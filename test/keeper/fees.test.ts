@@ -13,7 +13,7 @@ const SEED = 0x5eed_0011;
 const RUNS = 1_000;
 const GWEI = 10n ** 9n;
 
-/** The configuration defaults (keeper/config.ts): MAX_FEE_GWEI 100, MAX_PRIORITY_FEE_GWEI 2. */
+/** The configuration defaults (keeper/config/table.ts): MAX_FEE_GWEI 100, MAX_PRIORITY_FEE_GWEI 2. */
 const CAPS: FeeCaps = { maxFeePerGasWei: 100n * GWEI, maxPriorityFeePerGasWei: 2n * GWEI };
 /** geth's txpool default `--txpool.pricebump`: a replacement must raise both fee fields by at least 10%. */
 const NODE_MIN_BUMP_PERCENT = 10n;

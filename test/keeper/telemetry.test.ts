@@ -1,6 +1,6 @@
 import { register as globalRegistry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { redactUrl } from "../../keeper/config.ts";
+import { redactUrl } from "../../keeper/telemetry/redact.ts";
 import { assessHealth, type Health, type HealthRules, type HealthState } from "../../keeper/telemetry/health.ts";
 import { KeeperMetrics, type VaultObservation } from "../../keeper/telemetry/metrics.ts";
 import { startTelemetryServer, type TelemetryServer } from "../../keeper/telemetry/server.ts";

@@ -2,10 +2,10 @@
  * The keeper's configuration: environment variables (and a few command-line overrides) parsed once, at the edge,
  * into a deeply frozen, typed `Config`. Nothing else in the keeper reads `process.env`.
  *
- * Each variable is stated once, in the table of `./config/table.ts` (name, rule, default, unit, summary), which
+ * Each variable is stated once, in the table of `./table.ts` (name, rule, default, unit, summary), which
  * drives this parser, `--help` and the test that `.env.example` documents the same variables and defaults. The
- * readers (`./config/read.ts`) word the errors; the signer and the vaults, whose variables depend on each other,
- * are read in `./config/sources.ts`.
+ * readers (`./read.ts`) word the errors; the signer and the vaults, whose variables depend on each other,
+ * are read in `./sources.ts`.
  *
  * `parseConfig` is pure: it reads only the `env` object it is given and the files `DEPLOYMENTS_FILE`, `KEYSTORE_PATH`
  * and `KEYSTORE_PASSWORD_FILE` name, through the injected `readFile`. Every bad variable becomes one `ConfigIssue`;
@@ -17,10 +17,10 @@ import { existsSync, readFileSync } from "node:fs";
 import dotenv from "dotenv";
 import { formatGwei } from "viem";
 import type { Address, Hex } from "viem";
-import { POLICY_NAMES, type PolicyName } from "./policy/index.ts";
-import { redactUrl } from "./telemetry/redact.ts";
-import type { HedgeTarget, PolicyConfig, RiskPreferences } from "./types.ts";
-import { ConfigError, type ConfigIssue, must, quote, reader, describeFsError } from "./config/read.ts";
+import { POLICY_NAMES, type PolicyName } from "../policy/index.ts";
+import { redactUrl } from "../telemetry/redact.ts";
+import type { HedgeTarget, PolicyConfig, RiskPreferences } from "../types.ts";
+import { ConfigError, type ConfigIssue, must, quote, reader, describeFsError } from "./read.ts";
 import {
   describeSigner,
   readSigner,
@@ -29,13 +29,12 @@ import {
   type SignerSource,
   type VaultConfig,
   type VaultSourceKind,
-} from "./config/sources.ts";
-import { ENV_VARS, LOG_LEVELS, type LogLevel } from "./config/table.ts";
+} from "./sources.ts";
+import { ENV_VARS, LOG_LEVELS, type LogLevel } from "./table.ts";
 
-export { ConfigError, type ConfigIssue } from "./config/read.ts";
-export { deploymentsSchema, type Deployments, type SignerSource, type VaultConfig } from "./config/sources.ts";
-export { CONFIG_DEFAULTS, ENV_VARS, LOG_LEVELS, type EnvVar, type LogLevel } from "./config/table.ts";
-export { redactUrl } from "./telemetry/redact.ts";
+export { ConfigError, type ConfigIssue } from "./read.ts";
+export { deploymentsSchema, type Deployments, type SignerSource, type VaultConfig } from "./sources.ts";
+export { CONFIG_DEFAULTS, ENV_VARS, LOG_LEVELS, type EnvVar, type LogLevel } from "./table.ts";
 
 export interface Config {
   readonly rpc: {
@@ -123,7 +122,7 @@ export interface CliOverrides {
 // ── Public API ────────────────────────────────────────────────────────────────────────────────────────────────
 
 /**
- * Reads a `.env` file into a plain object, without touching `process.env`. With no `path`, a missing `./.env` is
+ * Reads a `.env` file into a plain object, without touching `process.env`. With no `path`, a missing `../.env` is
  * an empty environment; a path given explicitly (`--env-file`) must exist. The entry point merges the result
  * under `process.env` (the real environment wins, as with dotenv).
  */
