@@ -19,6 +19,7 @@ import {
   type BudgetLedger,
 } from "../../keeper/sizing/budget.ts";
 import type { HedgeBounds } from "../../keeper/types.ts";
+import { TEST_HEDGE_PARAMS } from "../helpers/snapshot.ts";
 
 const SEED = 0x5eed_b0d9;
 const WAD = 10n ** 18n;
@@ -28,17 +29,8 @@ const UNITS_PER_QUOTE = 10_000n;
 const UINT24 = 1n << 24n;
 const DAY = 86_400;
 
-const HEDGE: HedgeBounds = {
-  maxSlippageBps: 100,
-  minRebalanceInterval: 5,
-  maxOracleAge: 3_600,
-  maxTradeWad: 100n * WAD,
-  deltaToleranceWad: WAD / 100n,
-  bandWad: WAD / 10n,
-  budgetWindowSeconds: DAY,
-  notionalBudget: 1_000,
-  slippageBudget: 10,
-};
+/** The pure-core tests' parameters with small budgets (1,000 quote notional, 10 quote slippage a day) to exhaust. */
+const HEDGE: HedgeBounds = { ...TEST_HEDGE_PARAMS, budgetWindowSeconds: DAY, notionalBudget: 1_000, slippageBudget: 10 };
 
 // ─── the vault, re-stated ───
 

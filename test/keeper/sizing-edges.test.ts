@@ -30,6 +30,7 @@ import {
 import { gasCostQuote, rebalanceGasUnits } from "../../keeper/sizing/gasModel.ts";
 import { checkRebalance, sizeHedge, type RebalanceDecision, type SizeOptions, type SizeResult } from "../../keeper/sizing/size.ts";
 import type { RiskPreferences, VaultSnapshot } from "../../keeper/types.ts";
+import { TEST_HEDGE_PARAMS } from "../helpers/snapshot.ts";
 
 const SEED = 0x5eed_ed9e;
 const WAD = 10n ** 18n;
@@ -133,17 +134,7 @@ function snap(pair: Pair, overrides: Partial<VaultSnapshot> = {}): VaultSnapshot
     slippageLeftWad: 10n ** 30n,
     settlementPending: false,
     paused: false,
-    hedge: {
-      maxSlippageBps: 100,
-      minRebalanceInterval: 5,
-      maxOracleAge: 3_600,
-      maxTradeWad: 100n * WAD,
-      deltaToleranceWad: WAD / 100n,
-      bandWad: WAD / 10n,
-      budgetWindowSeconds: 86_400,
-      notionalBudget: 3_000_000,
-      slippageBudget: 10_000,
-    },
+    hedge: TEST_HEDGE_PARAMS,
     risk: { volWad: (WAD * 8n) / 10n, rateWad: 0n, spreadBps: 0, latencyBps: 0, capitalChargeBps: 0, minPremiumBps: 0 },
     book: [],
     quoteDecimals: pair.quoteDecimals,
