@@ -212,6 +212,7 @@ describe("the keeper's signed bytes are durable before they are broadcast", () =
         policy: { name: "band", band: 0.5, target: "zero" },
         prefs: { riskAversion: 0.01, horizonSeconds: 3600 },
         gasLimitPerHedge: 1_000_000n,
+        deadlineSeconds: 45, // SWAP_DEADLINE_SECONDS: not the default 300, so the bytes show it was honoured
       }),
       {
         client,
@@ -230,5 +231,9 @@ describe("the keeper's signed bytes are durable before they are broadcast", () =
     expect(await chain.pending()).toEqual([sent!.hash]);
     // One broadcast, of the bytes now in the pool, and a power loss at that instant keeps them at their nonce.
     expect(atBroadcast).toEqual([{ raw: sent!.raw, journaledAt: nonce }]);
+    // The swap deadline inside those bytes is the planned block's timestamp plus the configured seconds.
+    const { timestamp } = await sys.publicClient.getBlock({ blockNumber: report!.blockNumber });
+    const [journaled] = [...foldJournal(parseJournal(disk.powerLoss().readFileSync(journalPath))).values()];
+    expect(journaled!.versions.map((v) => v.deadline)).toEqual([String(timestamp + 45n)]);
   });
 });
