@@ -151,7 +151,7 @@ export function helpText(): string {
   ).join("\n");
   return `delta-keeper: keeps option vaults near delta-neutral by hedging on the AMM when a hedge is worth its cost.
 
-Usage: keeper <command> [flags]      (npm run keeper -- <command> [flags])
+Usage: delta-keeper <command> [flags]      (from a clone: npm run keeper -- <command> [flags])
 
 Commands:
   run      watch every new block and hedge each vault when its policy says so
