@@ -27,6 +27,10 @@ import { broadcastSigned, sentFrom, signHedge, simulateHedge, type SendContext, 
  */
 export type SendStep = "before-sign" | "after-journal" | "after-broadcast" | "after-mined";
 
+/** The warning for a hedge whose nonce was taken while the keeper was down (the running keeper's is in replace.ts). */
+export const SUPERSEDED_AT_RESTART =
+  "hedge superseded while the keeper was down: its nonce was mined by another transaction (likely another sender on this key); the vault is re-planned";
+
 /** What a `JournaledSend` needs from the keeper. */
 export interface JournaledSendDeps {
   client: PublicClient;
@@ -50,6 +54,8 @@ export interface JournaledSendDeps {
 export interface OrderToSend {
   vault: Address;
   order: HedgeOrder;
+  /** Simulate in this block rather than the one decided on, when the vault's spacing needs it (`landingBlockFor`). */
+  landingBlock?: bigint | undefined;
 }
 
 /** What the caller does as each order of a batch fails or goes out (logs, metrics, back-off). */
@@ -91,6 +97,11 @@ export class JournaledSend {
     return { client, account: account!, chainId, nonces: this.nonces!, fees, caps, gasLimitPerHedge };
   }
 
+  /** The signer's address (absent without an account). */
+  get signer(): Address | undefined {
+    return this.#deps.account?.address;
+  }
+
   /** The journal written to, if any. */
   get journal(): Journal | undefined {
     return this.#journal;
@@ -117,6 +128,7 @@ export class JournaledSend {
       if (sent.intentId && result.expired.includes(sent.intentId)) expired(sent.vault);
     }
     for (const e of result.rebroadcastErrors) logger.warn({ intent: e.id, error: e.error }, "re-broadcast after restart refused; tracking it by receipt");
+    for (const s of result.settled.filter((x) => x.outcome === "superseded")) logger.warn({ intent: s.id }, SUPERSEDED_AT_RESTART);
     if (result.resumed.length + result.settled.length + result.abandoned.length > 0) {
       logger.info(
         { resumed: result.resumed.map((r) => r.intentId), settled: result.settled, abandoned: result.abandoned, journal: journal.path },
@@ -138,7 +150,7 @@ export class JournaledSend {
   async sendAll<T extends OrderToSend>(ctx: SendContext, items: readonly T[], deadline: bigint, blockNumber: bigint, on: SendHandlers<T>): Promise<void> {
     const simulated = await Promise.all(
       items.map((item) =>
-        simulateHedge(ctx, { vault: item.vault, order: item.order, deadline, blockNumber }).catch((error: unknown) => {
+        simulateHedge(ctx, { vault: item.vault, order: item.order, deadline, blockNumber, landingBlock: item.landingBlock }).catch((error: unknown) => {
           on.failed(item, error);
           return undefined;
         }),
@@ -209,6 +221,15 @@ export class JournaledSend {
     if (outcome.sent.intentId) {
       this.#journal?.recordSettled(outcome.sent.intentId, outcome.kind, outcome.sent.hash, outcome.receipt.blockNumber);
     }
+  }
+
+  /**
+   * A pending hedge whose nonce something else took (`PendingHedges.superseded`), seen at `block`: the failpoint
+   * "after-mined", then its intent closed as superseded — the record a restart's `reconcile` would have written.
+   */
+  superseded(sent: SentHedge, block: bigint): void {
+    this.#deps.failpoint?.("after-mined");
+    if (sent.intentId) this.#journal?.recordSettled(sent.intentId, "superseded", undefined, block);
   }
 }
 

@@ -1,6 +1,8 @@
 /**
  * At most one pending hedge per vault. Each block, every pending hedge costs one `eth_getTransactionReceipt`;
  * once mined with enough confirmations it settles with its outcome (gas, decoded deltas, or the decoded revert).
+ * A hedge whose nonce the chain spent on a transaction that is none of its versions (another sender on the same
+ * key) can never get a receipt: `superseded` finds it by the signer's mined nonce count and forgets it.
  */
 import {
   TransactionReceiptNotFoundError,
@@ -104,6 +106,32 @@ export class PendingHedges {
       settled.push(found.version.kind === "cancel" ? { kind: "cancelled", sent, receipt: found.receipt } : outcomeOf(sent, found.receipt));
     }
     return settled;
+  }
+
+  /**
+   * The hedges whose nonce was spent by something else: the signer's mined nonce count, `CONFIRMATIONS` deep at
+   * `head`, is past the hedge's nonce, yet none of its versions had a receipt at the last `poll`. Their nonce is
+   * gone — another sender on this key took it — so no receipt will ever come: they are returned and forgotten.
+   *
+   * Call right after `poll(head)`. The count is read at a block at or below `head`, which existed before that poll
+   * asked for the receipts: had one of our versions taken the nonce, the poll would have found its receipt. Costs
+   * one request (`eth_getTransactionCount`), and only when some pending hedge has no receipt.
+   * @param head the block just polled
+   * @param signer the address every pending hedge was signed by
+   */
+  async superseded(head: bigint, signer: Address): Promise<SentHedge[]> {
+    const unmined = [...this.#byVault.values()].filter((e) => e.minedInBlock === undefined);
+    if (unmined.length === 0) return [];
+    const deep = head - BigInt(this.#confirmations) + 1n;
+    const minedCount = await this.#client.getTransactionCount({ address: signer, blockNumber: deep < 0n ? 0n : deep });
+    const gone: SentHedge[] = [];
+    for (const entry of unmined) {
+      if (entry.nonce >= minedCount) continue;
+      this.#byVault.delete(entry.vault);
+      const { sentAtMs: _sentAtMs, versions: _versions, minedInBlock: _minedInBlock, ...sent } = entry;
+      gone.push(sent);
+    }
+    return gone;
   }
 
   hashes(): Hash[] {

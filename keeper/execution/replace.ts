@@ -4,7 +4,9 @@
  * sizes an order that simulates) → the fresh order at the same nonce with fees up by FEE_BUMP_PERCENT on both
  * fields, within the cap; no longer wanted → a cancel (a 0-value self-transfer) takes the nonce. With no room to
  * bump under the cap the same signed bytes are sent again. A nonce gap (a signed hedge the node never got) is
- * watched here too: replacement is what refills it.
+ * watched here too: replacement is what refills it. So is the opposite fault, a nonce taken elsewhere: another
+ * sender on the keeper's key mined a transaction at a pending hedge's nonce, so no version of the hedge can ever be
+ * mined; replacing it would only bump a dead nonce forever. It is settled as superseded instead (`settleSuperseded`).
  */
 import type { Address } from "viem";
 import { errorMessage } from "../chain/errors.ts";
@@ -16,12 +18,16 @@ import type { VaultPlan } from "../tick.ts";
 import { bumpFees, computeFees, type FeeCaps, type FeeOracle } from "./fees.ts";
 import type { JournaledSend } from "./journaledSend.ts";
 import type { PendingHedges } from "./pending.ts";
-import { broadcastSigned, sentFrom, signCancel, signHedgeAt, simulateHedge, type SendContext, type SimulatedHedge } from "./sendHedge.ts";
+import { broadcastSigned, landingBlockFor, sentFrom, signCancel, signHedgeAt, simulateHedge, type SendContext, type SentHedge, type SimulatedHedge } from "./sendHedge.ts";
 
 /** The gas of a cancel: a plain transfer. */
 const CANCEL_GAS = 21_000n;
 /** The mark of a hedge resumed past its deadline after a restart: stuck at once, whatever its age. */
 const EXPIRED = -1_000_000n;
+
+/** The warning for a pending hedge whose nonce another transaction took while the keeper ran. */
+export const SUPERSEDED =
+  "hedge superseded: its nonce was mined by another transaction (likely another sender on this key); nonce re-synced, the vault is re-planned";
 
 /** What a `StuckReplacer` needs from the keeper. */
 export interface StuckReplacerDeps {
@@ -67,6 +73,41 @@ export class StuckReplacer {
       this.#nonceGap = 0;
       metrics?.nonceGap(0);
     }
+  }
+
+  /**
+   * Settles the pending hedges whose nonce another transaction took (`PendingHedges.superseded`): each is journaled
+   * as superseded, counted, warned about once and forgotten here; then the nonce tracker is re-read from the node.
+   * No longer pending, the vault is re-planned by the same tick. Call right after the block's receipt poll.
+   * Costs one request only while a pending hedge has no receipt (the mined nonce count), plus the re-sync when one
+   * is found. A failed request is logged, never thrown: the check runs again next block.
+   * @param log the tick's logger
+   * @param block the block just polled
+   * @returns the hedges settled as superseded
+   */
+  async settleSuperseded(log: Logger, block: bigint): Promise<SentHedge[]> {
+    const { pending, sends, metrics } = this.#deps;
+    const signer = sends.signer;
+    if (!signer || pending.size === 0) return [];
+    let gone: SentHedge[];
+    try {
+      gone = await pending.superseded(block, signer);
+    } catch (error) {
+      log.warn({ error: errorMessage(error) }, "could not read the signer's mined nonce; a taken nonce is checked again next block");
+      return [];
+    }
+    for (const sent of gone) {
+      sends.superseded(sent, block);
+      this.#replacedAt.delete(sent.vault);
+      metrics?.hedge(sent.vault, "superseded");
+      log.warn({ vault: sent.vault, hash: sent.hash, nonce: sent.nonce, decidedAtBlock: Number(sent.decidedAtBlock) }, SUPERSEDED);
+    }
+    if (gone.length > 0) {
+      await sends.nonces?.resync().catch((error: unknown) => {
+        log.warn({ error: errorMessage(error) }, "nonce re-sync after a superseded hedge failed: a hedge then refused for its nonce is superseded and re-synced next block");
+      });
+    }
+    return gone;
   }
 
   /** A hedge resumed after a restart past its deadline: re-planned at the next check, not REPLACE_AFTER_BLOCKS later. */
@@ -117,6 +158,7 @@ export class StuckReplacer {
           order: plan.sizing.order,
           deadline: read.chain.timestamp + BigInt(this.#deps.deadlineSeconds),
           blockNumber: block,
+          landingBlock: landingBlockFor(block, plan.snapshot.nextRebalanceBlock),
         }).catch(() => undefined);
       }
       try {

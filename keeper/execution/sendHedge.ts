@@ -8,6 +8,10 @@ import {
   BaseError,
   ContractFunctionRevertedError,
   encodeFunctionData,
+  getContractError,
+  hexToBigInt,
+  InvalidParamsRpcError,
+  numberToHex,
   type Account,
   keccak256,
   type Address,
@@ -86,6 +90,25 @@ export function decodeRevert(error: unknown): { errorName: string; args: readonl
   return undefined;
 }
 
+/**
+ * Blocks between the block a live keeper reads and the earliest one its transaction can land in: it is sent after
+ * block n is known, so it is mined in n + 1 at the earliest. Decisions judge the vault's spacing there
+ * (`PlanOptions.landingOffsetBlocks`), and simulations run there when the spacing needs it (`landingBlockFor`).
+ */
+export const LANDING_OFFSET_BLOCKS = 1;
+
+/**
+ * The block number a hedge decided on `readBlock` must be simulated in, when it is not `readBlock`'s own: the
+ * vault's spacing (`nextRebalanceBlock`) refuses it in the block read but lets it through in the block it lands in
+ * (`readBlock + landingOffsetBlocks`) — the hedge right after one's own, with `minRebalanceInterval` 1. Spacing is
+ * the only rule of `rebalance` that reads `block.number`, so otherwise the block read is simulated as it is.
+ * @returns the landing block, or undefined when the block read is the one to simulate in
+ */
+export function landingBlockFor(readBlock: bigint, nextRebalanceBlock: bigint, landingOffsetBlocks = LANDING_OFFSET_BLOCKS): bigint | undefined {
+  const landing = readBlock + BigInt(landingOffsetBlocks);
+  return readBlock < nextRebalanceBlock && nextRebalanceBlock <= landing ? landing : undefined;
+}
+
 export interface SimulatedHedge {
   vault: Address;
   args: readonly [boolean, bigint, bigint, bigint];
@@ -97,26 +120,32 @@ export interface SimulatedHedge {
  * Simulates a hedge with `eth_estimateGas` (which executes it) and sizes its gas limit: 20% over the estimate,
  * never above GAS_LIMIT_PER_HEDGE. Throws `HedgeSimulationError` with the decoded revert, or
  * `GasCapExceededError`. One request; independent hedges can be simulated concurrently.
+ *
+ * `landingBlock` (from `landingBlockFor`): simulate in that block rather than `blockNumber`'s, for a hedge the
+ * vault's spacing accepts only there (see `estimateInLandingBlock`).
  */
 export async function simulateHedge(
   ctx: Pick<SendContext, "client" | "account" | "gasLimitPerHedge">,
-  p: { vault: Address; order: HedgeOrder; deadline: bigint; blockNumber: bigint },
+  p: { vault: Address; order: HedgeOrder; deadline: bigint; blockNumber: bigint; landingBlock?: bigint | undefined },
 ): Promise<SimulatedHedge> {
   const args = [p.order.buyUnderlying, p.order.amountIn, p.order.minAmountOut, p.deadline] as const;
   let estimatedGas: bigint;
   try {
-    estimatedGas = await ctx.client.estimateContractGas({
-      address: p.vault,
-      abi: hedgeAbi,
-      functionName: "rebalance",
-      args,
-      // The address, not the local account: with a local account viem would first prepare a whole transaction
-      // (nonce, chain id, block, priority fee: four more requests). The estimate only needs `from`.
-      account: ctx.account.address,
-      // Against the decision block, like every read behind the decision: without it the node estimates against
-      // "pending" (Hardhat does), where other pool transactions can make a sound hedge look reverted, or the reverse.
-      blockNumber: p.blockNumber,
-    });
+    estimatedGas =
+      p.landingBlock !== undefined && p.landingBlock > p.blockNumber
+        ? await estimateInLandingBlock(ctx, { vault: p.vault, args, blockNumber: p.blockNumber, landingBlock: p.landingBlock })
+        : await ctx.client.estimateContractGas({
+            address: p.vault,
+            abi: hedgeAbi,
+            functionName: "rebalance",
+            args,
+            // The address, not the local account: with a local account viem would first prepare a whole transaction
+            // (nonce, chain id, block, priority fee: four more requests). The estimate only needs `from`.
+            account: ctx.account.address,
+            // Against the decision block, like every read behind the decision: without it the node estimates against
+            // "pending" (Hardhat does), where other pool transactions can make a sound hedge look reverted, or the reverse.
+            blockNumber: p.blockNumber,
+          });
   } catch (error) {
     const decoded = decodeRevert(error);
     if (decoded) throw new HedgeSimulationError(decoded.errorName, decoded.args, error);
@@ -126,6 +155,47 @@ export async function simulateHedge(
   // 20% headroom over the estimate (state can move between simulation and inclusion), within the cap.
   const padded = (estimatedGas * 12n) / 10n;
   return { vault: p.vault, args, gasLimit: padded < ctx.gasLimitPerHedge ? padded : ctx.gasLimitPerHedge, blockNumber: p.blockNumber };
+}
+
+/** Clients whose node has refused or ignored a block override once: their landing-block estimates go to "pending". */
+const noBlockOverrides = new WeakSet<object>();
+
+/**
+ * `eth_estimateGas` of `rebalance(args)` in block `landingBlock`: the state of `blockNumber` (the one decided on,
+ * like every other read) under a header whose number is overridden to `landingBlock` (the 4th parameter, block
+ * overrides: geth 1.15+, reth, erigon, anvil). The timestamp is left as read, as in every other hedge's simulation
+ * (the landing block's is later: only the swap deadline and the oracle's age read it).
+ *
+ * A node without block overrides refuses the parameter (Hardhat, Nethermind: invalid params) or ignores it (the
+ * vault then reverts `RebalanceTooSoon`, which the landing block cannot: `landingBlockFor` picks it past the
+ * spacing). It is then asked at "pending" — the next block on top of the latest, the pool's transactions
+ * included — for this hedge and every later one through this client. Throws like `estimateContractGas`.
+ */
+async function estimateInLandingBlock(
+  ctx: Pick<SendContext, "client" | "account">,
+  p: { vault: Address; args: readonly [boolean, bigint, bigint, bigint]; blockNumber: bigint; landingBlock: bigint },
+): Promise<bigint> {
+  const from = ctx.account.address;
+  const call = { abi: hedgeAbi, functionName: "rebalance", args: p.args, address: p.vault } as const;
+  if (!noBlockOverrides.has(ctx.client)) {
+    try {
+      const tx = { from, to: p.vault, data: encodeFunctionData(call) };
+      const gas = await ctx.client.request({
+        method: "eth_estimateGas",
+        params: [tx, numberToHex(p.blockNumber), {}, { number: numberToHex(p.landingBlock) }],
+      } as never);
+      return hexToBigInt(gas as Hex);
+    } catch (error) {
+      const contractError = getContractError(error as BaseError, { ...call, sender: from });
+      const decoded = decodeRevert(contractError);
+      const refused =
+        error instanceof BaseError &&
+        error.walk((e) => e instanceof InvalidParamsRpcError || (e as { code?: unknown }).code === InvalidParamsRpcError.code) !== null;
+      if (decoded ? decoded.errorName !== "RebalanceTooSoon" : !refused) throw decoded ? contractError : error;
+      noBlockOverrides.add(ctx.client);
+    }
+  }
+  return ctx.client.estimateContractGas({ ...call, account: from, blockTag: "pending" });
 }
 
 /** A hedge signed and ready to broadcast: the bytes are final (a retry re-sends them, never re-signs). */

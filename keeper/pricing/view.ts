@@ -63,8 +63,13 @@ export const DEFAULT_GREEK_FLOORS: Readonly<Record<GreekName, number>> = Object.
  * The vault as the model sees it. `costs` comes from the caller (gas price, AMM fee, pool depth), and so does
  * `lastHedgeSpot` (the chain does not record it; see `updateHedgeAnchors` in keeper/tick.ts), set on the view only
  * when known.
+ *
+ * `landingOffsetBlocks`: how many blocks after the snapshot's the hedge would execute in. The vault's spacing rule
+ * (`nextRebalanceBlock`) is judged in that block, not the read one: a live keeper's transaction, sent after block
+ * n is read, lands in n + 1 at the earliest (offset 1), so with `minRebalanceInterval` 1 it may hedge in the block
+ * right after its own last hedge. An engine that executes in the block it decided on passes 0 (the default).
  */
-export function toMarketView(snapshot: VaultSnapshot, costs: CostModel, lastHedgeSpot?: number): MarketView {
+export function toMarketView(snapshot: VaultSnapshot, costs: CostModel, lastHedgeSpot?: number, landingOffsetBlocks = 0): MarketView {
   return {
     vault: snapshot.vault,
     blockNumber: Number(snapshot.blockNumber),
@@ -80,7 +85,7 @@ export function toMarketView(snapshot: VaultSnapshot, costs: CostModel, lastHedg
       snapshot.lastRebalanceBlock === 0n
         ? Number.POSITIVE_INFINITY
         : Number(snapshot.blockNumber - snapshot.lastRebalanceBlock),
-    canTrade: !snapshot.paused && snapshot.oracleFresh && snapshot.blockNumber >= snapshot.nextRebalanceBlock,
+    canTrade: !snapshot.paused && snapshot.oracleFresh && snapshot.blockNumber + BigInt(landingOffsetBlocks) >= snapshot.nextRebalanceBlock,
     deltaTolerance: wadToNumber(snapshot.hedge.deltaToleranceWad),
     onChainBand: wadToNumber(snapshot.hedge.bandWad),
     costs,

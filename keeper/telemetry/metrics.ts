@@ -10,8 +10,11 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
-/** What became of one hedge, as counted by `keeper_hedges_total{result}`. */
-export type HedgeResult = "sent" | "mined" | "reverted" | "skipped" | "simulation_failed" | "replaced" | "cancelled";
+/**
+ * What became of one hedge, as counted by `keeper_hedges_total{result}`. `superseded`: its nonce was mined by a
+ * transaction that is none of its versions (another sender on the keeper's key), so it never will be.
+ */
+export type HedgeResult = "sent" | "mined" | "reverted" | "skipped" | "simulation_failed" | "replaced" | "cancelled" | "superseded";
 
 export const HEDGE_RESULTS: readonly HedgeResult[] = [
   "sent",
@@ -21,6 +24,7 @@ export const HEDGE_RESULTS: readonly HedgeResult[] = [
   "simulation_failed",
   "replaced",
   "cancelled",
+  "superseded",
 ];
 
 /** How a pending hedge was replaced: a fee bump of the same transaction, or a cancel (a 0-value self-send). */
