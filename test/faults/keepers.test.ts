@@ -5,7 +5,8 @@
  *   through the fallback — every transaction it makes lands as a hedge, and no move is hedged twice;
  * - two keepers (two signers with the keeper role) on the same vault over several price moves, on a node that
  *   mines only when the test says: both see the move's block and send, the two hedges share the next block, one
- *   rebalances and the other reverts — and its keeper stands down with the named reason, every time.
+ *   rebalances and the other reverts — and its keeper stands down with the named reason, every time. That is the
+ *   pair without `KEEPER_PEERS`; with it they take turns instead (test/faults/turns.test.ts).
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ROLES } from "../../harness/system.ts";
