@@ -21,6 +21,7 @@ import { Keeper, type SendStep } from "./keeper.ts";
 import { keeperOptionsFromConfig } from "./options.ts";
 import { wadToNumber } from "./pricing/wad.ts";
 import { assessHealth } from "./telemetry/health.ts";
+import { limitStatus } from "./telemetry/holds.ts";
 import { round } from "./telemetry/format.ts";
 import { createLogger, type Logger } from "./telemetry/logger.ts";
 import { KeeperMetrics } from "./telemetry/metrics.ts";
@@ -237,6 +238,7 @@ function printStatus(read: ReadResult, plans: VaultPlan[], json: boolean): void 
       vault: shortAddress(p.vault),
       "net delta": fmt(wadToNumber(s.netDeltaWad)),
       band: p.decision.band === undefined ? fmt(wadToNumber(s.hedge.bandWad)) : fmt(p.decision.band),
+      limit: limitCell(p),
       "hedge bal": fmt(Number(s.hedgeBalance) / 10 ** s.underlyingDecimals),
       spot: fmt(wadToNumber(s.spotWad), 2),
       "oracle age": `${s.oracleAgeSeconds}s${s.oracleStatus === "Usable" ? "" : ` ${s.oracleStatus.toUpperCase()}`}`,
@@ -246,7 +248,22 @@ function printStatus(read: ReadResult, plans: VaultPlan[], json: boolean): void 
     };
   });
   process.stdout.write(`block #${read.chain.blockNumber}\n${table(rows)}\n`);
+  for (const p of plans) {
+    const limit = limitStatus(p);
+    if (limit.kind === "blocked") {
+      process.stdout.write(`${p.vault}: outside its hard delta limit ${fmt(p.maxAbsDelta)}, not being brought back (${limit.by}): ${limit.reason}\n`);
+    }
+  }
   for (const f of read.failures) process.stdout.write(`${f.vault}: unreadable (${f.reason})\n`);
+}
+
+/** The hard delta limit and where the vault stands against it: `0.5`, `0.5 OUTSIDE (returning)`, `0.5 OUTSIDE: budget`. */
+function limitCell(p: VaultPlan): string {
+  const limit = limitStatus(p);
+  if (limit.kind === "none") return "none";
+  const value = fmt(p.maxAbsDelta);
+  if (limit.kind === "inside") return value;
+  return limit.kind === "returning" ? `${value} OUTSIDE (returning)` : `${value} OUTSIDE: ${limit.by}`;
 }
 
 function printOnce(plans: VaultPlan[], json: boolean): void {
@@ -279,6 +296,9 @@ function planSummary(p: VaultPlan) {
     hedgeBalance: p.snapshot.hedgeBalance,
     lastRebalanceBlock: p.snapshot.lastRebalanceBlock,
     decision: p.decision,
+    // JSON has no Infinity: no hard limit is null.
+    maxAbsDelta: Number.isFinite(p.maxAbsDelta) ? p.maxAbsDelta : null,
+    limit: limitStatus(p),
     sizing: p.sizing,
     greeksCrossCheck: p.greeks,
   };

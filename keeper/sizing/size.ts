@@ -12,6 +12,7 @@
  */
 import { hedgeBenefitQuote } from "../policy/benefit.ts";
 import { formatAmount as f } from "../policy/format.ts";
+import { isOutsideLimit, NO_HARD_LIMIT } from "../policy/hardLimit.ts";
 import { absBigint, BPS, minBigint, mulDiv, numberToWad, tokenScale, WAD, wadToNumber } from "../pricing/wad.ts";
 import type { Decision, HedgeOrder, MarketView, RiskPreferences, VaultSnapshot } from "../types.ts";
 import { executionPriceWad, getAmountIn, getAmountOut, slippageLimitWad } from "./amm.ts";
@@ -24,6 +25,11 @@ export interface SizeOptions {
   maxSlippageBps?: number;
   /** `minAmountOut` = expected output less this margin, basis points. */
   minOutMarginBps: number;
+  /**
+   * The hard limit on |net delta|, underlying units (`MAX_ABS_DELTA`, keeper/policy/hardLimit.ts; default none):
+   * above it the cost/benefit rule does not veto, and the order is bounded only by the vault's rules and the pool.
+   */
+  maxAbsDelta?: number;
 }
 
 /**
@@ -152,6 +158,11 @@ export type HedgeCap =
 /** An order with the caps that cut it (empty unless `partial`), for the log line that sends it. */
 export interface SizedOrder extends HedgeOrder {
   cappedBy: readonly HedgeCap[];
+  /**
+   * Present when the vault was outside its hard limit (`SizeOptions.maxAbsDelta`): the order is sent whatever
+   * the cost/benefit rule says, and `costGateWaived` says whether that rule alone would have skipped it.
+   */
+  outsideLimit?: { maxAbsDelta: number; costGateWaived: boolean };
 }
 
 /** `Sizing` (types.ts), with the caps on an order and, on a skip the vault would otherwise refuse, the vault's error. */
@@ -174,7 +185,8 @@ export type SizeResult =
  *  3. a buy pays `getAmountIn(wanted)` so the pool delivers at least the wanted amount, reduced by one unit of
  *     input if the pool's rounding would then break the delta rule or `maxTradeWad`;
  *  4. skipped when the cost (slippage against the oracle, fee and impact, plus gas) exceeds the benefit
- *     (`hedgeBenefitQuote`), and for dust (no input or no output).
+ *     (`hedgeBenefitQuote`) — unless |net delta| is above the hard limit `opts.maxAbsDelta`, where the order goes
+ *     out whatever its cost (`outsideLimit`), bounded only by the caps above — and for dust (no input or no output).
  * A skip the vault would otherwise refuse names its error, in the reason and in `error`.
  */
 export function sizeHedge(
@@ -374,7 +386,11 @@ export function sizeHedge(
   const slippageCostQuote = againstVault36 > 0n ? wadToNumber(againstVault36 / WAD) : 0;
   const totalCostQuote = slippageCostQuote + view.costs.gasCostQuote;
   const benefitQuote = hedgeBenefitQuote(view, wadToNumber(before), wadToNumber(check.deltaAfterWad), prefs);
-  if (!(totalCostQuote <= benefitQuote)) {
+  const worthIt = totalCostQuote <= benefitQuote;
+  // The same comparison as the policy's (`isOutsideLimit` on the view's delta), so the two never disagree.
+  const maxAbsDelta = opts.maxAbsDelta ?? NO_HARD_LIMIT;
+  const outside = isOutsideLimit(wadToNumber(before), maxAbsDelta);
+  if (!worthIt && !outside) {
     return skip(
       `cost ${f(totalCostQuote)} (slippage ${f(slippageCostQuote)} + gas ${f(view.costs.gasCostQuote)}) > ` +
         `benefit ${f(benefitQuote)} quote`,
@@ -394,6 +410,7 @@ export function sizeHedge(
     benefitQuote,
     partial: cappedBy.length > 0,
     cappedBy,
+    ...(outside ? { outsideLimit: { maxAbsDelta, costGateWaived: !worthIt } } : {}),
   };
   return { kind: "order", order };
 }

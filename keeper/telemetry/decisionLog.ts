@@ -47,6 +47,8 @@ export class DecisionLog {
   readonly #holds = new VaultHolds();
   /** Shadow mode: the last rebalance block seen per vault, to report hedges that happened on-chain. */
   readonly #shadowSeen = new Map<Address, bigint>();
+  /** Vaults outside their hard delta limit in their latest plan: a failed send then says it leaves them there. */
+  readonly #outsideLimit = new Set<Address>();
   /** Per vault: the last rebalance block of its latest plan, for `/healthz`. */
   readonly #lastRebalanceBlocks = new Map<Address, bigint>();
   readonly #deps: DecisionLogDeps;
@@ -66,6 +68,8 @@ export class DecisionLog {
    */
   decision(log: Logger, plan: VaultPlan): void {
     const { decision, view } = plan;
+    if (Math.abs(view.delta) > plan.maxAbsDelta) this.#outsideLimit.add(plan.vault);
+    else this.#outsideLimit.delete(plan.vault);
     // Conditions that stop hedging for a while (oracle, pause, a spent budget…): one line when each starts or ends.
     for (const line of this.#holds.observe(plan)) log[line.level](line.fields, line.msg);
     const fields = {
@@ -74,6 +78,8 @@ export class DecisionLog {
       reason: decision.reason,
       delta: round(view.delta, 6),
       band: decision.band === undefined ? undefined : round(decision.band, 6),
+      limit: Number.isFinite(plan.maxAbsDelta) ? round(plan.maxAbsDelta, 6) : undefined,
+      outsideLimit: Math.abs(view.delta) > plan.maxAbsDelta || undefined,
       spot: round(view.spot, 4),
       pending: plan.pending || undefined,
     };
@@ -141,7 +147,12 @@ export class DecisionLog {
     }
     this.#deps.throttle.backOff(vault, block);
     if (error instanceof FeeCapExceededError || error instanceof GasCapExceededError) {
-      log.warn({ vault }, `hedge not sent: ${error.message}`);
+      if (this.#outsideLimit.has(vault)) {
+        const blockedBy = error instanceof FeeCapExceededError ? "fee cap" : "gas cap";
+        log.warn({ vault, outsideLimit: true, blockedBy }, `hedge not sent: ${error.message}; the vault stays outside its hard delta limit (${blockedBy})`);
+      } else {
+        log.warn({ vault }, `hedge not sent: ${error.message}`);
+      }
     } else {
       log.error({ vault, error: errorMessage(error) }, "hedge not sent: RPC or signing failure");
     }
@@ -253,7 +264,10 @@ export class DecisionLog {
 }
 
 /** An order's log fields: side, size, the vault's delta before and after, amounts, slippage, cost and benefit. */
-export function orderFields(order: HedgeOrder & { cappedBy?: readonly string[] }, snapshot: { netDeltaWad: bigint }) {
+export function orderFields(
+  order: HedgeOrder & { cappedBy?: readonly string[]; outsideLimit?: { maxAbsDelta: number; costGateWaived: boolean } },
+  snapshot: { netDeltaWad: bigint },
+) {
   return {
     side: order.buyUnderlying ? "buy" : "sell",
     size: round(wadToNumber(order.tradeWad), 6),
@@ -266,5 +280,8 @@ export function orderFields(order: HedgeOrder & { cappedBy?: readonly string[] }
     benefitQuote: round(order.benefitQuote, 4),
     partial: order.partial || undefined,
     cappedBy: order.cappedBy?.length ? order.cappedBy.join(", ") : undefined,
+    // Outside the hard limit the order goes whatever its cost: say when the cost/benefit rule alone would have held.
+    outsideLimit: order.outsideLimit === undefined ? undefined : true,
+    costGateWaived: order.outsideLimit?.costGateWaived || undefined,
   };
 }

@@ -5,12 +5,19 @@
  * tolerance) can last hours; the keeper re-decides every block, and this turns those decisions into log lines a
  * person reads: one line at each change, `debug` while nothing changes.
  *
+ * The same for the hard delta limit (`MAX_ABS_DELTA`): a vault outside it is said once when the episode starts
+ * (info while the keeper is trading it back, warn when something stops it — a vault guard, the pool's liquidity, the
+ * hedging budget, the oracle), again only when that reason changes, and once when the vault is back inside.
+ * `limitStatus` is the one classification, which `status` shows as well.
+ *
  * Pure bookkeeping: `observe` takes one vault's plan and returns the lines to log; the keeper logs them.
  */
 import type { Address } from "viem";
 import { classifyVaultError, type VaultErrorAction } from "../chain/errors.ts";
 import type { VaultPlan } from "../tick.ts";
+import { round } from "./format.ts";
 import type { OracleStatus } from "../types.ts";
+import type { RebalanceErrorName } from "../sizing/size.ts";
 
 export type HoldLogLevel = "debug" | "info" | "warn" | "error";
 
@@ -42,6 +49,57 @@ const SKIP_LEVEL: Readonly<Record<VaultErrorAction, HoldLogLevel>> = Object.free
 /** Sizing holds whose end is news: hedging resumes after a wait the operator was warned about. */
 const WAITS: ReadonlySet<VaultErrorAction> = new Set(["wait-budget", "wait-payouts", "wait-vault"]);
 
+/** What keeps a vault outside its hard limit: the words `status` and the logs use. */
+export type LimitBlocker = "guard" | "liquidity" | "budget" | "oracle" | "sizing" | "policy";
+
+/** Where a vault stands against its hard delta limit in one plan. */
+export type LimitStatus =
+  | { kind: "none" }
+  | { kind: "inside" }
+  /** Outside, and on its way back: an order this block, a hedge pending, or the vault's rebalance spacing. */
+  | { kind: "returning"; how: string }
+  /** Outside, and nothing this block brings it back. */
+  | { kind: "blocked"; by: LimitBlocker; reason: string };
+
+/** The sizing skips that are the pool's doing, and those that are the budget's; every other vault error is a guard. */
+const LIQUIDITY_ERRORS: ReadonlySet<RebalanceErrorName> = new Set(["InsufficientLiquidity", "SlippageTooHigh", "InsufficientOutput"]);
+const BUDGET_ERRORS: ReadonlySet<RebalanceErrorName> = new Set(["NotionalBudgetExceeded", "SlippageBudgetExceeded"]);
+
+/**
+ * Where `plan`'s vault stands against its hard limit (`plan.maxAbsDelta`). Outside it, the plan either brings the
+ * vault back (an order; a pending hedge; only the rebalance spacing in the way) or says what stops it: the vault's
+ * guards (paused, cash, hedge balance, maxTradeWad…), the pool (`liquidity`: the slippage bound or depth), the
+ * hedging budget, the oracle (unusable or far from the pool), or a sizing skip that names no vault error (dust).
+ * The fee cap and the gas budget stop a hedge later, at send time: the send's own log line says so.
+ */
+export function limitStatus(plan: VaultPlan): LimitStatus {
+  if (!Number.isFinite(plan.maxAbsDelta)) return { kind: "none" };
+  if (!(Math.abs(plan.view.delta) > plan.maxAbsDelta)) return { kind: "inside" };
+  if (plan.pending) return { kind: "returning", how: "a hedge is pending" };
+  const { decision, snapshot } = plan;
+  if (decision.kind === "hold") {
+    if (decision.cause === "wild-oracle") return { kind: "blocked", by: "oracle", reason: decision.reason };
+    if (decision.cause === "policy") return { kind: "blocked", by: "policy", reason: decision.reason };
+    if (snapshot.paused) return { kind: "blocked", by: "guard", reason: "the vault is paused (VaultPaused)" };
+    if (snapshot.oracleStatus !== "Usable") return { kind: "blocked", by: "oracle", reason: `oracle ${snapshot.oracleStatus}` };
+    return { kind: "returning", how: `waiting for the rebalance spacing (next at block ${snapshot.nextRebalanceBlock})` };
+  }
+  const sizing = plan.sizing;
+  if (sizing === undefined || sizing.kind === "order") {
+    const caps = sizing?.order.cappedBy ?? [];
+    return { kind: "returning", how: caps.length === 0 ? "trading back" : `trading back in slices (capped by ${caps.join(", ")})` };
+  }
+  const by: LimitBlocker =
+    sizing.error === undefined
+      ? "sizing"
+      : LIQUIDITY_ERRORS.has(sizing.error)
+        ? "liquidity"
+        : BUDGET_ERRORS.has(sizing.error)
+          ? "budget"
+          : "guard";
+  return { kind: "blocked", by, reason: sizing.reason };
+}
+
 interface VaultState {
   oracle: OracleStatus;
   paused: boolean;
@@ -49,6 +107,12 @@ interface VaultState {
   wild: boolean;
   /** The vault error the last sizing skip named ("" for a skip that names none); undefined when not skipping. */
   skip: string | undefined;
+  /** Outside the hard limit: "returning" or the blocker; undefined inside it (or without one). */
+  limit: string | undefined;
+  /** Whether this episode outside the limit has been warned about (once per episode). */
+  limitWarned: boolean;
+  /** The block the episode started in. */
+  limitSince: bigint;
 }
 
 const INITIAL: Readonly<VaultState> = Object.freeze({
@@ -57,6 +121,9 @@ const INITIAL: Readonly<VaultState> = Object.freeze({
   settlementPending: false,
   wild: false,
   skip: undefined,
+  limit: undefined,
+  limitWarned: false,
+  limitSince: 0n,
 });
 
 export class VaultHolds {
@@ -132,7 +199,39 @@ export class VaultHolds {
       next.skip = undefined;
     }
 
+    lines.push(...limitLines(plan, prev, next));
     this.#state.set(vault, next);
     return lines;
   }
+}
+
+/** The hard-limit lines for `plan` (see the module comment), updating `next`'s episode state. */
+function limitLines(plan: VaultPlan, prev: VaultState, next: VaultState): HoldLogLine[] {
+  const status = limitStatus(plan);
+  const vault = plan.vault;
+  const block = plan.snapshot.blockNumber;
+  const fields = { vault, delta: round(plan.view.delta, 6), maxAbsDelta: plan.maxAbsDelta };
+  if (status.kind === "none" || status.kind === "inside") {
+    next.limit = undefined;
+    next.limitWarned = false;
+    if (prev.limit === undefined) return [];
+    return [{ level: "info", fields: { ...fields, blocksOutside: Number(block - prev.limitSince) }, msg: "vault back within its hard delta limit" }];
+  }
+  const key = status.kind === "returning" ? "returning" : status.by;
+  if (key === prev.limit) return [];
+  next.limit = key;
+  if (prev.limit === undefined) next.limitSince = block;
+  if (status.kind === "returning") {
+    return [{ level: "info", fields: { ...fields, how: status.how }, msg: "vault outside its hard delta limit: trading back to it whatever the cost" }];
+  }
+  // One warning per episode; a later change of reason is news, not a new alarm.
+  const level = prev.limitWarned ? "info" : "warn";
+  next.limitWarned = true;
+  return [
+    {
+      level,
+      fields: { ...fields, blockedBy: status.by, reason: status.reason },
+      msg: `vault outside its hard delta limit and not being brought back (${status.by})`,
+    },
+  ];
 }

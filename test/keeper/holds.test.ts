@@ -4,7 +4,7 @@
  * ends, `debug` in between. Plans come from the real `planBlock`, so the skips are the ones sizing produces.
  */
 import { describe, expect, it } from "vitest";
-import { VaultHolds, type HoldLogLine } from "../../keeper/telemetry/holds.ts";
+import { limitStatus, VaultHolds, type HoldLogLine } from "../../keeper/telemetry/holds.ts";
 import { planBlock, type PlanOptions, type VaultPlan } from "../../keeper/tick.ts";
 import type { BlockInput, Decision, VaultSnapshot } from "../../keeper/types.ts";
 
@@ -64,15 +64,17 @@ const options: PlanOptions = {
   greeksTolerance: 1e-6,
   pendingVaults: new Set(),
   maxOracleDeviationBps: 1000,
+  // The holds below are sizing's and the snapshot's; the hard delta limit's own lines are tested at the end.
+  maxAbsDelta: Number.POSITIVE_INFINITY,
 };
 
-function plan(overrides: Partial<VaultSnapshot> = {}): VaultPlan {
+function plan(overrides: Partial<VaultSnapshot> = {}, planOptions: PlanOptions = options): VaultPlan {
   const s = snapshot(overrides);
   const block: BlockInput = {
     chain: { blockNumber: s.blockNumber, timestamp: s.timestamp, baseFeePerGas: 10n ** 9n },
     vaults: [s],
   };
-  return planBlock(block, options)[0]!;
+  return planBlock(block, planOptions)[0]!;
 }
 
 /** The lines above debug level: what an operator reads. */
@@ -164,5 +166,55 @@ describe("VaultHolds", () => {
     expect(loud(holds.observe(a))).toHaveLength(1);
     expect(loud(holds.observe(b))).toHaveLength(1);
     expect(loud(holds.observe(a))).toEqual([]);
+  });
+});
+
+describe("the hard delta limit: said once per episode, with why the vault is not brought back", () => {
+  /** The band policy's default: the band (0.5) is the hard limit. */
+  const limited: PlanOptions = { ...options, maxAbsDelta: undefined };
+  const at = (block: bigint, overrides: Partial<VaultSnapshot> = {}) => plan({ blockNumber: block, ...overrides }, limited);
+  const limitLines = (lines: HoldLogLine[]) => loud(lines).filter(([, msg]) => /hard delta limit/.test(String(msg)));
+
+  it("trading back is one info line; a blocker warns once per episode; back inside is one line with the blocks outside", () => {
+    const holds = new VaultHolds();
+    const trading = at(100n);
+    expect(limitStatus(trading)).toMatchObject({ kind: "returning" });
+    const first = holds.observe(trading);
+    expect(limitLines(first)).toEqual([["info", "vault outside its hard delta limit: trading back to it whatever the cost"]]);
+    expect(limitLines(holds.observe(at(101n)))).toEqual([]);
+    const spent = at(102n, { notionalLeftWad: 0n });
+    const warned = holds.observe(spent);
+    expect(limitLines(warned)).toEqual([["warn", "vault outside its hard delta limit and not being brought back (budget)"]]);
+    expect(warned.find((l) => /hard delta limit/.test(l.msg))!.fields).toMatchObject({ blockedBy: "budget", delta: -5, maxAbsDelta: 0.5, reason: expect.stringMatching(/NotionalBudgetExceeded/) });
+    expect(limitLines(holds.observe(at(103n, { notionalLeftWad: 0n })))).toEqual([]);
+    // Another blocker in the same episode: news at info, not a second alarm.
+    expect(limitLines(holds.observe(at(104n, { paused: true })))).toEqual([["info", "vault outside its hard delta limit and not being brought back (guard)"]]);
+    expect(limitLines(holds.observe(at(105n)))).toEqual([["info", "vault outside its hard delta limit: trading back to it whatever the cost"]]);
+    const back = holds.observe(at(106n, { netDeltaWad: -W / 4n }));
+    expect(limitLines(back)).toEqual([["info", "vault back within its hard delta limit"]]);
+    expect(back.find((l) => /back within/.test(l.msg))!.fields).toMatchObject({ blocksOutside: 6 });
+    // A new episode warns again.
+    expect(limitLines(holds.observe(at(107n, { notionalLeftWad: 0n })))).toEqual([["warn", "vault outside its hard delta limit and not being brought back (budget)"]]);
+  });
+
+  it("names the blocker: guard, liquidity, budget, oracle; a pending hedge or the spacing is on its way back", () => {
+    expect(limitStatus(at(100n, { paused: true }))).toMatchObject({ kind: "blocked", by: "guard" });
+    expect(limitStatus(at(100n, { pendingPayouts: 10n ** 12n }))).toMatchObject({ kind: "blocked", by: "guard" });
+    expect(limitStatus(at(100n, { slippageLeftWad: 0n }))).toMatchObject({ kind: "blocked", by: "budget" });
+    // The pool 3% above the oracle: no buy within the slippage bound.
+    expect(limitStatus(at(100n, { ammReserveQuote: 30_900_000n * 10n ** 6n }))).toMatchObject({ kind: "blocked", by: "liquidity" });
+    expect(limitStatus(at(100n, { oracleStatus: "Stale", oracleFresh: false }))).toMatchObject({ kind: "blocked", by: "oracle" });
+    expect(limitStatus(at(100n, { spotWad: 3_500n * W }))).toMatchObject({ kind: "blocked", by: "oracle" });
+    expect(limitStatus(at(100n, { nextRebalanceBlock: 101n }))).toMatchObject({ kind: "returning", how: expect.stringMatching(/spacing/) });
+    const pending = planBlock({ chain: { blockNumber: 100n, timestamp: 1n, baseFeePerGas: 1n }, vaults: [snapshot()] }, { ...limited, pendingVaults: new Set([snapshot().vault]) })[0]!;
+    expect(limitStatus(pending)).toEqual({ kind: "returning", how: "a hedge is pending" });
+  });
+
+  it("says nothing without a limit, or inside it", () => {
+    expect(limitStatus(plan())).toEqual({ kind: "none" });
+    expect(limitStatus(at(100n, { netDeltaWad: -W / 2n }))).toEqual({ kind: "inside" });
+    const holds = new VaultHolds();
+    expect(limitLines(holds.observe(plan({ notionalLeftWad: 0n })))).toEqual([]);
+    expect(limitLines(holds.observe(at(100n, { netDeltaWad: -W / 4n })))).toEqual([]);
   });
 });
