@@ -17,8 +17,9 @@ import { JournaledSend, type SendStep } from "./execution/journaledSend.ts";
 import type { Journal } from "./execution/journal.ts";
 import { PendingHedges, type HedgeOutcome } from "./execution/pending.ts";
 import { StuckReplacer } from "./execution/replace.ts";
-import type { SentHedge } from "./execution/sendHedge.ts";
+import { LANDING_OFFSET_BLOCKS, landingBlockFor, type SentHedge } from "./execution/sendHedge.ts";
 import { Throttle } from "./execution/throttle.ts";
+import { PeerTurns } from "./execution/turns.ts";
 import { DecisionLog, orderFields } from "./telemetry/decisionLog.ts";
 import type { HealthState } from "./telemetry/health.ts";
 import type { KeeperMetrics } from "./telemetry/metrics.ts";
@@ -63,12 +64,16 @@ export class Keeper {
   readonly #fees: FeeOracle;
   #busy = false;
   #lastBlock = -1n;
+  /** Per vault: its live series as last read, to size the next read's chunks (`chain/lensChunks.ts`). */
+  readonly #seriesCounts = new Map<Address, number>();
   #chainId: number | undefined;
   #startedAtMs: number | undefined;
   #lastBlockProcessedAtMs: number | undefined;
   #signerBalanceWei: bigint | undefined;
   /** Per vault: the spot at its last rebalance as first seen (`updateHedgeAnchors`), for the policy's view. */
   #hedgeAnchors = new Map<Address, HedgeAnchor>();
+  /** The turn among peer keepers (`KEEPER_PEERS`) per vault. */
+  readonly #turns: PeerTurns;
   readonly #throttle: Throttle;
   readonly #sends: JournaledSend;
   readonly #replacer: StuckReplacer;
@@ -81,6 +86,7 @@ export class Keeper {
     const { caps, gasLimitPerHedge } = options;
     this.options = options;
     this.deps = deps;
+    this.#turns = new PeerTurns(options.turns, account?.address);
     this.#startedAtMs = nowMs();
     this.pending = new PendingHedges(client, options.confirmations);
     this.#fees = new FeeOracle(client, caps.maxPriorityFeePerGasWei);
@@ -139,6 +145,8 @@ export class Keeper {
       vaults: this.options.vaults,
       account: this.deps.account?.address ?? "0x0000000000000000000000000000000000000000",
       withBook,
+      callGasBudget: this.options.lensCallGasBudget,
+      seriesCounts: this.#seriesCounts,
       ...(blockNumber !== undefined ? { blockNumber } : {}),
     });
   }
@@ -170,7 +178,10 @@ export class Keeper {
       greeksTolerance: this.options.greeksTolerance,
       pendingVaults: ignorePending ? new Set<Address>() : new Set(this.pending.list().map((p) => p.vault)),
       maxOracleDeviationBps: this.options.resilience.maxOracleDeviationBps,
+      maxAbsDelta: this.options.maxAbsDelta,
       hedgeAnchors: this.#hedgeAnchors,
+      // Spacing judged in the block the hedge lands in, so minRebalanceInterval 1 can hedge every block.
+      landingOffsetBlocks: LANDING_OFFSET_BLOCKS,
     };
     return planBlock(read, options);
   }
@@ -221,7 +232,9 @@ export class Keeper {
     await this.#replacer.checkNonceGap(log);
     if (this.pending.size > 0 && this.deps.account && !this.options.dryRun) await this.#replacer.check(log, read, () => this.#sends.context(this.#chainId!));
 
-    const toSend: { vault: Address; order: HedgeOrder; plan: VaultPlan }[] = [];
+    // Our own pending hedge keeps the streak: the need is being met, and the takeover clock must not restart.
+    this.#turns.observe(plans.map((p) => ({ vault: p.vault, episode: p.snapshot.lastRebalanceBlock, needed: p.pending || p.sizing?.kind === "order" })), block);
+    const toSend: { vault: Address; order: HedgeOrder; plan: VaultPlan; landingBlock: bigint | undefined }[] = [];
     for (const plan of plans) {
       this.#log.decision(log, plan);
       if (plan.sizing?.kind !== "order") continue;
@@ -230,7 +243,7 @@ export class Keeper {
       if (held) log.info({ vault: plan.vault, reason: held }, "hedge held back");
       else if (this.options.shadow) log.info({ vault: plan.vault, ...orderFields(order, plan.snapshot) }, "shadow: would hedge");
       else if (this.options.dryRun || !this.deps.account) log.info({ vault: plan.vault, ...orderFields(order, plan.snapshot) }, "dry run: hedge not sent");
-      else toSend.push({ vault: plan.vault, order, plan });
+      else if (this.#myTurn(log, plan.vault, block)) toSend.push({ vault: plan.vault, order, plan, landingBlock: landingBlockFor(block, plan.snapshot.nextRebalanceBlock) });
     }
     if (toSend.length === 0) return report;
     const deadline = read.chain.timestamp + BigInt(this.options.deadlineSeconds);
@@ -253,7 +266,16 @@ export class Keeper {
       const lostRace = this.#log.settled(log, outcome, read.vaults);
       this.#throttle.settled(outcome, block, lostRace);
     }
+    // A nonce another sender on this key took: settled now (no receipt will ever come), so this tick re-plans it.
+    await this.#replacer.settleSuperseded(log, block);
     return settled;
+  }
+
+  /** Whether this keeper has the turn to hedge `vault` at `block` among its peers; a peer's turn is logged. */
+  #myTurn(log: Logger, vault: Address, block: bigint): boolean {
+    const turn = this.#turns.turn(vault, block);
+    if (!turn.mine) log.debug(turn.fields, turn.msg);
+    return turn.mine;
   }
 
   /** Once per processed read, before any plan of it. */

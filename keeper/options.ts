@@ -9,12 +9,18 @@ import type { VaultRef } from "./chain/readVaults.ts";
 import type { Config } from "./config/index.ts";
 import { CONFIG_DEFAULTS } from "./config/table.ts";
 import type { FeeCaps } from "./execution/fees.ts";
+import type { TurnConfig } from "./execution/turns.ts";
 import type { PolicyConfig, RiskPreferences } from "./types.ts";
 
 export interface KeeperOptions {
   lens: Address;
   vaults: readonly VaultRef[];
   policy: PolicyConfig;
+  /**
+   * Hard limit on each vault's |net delta|, underlying units (`MAX_ABS_DELTA`); `undefined`: the policy's default
+   * (a band policy's band, none otherwise), resolved by the pure core (`planBlock`).
+   */
+  maxAbsDelta: number | undefined;
   prefs: RiskPreferences;
   maxSlippageBps: number;
   minOutMarginBps: number;
@@ -31,6 +37,10 @@ export interface KeeperOptions {
   resilience: Resilience;
   /** Shadow mode: decide, sign nothing, and log each decision beside what happened on-chain. */
   shadow: boolean;
+  /** Keepers sharing the vaults and the takeover delay (`KEEPER_PEERS`, `TURN_TAKEOVER_BLOCKS`); no peers: solo. */
+  turns: TurnConfig;
+  /** Gas per lens `eth_call`: the vaults are read in chunks that fit it (`LENS_CALL_GAS_BUDGET`). */
+  lensCallGasBudget: number;
 }
 
 export interface Resilience {
@@ -64,6 +74,8 @@ export function keeperOptions(input: KeeperOptionsInput): KeeperOptions {
     vaults: input.vaults,
     // Only the gas-aware policy needs no parameters of its own; any other is named with its parameters.
     policy: input.policy ?? { name: d.KEEPER_POLICY },
+    // No table default: it depends on the policy (keeper/policy/hardLimit.ts).
+    maxAbsDelta: input.maxAbsDelta,
     prefs: input.prefs ?? { riskAversion: d.RISK_AVERSION, horizonSeconds: d.RISK_HORIZON_SECONDS },
     maxSlippageBps: input.maxSlippageBps ?? d.MAX_SLIPPAGE_BPS,
     minOutMarginBps: input.minOutMarginBps ?? d.MIN_OUT_MARGIN_BPS,
@@ -87,6 +99,8 @@ export function keeperOptions(input: KeeperOptionsInput): KeeperOptions {
       maxOracleDeviationBps: r.maxOracleDeviationBps ?? d.MAX_ORACLE_DEVIATION_BPS,
     },
     shadow: input.shadow ?? d.SHADOW,
+    turns: input.turns ?? { peers: [], takeoverBlocks: d.TURN_TAKEOVER_BLOCKS },
+    lensCallGasBudget: input.lensCallGasBudget ?? d.LENS_CALL_GAS_BUDGET,
   };
 }
 
@@ -101,6 +115,7 @@ export function keeperOptionsFromConfig(config: Config): KeeperOptions {
     lens: config.lens,
     vaults: config.vaults,
     policy: config.policy,
+    maxAbsDelta: config.maxAbsDelta,
     prefs: config.risk,
     maxSlippageBps: config.sending.maxSlippageBps,
     minOutMarginBps: config.sending.minOutMarginBps,
@@ -116,5 +131,7 @@ export function keeperOptionsFromConfig(config: Config): KeeperOptions {
     deadlineSeconds: config.sending.deadlineSeconds,
     resilience: config.resilience,
     shadow: config.shadow,
+    turns: config.turns,
+    lensCallGasBudget: config.rpc.lensCallGasBudget,
   });
 }

@@ -5,7 +5,7 @@
  * builds, so the live keeper and the simulator call the very same function.
  */
 import type { Address } from "viem";
-import { decide } from "./policy/index.ts";
+import { decide, resolveMaxAbsDelta } from "./policy/index.ts";
 import { bookGreeksOffChain, greeksDisagreement, oracleDeviationBps, poolView, toMarketView } from "./pricing/view.ts";
 import { wadToNumber } from "./pricing/wad.ts";
 import { gasCostQuote, rebalanceGasUnits } from "./sizing/gasModel.ts";
@@ -44,6 +44,18 @@ export interface PlanOptions {
   maxOracleDeviationBps: number;
   /** Each vault's spot at its last hedge (`updateHedgeAnchors`); a vault without one has `lastHedgeSpot` unknown. */
   hedgeAnchors?: ReadonlyMap<Address, HedgeAnchor>;
+  /**
+   * The hard limit on each vault's |net delta|, underlying units (`MAX_ABS_DELTA`): above it the keeper trades
+   * back whatever the cost/benefit rule says. Undefined: the policy's default (a band policy's band, else none);
+   * +Infinity: none. See keeper/policy/hardLimit.ts.
+   */
+  maxAbsDelta?: number | undefined;
+  /**
+   * Blocks between the block read and the one a hedge would execute in, where the vault's spacing is judged
+   * (`toMarketView`): 1 for the live keeper (sent after the read, mined in the next block at the earliest), 0 (the
+   * default) for an engine that executes in the block it decides on.
+   */
+  landingOffsetBlocks?: number;
 }
 
 /**
@@ -100,6 +112,8 @@ export interface VaultPlan {
   snapshot: VaultSnapshot;
   view: MarketView;
   decision: Decision;
+  /** The hard limit on |net delta| in force, underlying units (+Infinity: none). */
+  maxAbsDelta: number;
   /** Present when the decision is to rebalance and no hedge is pending. */
   sizing?: SizeResult;
   pending: boolean;
@@ -128,11 +142,12 @@ export function costModelFor(snapshot: VaultSnapshot, baseFeePerGas: bigint, opt
  * sized when the decision is to rebalance and no hedge is pending, and the Greeks cross-check.
  */
 export function planBlock(block: BlockInput, options: PlanOptions): VaultPlan[] {
+  const maxAbsDelta = resolveMaxAbsDelta(options.policy, options.maxAbsDelta);
   return block.vaults.map((snapshot) => {
     const anchor = options.hedgeAnchors?.get(snapshot.vault);
     // An anchor from another rebalance (the caller did not update it for this read) is not this hedge's spot.
     const lastHedgeSpot = anchor?.block === snapshot.lastRebalanceBlock ? anchor.spot : undefined;
-    const view = toMarketView(snapshot, costModelFor(snapshot, block.chain.baseFeePerGas, options), lastHedgeSpot);
+    const view = toMarketView(snapshot, costModelFor(snapshot, block.chain.baseFeePerGas, options), lastHedgeSpot, options.landingOffsetBlocks);
     const deviation = oracleDeviationBps(snapshot);
     const maxDeviation = options.maxOracleDeviationBps;
     // A wild oracle (far from the pool) is either wrong or ahead of arbitrage: no hedge until they agree.
@@ -143,13 +158,14 @@ export function planBlock(block: BlockInput, options: PlanOptions): VaultPlan[] 
             cause: "wild-oracle",
             reason: `wild oracle: ${Math.round(deviation)} bps from the pool price (max ${maxDeviation})`,
           }
-        : decide(view, options.policy, options.prefs);
+        : decide(view, options.policy, options.prefs, maxAbsDelta);
     const pending = options.pendingVaults.has(snapshot.vault);
     const plan: VaultPlan = {
       vault: snapshot.vault,
       snapshot,
       view,
       decision,
+      maxAbsDelta,
       pending,
       greeks: options.crossCheckGreeks === false ? NOT_CHECKED : crossCheck(snapshot, options.greeksTolerance),
     };
@@ -157,6 +173,7 @@ export function planBlock(block: BlockInput, options: PlanOptions): VaultPlan[] 
       plan.sizing = sizeHedge(snapshot, decision, view, options.prefs, {
         maxSlippageBps: options.maxSlippageBps,
         minOutMarginBps: options.minOutMarginBps,
+        maxAbsDelta,
       });
     }
     return plan;

@@ -170,7 +170,10 @@ export interface MarketView {
    * `updateHedgeAnchors` in keeper/tick.ts derives it from the snapshots seen, identically live and in simulation.
    */
   lastHedgeSpot?: number;
-  /** Whether the contract would accept a rebalance in this block (not paused, oracle fresh, spacing passed). */
+  /**
+   * Whether the contract would accept a rebalance (not paused, oracle fresh, spacing passed), the spacing judged in
+   * the block the hedge would land in (`landingOffsetBlocks` after this one: see `toMarketView`).
+   */
   canTrade: boolean;
   /** The contract's overshoot tolerance, underlying units. */
   deltaTolerance: number;

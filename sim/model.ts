@@ -80,6 +80,14 @@ export function planOptionsFor(point: PolicyPoint, scenario: Scenario): PlanOpti
     // The fork's Greeks come from the chain and are worth checking; the model's are the float model itself.
     crossCheckGreeks: false,
     maxOracleDeviationBps: CONFIG_DEFAULTS.MAX_ORACLE_DEVIATION_BPS,
+    // No hard delta limit: the simulator measures each policy's own cost/benefit trade-off, and its published
+    // figures stay comparable. The live keeper's default (a band policy holds its band whatever the cost) is a
+    // guarantee to the operator, not a policy to evaluate.
+    maxAbsDelta: Number.POSITIVE_INFINITY,
+    // Spacing judged in the block decided on, as the simulator always has. Both engines mine the hedge one block
+    // later, so 1 would let them hedge in consecutive blocks as the live keeper does; it would also move every
+    // published simulator figure, so that is a change of its own.
+    landingOffsetBlocks: 0,
   };
 }
 

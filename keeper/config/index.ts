@@ -16,11 +16,12 @@
 import { existsSync, readFileSync } from "node:fs";
 import dotenv from "dotenv";
 import { formatGwei } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
 import type { Address, Hex } from "viem";
 import { POLICY_NAMES, type PolicyName } from "../policy/index.ts";
 import { redactUrl } from "../telemetry/redact.ts";
 import type { HedgeTarget, PolicyConfig, RiskPreferences } from "../types.ts";
-import { ConfigError, type ConfigIssue, must, quote, reader, describeFsError } from "./read.ts";
+import { ConfigError, type ConfigIssue, must, quote, reader, describeFsError, splitList } from "./read.ts";
 import {
   describeSigner,
   readSigner,
@@ -45,6 +46,8 @@ export interface Config {
     /** When set, new blocks come from an `eth_subscribe("newHeads")` subscription instead of polling. */
     readonly wsUrl: string | undefined;
     readonly pollIntervalMs: number;
+    /** Gas one lens `eth_call` may use: the vaults are read in chunks that fit it (`LENS_CALL_GAS_BUDGET`). */
+    readonly lensCallGasBudget: number;
   };
   /** The chain id the RPC must report at startup (`CHAIN_ID`, or the deployments file's). */
   readonly expectedChainId: number | undefined;
@@ -60,6 +63,11 @@ export interface Config {
   /** Where the vaults came from: the `VAULTS` list (or `--vault`) or the deployments file at this path. */
   readonly vaultSource: VaultSourceKind;
   readonly policy: Readonly<PolicyConfig>;
+  /**
+   * Hard limit on each vault's |net delta|, underlying units (`MAX_ABS_DELTA`); undefined: the policy's default
+   * (a band policy's band, none otherwise — keeper/policy/hardLimit.ts).
+   */
+  readonly maxAbsDelta: number | undefined;
   readonly risk: Readonly<RiskPreferences>;
   readonly sending: {
     readonly maxFeePerGasWei: bigint;
@@ -94,6 +102,13 @@ export interface Config {
     readonly gasBudgetPerDayWei: bigint | undefined;
     /** Oracle price further than this from the pool price counts as wild: no hedge. */
     readonly maxOracleDeviationBps: number;
+  };
+  /** Keepers sharing these vaults take turns (`keeper/execution/turns.ts`); no peers: solo. */
+  readonly turns: {
+    /** Every keeper sharing the vaults, this one included (`KEEPER_PEERS`); empty when unset. */
+    readonly peers: readonly Address[];
+    /** Blocks of need before the next peer in the turn order takes over (`TURN_TAKEOVER_BLOCKS`). */
+    readonly takeoverBlocks: number;
   };
   /** `/metrics`, `/healthz`, `/readyz` on 127.0.0.1:`metricsPort` (off when undefined), and readiness rules. */
   readonly telemetry: {
@@ -165,6 +180,7 @@ export function parseConfig(
   const fallbackUrls = read.urlList("RPC_URLS", rpcUrl);
   const wsUrl = read.url("WS_URL");
   const pollIntervalMs = read.number("POLL_INTERVAL_MS");
+  const lensCallGasBudget = read.number("LENS_CALL_GAS_BUDGET");
   const chainId = read.number("CHAIN_ID");
 
   const signer = readSigner(read, env, dryRun, readFile, issues);
@@ -182,6 +198,7 @@ export function parseConfig(
   const maxHedge = read.number("POLICY_MAX_HEDGE");
   const timeBlocks = read.number("POLICY_TIME_BLOCKS");
   const moveBps = read.number("POLICY_MOVE_BPS");
+  const maxAbsDelta = read.number("MAX_ABS_DELTA");
   const riskAversion = read.number("RISK_AVERSION");
   const horizonSeconds = read.number("RISK_HORIZON_SECONDS");
 
@@ -217,6 +234,16 @@ export function parseConfig(
   const gasBudgetHourly = read.number("GAS_BUDGET_PER_HOUR");
   const gasBudgetDaily = read.number("GAS_BUDGET_PER_DAY");
   const maxOracleDeviationBps = read.number("MAX_ORACLE_DEVIATION_BPS");
+  const peersListed = read.raw("KEEPER_PEERS");
+  const peers = peersListed === undefined ? [] : read.addresses("KEEPER_PEERS", splitList(peersListed));
+  const takeoverBlocks = read.number("TURN_TAKEOVER_BLOCKS");
+  // Every peer must rank the same list: a keeper missing from its own would be ranked by no one, and race them all.
+  if (peers !== undefined && peers.length > 0 && signer.privateKey !== undefined) {
+    const self = privateKeyToAccount(signer.privateKey).address;
+    if (!peers.includes(self)) {
+      issues.push({ variable: "KEEPER_PEERS", problem: `must include this keeper's own address ${self} (the signer's): every peer lists every keeper` });
+    }
+  }
 
   if (issues.length > 0) throw new ConfigError(inDocumentOrder(issues));
 
@@ -234,7 +261,7 @@ export function parseConfig(
   });
 
   return deepFreeze({
-    rpc: { url: must(rpcUrl), fallbackUrls: must(fallbackUrls), wsUrl, pollIntervalMs: must(pollIntervalMs) },
+    rpc: { url: must(rpcUrl), fallbackUrls: must(fallbackUrls), wsUrl, pollIntervalMs: must(pollIntervalMs), lensCallGasBudget: must(lensCallGasBudget) },
     expectedChainId,
     privateKey: signer.privateKey,
     signerSource: signer.source,
@@ -242,6 +269,7 @@ export function parseConfig(
     vaults: must(vaultSource).vaults,
     vaultSource: must(vaultSource).source,
     policy,
+    maxAbsDelta,
     risk: { riskAversion: must(riskAversion), horizonSeconds: must(horizonSeconds) },
     sending: {
       maxFeePerGasWei: must(maxFeePerGasWei),
@@ -264,6 +292,7 @@ export function parseConfig(
       gasBudgetPerDayWei: gasBudgetDaily === undefined ? undefined : toWei(gasBudgetDaily),
       maxOracleDeviationBps: must(maxOracleDeviationBps),
     },
+    turns: { peers: must(peers), takeoverBlocks: must(takeoverBlocks) },
     telemetry: {
       metricsPort,
       maxHeadAgeMs: must(maxHeadAgeSeconds) * 1000,
@@ -284,6 +313,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
       fallbackUrls: config.rpc.fallbackUrls.map(redactUrl),
       wsUrl: config.rpc.wsUrl === undefined ? undefined : redactUrl(config.rpc.wsUrl),
       pollIntervalMs: config.rpc.pollIntervalMs,
+      lensCallGasBudget: config.rpc.lensCallGasBudget,
     },
     expectedChainId: config.expectedChainId,
     signer: describeSigner(config.signerSource),
@@ -295,6 +325,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
       config.policy.name === "delay-cap" && config.policy.maxHedge === Number.POSITIVE_INFINITY
         ? { ...config.policy, maxHedge: "none" }
         : config.policy,
+    maxAbsDelta: config.maxAbsDelta ?? "policy default",
     risk: config.risk,
     sending: {
       maxFeeGwei: formatGwei(config.sending.maxFeePerGasWei),
@@ -307,6 +338,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
       gasTokenPriceQuote: config.sending.gasTokenPriceQuote,
     },
     greeksTolerance: config.greeksTolerance,
+    turns: config.turns,
     dryRun: config.dryRun,
     log: config.log,
   };

@@ -83,6 +83,13 @@ export const ENV_VARS = [
     unset: "poll RPC_URL",
   },
   { name: "POLL_INTERVAL_MS", summary: "block polling interval", unit: "ms", rule: integer(100, 60_000), default: 1000 },
+  {
+    name: "LENS_CALL_GAS_BUDGET",
+    summary: "gas per lens eth_call: the vaults are read in chunks that fit it",
+    unit: "gas",
+    rule: integer(1_000_000, 1_000_000_000),
+    default: 16_000_000,
+  },
   { name: "CHAIN_ID", summary: "expected chain id, checked at startup", rule: integer(1), unset: "the deployments file's" },
   // ── Signer
   {
@@ -168,6 +175,14 @@ export const ENV_VARS = [
     unit: "bps",
     rule: positive(10_000),
     default: 100,
+  },
+  {
+    name: "MAX_ABS_DELTA",
+    summary: "hard limit on |delta|: above it the keeper always trades back, whatever the cost (any policy)",
+    unit: "underlying units",
+    rule: positive(),
+    // Per policy, so no single value: keeper/policy/hardLimit.ts `defaultMaxAbsDelta`.
+    unset: "band: POLICY_BAND; other policies: none",
   },
   { name: "RISK_AVERSION", summary: "gamma", unit: "per quote unit", rule: positive(), default: 0.0001 },
   { name: "RISK_HORIZON_SECONDS", summary: "how long unhedged delta is carried", unit: "s", rule: positive(), default: 3600 },
@@ -256,6 +271,19 @@ export const ENV_VARS = [
     unit: "bps",
     rule: integer(1, 10_000),
     default: 1000,
+  },
+  {
+    name: "KEEPER_PEERS",
+    summary: "every keeper sharing these vaults (this one included), comma-separated: they take turns to hedge",
+    rule: { kind: "addresses" },
+    unset: "solo, always this keeper's turn",
+  },
+  {
+    name: "TURN_TAKEOVER_BLOCKS",
+    summary: "with KEEPER_PEERS: blocks a vault waits on each peer ahead in the turn order before the next takes over",
+    unit: "blocks",
+    rule: integer(1, 1000),
+    default: 2,
   },
   // ── Telemetry
   {

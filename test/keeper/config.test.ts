@@ -51,7 +51,7 @@ function problemWith(name: string, value: string): string {
 }
 
 const DEFAULT_CONFIG: Config = {
-  rpc: { url: "http://127.0.0.1:8545", fallbackUrls: [], wsUrl: undefined, pollIntervalMs: 1000 },
+  rpc: { url: "http://127.0.0.1:8545", fallbackUrls: [], wsUrl: undefined, pollIntervalMs: 1000, lensCallGasBudget: 16_000_000 },
   expectedChainId: undefined,
   privateKey: KEY,
   signerSource: { kind: "private-key" },
@@ -62,6 +62,7 @@ const DEFAULT_CONFIG: Config = {
   ],
   vaultSource: { kind: "list" },
   policy: { name: "gas-aware" },
+  maxAbsDelta: undefined,
   risk: { riskAversion: 0.0001, horizonSeconds: 3600 },
   sending: {
     maxFeePerGasWei: 100_000_000_000n,
@@ -84,6 +85,7 @@ const DEFAULT_CONFIG: Config = {
     gasBudgetPerDayWei: undefined,
     maxOracleDeviationBps: 1000,
   },
+  turns: { peers: [], takeoverBlocks: 2 },
   telemetry: {
     metricsPort: undefined,
     maxHeadAgeMs: 60_000,
@@ -123,6 +125,7 @@ describe("parseConfig: a valid environment", () => {
       UNDERLYING_DECIMALS: "8",
       KEEPER_POLICY: "whalley-wilmott",
       POLICY_COST_RATE: "0.003",
+      MAX_ABS_DELTA: "2.5",
       RISK_AVERSION: "2e-4",
       RISK_HORIZON_SECONDS: "600",
       MAX_FEE_GWEI: "1.5",
@@ -146,6 +149,7 @@ describe("parseConfig: a valid environment", () => {
         fallbackUrls: ["https://a.example.com/v2/KEY", "https://b.example.org"],
         wsUrl: "wss://a.example.com/ws/KEY",
         pollIntervalMs: 250,
+        lensCallGasBudget: 16_000_000,
       },
       expectedChainId: 11155111,
       vaults: [
@@ -153,6 +157,7 @@ describe("parseConfig: a valid environment", () => {
         { address: VAULT_B, quoteDecimals: 8, underlyingDecimals: 8 },
       ],
       policy: { name: "whalley-wilmott", costRate: 0.003 },
+      maxAbsDelta: 2.5,
       risk: { riskAversion: 2e-4, horizonSeconds: 600 },
       sending: {
         maxFeePerGasWei: 1_500_000_000n,
