@@ -9,39 +9,12 @@
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import hre from "hardhat";
-import { buyOptions, deploySystem, listSeries, QUOTE_DECIMALS, UNDERLYING_DECIMALS } from "../../harness/system.ts";
+import { deployLocalBook, localDeployment } from "../../harness/localBook.ts";
 
 const { viem } = await hre.network.getOrCreate();
-const sys = await deploySystem(viem, { ammDepthUnderlying: 10_000, vaultDeposit: 5_000_000 });
-const buyer = (await viem.getWalletClients())[2]!.account.address;
+const sys = await deployLocalBook(viem);
 const chainId = await sys.publicClient.getChainId();
-
-const series = [
-  await listSeries(sys, true, 3000, 30),
-  await listSeries(sys, true, 3300, 30),
-  await listSeries(sys, false, 2700, 14),
-];
-await buyOptions(sys, buyer, series[0]!.id, 20);
-await buyOptions(sys, buyer, series[1]!.id, 10);
-await buyOptions(sys, buyer, series[2]!.id, 5);
-
-const deployment = {
-  chainId,
-  lens: sys.lens.address,
-  vaults: [
-    {
-      address: sys.vault.address,
-      quoteDecimals: QUOTE_DECIMALS,
-      underlyingDecimals: UNDERLYING_DECIMALS,
-      quote: sys.quote.address,
-      underlying: sys.underlying.address,
-      oracle: sys.oracle.address,
-      amm: sys.amm.address,
-      upkeep: sys.upkeep.address,
-    },
-  ],
-  keeper: sys.keeper.account.address,
-};
+const deployment = localDeployment(sys, chainId);
 await mkdir(new URL("../../deployments/", import.meta.url), { recursive: true });
 const file = new URL(`../../deployments/${chainId}.json`, import.meta.url);
 await writeFile(file, `${JSON.stringify(deployment, null, 2)}\n`);

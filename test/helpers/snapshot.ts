@@ -3,7 +3,7 @@
  * deploy defaults' hedge and risk parameters, a fresh oracle and a 1,000 WETH / 3,000,000 USDC pool, the book
  * short 2 underlying. Each test states only what it changes, through `overrides`.
  */
-import type { VaultSnapshot } from "../../keeper/types.ts";
+import type { MarketView, RiskPreferences, VaultSnapshot } from "../../keeper/types.ts";
 import { DEFAULT_HEDGE_PARAMS, WAD } from "../../harness/system.ts";
 
 export const SNAPSHOT_TIME = 1_750_000_000n;
@@ -65,3 +65,31 @@ export function vaultSnapshot(overrides: Partial<VaultSnapshot> = {}): VaultSnap
     ...overrides,
   };
 }
+
+/**
+ * One market view for the policy tests: a vault short 2 underlying at 3,000, vol 0.8, 10 blocks since its last
+ * hedge, able to trade, with cheap costs. Each test states only what it changes.
+ */
+export function marketView(overrides: Partial<MarketView> = {}): MarketView {
+  return {
+    vault: "0x00000000000000000000000000000000000000aa",
+    blockNumber: 1_000,
+    timestamp: 1_750_000_000,
+    delta: -2,
+    gamma: -0.002,
+    vega: -500,
+    spot: 3_000,
+    vol: 0.8,
+    rate: 0.05,
+    timeToExpiry: 0.1,
+    blocksSinceHedge: 10,
+    canTrade: true,
+    deltaTolerance: 0.01,
+    onChainBand: 0.1,
+    costs: { gasCostQuote: 2, feeRate: 0.003, eta: 3 },
+    ...overrides,
+  };
+}
+
+/** The policy tests' risk preferences: γ = 0.001 over an hour. */
+export const TEST_PREFS: RiskPreferences = { riskAversion: 1e-3, horizonSeconds: 3_600 };

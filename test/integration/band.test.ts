@@ -22,7 +22,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startKeeperProcess, TEST_KEYS, type KeeperProcess } from "../../harness/keeperProcess.ts";
 import { arbitrageTo, priceE8 } from "../../harness/market.ts";
 import { startLocalNode, type LocalNode } from "../../harness/node.ts";
-import { buyOptions, deploySystem, listSeries, QUOTE_DECIMALS, UNDERLYING_DECIMALS, type System } from "../../harness/system.ts";
+import { deployLocalBook, localDeployment } from "../../harness/localBook.ts";
+import type { System } from "../../harness/system.ts";
 
 const BAND = 0.5;
 /** Blocks a move may take to be back in band: the hedge's block and its landing, with room for one retry. */
@@ -43,13 +44,8 @@ describe("the README's local path on anvil: band 0.5 is held after every move", 
     node = await startLocalNode({ anvil: {} });
     connection = await node.connect();
     const { viem } = connection;
-    // scripts/dev/deploy-local.ts's setup, with anvil's automine.
-    sys = await deploySystem(viem, { ammDepthUnderlying: 10_000, vaultDeposit: 5_000_000 });
-    const buyer = (await viem.getWalletClients())[2]!.account.address;
-    const series = [await listSeries(sys, true, 3000, 30), await listSeries(sys, true, 3300, 30), await listSeries(sys, false, 2700, 14)];
-    await buyOptions(sys, buyer, series[0]!.id, 20);
-    await buyOptions(sys, buyer, series[1]!.id, 10);
-    await buyOptions(sys, buyer, series[2]!.id, 5);
+    // scripts/dev/deploy-local.ts's system and book, with anvil's automine.
+    sys = await deployLocalBook(viem);
     await rpc("evm_setAutomine", [false]);
   });
 
@@ -62,17 +58,7 @@ describe("the README's local path on anvil: band 0.5 is held after every move", 
   /** The deployments file deploy-local.ts writes, in a directory of the test's own. */
   function deploymentsFile(): string {
     const file = join(mkdtempSync(join(tmpdir(), "band-e2e-")), "31337.json");
-    const vault = {
-      address: sys.vault.address,
-      quoteDecimals: QUOTE_DECIMALS,
-      underlyingDecimals: UNDERLYING_DECIMALS,
-      quote: sys.quote.address,
-      underlying: sys.underlying.address,
-      oracle: sys.oracle.address,
-      amm: sys.amm.address,
-      upkeep: sys.upkeep.address,
-    };
-    writeFileSync(file, `${JSON.stringify({ chainId: 31337, lens: sys.lens.address, vaults: [vault], keeper: sys.keeper.account.address }, null, 2)}\n`);
+    writeFileSync(file, `${JSON.stringify(localDeployment(sys, 31337), null, 2)}\n`);
     return file;
   }
 

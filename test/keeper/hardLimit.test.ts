@@ -17,7 +17,7 @@ import { planBlock, type PlanOptions, type VaultPlan } from "../../keeper/tick.t
 import type { MarketView, PolicyConfig, RiskPreferences, VaultSnapshot } from "../../keeper/types.ts";
 import { planOptionsFor } from "../../sim/model.ts";
 import { DEFAULT_SCENARIO } from "../../sim/scenario.ts";
-import { vaultSnapshot } from "../helpers/snapshot.ts";
+import { marketView, TEST_PREFS, vaultSnapshot } from "../helpers/snapshot.ts";
 
 const WAD = 10n ** 18n;
 const BAND: PolicyConfig = { name: "band", band: 0.5, target: "zero" };
@@ -134,25 +134,8 @@ describe("sizing above the hard limit: the cost gate does not veto, the guards s
 });
 
 describe("the policy under the hard limit", () => {
-  const view = (overrides: Partial<MarketView> = {}): MarketView => ({
-    vault: "0x00000000000000000000000000000000000000aa",
-    blockNumber: 1_000,
-    timestamp: 1_750_000_000,
-    delta: -2,
-    gamma: -0.002,
-    vega: -500,
-    spot: 3_000,
-    vol: 0.8,
-    rate: 0.05,
-    timeToExpiry: 0.1,
-    blocksSinceHedge: 10,
-    canTrade: true,
-    deltaTolerance: 0.01,
-    onChainBand: 0.1,
-    costs: { gasCostQuote: 2, feeRate: 0.003, eta: 3 },
-    ...overrides,
-  });
-  const PREFS: RiskPreferences = { riskAversion: 1e-3, horizonSeconds: 3_600 };
+  const view = marketView;
+  const PREFS = TEST_PREFS;
 
   it("turns a gas-aware hold outside the limit into a trade back to the limit's edge", () => {
     const expensive = view({ costs: { gasCostQuote: 1_000, feeRate: 0.003, eta: 3 } });

@@ -20,29 +20,9 @@ import {
 } from "../../keeper/policy/theory.ts";
 import { SECONDS_PER_YEAR } from "../../keeper/pricing/blackScholes.ts";
 import type { Decision, MarketView, PolicyConfig, RiskPreferences } from "../../keeper/types.ts";
+import { marketView, TEST_PREFS } from "../helpers/snapshot.ts";
 
-function marketView(overrides: Partial<MarketView> = {}): MarketView {
-  return {
-    vault: "0x00000000000000000000000000000000000000aa",
-    blockNumber: 1_000,
-    timestamp: 1_750_000_000,
-    delta: -2,
-    gamma: -0.002,
-    vega: -500,
-    spot: 3_000,
-    vol: 0.8,
-    rate: 0.05,
-    timeToExpiry: 0.1,
-    blocksSinceHedge: 10,
-    canTrade: true,
-    deltaTolerance: 0.01,
-    onChainBand: 0.1,
-    costs: { gasCostQuote: 2, feeRate: 0.003, eta: 3 },
-    ...overrides,
-  };
-}
-
-const PREFS: RiskPreferences = { riskAversion: 1e-3, horizonSeconds: 3_600 };
+const PREFS = TEST_PREFS;
 
 /**
  * Asserts that a reason shows each number as the logs print it, as a whole token: "1" is not found inside "0.15"

@@ -23,33 +23,13 @@ import {
 import type { TimeOrMovePolicy } from "../../keeper/policy/timeOrMove.ts";
 import { getAmountIn, getAmountOut } from "../../keeper/sizing/amm.ts";
 import type { MarketView, PolicyConfig, RiskPreferences } from "../../keeper/types.ts";
+import { marketView, TEST_PREFS } from "../helpers/snapshot.ts";
 
 const SEED = 0x5eed_0002;
 const RUNS = 1_000;
 const YEAR = 31_536_000;
 
-function marketView(overrides: Partial<MarketView> = {}): MarketView {
-  return {
-    vault: "0x00000000000000000000000000000000000000aa",
-    blockNumber: 1_000,
-    timestamp: 1_750_000_000,
-    delta: -2,
-    gamma: -0.002,
-    vega: -500,
-    spot: 3_000,
-    vol: 0.8,
-    rate: 0.05,
-    timeToExpiry: 0.1,
-    blocksSinceHedge: 10,
-    canTrade: true,
-    deltaTolerance: 0.01,
-    onChainBand: 0.1,
-    costs: { gasCostQuote: 2, feeRate: 0.003, eta: 3 },
-    ...overrides,
-  };
-}
-
-const PREFS: RiskPreferences = { riskAversion: 1e-3, horizonSeconds: 3_600 };
+const PREFS = TEST_PREFS;
 
 // ─── generators that put the delta where the decisions are made ───
 // fc.double is uniform over bit patterns, so it crowds near 0: the old delta generator (|d| < 1e-12 → 0) gave
