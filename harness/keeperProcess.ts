@@ -68,6 +68,21 @@ export interface KeeperProcess {
 }
 
 /**
+ * The environment of a keeper hedging `chain`'s vault through its lens with the local keeper key, polling every
+ * 100 ms; `extra` adds to it or overrides it (the fault tests' own settings).
+ */
+export function localKeeperEnv(chain: LocalChain, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    RPC_URL: chain.url,
+    LENS_ADDRESS: chain.sys.lens.address,
+    VAULTS: chain.sys.vault.address,
+    PRIVATE_KEY: TEST_KEYS.keeper,
+    POLL_INTERVAL_MS: "100",
+    ...extra,
+  };
+}
+
+/**
  * Starts `node keeper/index.ts run --env-file /dev/null` (or `args`) with `env` on top of a keeper default:
  * band policy, risk aversion 0.01, fast polling, a fresh journal directory.
  */

@@ -19,7 +19,7 @@ import { PendingHedges } from "../../keeper/execution/pending.ts";
 import { SUPERSEDED } from "../../keeper/execution/replace.ts";
 import { SUPERSEDED_AT_RESTART } from "../../keeper/execution/journaledSend.ts";
 import type { SentHedge } from "../../keeper/execution/sendHedge.ts";
-import { moveMarketOnDemand, startKeeperProcess, TEST_KEYS, type KeeperProcess } from "../../harness/keeperProcess.ts";
+import { moveMarketOnDemand, localKeeperEnv, startKeeperProcess, TEST_KEYS, type KeeperProcess } from "../../harness/keeperProcess.ts";
 import { startLocalChain, type LocalChain } from "../../harness/localChain.ts";
 
 const BAND = 0.5;
@@ -42,14 +42,9 @@ describe("a pending hedge's nonce taken by another sender on the keeper's key", 
   });
 
   function start(journalDir: string): KeeperProcess {
-    const { sys, url } = chain;
     const k = startKeeperProcess({
       JOURNAL_DIR: journalDir,
-      RPC_URL: url,
-      LENS_ADDRESS: sys.lens.address,
-      VAULTS: sys.vault.address,
-      PRIVATE_KEY: TEST_KEYS.keeper,
-      POLL_INTERVAL_MS: "100",
+      ...localKeeperEnv(chain),
       POLICY_BAND: String(BAND),
       REPLACE_AFTER_BLOCKS: "2",
       METRICS_PORT: "0",

@@ -7,7 +7,7 @@
  */
 import { keccak256, serializeTransaction, type Hash, type PublicClient } from "viem";
 import { afterAll, describe, expect, it } from "vitest";
-import { startKeeperProcess, TEST_KEYS, type KeeperProcess } from "../../harness/keeperProcess.ts";
+import { localKeeperEnv, startKeeperProcess, TEST_KEYS, type KeeperProcess } from "../../harness/keeperProcess.ts";
 import { startLocalChain, type LocalChain } from "../../harness/localChain.ts";
 
 const BAND = 0.5;
@@ -23,17 +23,13 @@ describe("a reorg before the hedge has its confirmations", () => {
 
   it("is settled only on the surviving chain, once", async () => {
     chain = await startLocalChain({ blockIntervalMs: 0 });
-    const { sys, url } = chain;
+    const { sys } = chain;
     const pc = sys.publicClient;
     const rpc = (method: string, params: unknown[] = []) => pc.request({ method: method as never, params: params as never } as never);
     const nonceBefore = await pc.getTransactionCount({ address: TEST_KEYS.keeperAddress });
     const head = await pc.getBlockNumber();
     keeper = startKeeperProcess({
-      RPC_URL: url,
-      LENS_ADDRESS: sys.lens.address,
-      VAULTS: sys.vault.address,
-      PRIVATE_KEY: TEST_KEYS.keeper,
-      POLL_INTERVAL_MS: "100",
+      ...localKeeperEnv(chain),
       POLICY_BAND: String(BAND),
       CONFIRMATIONS: "3",
       // As many blocks as confirmations: at head+3 the hedge is three blocks past its decision, so it would count as

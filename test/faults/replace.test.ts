@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { decodeFunctionData } from "viem";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { foldJournal, parseJournal } from "../../keeper/execution/journal.ts";
-import { moveMarketOnDemand, startKeeperProcess, TEST_KEYS, type KeeperProcess } from "../../harness/keeperProcess.ts";
+import { moveMarketOnDemand, localKeeperEnv, startKeeperProcess, TEST_KEYS, type KeeperProcess } from "../../harness/keeperProcess.ts";
 import { startLocalChain, type LocalChain } from "../../harness/localChain.ts";
 
 const REPLACED = "stuck hedge still wanted: replaced with higher fees";
@@ -36,15 +36,10 @@ describe("stuck hedges: replaced when still wanted, cancelled when not", () => {
   });
 
   function start() {
-    const { sys, url } = chain;
     journalDir = mkdtempSync(join(tmpdir(), "keeper-journal-"));
     keeper = startKeeperProcess({
       JOURNAL_DIR: journalDir,
-      RPC_URL: url,
-      LENS_ADDRESS: sys.lens.address,
-      VAULTS: sys.vault.address,
-      PRIVATE_KEY: TEST_KEYS.keeper,
-      POLL_INTERVAL_MS: "100",
+      ...localKeeperEnv(chain),
       POLICY_BAND: String(BAND),
       REPLACE_AFTER_BLOCKS: "2",
       LOG_LEVEL: "debug",

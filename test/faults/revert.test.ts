@@ -6,7 +6,7 @@
  */
 import { afterAll, describe, expect, it } from "vitest";
 import { quoteUnits } from "../../harness/system.ts";
-import { moveMarketOnDemand, startKeeperProcess, TEST_KEYS, type KeeperProcess } from "../../harness/keeperProcess.ts";
+import { moveMarketOnDemand, localKeeperEnv, startKeeperProcess, TEST_KEYS, type KeeperProcess } from "../../harness/keeperProcess.ts";
 import { startLocalChain, type LocalChain } from "../../harness/localChain.ts";
 
 const REVERTED = "hedge reverted on-chain (state moved between simulation and inclusion): backing off";
@@ -24,7 +24,7 @@ describe("a hedge reverted for slippage", () => {
 
   it("is not retried in a storm: one reverted send, then one hedge after the backoff", async () => {
     chain = await startLocalChain({ blockIntervalMs: 0 });
-    const { sys, url } = chain;
+    const { sys } = chain;
     const pc = sys.publicClient;
     const frontRun = quoteUnits(2_000_000); // ~2M USDC of WETH buying: moves a 10,000 WETH pool ~13%
     await chain.instant(async () => {
@@ -33,11 +33,7 @@ describe("a hedge reverted for slippage", () => {
     });
     const nonceBefore = await pc.getTransactionCount({ address: TEST_KEYS.keeperAddress });
     keeper = startKeeperProcess({
-      RPC_URL: url,
-      LENS_ADDRESS: sys.lens.address,
-      VAULTS: sys.vault.address,
-      PRIVATE_KEY: TEST_KEYS.keeper,
-      POLL_INTERVAL_MS: "100",
+      ...localKeeperEnv(chain),
       POLICY_BAND: String(BAND),
       RETRY_BACKOFF_BLOCKS: String(BACKOFF_BLOCKS),
       LOG_LEVEL: "debug",
