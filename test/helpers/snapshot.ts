@@ -3,6 +3,7 @@
  * deploy defaults' hedge and risk parameters, a fresh oracle and a 1,000 WETH / 3,000,000 USDC pool, the book
  * short 2 underlying. Each test states only what it changes, through `overrides`.
  */
+import type { PlanOptions } from "../../keeper/tick.ts";
 import type { MarketView, RiskPreferences, VaultSnapshot } from "../../keeper/types.ts";
 import { DEFAULT_HEDGE_PARAMS, WAD } from "../../harness/system.ts";
 
@@ -93,3 +94,18 @@ export function marketView(overrides: Partial<MarketView> = {}): MarketView {
 
 /** The policy tests' risk preferences: γ = 0.001 over an hour. */
 export const TEST_PREFS: RiskPreferences = { riskAversion: 1e-3, horizonSeconds: 3_600 };
+
+/**
+ * planBlock's options in the pure-core tests: the README's local settings (band 0.5 to zero, γ = 0.01), the
+ * keeper's slippage and margin, a 1 gwei tip, no hedge pending. Each test spreads it and states what it changes.
+ */
+export const TEST_PLAN_OPTIONS: PlanOptions = Object.freeze<PlanOptions>({
+  policy: { name: "band", band: 0.5, target: "zero" },
+  prefs: { riskAversion: 0.01, horizonSeconds: 3_600 },
+  maxSlippageBps: 100,
+  minOutMarginBps: 10,
+  tipWei: 10n ** 9n,
+  greeksTolerance: 1e-6,
+  pendingVaults: new Set<`0x${string}`>(),
+  maxOracleDeviationBps: 1000,
+});

@@ -17,23 +17,14 @@ import { planBlock, type PlanOptions, type VaultPlan } from "../../keeper/tick.t
 import type { MarketView, PolicyConfig, RiskPreferences, VaultSnapshot } from "../../keeper/types.ts";
 import { planOptionsFor } from "../../sim/model.ts";
 import { DEFAULT_SCENARIO } from "../../sim/scenario.ts";
-import { marketView, TEST_PREFS, vaultSnapshot } from "../helpers/snapshot.ts";
+import { marketView, TEST_PLAN_OPTIONS, TEST_PREFS, vaultSnapshot } from "../helpers/snapshot.ts";
 
 const WAD = 10n ** 18n;
 const BAND: PolicyConfig = { name: "band", band: 0.5, target: "zero" };
 /** The README's local settings: RISK_AVERSION=0.01, the default horizon. */
 const README_PREFS: RiskPreferences = { riskAversion: 0.01, horizonSeconds: 3_600 };
 
-const OPTIONS: PlanOptions = {
-  policy: BAND,
-  prefs: README_PREFS,
-  maxSlippageBps: 100,
-  minOutMarginBps: 10,
-  tipWei: 10n ** 9n,
-  greeksTolerance: 1e-6,
-  pendingVaults: new Set(),
-  maxOracleDeviationBps: 1000,
-};
+const OPTIONS: PlanOptions = { ...TEST_PLAN_OPTIONS, policy: BAND, prefs: README_PREFS };
 
 /** The vault short `delta` underlying, never hedged, on the 1,000 / 3,000,000 pool at 3,000 (a 1 gwei block). */
 function issueSnapshot(delta: number, overrides: Partial<VaultSnapshot> = {}): VaultSnapshot {

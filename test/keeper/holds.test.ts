@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { limitStatus, VaultHolds, type HoldLogLine } from "../../keeper/telemetry/holds.ts";
 import { planBlock, type PlanOptions, type VaultPlan } from "../../keeper/tick.ts";
 import type { BlockInput, Decision, VaultSnapshot } from "../../keeper/types.ts";
+import { TEST_PLAN_OPTIONS } from "../helpers/snapshot.ts";
 
 const W = 10n ** 18n;
 
@@ -56,14 +57,7 @@ function snapshot(overrides: Partial<VaultSnapshot> = {}): VaultSnapshot {
 }
 
 const options: PlanOptions = {
-  policy: { name: "band", band: 0.5, target: "zero" },
-  prefs: { riskAversion: 0.01, horizonSeconds: 3600 },
-  maxSlippageBps: 100,
-  minOutMarginBps: 10,
-  tipWei: 10n ** 9n,
-  greeksTolerance: 1e-6,
-  pendingVaults: new Set(),
-  maxOracleDeviationBps: 1000,
+  ...TEST_PLAN_OPTIONS,
   // The holds below are sizing's and the snapshot's; the hard delta limit's own lines are tested at the end.
   maxAbsDelta: Number.POSITIVE_INFINITY,
 };

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { oracleDeviationBps } from "../../keeper/pricing/view.ts";
 import { planBlock, updateHedgeAnchors, type HedgeAnchor, type PlanOptions } from "../../keeper/tick.ts";
 import type { BlockInput, VaultSnapshot } from "../../keeper/types.ts";
+import { TEST_PLAN_OPTIONS } from "../helpers/snapshot.ts";
 
 const W = 10n ** 18n;
 
@@ -55,16 +56,7 @@ const read = (s: VaultSnapshot): BlockInput => ({
   vaults: [s],
 });
 
-const options: PlanOptions = {
-  policy: { name: "band", band: 0.5, target: "zero" },
-  prefs: { riskAversion: 0.01, horizonSeconds: 3600 },
-  maxSlippageBps: 100,
-  minOutMarginBps: 10,
-  tipWei: 10n ** 9n,
-  greeksTolerance: 1e-6,
-  pendingVaults: new Set(),
-  maxOracleDeviationBps: 1000,
-};
+const options: PlanOptions = TEST_PLAN_OPTIONS;
 
 describe("planBlock", () => {
   it("measures the oracle's distance from the pool price in basis points", () => {
