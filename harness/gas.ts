@@ -45,12 +45,12 @@ export async function rebalanceGasWithSeries(viem: HardhatViem, count: number, b
     const hash = await sys.vault.write.rebalance([true, amountIn, 0n, await deadline(sys)], { account: sys.keeper.account });
     return Number((await sys.wait(hash)).gasUsed);
   };
-  const [st] = await sys.lens.read.stateOf([sys.vault.address]);
+  const [st] = await sys.lens.read.stateOf([sys.vault.address, true]);
   if (st.netDeltaWad >= 0n) throw new Error(`scenario with ${count} series has delta ${st.netDeltaWad}, expected < 0`);
   const firstGas = await buy(BigInt(-st.netDeltaWad) / 4n);
-  const [mid] = await sys.lens.read.stateOf([sys.vault.address]);
+  const [mid] = await sys.lens.read.stateOf([sys.vault.address, true]);
   const gas = await buy(BigInt(-mid.netDeltaWad));
-  const [after] = await sys.lens.read.stateOf([sys.vault.address]);
+  const [after] = await sys.lens.read.stateOf([sys.vault.address, true]);
   if (abs(after.netDeltaWad) > WAD / 100n) throw new Error(`rebalance left delta ${after.netDeltaWad}`);
   return { gas, firstGas, sys };
 }
@@ -112,15 +112,16 @@ export async function measureAll(viem: HardhatViem): Promise<GasRow[]> {
   for (const fn of ["netDeltaWad", "hedgeStatus", "book", "totalAssets", "hedgeParams", "riskParams", "bookLimits", "paused", "pendingPayouts"]) {
     await view("OptionVault", fn, "10 live series", vault);
   }
-  await view("VaultLens", "stateOf", "1 vault, 10 live series", lens, [vault.address]);
+  await view("VaultLens", "stateOf", "1 vault, 10 live series, full", lens, [vault.address, true]);
   await view("BandUpkeep", "checkUpkeep", "10 live series, hedge due", upkeep, ["0x"]);
   await tx("BandUpkeep", "performUpkeep", "10 live series, buy", () => upkeep.write.performUpkeep(["0x"], asKeeper), sys);
 
   // A fall makes the vault long: sell part of the hedge back.
   await sys.wait(await oracle.write.setPrice([priceE8(2985)]));
-  await view("VaultLens", "snapshots", "1 vault, with book", lens, [[vault.address], true]);
-  await view("VaultLens", "snapshots", "10 vaults (same vault x10), state only", lens, [Array(10).fill(vault.address), false]);
-  await view("VaultLens", "read", "1 vault, with book (the keeper's per-block call)", lens, [[vault.address], true, keeper.account.address]);
+  await view("VaultLens", "snapshots", "1 vault, full", lens, [[vault.address], true]);
+  await view("VaultLens", "snapshots", "10 vaults (same vault x10), light", lens, [Array(10).fill(vault.address), false]);
+  await view("VaultLens", "read", "1 vault, full (a new or changed book)", lens, [[vault.address], true, keeper.account.address]);
+  await view("VaultLens", "read", "1 vault, light (the keeper's per-block call)", lens, [[vault.address], false, keeper.account.address]);
   const net = await vault.read.netDeltaWad();
   if (net > 0n) {
     const sell = BigInt(net) / 2n;

@@ -3427,7 +3427,7 @@ export const vaultLensAbi = [
       },
       {
         "internalType": "bool",
-        "name": "withBook",
+        "name": "full",
         "type": "bool"
       },
       {
@@ -3489,6 +3489,16 @@ export const vaultLensAbi = [
           },
           {
             "components": [
+              {
+                "internalType": "bool",
+                "name": "full",
+                "type": "bool"
+              },
+              {
+                "internalType": "bytes32",
+                "name": "bookHash",
+                "type": "bytes32"
+              },
               {
                 "internalType": "int256",
                 "name": "bookDeltaWad",
@@ -3783,7 +3793,7 @@ export const vaultLensAbi = [
       },
       {
         "internalType": "bool",
-        "name": "withBook",
+        "name": "full",
         "type": "bool"
       }
     ],
@@ -3808,6 +3818,16 @@ export const vaultLensAbi = [
           },
           {
             "components": [
+              {
+                "internalType": "bool",
+                "name": "full",
+                "type": "bool"
+              },
+              {
+                "internalType": "bytes32",
+                "name": "bookHash",
+                "type": "bytes32"
+              },
               {
                 "internalType": "int256",
                 "name": "bookDeltaWad",
@@ -4099,12 +4119,27 @@ export const vaultLensAbi = [
         "internalType": "contract IOptionVault",
         "name": "vault",
         "type": "address"
+      },
+      {
+        "internalType": "bool",
+        "name": "full",
+        "type": "bool"
       }
     ],
     "name": "stateOf",
     "outputs": [
       {
         "components": [
+          {
+            "internalType": "bool",
+            "name": "full",
+            "type": "bool"
+          },
+          {
+            "internalType": "bytes32",
+            "name": "bookHash",
+            "type": "bytes32"
+          },
           {
             "internalType": "int256",
             "name": "bookDeltaWad",

@@ -11,7 +11,7 @@
  * with its metrics and shadow mode (`telemetry/decisionLog.ts`).
  */
 import type { Account, Address, PublicClient } from "viem";
-import { readVaults, type ReadResult } from "./chain/readVaults.ts";
+import { readVaults, type BookCache, type ReadResult } from "./chain/readVaults.ts";
 import { FeeOracle } from "./execution/fees.ts";
 import { JournaledSend, type SendStep } from "./execution/journaledSend.ts";
 import type { Journal } from "./execution/journal.ts";
@@ -66,6 +66,8 @@ export class Keeper {
   #lastBlock = -1n;
   /** Per vault: its live series as last read, to size the next read's chunks (`chain/lensChunks.ts`). */
   readonly #seriesCounts = new Map<Address, number>();
+  /** Each vault's book as last read in full: reads are light, and full only for a vault whose book changed. */
+  readonly #books: BookCache = new Map();
   #chainId: number | undefined;
   #startedAtMs: number | undefined;
   #lastBlockProcessedAtMs: number | undefined;
@@ -138,13 +140,13 @@ export class Keeper {
     await this.#sends.recover(this.deps.logger, (vault) => this.#replacer.expire(vault));
   }
 
-  /** Reads every vault once, at `blockNumber` or the latest block. */
-  read(blockNumber?: bigint, withBook = true): Promise<ReadResult> {
+  /** Reads every vault once, at `blockNumber` or the latest block (light; in full where a book changed). */
+  read(blockNumber?: bigint): Promise<ReadResult> {
     return readVaults(this.deps.client, {
       lens: this.options.lens,
       vaults: this.options.vaults,
       account: this.deps.account?.address ?? "0x0000000000000000000000000000000000000000",
-      withBook,
+      books: this.#books,
       callGasBudget: this.options.lensCallGasBudget,
       seriesCounts: this.#seriesCounts,
       ...(blockNumber !== undefined ? { blockNumber } : {}),

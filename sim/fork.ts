@@ -155,7 +155,7 @@ export async function openFork(
 
     const vault: VaultRef = { address: sys.vault.address, quoteDecimals: QUOTE_DECIMALS, underlyingDecimals: UNDERLYING_DECIMALS };
     const keeper = sys.keeper.account.address;
-    const readStart = () => readVaults(sys.publicClient, { lens: sys.lens.address, vaults: [vault], account: keeper, withBook: true });
+    const readStart = () => readVaults(sys.publicClient, { lens: sys.lens.address, vaults: [vault], account: keeper });
     let read = await readStart();
     const bookDelta = read.vaults[0]!.bookDeltaWad;
     if (scenario.startHedged && bookDelta < 0n) {
@@ -309,7 +309,7 @@ export async function runFork(
       measured.push({ ...entry, reverted: fill === undefined });
     }
 
-    const read = await readVaults(publicClient, { lens: session.lens, vaults: [session.vault], account: session.keeper, withBook: true });
+    const read = await readVaults(publicClient, { lens: session.lens, vaults: [session.vault], account: session.keeper });
     const snapshot = read.vaults[0];
     if (!snapshot) throw new Error(`fork: the lens returned no state for the vault (${read.failures[0]?.reason ?? "no reason"})`);
     if (snapshot.spotWad !== answer * 10n ** 10n || snapshot.timestamp !== timestamp) {

@@ -340,7 +340,6 @@ describe("the keeper's off-chain book Greeks vs the vault's own (keeper/pricing/
       lens: sys.lens.address,
       vaults: [{ address: sys.vault.address, quoteDecimals: QUOTE_DECIMALS, underlyingDecimals: UNDERLYING_DECIMALS }],
       account: zeroAddress,
-      withBook: true,
     });
     expect(read.failures).toEqual([]);
     return read.vaults[0]!;

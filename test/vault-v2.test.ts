@@ -629,7 +629,7 @@ describe("OptionVault v2: rebalance guards", () => {
  * margin not yet earned then (v2 review: a liability until the series' expiry; no view reports it).
  */
 async function documentedNavs(sys: System, block: { blockTag: "pending" }, unearnedMarginWad: bigint) {
-  const [state, book] = await sys.lens.read.stateOf([sys.vault.address], block);
+  const [state, book] = await sys.lens.read.stateOf([sys.vault.address, true], block);
   let liabilitiesWad = state.pendingPayouts * QUOTE_SCALE + unearnedMarginWad;
   for (const s of book) liabilitiesWad += ceilDiv(s.markWad * -s.sizeWad, WAD); // rounded up per series
   const assetsWad = state.cashBalance * QUOTE_SCALE + (state.hedgeBalance * state.spotWad) / WAD;
@@ -736,7 +736,7 @@ describe("OptionVault v2: ERC-4626 share prices and limits", () => {
     expect(await sys.vault.read.maxWithdraw([admin])).toBe(0n);
     await expectRevert(sys.vault.write.deposit([quoteUnits(1000), admin]), "SettlementPending", [sys.call.id]);
     await expectRevert(sys.vault.write.withdraw([quoteUnits(1000), admin, admin]), "SettlementPending", [sys.call.id]);
-    expect((await sys.lens.read.stateOf([sys.vault.address]))[0].settlementPending).toBe(true);
+    expect((await sys.lens.read.stateOf([sys.vault.address, true]))[0].settlementPending).toBe(true);
     await sys.wait(await sys.vault.write.settleSeries([sys.call.id, round(1n, 1n)]));
     await sys.wait(await sys.vault.write.deposit([quoteUnits(1000), admin]));
     await sys.wait(await sys.vault.write.withdraw([quoteUnits(1000), admin, admin]));

@@ -573,7 +573,7 @@ describe("OptionVault: rebalance guards", () => {
     await expectRevert(vault.write.rebalance([true, 1n, 0n, await deadline(sys)]), "InvalidOraclePrice", [0n]);
     await fund(sys, sys.admin.account.address, quoteUnits(1000), vault.address);
     await expectRevert(vault.write.deposit([quoteUnits(1000), sys.admin.account.address]), "InvalidOraclePrice", [0n]);
-    const [state] = await sys.lens.read.stateOf([vault.address]);
+    const [state] = await sys.lens.read.stateOf([vault.address, true]);
     expect(state.oracleFresh).toBe(false);
     expect(state.oracleStatus).toBe(1); // InvalidAnswer
     expect(await vault.read.totalAssets()).toBe(0n);

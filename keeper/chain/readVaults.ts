@@ -1,6 +1,15 @@
 /**
  * One block's read: `VaultLens.read` returns the block's number, time, base fee and chain id, the signer's
- * balance, and each vault's state (and book), converted here into `VaultSnapshot`s. The vaults are split into
+ * balance, and each vault's state (and book), converted here into `VaultSnapshot`s.
+ *
+ * With a `BookCache` (the keeper keeps one) the read is light: every vault's state with its net delta as the
+ * vault itself computes it (`netDeltaWad`, what `rebalance` checks) and a hash of its book, without pricing the
+ * book in the node; only the vaults whose book hash is not the cached one (new to the keeper, or a trade, listing
+ * or settlement since) are read again in full at the same block, and their series kept. A light snapshot's
+ * book, gamma and vega are then priced off-chain from the kept series (`priceBookOffChain`); its book and net
+ * delta are the chain's. Without a cache every vault is read in full (the simulator, cross-checks).
+ *
+ * The vaults are split into
  * chunks that fit a gas budget per `eth_call` (`lensChunks.ts`; one chunk, so one request, up to a few dozen
  * vaults with full books), issued concurrently a few at a time and merged in order. Reads are pinned to one block:
  * all vaults are seen at the same state (a chunk answered from an older block than the others is read again at
@@ -11,9 +20,10 @@
  */
 import { decodeErrorResult, type Address, type BlockTag, type ContractFunctionReturnType, type Hex, type PublicClient } from "viem";
 import { mockAmmAbi, optionVaultAbi, vaultLensAbi } from "../abi.ts";
+import { priceBookOffChain, type SeriesTerms } from "../pricing/view.ts";
 import { errorMessage } from "./errors.ts";
 import { DEFAULT_LENS_CALL_GAS_BUDGET, halves, planLensChunks } from "./lensChunks.ts";
-import { ORACLE_STATUSES, type BlockInput, type ChainSnapshot, type OracleStatus, type VaultSnapshot } from "../types.ts";
+import { ORACLE_STATUSES, type BlockInput, type ChainSnapshot, type OracleStatus, type SeriesSnapshot, type VaultSnapshot } from "../types.ts";
 
 /** A vault to read, with the token decimals needed to convert its amounts. */
 export interface VaultRef {
@@ -33,12 +43,25 @@ export interface ReadResult extends BlockInput {
   failures: { vault: Address; reason: string }[];
 }
 
+/** A vault's book as last read in full: its `VaultState.bookHash` and its series' terms. */
+export interface CachedBook {
+  hash: Hex;
+  series: readonly SeriesTerms[];
+}
+
+/** Each vault's book as last read in full, kept across blocks by the caller of light reads. */
+export type BookCache = Map<Address, CachedBook>;
+
 export interface ReadParams {
   lens: Address;
   vaults: readonly VaultRef[];
   /** The signer whose native balance to report (zero address to skip). */
   account: Address;
-  withBook: boolean;
+  /**
+   * Read light, and in full only the vaults whose book is not (or no longer) the one kept here; updated in place
+   * with every book read in full. Absent: every vault in full.
+   */
+  books?: BookCache;
   /** Pin the read to this block; the latest block when omitted. */
   blockNumber?: bigint;
   blockTag?: BlockTag;
@@ -67,25 +90,30 @@ type LensAnswer = ContractFunctionReturnType<typeof vaultLensAbi, "view", "read"
 type ChunkOutcome<T> = { vaults: T[]; answer: LensAnswer } | { vaults: T[]; error: unknown };
 
 /**
- * Reads every vault of `params.vaults` at one block, in as many `eth_call`s as the gas budget needs.
+ * Reads every vault of `params.vaults` at one block, in as many `eth_call`s as the gas budget needs: light, then in
+ * full for the vaults whose book changed, when `params.books` is given; all in full otherwise.
  *
  * @throws LensReadError when the lens answers something that is not its `read`; the RPC's error when every chunk failed.
  */
 export async function readVaults(client: PublicClient, params: ReadParams): Promise<ReadResult> {
-  const chunks = planLensChunks(params.vaults, params.callGasBudget ?? DEFAULT_LENS_CALL_GAS_BUDGET, params.seriesCounts);
   const at = params.blockNumber !== undefined ? { blockNumber: params.blockNumber } : { blockTag: params.blockTag ?? "latest" };
-  let outcomes = await readChunks(client, params, chunks, at);
-  // Chunks answered from different blocks (one was mined meanwhile): read the older ones again at the newest.
-  const answered = outcomes.flatMap((o) => ("answer" in o ? [o.answer[0].blockNumber] : []));
-  if (answered.length === 0) throw (outcomes[0] as { error: unknown } | undefined)?.error ?? new LensReadError("no vaults to read");
-  const newest = answered.reduce((a, b) => (b > a ? b : a));
-  if (answered.some((b) => b !== newest)) {
-    const stale = outcomes.filter((o) => "answer" in o && o.answer[0].blockNumber !== newest);
-    const again = await readChunks(client, params, stale.map((o) => o.vaults), { blockNumber: newest });
-    outcomes = outcomes.map((o) => (stale.includes(o) ? again[stale.indexOf(o)]! : o));
+  const light = params.books !== undefined;
+  const first = await readPinned(client, params, params.vaults, !light, at);
+  const rows = first.rows;
+  if (params.books) {
+    const books = params.books;
+    // A book not seen yet, or changed since it was kept: read that vault again in full, at the same block.
+    const stale = rows.filter((r) => "snap" in r && r.snap.ok && books.get(r.ref.address)?.hash !== r.snap.state.bookHash);
+    if (stale.length > 0) {
+      const refs = stale.map((r) => r.ref);
+      const again = await readPinned(client, params, refs, true, { blockNumber: first.chain.blockNumber }).catch((error: unknown) => ({
+        rows: refs.map((ref): Row => ({ ref, error: `full read of a changed book failed: ${errorMessage(error)}` })),
+      }));
+      const byVault = new Map(again.rows.map((r) => [r.ref, r]));
+      rows.forEach((r, i) => (rows[i] = byVault.get(r.ref) ?? r));
+    }
   }
-  const first = outcomes.find((o): o is { vaults: VaultRef[]; answer: LensAnswer } => "answer" in o)!;
-  const chain = first.answer[0];
+  const chain = first.chain;
   const result: ReadResult = {
     chain: {
       blockNumber: chain.blockNumber,
@@ -97,10 +125,43 @@ export async function readVaults(client: PublicClient, params: ReadParams): Prom
     vaults: [],
     failures: [],
   };
+  for (const row of rows) {
+    if ("error" in row) result.failures.push({ vault: row.ref.address, reason: row.error });
+    else toSnapshot(result, row.ref, row.snap, params.books);
+  }
+  return result;
+}
+
+/** One vault's answer in a read: its lens snapshot, or why its chunk could not be read. */
+type Row = { ref: VaultRef; snap: LensSnapshot } | { ref: VaultRef; error: string };
+
+/**
+ * `vaults` read (`full` or light) in chunks, every chunk at the same block: chunks answered from different blocks
+ * (one was mined meanwhile) are read again at the newest. Rows in the order of `vaults`.
+ */
+async function readPinned(
+  client: PublicClient,
+  params: ReadParams,
+  vaults: readonly VaultRef[],
+  full: boolean,
+  at: { blockNumber: bigint } | { blockTag: BlockTag },
+): Promise<{ chain: LensAnswer[0]; rows: Row[] }> {
+  const chunks = planLensChunks(vaults, params.callGasBudget ?? DEFAULT_LENS_CALL_GAS_BUDGET, params.seriesCounts, full);
+  let outcomes = await readChunks(client, params, chunks, full, at);
+  const answered = outcomes.flatMap((o) => ("answer" in o ? [o.answer[0].blockNumber] : []));
+  if (answered.length === 0) throw (outcomes[0] as { error: unknown } | undefined)?.error ?? new LensReadError("no vaults to read");
+  const newest = answered.reduce((a, b) => (b > a ? b : a));
+  if (answered.some((b) => b !== newest)) {
+    const stale = outcomes.filter((o) => "answer" in o && o.answer[0].blockNumber !== newest);
+    const again = await readChunks(client, params, stale.map((o) => o.vaults), full, { blockNumber: newest });
+    outcomes = outcomes.map((o) => (stale.includes(o) ? again[stale.indexOf(o)]! : o));
+  }
+  const chain = outcomes.find((o): o is { vaults: VaultRef[]; answer: LensAnswer } => "answer" in o)!.answer[0];
+  const rows: Row[] = [];
   for (const outcome of outcomes) {
     if ("error" in outcome) {
-      const reason = `lens read failed for this chunk of ${outcome.vaults.length} vault(s): ${errorMessage(outcome.error)}`;
-      for (const ref of outcome.vaults) result.failures.push({ vault: ref.address, reason });
+      const error = `lens read failed for this chunk of ${outcome.vaults.length} vault(s): ${errorMessage(outcome.error)}`;
+      for (const ref of outcome.vaults) rows.push({ ref, error });
       continue;
     }
     const snaps = outcome.answer[1];
@@ -110,10 +171,10 @@ export async function readVaults(client: PublicClient, params: ReadParams): Prom
     snaps.forEach((snap, i) => {
       const ref = outcome.vaults[i]!;
       if (snap.ok) params.seriesCounts?.set(ref.address, Number(snap.state.liveSeries));
-      toSnapshot(result, ref, snap);
+      rows.push({ ref, snap });
     });
   }
-  return result;
+  return { chain, rows };
 }
 
 /**
@@ -124,6 +185,7 @@ async function readChunks<T extends VaultRef>(
   client: PublicClient,
   params: ReadParams,
   chunks: readonly T[][],
+  full: boolean,
   at: { blockNumber: bigint } | { blockTag: BlockTag },
 ): Promise<ChunkOutcome<T>[]> {
   const call = (vaults: T[]) =>
@@ -131,7 +193,7 @@ async function readChunks<T extends VaultRef>(
       address: params.lens,
       abi: vaultLensAbi,
       functionName: "read",
-      args: [vaults.map((v) => v.address), params.withBook, params.account],
+      args: [vaults.map((v) => v.address), full, params.account],
       ...at,
     });
   const once = async (vaults: T[]): Promise<ChunkOutcome<T>> => {
@@ -162,8 +224,11 @@ async function readChunks<T extends VaultRef>(
 
 type LensSnapshot = LensAnswer[1][number];
 
-/** One lens snapshot into `result`: a `VaultSnapshot`, or a failure naming why it cannot be used. */
-function toSnapshot(result: ReadResult, ref: VaultRef, snap: LensSnapshot): void {
+/**
+ * One lens snapshot into `result`: a `VaultSnapshot`, or a failure naming why it cannot be used. A full snapshot's
+ * book is kept in `books`; a light one's is priced off-chain from the book kept there.
+ */
+function toSnapshot(result: ReadResult, ref: VaultRef, snap: LensSnapshot, books: BookCache | undefined): void {
   if (!snap.ok) {
     result.failures.push({ vault: ref.address, reason: describeRevert(snap.revertData) });
     return;
@@ -175,14 +240,44 @@ function toSnapshot(result: ReadResult, ref: VaultRef, snap: LensSnapshot): void
     result.failures.push({ vault: ref.address, reason: `unknown oracle status ${st.oracleStatus}: update the keeper's ABI` });
     return;
   }
+  let book: SeriesSnapshot[];
+  let gammaWad = st.gammaWad;
+  let vegaWad = st.vegaWad;
+  if (st.full) {
+    book = snap.book.map((s) => ({
+      id: s.id,
+      isCall: s.isCall,
+      strikeWad: s.strikeWad,
+      expiry: s.expiry,
+      sizeWad: s.sizeWad,
+      deltaWad: s.deltaWad,
+      gammaWad: s.gammaWad,
+      vegaWad: s.vegaWad,
+      markWad: s.markWad,
+    }));
+    books?.set(ref.address, { hash: st.bookHash, series: book.map(({ id, isCall, strikeWad, expiry, sizeWad }) => ({ id, isCall, strikeWad, expiry, sizeWad })) });
+  } else {
+    const kept = books?.get(ref.address);
+    if (kept?.hash !== st.bookHash) {
+      // readVaults reads such a vault in full; a light answer without its book cannot be priced.
+      result.failures.push({ vault: ref.address, reason: "light read without the book it needs (the vault's book changed and was not read in full)" });
+      return;
+    }
+    try {
+      ({ book, gammaWad, vegaWad } = priceBookOffChain(kept.series, { spotWad: st.spotWad, volWad: st.risk.volWad, rateWad: st.risk.rateWad, timestamp: st.timestamp }));
+    } catch (error) {
+      result.failures.push({ vault: ref.address, reason: `cannot price its book off-chain: ${errorMessage(error)}` });
+      return;
+    }
+  }
   result.vaults.push({
     vault: ref.address,
     blockNumber: st.blockNumber,
     timestamp: st.timestamp,
     bookDeltaWad: st.bookDeltaWad,
     netDeltaWad: st.netDeltaWad,
-    gammaWad: st.gammaWad,
-    vegaWad: st.vegaWad,
+    gammaWad,
+    vegaWad,
     hedgeBalance: st.hedgeBalance,
     cashBalance: st.cashBalance,
     pendingPayouts: st.pendingPayouts,
@@ -219,17 +314,7 @@ function toSnapshot(result: ReadResult, ref: VaultRef, snap: LensSnapshot): void
       capitalChargeBps: Number(st.risk.capitalChargeBps),
       minPremiumBps: Number(st.risk.minPremiumBps),
     },
-    book: snap.book.map((s) => ({
-      id: s.id,
-      isCall: s.isCall,
-      strikeWad: s.strikeWad,
-      expiry: s.expiry,
-      sizeWad: s.sizeWad,
-      deltaWad: s.deltaWad,
-      gammaWad: s.gammaWad,
-      vegaWad: s.vegaWad,
-      markWad: s.markWad,
-    })),
+    book,
     quoteDecimals: ref.quoteDecimals,
     underlyingDecimals: ref.underlyingDecimals,
   });

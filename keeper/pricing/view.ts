@@ -200,6 +200,56 @@ export function bookGreeksOffChain(snapshot: VaultSnapshot): OffChainBookGreeks 
   };
 }
 
+/** A series' terms as the vault stores them (`IOptionVault.Series` and its id), without Greeks. */
+export type SeriesTerms = Pick<SeriesSnapshot, "id" | "isCall" | "strikeWad" | "expiry" | "sizeWad">;
+
+/** What pricing a book needs besides its series: the vault's spot, vol and rate, and the block's time. */
+export interface BookPricingInputs {
+  spotWad: bigint;
+  volWad: bigint;
+  rateWad: bigint;
+  timestamp: bigint;
+}
+
+/**
+ * A book's series priced with the float64 model, in the shape the lens returns when it prices them on-chain
+ * (`VaultLens.SeriesView`): each series' position Greeks (size-weighted) and one option's mark — intrinsic once
+ * expired or when the spot is outside the on-chain pricing domain, where the Greeks are 0 — and the book's gamma
+ * and vega (sums of the series', as the lens adds them up). How a keeper that reads a vault light (its net delta
+ * from the vault itself, no book) fills in what the policies need from the series it keeps.
+ * @throws PricingDomainError when the vault's vol or rate is outside the model's domain
+ */
+export function priceBookOffChain(
+  terms: readonly SeriesTerms[],
+  at: BookPricingInputs,
+): { book: SeriesSnapshot[]; gammaWad: bigint; vegaWad: bigint } {
+  const priced = at.spotWad >= MIN_PRICE_WAD && at.spotWad <= MAX_PRICE_WAD;
+  const spot = wadToNumber(at.spotWad);
+  const vol = wadToNumber(at.volWad);
+  const rate = wadToNumber(at.rateWad);
+  let gammaWad = 0n;
+  let vegaWad = 0n;
+  const book = terms.map((s): SeriesSnapshot => {
+    if (priced && s.expiry > at.timestamp) {
+      const size = wadToNumber(s.sizeWad);
+      const g = greeks({ isCall: s.isCall, spot, strike: wadToNumber(s.strikeWad), vol, tauSeconds: Number(s.expiry - at.timestamp), rate });
+      const series = {
+        ...s,
+        deltaWad: numberToWad(size * g.delta),
+        gammaWad: numberToWad(size * g.gamma),
+        vegaWad: numberToWad(size * g.vega),
+        markWad: numberToWad(g.price),
+      };
+      gammaWad += series.gammaWad;
+      vegaWad += series.vegaWad;
+      return series;
+    }
+    const intrinsic = s.isCall ? at.spotWad - s.strikeWad : s.strikeWad - at.spotWad;
+    return { ...s, deltaWad: 0n, gammaWad: 0n, vegaWad: 0n, markWad: intrinsic > 0n ? intrinsic : 0n };
+  });
+  return { book, gammaWad, vegaWad };
+}
+
 /**
  * How far two sets of book Greeks are apart. For each Greek, `absolute` = |a − b| (natural units) and
  * `relative` = |a − b| / max(|a|, |b|, gross, floor), where gross is the off-chain gross exposure when given

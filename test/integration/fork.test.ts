@@ -51,7 +51,7 @@ describe("fork of a local upstream node", () => {
     const publicClient = await fork.viem.getPublicClient();
     const vault = await fork.viem.getContractAt("IOptionVault", upstream.vault.address);
     const lens = await fork.viem.getContractAt("VaultLens", upstream.lens.address);
-    const stateOf = async () => (await lens.read.stateOf([vault.address]))[0];
+    const stateOf = async () => (await lens.read.stateOf([vault.address, true]))[0];
     const oracle = await fork.viem.getContractAt("MockOracle", upstream.oracle.address);
     const amm = await fork.viem.getContractAt("MockAmm", upstream.amm.address);
     const quote = await fork.viem.getContractAt("MockERC20", upstream.quote.address);
@@ -65,7 +65,7 @@ describe("fork of a local upstream node", () => {
     // The fork starts from upstream's state.
     expect(await vault.read.hasRole([ROLES.keeper, keeper!.account.address])).toBe(true);
     const st0 = await stateOf();
-    expect(st0.bookDeltaWad).toBe((await upstream.lens.read.stateOf([upstream.vault.address]))[0].bookDeltaWad);
+    expect(st0.bookDeltaWad).toBe((await upstream.lens.read.stateOf([upstream.vault.address, true]))[0].bookDeltaWad);
 
     // More options sold and a 5% rally on oracle and AMM, on the fork only.
     const more = await vault.read.quoteOpen([seriesId, 5n * WAD]);
@@ -93,7 +93,7 @@ describe("fork of a local upstream node", () => {
 
     // Upstream: same block, same price, no hedge, original book.
     expect(await upstream.publicClient.getBlockNumber()).toBe(upstreamBlock);
-    const [up] = await upstream.lens.read.stateOf([upstream.vault.address]);
+    const [up] = await upstream.lens.read.stateOf([upstream.vault.address, true]);
     expect(up.spotWad).toBe(3000n * WAD);
     expect(up.hedgeBalance).toBe(0n);
     expect(await upstream.vault.read.positionOf([seriesId, buyer])).toBe(10n * WAD);

@@ -89,7 +89,7 @@ describe("keeper process on a forked chain", () => {
   /** The vault as the keeper reads it (`VaultLens.stateOf`), at `blockNumber` or now. */
   async function vaultState(blockNumber?: bigint) {
     const lens = await viem.getContractAt("VaultLens", addresses.lens);
-    const [st] = await lens.read.stateOf([addresses.vault], blockNumber === undefined ? {} : { blockNumber });
+    const [st] = await lens.read.stateOf([addresses.vault, true], blockNumber === undefined ? {} : { blockNumber });
     return st;
   }
 

@@ -11,7 +11,7 @@ import type { Address, PublicClient } from "viem";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createChainClients, createWsClient, RequestCounter, signerFromPrivateKey } from "../../keeper/chain/clients.ts";
 import { classifyRpcError, describeUrl, RpcUnavailableError, type RpcErrorInfo } from "../../keeper/chain/errors.ts";
-import { LensReadError, readVaults } from "../../keeper/chain/readVaults.ts";
+import { LensReadError, readVaults, type BookCache } from "../../keeper/chain/readVaults.ts";
 import {
   buyOptions,
   deploySystem,
@@ -235,7 +235,7 @@ describe("readVaults through the keeper's clients", () => {
     const counter = new RequestCounter();
     const { publicClient } = createChainClients({ rpcUrl: A.url, observer: counter });
     const keeper = sys.keeper.account.address;
-    const read = await readVaults(publicClient, { lens: sys.lens.address, vaults: [ref(), { ...ref(), address: EMPTY }], account: keeper, withBook: true });
+    const read = await readVaults(publicClient, { lens: sys.lens.address, vaults: [ref(), { ...ref(), address: EMPTY }], account: keeper });
     expect(counter.snapshot()).toEqual({ eth_call: 1 });
     const block = await sys.publicClient.getBlock();
     expect(read.chain).toEqual({
@@ -265,16 +265,22 @@ describe("readVaults through the keeper's clients", () => {
     expect(v.book[0]!.markWad).toBeGreaterThan(0n);
   });
 
-  it("without the book, the book is empty and the rest is the same; without a blockTag it reads the latest block", async () => {
+  it("light with a book cache: the same vault, its book kept from the first (full) read; without a blockTag it reads the latest block", async () => {
     const { publicClient } = createChainClients({ rpcUrl: A.url });
-    const read = await readVaults(publicClient, { lens: sys.lens.address, vaults: [ref()], account: sys.keeper.account.address, withBook: false });
-    expect(read.vaults[0]!.book).toEqual([]);
-    expect(read.chain.blockNumber).toBe(await sys.publicClient.getBlockNumber({ cacheTime: 0 }));
+    const params = { lens: sys.lens.address, vaults: [ref()], account: sys.keeper.account.address };
+    const full = await readVaults(publicClient, params);
+    const books: BookCache = new Map();
+    await readVaults(publicClient, { ...params, books });
+    const light = await readVaults(publicClient, { ...params, books });
+    expect(light.vaults[0]!.book.map((s) => s.id)).toEqual(full.vaults[0]!.book.map((s) => s.id));
+    expect(light.vaults[0]!.netDeltaWad).toBe(full.vaults[0]!.netDeltaWad);
+    expect(books.get(ref().address)!.series).toHaveLength(full.vaults[0]!.book.length);
+    expect(light.chain.blockNumber).toBe(await sys.publicClient.getBlockNumber({ cacheTime: 0 }));
   });
 
   it("a read pinned to a block sees that block's state, after the oracle moved", async () => {
     const { publicClient } = createChainClients({ rpcUrl: A.url });
-    const params = { lens: sys.lens.address, vaults: [ref()], account: sys.keeper.account.address, withBook: false };
+    const params = { lens: sys.lens.address, vaults: [ref()], account: sys.keeper.account.address };
     const before = await sys.publicClient.getBlockNumber({ cacheTime: 0 });
     await sys.wait(await sys.oracle.write.setPrice([priceE8(3100)]));
     try {
@@ -291,7 +297,7 @@ describe("readVaults through the keeper's clients", () => {
 
   it("a read with blockTag 'pending' sees a transaction not mined yet; 'latest' does not", async () => {
     const { publicClient } = createChainClients({ rpcUrl: A.url });
-    const params = { lens: sys.lens.address, vaults: [ref()], account: sys.keeper.account.address, withBook: false };
+    const params = { lens: sys.lens.address, vaults: [ref()], account: sys.keeper.account.address };
     await connection.provider.request({ method: "evm_setAutomine", params: [false] });
     try {
       await sys.oracle.write.setPrice([priceE8(2900)]);
@@ -309,7 +315,7 @@ describe("readVaults through the keeper's clients", () => {
   it("a lens answer with the wrong number of vaults is refused, naming both counts", async () => {
     // A lens that lost a vault (the wrong address configured as the lens, or a node answering for another call).
     const client = { readContract: async () => [{}, []] } as unknown as PublicClient;
-    const error = await rejection(readVaults(client, { lens: sys.lens.address, vaults: [ref()], account: sys.keeper.account.address, withBook: false }));
+    const error = await rejection(readVaults(client, { lens: sys.lens.address, vaults: [ref()], account: sys.keeper.account.address }));
     expect(error).toBeInstanceOf(LensReadError);
     expect(error).toMatchObject({ name: "LensReadError", message: "lens returned 0 snapshots for 1 vaults" });
   });

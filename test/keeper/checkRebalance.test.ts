@@ -233,7 +233,6 @@ async function snapshotOf(vault: Address): Promise<VaultSnapshot> {
     lens: sys.lens.address,
     vaults: [{ address: vault, quoteDecimals: QUOTE_DECIMALS, underlyingDecimals: UNDERLYING_DECIMALS }],
     account: sys.keeper.account.address,
-    withBook: false,
     blockTag: "latest",
   });
   expect(read.failures).toEqual([]);

@@ -11,8 +11,12 @@ import type { Address, PublicClient } from "viem";
 import { describe, expect, it } from "vitest";
 import { createChainClients, RequestCounter } from "../../keeper/chain/clients.ts";
 import { halves, lensCallGas, MAX_LIVE_SERIES, planLensChunks, vaultReadGas } from "../../keeper/chain/lensChunks.ts";
-import { readVaults, type ReadParams, type VaultRef } from "../../keeper/chain/readVaults.ts";
-import { deployVaults, moveMarket, openBooks, RawRpc } from "../../harness/manyVaults.ts";
+import { readVaults, type BookCache, type ReadParams, type VaultRef } from "../../keeper/chain/readVaults.ts";
+import { encodeFunctionData } from "viem";
+import { optionVaultAbi } from "../../keeper/abi.ts";
+import { wadToNumber } from "../../keeper/pricing/wad.ts";
+import type { VaultSnapshot } from "../../keeper/types.ts";
+import { deployVaults, moveMarket, openBooks, RawRpc, sendAndMine } from "../../harness/manyVaults.ts";
 import { startLocalNode } from "../../harness/node.ts";
 import { deploySystem, QUOTE_DECIMALS, UNDERLYING_DECIMALS } from "../../harness/system.ts";
 
@@ -46,21 +50,22 @@ function stubLens(p: { failIf?: (vaults: readonly Address[]) => boolean; blockOf
   const calls: { vaults: Address[]; blockNumber?: bigint }[] = [];
   const client = {
     readContract: async (args: { args: [Address[], boolean, Address]; blockNumber?: bigint }) => {
-      const [vaults] = args.args;
+      const [vaults, full] = args.args;
       calls.push({ vaults, ...(args.blockNumber !== undefined ? { blockNumber: args.blockNumber } : {}) });
       if (p.failIf?.(vaults)) throw new Error("out of gas: gas required exceeds allowance");
       const blockNumber = p.blockOf?.(calls.length, args.blockNumber) ?? args.blockNumber ?? 100n;
       const chain = { blockNumber, timestamp: 1_000n, baseFeePerGas: 1n, chainId: 31337n, accountBalance: 0n };
-      return [chain, vaults.map((vault) => ({ vault, ok: true, revertData: "0x", state: stateFor(vault, blockNumber), book: [] }))];
+      return [chain, vaults.map((vault) => ({ vault, ok: true, revertData: "0x", state: stateFor(vault, blockNumber, full), book: [] }))];
     },
   } as unknown as PublicClient;
   return { client, calls };
 }
 
-function stateFor(vault: Address, blockNumber: bigint) {
+function stateFor(vault: Address, blockNumber: bigint, full: boolean) {
   const zeroHedge = { maxSlippageBps: 0, minRebalanceInterval: 0, maxOracleAge: 0, maxTradeWad: 0n, deltaToleranceWad: 0n, bandWad: 0n, budgetWindowSeconds: 0, notionalBudget: 0, slippageBudget: 0 };
   const zeroRisk = { volWad: 0n, rateWad: 0n, spreadBps: 0, latencyBps: 0, capitalChargeBps: 0, minPremiumBps: 0 };
   return {
+    full, bookHash: `0x${"00".repeat(32)}`,
     bookDeltaWad: 0n, netDeltaWad: 0n, gammaWad: 0n, vegaWad: 0n, hedgeBalance: 0n, cashBalance: 0n, pendingPayouts: 0n, totalAssets: 0n,
     spotWad: 0n, oracleRoundId: 0n, oracleUpdatedAt: 0n, oracleAgeSeconds: 0n, oracleFresh: true, oracleStatus: 0,
     ammReserveUnderlying: 0n, ammReserveQuote: 0n, ammFeeBps: BigInt(vault), lastRebalanceBlock: 0n, nextRebalanceBlock: 0n,
@@ -69,7 +74,7 @@ function stateFor(vault: Address, blockNumber: bigint) {
   };
 }
 
-const params = (n: number, extra: Partial<ReadParams> = {}): ReadParams => ({ lens: ZERO, vaults: refs(n), account: ZERO, withBook: true, ...extra });
+const params = (n: number, extra: Partial<ReadParams> = {}): ReadParams => ({ lens: ZERO, vaults: refs(n), account: ZERO, ...extra });
 
 describe("readVaults in chunks (stub lens)", () => {
   it("issues one call per planned chunk, at most `concurrency` at once, and merges the vaults in order", async () => {
@@ -126,6 +131,29 @@ describe("readVaults in chunks (stub lens)", () => {
   });
 });
 
+describe("readVaults light (stub lens)", () => {
+  it("a vault whose changed book cannot be read in full is reported as a failure; the others are priced from their kept books", async () => {
+    const fullCalls: Address[][] = [];
+    const client = {
+      readContract: async (args: { args: [Address[], boolean, Address] }) => {
+        const [vaults, full] = args.args;
+        if (full) {
+          fullCalls.push(vaults);
+          throw new Error("upstream timeout");
+        }
+        const chain = { blockNumber: 100n, timestamp: 1_000n, baseFeePerGas: 1n, chainId: 31337n, accountBalance: 0n };
+        return [chain, vaults.map((vault) => ({ vault, ok: true, revertData: "0x", state: stateFor(vault, 100n, false), book: [] }))];
+      },
+    } as unknown as PublicClient;
+    const books: BookCache = new Map([[addr(1), { hash: `0x${"00".repeat(32)}`, series: [] }]]);
+    const read = await readVaults(client, params(2, { books }));
+    expect(fullCalls.flat()).toContain(addr(0));
+    expect(fullCalls.flat()).not.toContain(addr(1));
+    expect(read.vaults.map((v) => v.vault)).toEqual([addr(1)]);
+    expect(read.failures).toEqual([{ vault: addr(0), reason: expect.stringMatching(/upstream timeout/) }]);
+  });
+});
+
 /** A node with `vaults` vaults of `series`-series books; `override` for its config. */
 async function nodeWithVaults(vaults: number, series: number, override: { transactionGasCap?: bigint } = {}) {
   const node = await startLocalNode({ override: { blockGasLimit: 10_000_000_000n, ...override } as NetworkConfigOverride });
@@ -135,14 +163,15 @@ async function nodeWithVaults(vaults: number, series: number, override: { transa
   await rpc.call("evm_setAutomine", [false]);
   const extra = await deployVaults(rpc, sys, vaults - 1, { ammDepth: 20_000, deposit: 2_000_000, series, optionsPerSeries: 2, spot: 3000, ...(override.transactionGasCap ? { maxTxGas: override.transactionGasCap } : {}) });
   const all = [sys.vault.address, ...extra.map((e) => e.vault)];
-  await openBooks(rpc, sys, all, (await viem.getWalletClients())[2]!.account.address, { series, optionsPerSeries: 2, spot: 3000 });
+  const buyer = (await viem.getWalletClients())[2]!.account.address;
+  await openBooks(rpc, sys, all, buyer, { series, optionsPerSeries: 2, spot: 3000 });
   await moveMarket(rpc, sys, [sys.amm.address, ...extra.map((e) => e.amm)], 3100);
   const counter = new RequestCounter();
   const { publicClient } = createChainClients({ rpcUrl: node.url, observer: counter });
   const refsOf = all.map((address) => ({ address, quoteDecimals: QUOTE_DECIMALS, underlyingDecimals: UNDERLYING_DECIMALS }));
   const read = (extra: Partial<ReadParams> = {}) =>
-    readVaults(publicClient, { lens: sys.lens.address, vaults: refsOf, account: sys.keeper.account.address, withBook: true, ...extra });
-  return { node, read, all, counter };
+    readVaults(publicClient, { lens: sys.lens.address, vaults: refsOf, account: sys.keeper.account.address, ...extra });
+  return { node, read, all, counter, rpc, buyer };
 }
 
 describe("readVaults in chunks (on a node)", () => {
@@ -180,6 +209,63 @@ describe("readVaults in chunks (on a node)", () => {
       expect([...fooled.values()]).toEqual(Array(24).fill(10));
       // The same as a read in chunks small enough from the start.
       expect(await read({ callGasBudget: 3_000_000 })).toEqual(split);
+    } finally {
+      await node.close();
+    }
+  });
+});
+
+/** Relative difference of two wad amounts, against the larger (0 when both are 0). */
+const relDiff = (a: bigint, b: bigint) => {
+  const scale = Math.max(Math.abs(wadToNumber(a)), Math.abs(wadToNumber(b)));
+  return scale === 0 ? 0 : Math.abs(wadToNumber(a - b)) / scale;
+};
+
+describe("readVaults light, with a book cache (on a node)", () => {
+  it("reads a book in full only when it is new or changed; between, the vault's own net delta and the kept book priced off-chain", { timeout: 120_000 }, async () => {
+    const { node, read, all, counter, rpc, buyer } = await nodeWithVaults(12, 10);
+    try {
+      const books: BookCache = new Map();
+      const calls = async (f: () => Promise<unknown>) => {
+        const before = counter.snapshot().eth_call ?? 0;
+        const result = await f();
+        return { result, calls: (counter.snapshot().eth_call ?? 0) - before };
+      };
+      const full = await read();
+      // First light read: every book is new, so every vault is read again in full (one light call, one full call).
+      const first = await calls(() => read({ books }));
+      expect(first.calls).toBe(2);
+      expect(first.result).toEqual(full);
+      expect(books.size).toBe(12);
+      // Second: nothing changed, one light call; the chain's net and book delta exactly, gamma, vega and each
+      // series priced off-chain within float precision of the lens's on-chain pricing.
+      const second = await calls(() => read({ books }));
+      expect(second.calls).toBe(1);
+      const light = (second.result as typeof full).vaults;
+      expect(light).toHaveLength(12);
+      light.forEach((v: VaultSnapshot, i) => {
+        const f = full.vaults[i]!;
+        const { book, gammaWad, vegaWad, ...rest } = v;
+        const { book: fb, gammaWad: fg, vegaWad: fv, ...frest } = f;
+        expect(rest).toEqual(frest);
+        expect(relDiff(gammaWad, fg)).toBeLessThan(1e-9);
+        expect(relDiff(vegaWad, fv)).toBeLessThan(1e-9);
+        expect(book.map((s) => [s.id, s.sizeWad])).toEqual(fb.map((s) => [s.id, s.sizeWad]));
+        book.forEach((s, k) => {
+          expect(relDiff(s.deltaWad, fb[k]!.deltaWad)).toBeLessThan(1e-9);
+          expect(relDiff(s.markWad, fb[k]!.markWad)).toBeLessThan(1e-9);
+        });
+      });
+      // A trade on one vault changes its book hash: that vault alone is read again in full, and its new size is seen.
+      const vault = all[3]!;
+      const series = full.vaults[3]!.book[0]!;
+      await sendAndMine(rpc, [{ from: buyer, to: vault, data: encodeFunctionData({ abi: optionVaultAbi, functionName: "openPosition", args: [series.id, 10n ** 18n, 10n ** 12n, buyer] }), gas: 1_500_000n }]);
+      const third = await calls(() => read({ books }));
+      expect(third.calls).toBe(2);
+      const after = (third.result as typeof full).vaults;
+      expect(after[3]!.book[0]!.sizeWad).toBe(series.sizeWad - 10n ** 18n);
+      expect(books.get(vault)!.series[0]!.sizeWad).toBe(series.sizeWad - 10n ** 18n);
+      expect(after[3]).toEqual((await read()).vaults[3]);
     } finally {
       await node.close();
     }

@@ -22,6 +22,8 @@ function lensSnapshot(overrides: Partial<Snap["state"]> = {}): Snap {
     ok: true,
     revertData: "0x",
     state: {
+      full: true,
+      bookHash: `0x${"00".repeat(32)}`,
       bookDeltaWad: -2n * W,
       netDeltaWad: -W,
       gammaWad: -(W / 1000n),
@@ -73,7 +75,7 @@ function stubClient(snaps: Snap[]): PublicClient {
 }
 
 const refs = [{ address: VAULT, quoteDecimals: 6, underlyingDecimals: 18 }];
-const params = { lens: LENS, vaults: refs, account: "0x0000000000000000000000000000000000000000" as const, withBook: true };
+const params = { lens: LENS, vaults: refs, account: "0x0000000000000000000000000000000000000000" as const };
 
 describe("readVaults", () => {
   it("maps the lens's VaultState into the snapshot: payouts, oracle status, budget left, settlement, bounds and pricing", async () => {
