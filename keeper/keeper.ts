@@ -249,7 +249,7 @@ export class Keeper {
     }
     if (toSend.length === 0) return report;
     const deadline = read.chain.timestamp + BigInt(this.options.deadlineSeconds);
-    await this.#sends.sendAll(this.#sends.context(this.#chainId!), toSend, deadline, block, {
+    await this.#sends.sendAll(this.#sends.context(this.#chainId!), toSend, deadline, block, read.chain.timestamp, {
       failed: ({ vault }, error) => this.#log.sendFailure(log, vault, error, this.#lastBlock),
       sent: ({ plan, order }, sent) => {
         report.broadcastLatencyMs.push(this.#log.sent(log, plan, order, sent, seenAtMs));

@@ -7,7 +7,8 @@
  *
  * The order of journal writes, broadcasts and failpoints here is the contract the crash tests
  * (test/faults/crash.test.ts, test/keeper/journal.test.ts, the soak) kill the process against: change it only
- * with them. Logging is the caller's: a failure goes back to it (after journaling why, if it never got signed).
+ * with them. In a batch (`sendAll`) that order holds per hedge; across hedges, the next one's intent and signed
+ * bytes may be journaled while the previous broadcast is in flight (a restart re-broadcasts such bytes). Logging is the caller's: a failure goes back to it (after journaling why, if it never got signed).
  */
 import type { Account, Address, Hash, Hex, PublicClient } from "viem";
 import { errorMessage } from "../chain/errors.ts";
@@ -19,7 +20,8 @@ import { intentId, type Journal } from "./journal.ts";
 import { NonceTracker } from "./nonces.ts";
 import type { HedgeOutcome, PendingHedges } from "./pending.ts";
 import { reconcile } from "./reconcile.ts";
-import { broadcastSigned, sentFrom, signHedge, simulateHedge, type SendContext, type SentHedge, type SimulatedHedge } from "./sendHedge.ts";
+import { broadcastSigned, sentFrom, signHedge, type SendContext, type SentHedge, type SignedHedge, type SimulatedHedge } from "./sendHedge.ts";
+import { simulateHedges } from "./simulate.ts";
 
 /**
  * A step of a send where the crash tests kill the process (KEEPER_FAILPOINT): before signing, after the signed
@@ -54,7 +56,10 @@ export interface JournaledSendDeps {
 export interface OrderToSend {
   vault: Address;
   order: HedgeOrder;
-  /** Simulate in this block rather than the one decided on, when the vault's spacing needs it (`landingBlockFor`). */
+  /**
+   * Where the node lacks `eth_simulateV1` (per-hedge `simulateHedge`): simulate in this block rather than the one
+   * decided on, when the vault's spacing needs it (`landingBlockFor`). `eth_simulateV1` runs every hedge there.
+   */
   landingBlock?: bigint | undefined;
 }
 
@@ -62,7 +67,10 @@ export interface OrderToSend {
 export interface SendHandlers<T extends OrderToSend> {
   /** A simulation or a send failed (the vault's intent, if any, is already journaled as abandoned). */
   failed: (item: T, error: unknown) => void;
-  /** A hedge was broadcast and is now pending; called before the next one is signed. */
+  /**
+   * A hedge was broadcast and is now pending; called as its broadcast returns, before the next one is broadcast
+   * (the next one may already be signed and journaled: signing overlaps the previous broadcast).
+   */
   sent: (item: T, sent: SentHedge) => void;
 }
 
@@ -142,29 +150,43 @@ export class JournaledSend {
   }
 
   /**
-   * Sends a block's orders: simulations are independent and run together; the ones that simulate are then sent
-   * (`send`) one by one, in nonce order.
+   * Sends a block's orders: simulated together (`simulateHedges`: one `eth_simulateV1` request, in send order, or
+   * one `eth_estimateGas` each where the node lacks it), then the ones that simulate are sent in nonce order. Each
+   * goes through `send`'s steps in order; the next hedge is signed and journaled while the previous one's
+   * broadcast is in flight, but a broadcast starts only once the previous one returned (a node must never see
+   * nonce n + 1 before n). A failure of one order never stops the others.
    * @param deadline the swap deadline of every order (unix seconds)
    * @param blockNumber the block decided on: simulated at, and naming each intent
+   * @param timestamp that block's timestamp: the landing block is simulated one second after it
    */
-  async sendAll<T extends OrderToSend>(ctx: SendContext, items: readonly T[], deadline: bigint, blockNumber: bigint, on: SendHandlers<T>): Promise<void> {
-    const simulated = await Promise.all(
-      items.map((item) =>
-        simulateHedge(ctx, { vault: item.vault, order: item.order, deadline, blockNumber, landingBlock: item.landingBlock }).catch((error: unknown) => {
-          on.failed(item, error);
-          return undefined;
-        }),
-      ),
-    );
-    for (const [i, sim] of simulated.entries()) {
-      if (!sim) continue;
+  async sendAll<T extends OrderToSend>(
+    ctx: SendContext,
+    items: readonly T[],
+    deadline: bigint,
+    blockNumber: bigint,
+    timestamp: bigint,
+    on: SendHandlers<T>,
+  ): Promise<void> {
+    const simulated = await simulateHedges(ctx, { items, deadline, blockNumber, timestamp });
+    let previous: Promise<void> = Promise.resolve();
+    for (const [i, result] of simulated.entries()) {
       const item = items[i]!;
-      const sent = await this.send(ctx, item.vault, item.order, sim).catch((error: unknown) => {
+      if (!result.ok) {
+        on.failed(item, result.error);
+        continue;
+      }
+      const signed = await this.#sign(ctx, item.vault, item.order, result.sim).catch((error: unknown) => {
         on.failed(item, error);
         return undefined;
       });
-      if (sent) on.sent(item, sent);
+      await previous;
+      if (!signed) continue;
+      previous = this.#broadcast(ctx, signed).then(
+        (sent) => on.sent(item, sent),
+        (error: unknown) => on.failed(item, error),
+      );
     }
+    await previous;
   }
 
   /**
@@ -178,8 +200,13 @@ export class JournaledSend {
    * @returns the hedge as sent, now pending
    */
   async send(ctx: SendContext, vault: Address, order: HedgeOrder, sim: SimulatedHedge): Promise<SentHedge> {
+    return this.#broadcast(ctx, await this.#sign(ctx, vault, order, sim));
+  }
+
+  /** `send`'s first half: journal the intent, sign, journal the signed bytes (failpoints "before-sign", "after-journal"). */
+  async #sign(ctx: SendContext, vault: Address, order: HedgeOrder, sim: SimulatedHedge): Promise<SignedHedge & { id: string }> {
     const journal = this.#journal;
-    const { failpoint, pending, nowMs } = this.#deps;
+    const { failpoint } = this.#deps;
     const id = intentId(ctx.chainId, vault, sim.blockNumber);
     try {
       journal?.recordIntent(id, vault, sim.blockNumber, `${order.buyUnderlying ? "buy" : "sell"} ${wadToNumber(order.tradeWad)}`);
@@ -187,23 +214,29 @@ export class JournaledSend {
       const signed = await signHedge(ctx, sim);
       recordSigned(journal, id, { ...signed, gasLimit: sim.gasLimit, kind: "hedge", deadline: sim.args[3] });
       failpoint?.("after-journal");
-      const sent = { ...sentFrom(signed), intentId: id };
-      try {
-        await broadcastSigned(ctx, signed);
-      } catch (error) {
-        // Signed and journaled: the bytes are final. Track them anyway — a later block re-checks by receipt, and
-        // a restart re-broadcasts them — rather than re-sign a second transaction for the same intent.
-        pending.add(sent, nowMs());
-        throw error;
-      }
-      journal?.recordBroadcast(id, signed.hash);
-      failpoint?.("after-broadcast");
-      pending.add(sent, nowMs());
-      return sent;
+      return { ...signed, id };
     } catch (error) {
       if (journal?.get(id) && !journal.get(id)!.versions.length) journal.recordAbandoned(id, `not signed: ${errorMessage(error)}`);
       throw error;
     }
+  }
+
+  /** `send`'s second half: broadcast, journal the broadcast (failpoint "after-broadcast"), track it as pending. */
+  async #broadcast(ctx: SendContext, signed: SignedHedge & { id: string }): Promise<SentHedge> {
+    const { failpoint, pending, nowMs } = this.#deps;
+    const sent = { ...sentFrom(signed), intentId: signed.id };
+    try {
+      await broadcastSigned(ctx, signed);
+    } catch (error) {
+      // Signed and journaled: the bytes are final. Track them anyway — a later block re-checks by receipt, and
+      // a restart re-broadcasts them — rather than re-sign a second transaction for the same intent.
+      pending.add(sent, nowMs());
+      throw error;
+    }
+    this.#journal?.recordBroadcast(signed.id, signed.hash);
+    failpoint?.("after-broadcast");
+    pending.add(sent, nowMs());
+    return sent;
   }
 
   /**
