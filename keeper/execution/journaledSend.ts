@@ -10,7 +10,7 @@
  * with them. In a batch (`sendAll`) that order holds per hedge; across hedges, the next one's intent and signed
  * bytes may be journaled while the previous broadcast is in flight (a restart re-broadcasts such bytes). Logging is the caller's: a failure goes back to it (after journaling why, if it never got signed).
  */
-import type { Account, Address, Hash, Hex, PublicClient } from "viem";
+import { BaseError, type Account, type Address, type Hash, type Hex, type PublicClient } from "viem";
 import { errorMessage } from "../chain/errors.ts";
 import { wadToNumber } from "../pricing/wad.ts";
 import type { Logger } from "../telemetry/logger.ts";
@@ -151,10 +151,13 @@ export class JournaledSend {
 
   /**
    * Sends a block's orders: simulated together (`simulateHedges`: one `eth_simulateV1` request, in send order, or
-   * one `eth_estimateGas` each where the node lacks it), then the ones that simulate are sent in nonce order. Each
-   * goes through `send`'s steps in order; the next hedge is signed and journaled while the previous one's
-   * broadcast is in flight, but a broadcast starts only once the previous one returned (a node must never see
-   * nonce n + 1 before n). A failure of one order never stops the others.
+   * one `eth_estimateGas` each where the node lacks it), then the ones that simulate are signed in nonce order.
+   * Each goes through `send`'s steps in order. Up to `BROADCAST_WINDOW` broadcasts are in flight while the next
+   * hedges are signed and journaled, so a node may see nonce n + 1 before n: a mempool queues it (geth, reth,
+   * anvil), but an automining node refuses the gap (Hardhat: "Nonce too high … can't be queued when automining").
+   * Such a refusal is remembered for the client, the same bytes are broadcast again once every earlier broadcast
+   * has returned, and later broadcasts through that client wait for the previous one. A failure of one order never
+   * stops the others.
    * @param deadline the swap deadline of every order (unix seconds)
    * @param blockNumber the block decided on: simulated at, and naming each intent
    * @param timestamp that block's timestamp: the landing block is simulated one second after it
@@ -168,7 +171,9 @@ export class JournaledSend {
     on: SendHandlers<T>,
   ): Promise<void> {
     const simulated = await simulateHedges(ctx, { items, deadline, blockNumber, timestamp });
-    let previous: Promise<void> = Promise.resolve();
+    // Broadcasts not yet awaited, oldest first; and every broadcast started so far, settled.
+    const inFlight: Promise<void>[] = [];
+    let earlier: Promise<unknown> = Promise.resolve();
     for (const [i, result] of simulated.entries()) {
       const item = items[i]!;
       if (!result.ok) {
@@ -179,14 +184,17 @@ export class JournaledSend {
         on.failed(item, error);
         return undefined;
       });
-      await previous;
       if (!signed) continue;
-      previous = this.#broadcast(ctx, signed).then(
+      if (inOrderOnly.has(ctx.client)) await earlier;
+      while (inFlight.length >= BROADCAST_WINDOW) await inFlight.shift();
+      const done = this.#broadcast(ctx, signed, earlier).then(
         (sent) => on.sent(item, sent),
         (error: unknown) => on.failed(item, error),
       );
+      inFlight.push(done);
+      earlier = Promise.all([earlier, done]);
     }
-    await previous;
+    await earlier;
   }
 
   /**
@@ -200,7 +208,7 @@ export class JournaledSend {
    * @returns the hedge as sent, now pending
    */
   async send(ctx: SendContext, vault: Address, order: HedgeOrder, sim: SimulatedHedge): Promise<SentHedge> {
-    return this.#broadcast(ctx, await this.#sign(ctx, vault, order, sim));
+    return this.#broadcast(ctx, await this.#sign(ctx, vault, order, sim), Promise.resolve());
   }
 
   /** `send`'s first half: journal the intent, sign, journal the signed bytes (failpoints "before-sign", "after-journal"). */
@@ -221,12 +229,21 @@ export class JournaledSend {
     }
   }
 
-  /** `send`'s second half: broadcast, journal the broadcast (failpoint "after-broadcast"), track it as pending. */
-  async #broadcast(ctx: SendContext, signed: SignedHedge & { id: string }): Promise<SentHedge> {
+  /**
+   * `send`'s second half: broadcast, journal the broadcast (failpoint "after-broadcast"), track it as pending. A
+   * node that refuses the nonce as a gap (see `sendAll`) gets the same bytes again once `earlier` (every earlier
+   * broadcast) has settled, once.
+   */
+  async #broadcast(ctx: SendContext, signed: SignedHedge & { id: string }, earlier: Promise<unknown>): Promise<SentHedge> {
     const { failpoint, pending, nowMs } = this.#deps;
     const sent = { ...sentFrom(signed), intentId: signed.id };
     try {
-      await broadcastSigned(ctx, signed);
+      await broadcastSigned(ctx, signed).catch(async (error: unknown) => {
+        if (!isNonceGapRefusal(error)) throw error;
+        inOrderOnly.add(ctx.client);
+        await earlier;
+        return broadcastSigned(ctx, signed);
+      });
     } catch (error) {
       // Signed and journaled: the bytes are final. Track them anyway — a later block re-checks by receipt, and
       // a restart re-broadcasts them — rather than re-sign a second transaction for the same intent.
@@ -264,6 +281,21 @@ export class JournaledSend {
     this.#deps.failpoint?.("after-mined");
     if (sent.intentId) this.#journal?.recordSettled(sent.intentId, "superseded", undefined, block);
   }
+}
+
+/**
+ * Broadcasts in flight at once in `sendAll`: enough to hide the round trip behind the signing of the next hedges,
+ * few enough that a node refusing them (a full mempool, a rate limit) sees a handful, not a block's worth.
+ */
+export const BROADCAST_WINDOW = 16;
+
+/** Clients whose node refused a nonce gap once (an automining node): their broadcasts go one after another. */
+const inOrderOnly = new WeakSet<object>();
+
+/** The node refused a transaction because an earlier nonce of the sender has not reached it yet. */
+function isNonceGapRefusal(error: unknown): boolean {
+  const text = error instanceof BaseError ? `${error.shortMessage} ${error.details ?? ""}` : String((error as Error)?.message ?? error);
+  return /nonce too high|can't be queued/i.test(text);
 }
 
 /** One signed version's journal record (the amounts as decimal strings, as the journal keeps them). */

@@ -21,6 +21,7 @@ import {
 import { privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createChainClients, RequestCounter, signerFromPrivateKey } from "../../keeper/chain/clients.ts";
+import { mockAmmAbi } from "../../keeper/abi.ts";
 import { FeeOracle } from "../../keeper/execution/fees.ts";
 import { JournaledSend } from "../../keeper/execution/journaledSend.ts";
 import { NonceTracker } from "../../keeper/execution/nonces.ts";
@@ -29,6 +30,7 @@ import { GasCapExceededError, HedgeSimulationError, hedgeAbi, type SendContext, 
 import { BatchSimulationError, simulateHedges, type HedgeSimulation, type HedgeToSimulate } from "../../keeper/execution/simulate.ts";
 import type { HedgeOrder } from "../../keeper/types.ts";
 import { LOCAL_KEEPER_KEY } from "../../harness/keeper.ts";
+import { arbitrageTo } from "../../harness/market.ts";
 import { TEST_KEYS } from "../../harness/keeperProcess.ts";
 import { startLocalNode } from "../../harness/node.ts";
 import { buyOptions, deployExtraVault, deploySystem, listSeries, WAD } from "../../harness/system.ts";
@@ -200,6 +202,113 @@ describe("simulateHedges on Hardhat's node (no eth_simulateV1)", () => {
     const sim = first[1]!.ok ? first[1]!.sim : undefined;
     expect(sim?.gasLimit).toBeGreaterThan(100_000n);
     expect(sim?.gasLimit).toBeLessThanOrEqual(GAS_CAP);
+  });
+});
+
+// ─────────────────────────────────────────────────────────────────────────────────────────────────────────────
+// Broadcasts in flight (BROADCAST_WINDOW): a mempool queues a nonce gap; an automining node refuses it once
+// ─────────────────────────────────────────────────────────────────────────────────────────────────────────────
+
+/**
+ * The chain's client, except that the first `eth_sendRawTransaction` of each `sendAll` reaches the node 300 ms late:
+ * the next hedge's broadcast (nonce n + 1) arrives before it (nonce n) whenever broadcasts overlap.
+ */
+function lateFirstBroadcast(chain: Chain) {
+  let late = true;
+  const client = createPublicClient({
+    transport: custom(
+      {
+        request: async ({ method, params }: { method: string; params?: unknown[] }) => {
+          if (method === "eth_sendRawTransaction" && late) {
+            late = false;
+            await new Promise((r) => setTimeout(r, 300));
+          }
+          return chain.client.request({ method, params } as never);
+        },
+      },
+      { retryCount: 0 },
+    ),
+  }) as PublicClient;
+  const sendAll = async (vaults: Address[]) => {
+    late = true;
+    // A sender of its own each time (the last block's hedges are pending in the previous one); the same client.
+    const send = new JournaledSend({
+      client,
+      account: chain.account,
+      fees: new FeeOracle(client, parseGwei("1")),
+      caps: CAPS,
+      gasLimitPerHedge: GAS_CAP,
+      pending: new PendingHedges(client, 1),
+      nowMs: () => performance.now(),
+    });
+    const block = await chain.client.getBlock();
+    // Buy 1 underlying at the pool's price now (`chain.order` prices at the set-up block).
+    const items = await Promise.all(
+      vaults.map(async (vault) => {
+        const order = await chain.order(vault);
+        const amm = await chain.client.readContract({ address: vault, abi: hedgeAbi, functionName: "amm" });
+        const amountIn = await chain.client.readContract({ address: amm, abi: mockAmmAbi, functionName: "quoteExactOut", args: [chain.sys.quote.address, WAD], blockNumber: block.number });
+        return { vault, order: { ...order, amountIn } };
+      }),
+    );
+    const sent: SentHedge[] = [];
+    const failed: unknown[] = [];
+    await send.sendAll(send.context(31337), items, block.timestamp + 600n, block.number, block.timestamp, {
+      sent: (_, x) => sent.push(x),
+      failed: (_, e) => failed.push(e),
+    });
+    return { sent, failed };
+  };
+  return { sendAll };
+}
+
+describe("sendAll: broadcasts in flight", () => {
+  it("on anvil (a mempool) nonce n + 1 may arrive first: it is queued, both are mined, nothing is sent twice", { timeout: 60_000 }, async () => {
+    const chain = await hedgingChain(true);
+    try {
+      await chain.client.request({ method: "evm_setAutomine", params: [false] } as never);
+      const { sendAll } = lateFirstBroadcast(chain);
+      chain.counter.reset();
+      const { sent, failed } = await sendAll([chain.vaults.a, chain.vaults.c]);
+      expect(failed).toEqual([]);
+      // The second hedge returned first: its broadcast did not wait for the late one.
+      expect(sent.map((x) => x.vault)).toEqual([chain.vaults.c, chain.vaults.a]);
+      expect(chain.counter.snapshot().eth_sendRawTransaction).toBe(2);
+      await chain.client.request({ method: "evm_mine" } as never);
+      for (const x of sent) expect((await chain.client.getTransactionReceipt({ hash: x.hash })).status).toBe("success");
+    } finally {
+      await chain.connection.close();
+      await chain.node.close();
+    }
+  });
+
+  it("on Hardhat's automining node the gap is refused once: the same bytes go again after nonce n, and later broadcasts wait their turn", { timeout: 60_000 }, async () => {
+    const chain = await hedgingChain(false);
+    try {
+      const { sendAll } = lateFirstBroadcast(chain);
+      chain.counter.reset();
+      const first = await sendAll([chain.vaults.a, chain.vaults.c]);
+      expect(first.failed).toEqual([]);
+      // Three broadcasts: nonce n + 1 refused ("can't be queued when automining"), nonce n, nonce n + 1 again.
+      expect(chain.counter.snapshot().eth_sendRawTransaction).toBe(3);
+      expect(chain.counter.errors().eth_sendRawTransaction).toBe(1);
+      for (const x of first.sent) expect((await chain.client.getTransactionReceipt({ hash: x.hash })).status).toBe("success");
+      // Remembered: with the first broadcast late again, the next one waits for it instead of being refused.
+      await chain.client.request({ method: "hardhat_mine", params: ["0x20"] } as never);
+      for (const vault of [chain.vaults.a, chain.vaults.c]) {
+        const amm = await chain.client.readContract({ address: vault, abi: hedgeAbi, functionName: "amm" });
+        await arbitrageTo(chain.connection.viem, { amm, quote: chain.sys.quote.address, underlying: chain.sys.underlying.address }, 3000);
+      }
+      chain.counter.reset();
+      const second = await sendAll([chain.vaults.c, chain.vaults.a]);
+      expect(second.failed).toEqual([]);
+      expect(second.sent.map((x) => x.vault)).toEqual([chain.vaults.c, chain.vaults.a]);
+      expect(chain.counter.snapshot().eth_sendRawTransaction).toBe(2);
+      expect(chain.counter.errors().eth_sendRawTransaction).toBeUndefined();
+    } finally {
+      await chain.connection.close();
+      await chain.node.close();
+    }
   });
 });
 
