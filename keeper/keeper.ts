@@ -64,9 +64,8 @@ export class Keeper {
   readonly #fees: FeeOracle;
   #busy = false;
   #lastBlock = -1n;
-  /** Per vault: its live series as last read, to size the next read's chunks (`chain/lensChunks.ts`). */
+  /** Per vault: its live series (to size the read's chunks) and its book as last read in full (reads are light). */
   readonly #seriesCounts = new Map<Address, number>();
-  /** Each vault's book as last read in full: reads are light, and full only for a vault whose book changed. */
   readonly #books: BookCache = new Map();
   #chainId: number | undefined;
   #startedAtMs: number | undefined;
