@@ -292,3 +292,43 @@ export async function deployExtraVault(
   await buyOptions(other, buyer, id, p.optionsSold ?? 10);
   return { vault, amm };
 }
+
+/** `IPerpMarket.MarketParams` as the contract takes them (wad, bps, quote units, seconds). */
+export interface PerpMarketParams {
+  skewScale: bigint;
+  maxFundingVelocity: bigint;
+  makerFeeBps: bigint;
+  takerFeeBps: bigint;
+  maintenanceMarginBps: bigint;
+  liquidationRewardBps: bigint;
+  minLiquidationReward: bigint;
+  maxLeverage: bigint;
+  maxOracleAge: bigint;
+}
+
+/**
+ * The perp market's defaults (`MockPerpMarket`), in the range of Synthetix perps v2's ETH market: a 100,000 ETH skew
+ * scale (a 100-ETH hedge moves the fill 0.05%), funding drifting up to 3%/day per day, 2/10 bps maker/taker, a 1%
+ * maintenance margin plus a 0.1% (at least 20 USDC) liquidation reward, 10x leverage, the vault's oracle age.
+ */
+export const DEFAULT_PERP_PARAMS: PerpMarketParams = {
+  skewScale: 100_000n * WAD,
+  maxFundingVelocity: (3n * WAD) / 100n,
+  makerFeeBps: 2n,
+  takerFeeBps: 10n,
+  maintenanceMarginBps: 100n,
+  liquidationRewardBps: 10n,
+  minLiquidationReward: 20n * 10n ** BigInt(QUOTE_DECIMALS),
+  maxLeverage: 10n * WAD,
+  maxOracleAge: BigInt(DEFAULT_HEDGE_PARAMS.maxOracleAge),
+};
+
+/** Deploys a `MockPerpMarket` on `quote` and `oracle`, owned by `owner`, with `DEFAULT_PERP_PARAMS` overridden by `params`. */
+export async function deployPerp(
+  viem: HardhatViem,
+  p: { quote: Address; oracle: Address; owner: Address; params?: Partial<PerpMarketParams> },
+) {
+  const params = { ...DEFAULT_PERP_PARAMS, ...p.params };
+  const perp = await viem.deployContract("MockPerpMarket", [p.quote, p.oracle, params, p.owner]);
+  return { perp, params };
+}

@@ -1,0 +1,481 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {SignedMath} from "@openzeppelin/contracts/utils/math/SignedMath.sol";
+import {AggregatorV3Interface} from "../interfaces/AggregatorV3Interface.sol";
+import {IPerpMarket} from "../interfaces/IPerpMarket.sol";
+
+/// @title MockPerpMarket
+/// @notice A complete perpetual-futures market (the specification and every formula are in `IPerpMarket`), used as
+/// the vault's second hedge venue in tests and demos: skew-priced fills, skew-driven funding, maker/taker fees,
+/// isolated margin, liquidation by anyone, and a pool that is every trader's counterparty.
+/// @dev Rounding always favours the market: fill prices up for buys and down for sells, fees and required
+/// margins up, P&L and funding of a position down (towards −∞). The funding index F rounds toward zero (its error
+/// is below 1 wei of quote wad per underlying per recomputation, far below the quote-unit flooring of each
+/// position's funding, which dominates).
+/// Accounting invariant: quote balance ≥ `_pool + _totalMargin`. Every settlement moves the same amount between a
+/// margin and the pool, deposits and `fundPool` add to both sides, withdrawals and rewards take from both.
+/// Warning: see `IPerpMarket` (trusted oracle and owner, pool as counterparty, plain ERC-20 quote token).
+contract MockPerpMarket is IPerpMarket, Ownable2Step, ReentrancyGuardTransient {
+    using SafeERC20 for IERC20;
+    using SafeCast for uint256;
+    using SafeCast for int256;
+
+    /// @notice Denominator of every `…Bps`.
+    uint256 public constant BPS = 10_000;
+    uint256 private constant WAD = 1e18;
+    int256 private constant IWAD = 1e18;
+    /// @notice Seconds per funding day (formula (5)).
+    uint256 public constant DAY = 1 days;
+    /// @notice Fee ceiling (1%).
+    uint256 public constant MAX_FEE_BPS = 100;
+    /// @notice Bounds checked by `setParams` (see `IPerpMarket.setParams`). The skew-scale ceiling keeps every
+    /// product below 2^255: sizes ≤ 1e33 wad, prices ≤ 2^112 wad, rates ≤ 100e18 · days.
+    uint256 public constant MAX_SKEW_SCALE = 1e33;
+    uint256 public constant MAX_FUNDING_VELOCITY = 100e18;
+    uint256 public constant MAX_MAINTENANCE_MARGIN_BPS = 5_000;
+    uint256 public constant MAX_LIQUIDATION_REWARD_BPS = 1_000;
+    uint256 public constant MAX_MIN_LIQUIDATION_REWARD = 2 ** 96;
+    uint256 public constant MIN_LEVERAGE = 1e18;
+    uint256 public constant MAX_LEVERAGE = 100e18;
+    uint256 public constant MAX_ORACLE_AGE = 7 days;
+
+    /// @inheritdoc IPerpMarket
+    address public immutable override quote;
+    /// @inheritdoc IPerpMarket
+    address public immutable override oracle;
+    /// @dev Quote wad per quote unit: 10^(18 − quote decimals).
+    uint256 private immutable _quoteScale;
+    /// @dev Oracle answer → wad: 10^(18 − feed decimals).
+    uint256 private immutable _oracleScale;
+
+    /// @dev Two slots per position. `entryFundingWad` is F at the last trade (quote wad per underlying).
+    struct Position {
+        int128 sizeWad;
+        uint128 margin;
+        uint128 entryPriceWad;
+        int128 entryFundingWad;
+    }
+
+    MarketParams private _params;
+    mapping(address account => Position) private _positions;
+
+    /// @dev K and Σ|size| in one slot (both change on every trade). Invariant: |_skew| ≤ skewScale.
+    int128 private _skew;
+    uint128 private _marketSize;
+    /// @dev r_last (wad per day) and t_last (seconds) in one slot; F_last in its own.
+    int128 private _lastRateWad;
+    uint64 private _lastTime;
+    int256 private _lastFundingPerUnitWad;
+
+    uint256 private _pool;
+    uint256 private _totalMargin;
+
+    /// @notice Deploys the market with no positions, an empty pool, and funding at zero from now.
+    /// @param quote_ The margin token (decimals ≤ 18).
+    /// @param oracle_ A Chainlink-style feed of the underlying in quote (decimals ≤ 18).
+    /// @param params_ Initial parameters, within the bounds of `setParams`.
+    /// @param owner_ Receives ownership (`setParams`).
+    constructor(address quote_, address oracle_, MarketParams memory params_, address owner_) Ownable(owner_) {
+        uint8 quoteDecimals = IERC20Metadata(quote_).decimals();
+        uint8 feedDecimals = AggregatorV3Interface(oracle_).decimals();
+        if (quoteDecimals > 18) revert InvalidParam("quoteDecimals", quoteDecimals);
+        if (feedDecimals > 18) revert InvalidParam("oracleDecimals", feedDecimals);
+        quote = quote_;
+        oracle = oracle_;
+        _quoteScale = 10 ** (18 - quoteDecimals);
+        _oracleScale = 10 ** (18 - feedDecimals);
+        _validate(params_);
+        _params = params_;
+        _lastTime = uint64(block.timestamp);
+        emit ParamsUpdated(params_);
+    }
+
+    // ───────────────────────────────────────────── margin ────────────────────────────────────────────
+
+    /// @inheritdoc IPerpMarket
+    function depositMargin(uint256 amount) external override nonReentrant {
+        if (amount == 0) revert ZeroAmount();
+        Position storage position = _positions[msg.sender];
+        position.margin = (position.margin + amount).toUint128();
+        _totalMargin += amount;
+        emit MarginDeposited(msg.sender, amount);
+        IERC20(quote).safeTransferFrom(msg.sender, address(this), amount);
+    }
+
+    /// @inheritdoc IPerpMarket
+    function withdrawMargin(uint256 amount) external override nonReentrant {
+        if (amount == 0) revert ZeroAmount();
+        Position memory position = _positions[msg.sender];
+        if (amount > position.margin) revert WithdrawalExceedsMargin(amount, position.margin);
+        uint256 marginAfter = position.margin - amount;
+        if (position.sizeWad != 0) {
+            uint256 priceWad = _oraclePrice();
+            (int256 pnl, int256 funding) = _valueAt(position, priceWad, _fundingPerUnitNow(priceWad));
+            int256 remaining = marginAfter.toInt256() + pnl + funding;
+            _requireHealthy(remaining, position.sizeWad, priceWad, true);
+        }
+        _positions[msg.sender].margin = uint128(marginAfter); // ≤ the old uint128 margin
+        _totalMargin -= amount;
+        emit MarginWithdrawn(msg.sender, amount);
+        IERC20(quote).safeTransfer(msg.sender, amount);
+    }
+
+    /// @inheritdoc IPerpMarket
+    function fundPool(uint256 amount) external override nonReentrant {
+        if (amount == 0) revert ZeroAmount();
+        _pool += amount;
+        emit PoolFunded(msg.sender, amount);
+        IERC20(quote).safeTransferFrom(msg.sender, address(this), amount);
+    }
+
+    // ───────────────────────────────────────────── trading ───────────────────────────────────────────
+
+    /// @inheritdoc IPerpMarket
+    function modifyPosition(int256 sizeDeltaWad, uint256 acceptablePriceWad) external override nonReentrant {
+        if (sizeDeltaWad == 0) revert ZeroSize();
+        uint256 priceWad = _oraclePrice();
+        int256 fundingPerUnitWad = _recomputeFunding(priceWad);
+        Position memory position = _positions[msg.sender];
+        Trade memory trade = _trade(position, priceWad, fundingPerUnitWad, sizeDeltaWad, acceptablePriceWad);
+
+        // Effects.
+        _positions[msg.sender] = Position({
+            sizeWad: trade.sizeAfterWad.toInt128(),
+            margin: trade.marginAfter.toUint128(),
+            entryPriceWad: trade.fillWad.toUint128(),
+            entryFundingWad: fundingPerUnitWad.toInt128()
+        });
+        _skew = (_skew + sizeDeltaWad).toInt128(); // |K + D| ≤ S ≤ 1e33 (checked in `_fillPrice`)
+        _marketSize =
+            (_marketSize - SignedMath.abs(position.sizeWad) + SignedMath.abs(trade.sizeAfterWad)).toUint128();
+        _pool = trade.poolAfter;
+        _totalMargin = _totalMargin - position.margin + trade.marginAfter;
+        emit PositionModified(
+            msg.sender, sizeDeltaWad, trade.sizeAfterWad, trade.fillWad, trade.fee, trade.settled, trade.marginAfter
+        );
+    }
+
+    /// @dev The outcome of a trade, computed and checked by `_trade` before any state changes.
+    struct Trade {
+        uint256 fillWad;
+        uint256 fee;
+        int256 settled; // P&L at the fill price plus funding, quote units
+        uint256 marginAfter;
+        int256 sizeAfterWad;
+        uint256 poolAfter;
+    }
+
+    /// @dev Checks of `modifyPosition` (see `IPerpMarket`) at oracle price `priceWad` and index F(now).
+    function _trade(
+        Position memory position,
+        uint256 priceWad,
+        int256 fundingPerUnitWad,
+        int256 sizeDeltaWad,
+        uint256 acceptablePriceWad
+    ) private view returns (Trade memory trade) {
+        int256 skewWad = _skew;
+        trade.fillWad = _fillPrice(priceWad, skewWad, sizeDeltaWad);
+        if (sizeDeltaWad > 0 ? trade.fillWad > acceptablePriceWad : trade.fillWad < acceptablePriceWad) {
+            revert PriceOutOfBounds(trade.fillWad, acceptablePriceWad);
+        }
+        trade.fee = _orderFee(skewWad, sizeDeltaWad, trade.fillWad);
+
+        // The old position's P&L at the fill price (formula (6) with p = fill) and its funding, each rounded down.
+        (int256 pnl, int256 funding) = _valueAt(position, trade.fillWad, fundingPerUnitWad);
+        trade.settled = pnl + funding;
+        int256 marginAfter = int256(uint256(position.margin)) + trade.settled - trade.fee.toInt256();
+        if (marginAfter < 0) revert InsufficientMargin(marginAfter, 0);
+        trade.marginAfter = uint256(marginAfter);
+        // The pool pays the settled profit and receives the settled loss and the fee.
+        int256 poolAfter = _pool.toInt256() - trade.settled + trade.fee.toInt256();
+        if (poolAfter < 0) revert InsufficientPool(_pool + trade.fee, uint256(trade.settled));
+        trade.poolAfter = uint256(poolAfter);
+
+        trade.sizeAfterWad = position.sizeWad + sizeDeltaWad;
+        if (trade.sizeAfterWad != 0) {
+            // The new position at p, entry = fill, no funding yet: remaining = margin + size · (p − fill).
+            int256 remaining =
+                marginAfter + _floorDiv(trade.sizeAfterWad * (priceWad.toInt256() - trade.fillWad.toInt256()));
+            bool onlyReduces = (trade.sizeAfterWad > 0) == (position.sizeWad > 0)
+                && SignedMath.abs(trade.sizeAfterWad) < SignedMath.abs(position.sizeWad);
+            _requireHealthy(remaining, trade.sizeAfterWad, priceWad, !onlyReduces);
+        }
+    }
+
+    /// @inheritdoc IPerpMarket
+    function liquidate(address account) external override nonReentrant {
+        Position memory position = _positions[account];
+        uint256 priceWad = _oraclePrice();
+        int256 fundingPerUnitWad = _recomputeFunding(priceWad);
+        (int256 pnl, int256 funding) = _valueAt(position, priceWad, fundingPerUnitWad);
+        int256 remaining = int256(uint256(position.margin)) + pnl + funding;
+        (uint256 maintenance, uint256 reward) = _maintenanceMargin(position.sizeWad, priceWad);
+        if (position.sizeWad == 0 || remaining > maintenance.toInt256()) {
+            revert NotLiquidatable(account, remaining, position.sizeWad == 0 ? 0 : maintenance);
+        }
+        uint256 paid = remaining <= 0 ? 0 : Math.min(reward, uint256(remaining));
+        // The whole margin goes to the pool, which pays the reward: a position in profit may be owed more than its
+        // margin (remaining > margin), and the pool pays the difference.
+        uint256 poolPlusMargin = _pool + position.margin;
+        if (paid > poolPlusMargin) revert InsufficientPool(poolPlusMargin, paid);
+
+        // Effects.
+        delete _positions[account];
+        // Removing a position can take |K| above S (the other side's positions remain): trades must then bring it
+        // back (`_fillPrice`), and the premium and the funding velocity are clamped at ±100%.
+        _skew = (int256(_skew) - position.sizeWad).toInt128();
+        _marketSize -= SignedMath.abs(position.sizeWad).toUint128();
+        _totalMargin -= position.margin;
+        _pool = poolPlusMargin - paid;
+        emit PositionLiquidated(account, msg.sender, position.sizeWad, priceWad, remaining, paid);
+
+        if (paid > 0) IERC20(quote).safeTransfer(msg.sender, paid);
+    }
+
+    // ──────────────────────────────────────────── owner ──────────────────────────────────────────────
+
+    /// @inheritdoc IPerpMarket
+    function setParams(MarketParams calldata params_) external override onlyOwner {
+        // Funding so far accrues at the old velocity; the new parameters apply from now.
+        _recomputeFunding(_oraclePrice());
+        _validate(params_);
+        _params = params_;
+        emit ParamsUpdated(params_);
+    }
+
+    // ───────────────────────────────────────────── views ─────────────────────────────────────────────
+
+    /// @inheritdoc IPerpMarket
+    function params() external view override returns (MarketParams memory) {
+        return _params;
+    }
+
+    /// @inheritdoc IPerpMarket
+    function oraclePrice() external view override returns (uint256 priceWad) {
+        return _oraclePrice();
+    }
+
+    /// @inheritdoc IPerpMarket
+    function fillPrice(int256 sizeDeltaWad) external view override returns (uint256 fillPriceWad) {
+        return _fillPrice(_oraclePrice(), _skew, sizeDeltaWad);
+    }
+
+    /// @inheritdoc IPerpMarket
+    function orderFee(int256 sizeDeltaWad) external view override returns (uint256 fee) {
+        int256 skewWad = _skew;
+        return _orderFee(skewWad, sizeDeltaWad, _fillPrice(_oraclePrice(), skewWad, sizeDeltaWad));
+    }
+
+    /// @inheritdoc IPerpMarket
+    function currentFundingRate() external view override returns (int256 rateWad) {
+        return _fundingRateNow();
+    }
+
+    /// @inheritdoc IPerpMarket
+    function accruedFundingPerUnit() external view override returns (int256 fundingPerUnitWad) {
+        return _fundingPerUnitNow(_oraclePrice());
+    }
+
+    /// @inheritdoc IPerpMarket
+    function fundingState()
+        external
+        view
+        override
+        returns (int256 lastRateWad, uint256 lastTime, int256 lastFundingPerUnitWad)
+    {
+        return (_lastRateWad, _lastTime, _lastFundingPerUnitWad);
+    }
+
+    /// @inheritdoc IPerpMarket
+    function positionOf(address account) external view override returns (PositionView memory view_) {
+        Position memory position = _positions[account];
+        view_.sizeWad = position.sizeWad;
+        view_.margin = position.margin;
+        view_.entryPriceWad = position.entryPriceWad;
+        if (position.sizeWad == 0) {
+            view_.remainingMargin = position.margin;
+            return view_;
+        }
+        uint256 priceWad = _oraclePrice();
+        (view_.pnl, view_.funding) = _valueAt(position, priceWad, _fundingPerUnitNow(priceWad));
+        int256 remaining = int256(uint256(position.margin)) + view_.pnl + view_.funding;
+        view_.remainingMargin = remaining > 0 ? uint256(remaining) : 0;
+        (view_.maintenanceMargin,) = _maintenanceMargin(position.sizeWad, priceWad);
+        view_.initialMargin = _initialMargin(position.sizeWad, priceWad);
+        view_.liquidatable = remaining <= view_.maintenanceMargin.toInt256();
+    }
+
+    /// @inheritdoc IPerpMarket
+    function marketSkew() external view override returns (int256 skewWad) {
+        return _skew;
+    }
+
+    /// @inheritdoc IPerpMarket
+    function marketSize() external view override returns (uint256 sizeWad) {
+        return _marketSize;
+    }
+
+    /// @inheritdoc IPerpMarket
+    function pool() external view override returns (uint256) {
+        return _pool;
+    }
+
+    /// @inheritdoc IPerpMarket
+    function totalMargin() external view override returns (uint256) {
+        return _totalMargin;
+    }
+
+    // ──────────────────────────────────────────── internal ───────────────────────────────────────────
+
+    /// @dev Formula (1). A future `updatedAt` (a feed ahead of the chain's clock) counts as fresh.
+    function _oraclePrice() private view returns (uint256 priceWad) {
+        (, int256 answer,, uint256 updatedAt,) = AggregatorV3Interface(oracle).latestRoundData();
+        uint256 maxAge = _params.maxOracleAge;
+        if (answer <= 0 || (block.timestamp > updatedAt && block.timestamp - updatedAt > maxAge)) {
+            revert StaleOracle(answer, updatedAt, maxAge);
+        }
+        return uint256(answer) * _oracleScale;
+    }
+
+    /// @dev Formula (3): p · (2S + [K] + [K + D]) / (2S) with [x] = clamp(x, −S, S), rounded up for D > 0, down
+    /// otherwise; the numerator is in [0, 4S]. Reverts with `MaxSkewExceeded` when the trade takes |K| above S or,
+    /// from above S (where a liquidation can leave it), further away from zero.
+    function _fillPrice(uint256 priceWad, int256 skewWad, int256 sizeDeltaWad) private view returns (uint256) {
+        uint256 skewScale = _params.skewScale;
+        int256 skewAfterWad = skewWad + sizeDeltaWad;
+        uint256 absAfter = SignedMath.abs(skewAfterWad);
+        if (absAfter > skewScale && absAfter >= SignedMath.abs(skewWad)) revert MaxSkewExceeded(skewAfterWad, skewScale);
+        int256 s = skewScale.toInt256();
+        uint256 numerator = uint256(2 * s + SignedMath.max(-s, SignedMath.min(s, skewWad)) + SignedMath.max(-s, SignedMath.min(s, skewAfterWad)));
+        return Math.mulDiv(
+            priceWad, numerator, 2 * skewScale, sizeDeltaWad > 0 ? Math.Rounding.Ceil : Math.Rounding.Floor
+        );
+    }
+
+    /// @dev Formula (4), quote units rounded up: ⌈(maker · makerFeeBps + taker · takerFeeBps) · fill / (10⁴ · 1e18 ·
+    /// quoteScale)⌉. `maker` is the part of D moving K towards zero (at most |K|), `taker` the rest.
+    function _orderFee(int256 skewWad, int256 sizeDeltaWad, uint256 fillWad) private view returns (uint256) {
+        uint256 absDelta = SignedMath.abs(sizeDeltaWad);
+        uint256 maker = (skewWad > 0 && sizeDeltaWad < 0) || (skewWad < 0 && sizeDeltaWad > 0)
+            ? Math.min(absDelta, SignedMath.abs(skewWad))
+            : 0;
+        uint256 weighted = maker * _params.makerFeeBps + (absDelta - maker) * _params.takerFeeBps;
+        return Math.mulDiv(weighted, fillWad, BPS * WAD * _quoteScale, Math.Rounding.Ceil);
+    }
+
+    /// @dev Formula (5): r(now) = r_last + v · dt / DAY with v = clamp(K / S, −1, 1) · maxFundingVelocity; both
+    /// divisions truncate toward zero. The clamp binds only where a liquidation has left |K| > S.
+    function _fundingRateNow() private view returns (int256) {
+        MarketParams storage params_ = _params;
+        int256 premiumWad = int256(_skew) * IWAD / params_.skewScale.toInt256();
+        premiumWad = SignedMath.max(-IWAD, SignedMath.min(IWAD, premiumWad));
+        int256 velocityWad = premiumWad * params_.maxFundingVelocity.toInt256() / IWAD;
+        return _lastRateWad + velocityWad * int256(block.timestamp - _lastTime) / int256(DAY);
+    }
+
+    /// @dev Formula (5): F(now) = F_last − (r_last + r(now)) · dt · p / (2 · DAY · 1e18), truncated toward zero.
+    /// Magnitudes: rates ≤ 100e18 per day per day of elapsed time, dt < 2^64, p ≤ 2^112 · 1e18: the product fits.
+    function _fundingPerUnitNow(uint256 priceWad) private view returns (int256) {
+        int256 elapsed = int256(block.timestamp - _lastTime);
+        int256 rateSum = int256(_lastRateWad) + _fundingRateNow();
+        return _lastFundingPerUnitWad - rateSum * elapsed * priceWad.toInt256() / (2 * int256(DAY) * IWAD);
+    }
+
+    /// @dev Moves r_last, F_last, t_last to now at `priceWad`; returns F(now). Emits `FundingRecomputed`.
+    function _recomputeFunding(uint256 priceWad) private returns (int256 fundingPerUnitWad) {
+        fundingPerUnitWad = _fundingPerUnitNow(priceWad);
+        int256 rateWad = _fundingRateNow();
+        _lastRateWad = rateWad.toInt128();
+        _lastTime = uint64(block.timestamp);
+        _lastFundingPerUnitWad = fundingPerUnitWad;
+        emit FundingRecomputed(rateWad, fundingPerUnitWad, block.timestamp);
+    }
+
+    /// @dev Formula (6) at `priceWad` and index `fundingPerUnitWad`: P&L and funding in quote units, each rounded
+    /// down (towards −∞). Both are 0 without a position.
+    function _valueAt(Position memory position, uint256 priceWad, int256 fundingPerUnitWad)
+        private
+        view
+        returns (int256 pnl, int256 funding)
+    {
+        int256 sizeWad = position.sizeWad;
+        if (sizeWad == 0) return (0, 0);
+        pnl = _floorDiv(sizeWad * (priceWad.toInt256() - int256(uint256(position.entryPriceWad))));
+        funding = _floorDiv(sizeWad * (fundingPerUnitWad - position.entryFundingWad));
+    }
+
+    /// @dev Formula (7): maintenance margin and the liquidation reward in it, quote units rounded up.
+    function _maintenanceMargin(int256 sizeWad, uint256 priceWad)
+        private
+        view
+        returns (uint256 maintenance, uint256 reward)
+    {
+        uint256 notionalScaled = SignedMath.abs(sizeWad) * priceWad; // quote wad · 1e18
+        uint256 denominator = BPS * WAD * _quoteScale;
+        reward = Math.max(
+            _params.minLiquidationReward,
+            Math.mulDiv(notionalScaled, _params.liquidationRewardBps, denominator, Math.Rounding.Ceil)
+        );
+        maintenance =
+            Math.mulDiv(notionalScaled, _params.maintenanceMarginBps, denominator, Math.Rounding.Ceil) + reward;
+    }
+
+    /// @dev Formula (7): |size| · p / maxLeverage in quote units, rounded up.
+    function _initialMargin(int256 sizeWad, uint256 priceWad) private view returns (uint256) {
+        return Math.mulDiv(
+            SignedMath.abs(sizeWad), priceWad, _params.maxLeverage * _quoteScale, Math.Rounding.Ceil
+        );
+    }
+
+    /// @dev Reverts unless a position of `sizeWad` with `remaining` margin is not liquidatable and, when
+    /// `checkInitial`, holds at least its initial margin.
+    function _requireHealthy(int256 remaining, int256 sizeWad, uint256 priceWad, bool checkInitial) private view {
+        (uint256 maintenance,) = _maintenanceMargin(sizeWad, priceWad);
+        if (remaining <= maintenance.toInt256()) revert WouldBeLiquidatable(remaining, maintenance);
+        if (checkInitial) {
+            uint256 initial = _initialMargin(sizeWad, priceWad);
+            if (remaining < initial.toInt256()) revert InsufficientMargin(remaining, initial);
+        }
+    }
+
+    /// @dev `valueScaled / (1e18 · quoteScale)` rounded towards −∞: a product of a wad size and a quote-wad
+    /// difference, to quote units, never in the trader's favour.
+    function _floorDiv(int256 valueScaled) private view returns (int256 quotient) {
+        int256 denominator = int256(WAD * _quoteScale);
+        quotient = valueScaled / denominator;
+        if (valueScaled % denominator != 0 && valueScaled < 0) quotient -= 1;
+    }
+
+    /// @dev The bounds of `IPerpMarket.setParams`.
+    function _validate(MarketParams memory p) private view {
+        if (p.skewScale == 0 || p.skewScale > MAX_SKEW_SCALE || p.skewScale < SignedMath.abs(_skew)) {
+            revert InvalidParam("skewScale", p.skewScale);
+        }
+        if (p.maxFundingVelocity > MAX_FUNDING_VELOCITY) revert InvalidParam("maxFundingVelocity", p.maxFundingVelocity);
+        if (p.makerFeeBps > MAX_FEE_BPS) revert InvalidParam("makerFeeBps", p.makerFeeBps);
+        if (p.takerFeeBps > MAX_FEE_BPS) revert InvalidParam("takerFeeBps", p.takerFeeBps);
+        if (p.maintenanceMarginBps == 0 || p.maintenanceMarginBps > MAX_MAINTENANCE_MARGIN_BPS) {
+            revert InvalidParam("maintenanceMarginBps", p.maintenanceMarginBps);
+        }
+        if (p.liquidationRewardBps > MAX_LIQUIDATION_REWARD_BPS) {
+            revert InvalidParam("liquidationRewardBps", p.liquidationRewardBps);
+        }
+        if (p.minLiquidationReward > MAX_MIN_LIQUIDATION_REWARD) {
+            revert InvalidParam("minLiquidationReward", p.minLiquidationReward);
+        }
+        if (p.maxLeverage < MIN_LEVERAGE || p.maxLeverage > MAX_LEVERAGE) revert InvalidParam("maxLeverage", p.maxLeverage);
+        if ((p.maintenanceMarginBps + p.liquidationRewardBps) * p.maxLeverage >= BPS * WAD) {
+            revert InvalidParam("maxLeverage", p.maxLeverage);
+        }
+        if (p.maxOracleAge == 0 || p.maxOracleAge > MAX_ORACLE_AGE) revert InvalidParam("maxOracleAge", p.maxOracleAge);
+    }
+}
