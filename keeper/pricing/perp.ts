@@ -8,7 +8,7 @@
  * underlying; margins, P&L, funding of a position and fees in quote (not token units); times in seconds.
  * With S = skewScale, K = the market skew, p = the oracle price, DAY = 86,400 s:
  *   (2) pd(s) = s / S
- *   (3) fill(D) = p · (1 + (pd(K) + pd(K + D)) / 2)
+ *   (3) fill(D) = p · (1 + (pd([K]) + pd([K + D])) / 2), [x] = clamp(x, −S, S) (binds only after a liquidation)
  *   (4) fee(D) = (maker · makerFeeBps + taker · takerFeeBps) / 10⁴ · fill(D), maker = the part of D towards zero
  *   (5) v = clamp(K / S, −1, 1) · maxFundingVelocity;  r(t) = r_last + v · (t − t_last) / DAY;
  *       F(t) = F_last − (r_last + r(t)) / 2 · (t − t_last) / DAY · p
