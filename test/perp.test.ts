@@ -619,4 +619,33 @@ describe("pool", () => {
     expect((await m.perp.read.positionOf([alice.account.address])).margin).toBeGreaterThan(quoteUnits(12_900));
     await m.expectBacked();
   });
+  it("Warning replayed: a trader who sees the next oracle answer first takes the move from the pool, less fees and premium", async () => {
+    const m = await freshMarket({ maxFundingVelocity: 0n });
+    await m.fundPool(quoteUnits(1_000_000));
+    await m.deposit(alice, quoteUnits(100_000));
+    const pool = await m.perp.read.pool();
+    const start = await m.balance(alice.account.address);
+    // The next answer (3,030, +1%) is known; alice buys 100 at the stale 3,000, then sells after it lands.
+    const size = underlyingUnits(100);
+    const openFill = await m.perp.read.fillPrice([size]);
+    const openFee = await m.perp.read.orderFee([size]);
+    await m.trade(alice, size);
+    await m.setPrice(3030);
+    const closeFill = await m.perp.read.fillPrice([-size]);
+    const closeFee = await m.perp.read.orderFee([-size]);
+    await m.trade(alice, -size);
+    expect(await m.perp.read.sizeOf([alice.account.address])).toBe(0n);
+    const margin = (await m.perp.read.positionOf([alice.account.address])).margin;
+    await sys.wait(await m.perp.write.withdrawMargin([margin], m.as(alice)));
+    const profit = (await m.balance(alice.account.address)) - start - quoteUnits(100_000);
+    // Her profit is the move at the fills (the premium paid both ways) less both fees; the pool paid it. 1% of
+    // 300,000 is 3,000; the taker fee in (10 bps) and the maker fee out (2 bps) leave ~2,640.
+    const atFills = (size * (closeFill - openFill)) / 10n ** 18n / 10n ** 12n;
+    expect(profit).toBe(margin - quoteUnits(100_000));
+    expect(profit).toBeGreaterThan(quoteUnits(2_600));
+    expect(profit - (atFills - openFee - closeFee)).toBeLessThanOrEqual(1n);
+    expect(profit - (atFills - openFee - closeFee)).toBeGreaterThanOrEqual(-1n);
+    expect(pool - (await m.perp.read.pool())).toBe(profit);
+    await m.expectBacked();
+  });
 });

@@ -60,6 +60,10 @@ pragma solidity 0.8.28;
 ///     pool cannot cover reverts with `InsufficientPool` (a trader in profit cannot close until the pool is funded)
 ///     rather than being paid from other traders' margin. The net funding of an unbalanced market is paid by or
 ///     into the pool.
+///   - Fills are at the oracle's current answer: a trader who sees the next answer before it lands (a pending
+///     update in the mempool, a slower feed) trades at the stale one and takes the move from the pool, less the
+///     fees and the premium it pays both ways. Synthetix moved to delayed off-chain orders for this reason; this
+///     market does not, so its pool must be sized for it (`test/perp.test.ts` replays the trade).
 ///   - The quote token is assumed to move exactly the amount asked (no fee-on-transfer, no rebasing).
 interface IPerpMarket {
     // ---------------------------------------------------------------------------------------------------------
@@ -243,6 +247,9 @@ interface IPerpMarket {
 
     /// @notice `account`'s position valued now (formulas (6), (7)). Reverts with `StaleOracle`.
     function positionOf(address account) external view returns (PositionView memory);
+
+    /// @notice `account`'s position size, underlying wad (long > 0): readable whatever the oracle's state.
+    function sizeOf(address account) external view returns (int256 sizeWad);
 
     /// @notice K: the sum of all positions' sizes, underlying wad.
     function marketSkew() external view returns (int256 skewWad);

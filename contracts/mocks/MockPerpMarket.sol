@@ -315,6 +315,11 @@ contract MockPerpMarket is IPerpMarket, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IPerpMarket
+    function sizeOf(address account) external view override returns (int256 sizeWad) {
+        return _positions[account].sizeWad;
+    }
+
+    /// @inheritdoc IPerpMarket
     function marketSkew() external view override returns (int256 skewWad) {
         return _skew;
     }
