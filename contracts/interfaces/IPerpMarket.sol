@@ -23,7 +23,9 @@ pragma solidity 0.8.28;
 ///   (3) fill price     fill(D) = p · (1 + (pd([K]) + pd([K + D])) / 2)  = p · (2S + [K] + [K + D]) / (2S),
 ///                      the oracle price moved by the average of the premium before and after the trade, where
 ///                      [x] = clamp(x, −S, S) (each premium within ±100%, so a fill is in [0, 2p]; the clamp only
-///                      acts where a liquidation has left |K| > S); rounded up for D > 0, down for D ≤ 0.
+///                      acts where a liquidation has left |K| > S); rounded up for D > 0, down for D ≤ 0. A trade
+///                      may not leave |K + D| > S, unless it only brings an |K| already above S closer to zero on
+///                      the same side (`MaxSkewExceeded`).
 ///   (4) order fee      the part of D that brings K towards zero, maker = min(|D|, |K|) when D and K have opposite
 ///                      signs (else 0), pays makerFeeBps; the rest, taker = |D| − maker (the part taking the skew
 ///                      away from zero, or beyond zero when it flips), pays takerFeeBps, each on its notional at the
@@ -64,6 +66,17 @@ pragma solidity 0.8.28;
 ///     update in the mempool, a slower feed) trades at the stale one and takes the move from the pool, less the
 ///     fees and the premium it pays both ways. Synthetix moved to delayed off-chain orders for this reason; this
 ///     market does not, so its pool must be sized for it (`test/perp.test.ts` replays the trade).
+///   - KNOWN FLAW, to be fixed before a vault hedges here (test/perp-attacks.test.ts replays both): margins are
+///     judged at the oracle price p while a position can only be closed at a fill price. A trade into an existing
+///     skew fills at a premium that shows as a paper profit at p, counted as margin by the initial-margin check,
+///     `withdrawMargin` and the liquidation test: with a skew of ~1/maxLeverage of the scale an account can hold a
+///     position with its margin withdrawn (heads it wins, tails the pool pays), and liquidating one leg of a
+///     hedged pair at p lets the other leg collect the premium from the pool. A cost of closing at the current
+///     skew fixes both but lets any trader push others towards liquidation by moving the skew; the fix needs that
+///     trade-off settled (Synthetix values the liquidation premium as if the skew were zero).
+///   - Funding accrued since the last recomputation is priced at the oracle answer of the moment it is recomputed,
+///     and any trade recomputes it: a trader can pick the print (a 1-wei trade at a spike); the lever grows with
+///     the time since the last trade.
 ///   - The quote token is assumed to move exactly the amount asked (no fee-on-transfer, no rebasing).
 interface IPerpMarket {
     // ---------------------------------------------------------------------------------------------------------
@@ -206,7 +219,7 @@ interface IPerpMarket {
     function fundPool(uint256 amount) external;
 
     /// @notice Sets every parameter at once (owner only). Funding is recomputed first, at the old parameters.
-    /// Bounds: 0 < skewScale, |marketSkew()| ≤ skewScale ≤ 1e33; maxFundingVelocity ≤ 100e18; makerFeeBps,
+    /// Bounds: 0 < skewScale ≤ 1e33, and a changed skewScale ≥ |marketSkew()|; maxFundingVelocity ≤ 100e18; makerFeeBps,
     /// takerFeeBps ≤ 100; 0 < maintenanceMarginBps ≤ 5,000; liquidationRewardBps ≤ 1,000; minLiquidationReward
     /// ≤ 2^96; 1e18 ≤ maxLeverage ≤ 100e18; (maintenanceMarginBps + liquidationRewardBps) · maxLeverage <
     /// 10⁴ · 1e18 (a position opened at full leverage is not liquidatable); 0 < maxOracleAge ≤ 7 days.

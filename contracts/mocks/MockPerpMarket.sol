@@ -248,6 +248,11 @@ contract MockPerpMarket is IPerpMarket, Ownable2Step, ReentrancyGuardTransient {
         // Funding so far accrues at the old velocity; the new parameters apply from now.
         _recomputeFunding(_oraclePrice());
         _validate(params_);
+        // A new skew scale below |K| would put the market beyond its cap at once; the same one may stay (after a
+        // liquidation has left |K| above it, the other parameters can still change).
+        if (params_.skewScale != _params.skewScale && params_.skewScale < SignedMath.abs(_skew)) {
+            revert InvalidParam("skewScale", params_.skewScale);
+        }
         _params = params_;
         emit ParamsUpdated(params_);
     }
@@ -352,13 +357,16 @@ contract MockPerpMarket is IPerpMarket, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @dev Formula (3): p · (2S + [K] + [K + D]) / (2S) with [x] = clamp(x, −S, S), rounded up for D > 0, down
-    /// otherwise; the numerator is in [0, 4S]. Reverts with `MaxSkewExceeded` when the trade takes |K| above S or,
-    /// from above S (where a liquidation can leave it), further away from zero.
+    /// otherwise; the numerator is in [0, 4S]. Reverts with `MaxSkewExceeded` when the skew after the trade is beyond
+    /// S, unless the trade only brings an |K| already above S (where a liquidation can leave it) closer to zero on the
+    /// same side.
     function _fillPrice(uint256 priceWad, int256 skewWad, int256 sizeDeltaWad) private view returns (uint256) {
         uint256 skewScale = _params.skewScale;
         int256 skewAfterWad = skewWad + sizeDeltaWad;
         uint256 absAfter = SignedMath.abs(skewAfterWad);
-        if (absAfter > skewScale && absAfter >= SignedMath.abs(skewWad)) revert MaxSkewExceeded(skewAfterWad, skewScale);
+        if (absAfter > skewScale && (absAfter >= SignedMath.abs(skewWad) || (skewAfterWad < 0) != (skewWad < 0))) {
+            revert MaxSkewExceeded(skewAfterWad, skewScale);
+        }
         int256 s = skewScale.toInt256();
         uint256 numerator = uint256(2 * s + SignedMath.max(-s, SignedMath.min(s, skewWad)) + SignedMath.max(-s, SignedMath.min(s, skewAfterWad)));
         return Math.mulDiv(
@@ -462,7 +470,7 @@ contract MockPerpMarket is IPerpMarket, Ownable2Step, ReentrancyGuardTransient {
 
     /// @dev The bounds of `IPerpMarket.setParams`.
     function _validate(MarketParams memory p) private view {
-        if (p.skewScale == 0 || p.skewScale > MAX_SKEW_SCALE || p.skewScale < SignedMath.abs(_skew)) {
+        if (p.skewScale == 0 || p.skewScale > MAX_SKEW_SCALE) {
             revert InvalidParam("skewScale", p.skewScale);
         }
         if (p.maxFundingVelocity > MAX_FUNDING_VELOCITY) revert InvalidParam("maxFundingVelocity", p.maxFundingVelocity);
