@@ -9,7 +9,7 @@
 import hre from "hardhat";
 import fc from "fast-check";
 import { beforeEach, describe, expect, it } from "vitest";
-import { decodeErrorResult, getAddress, maxUint256, parseEventLogs, type Abi, type Address, type Hex } from "viem";
+import { getAddress, maxUint256, parseEventLogs, type Address } from "viem";
 import {
   QUOTE_DECIMALS,
   WAD,
@@ -22,6 +22,7 @@ import {
 } from "../harness/system.ts";
 import { wadToNumber } from "../keeper/pricing/wad.ts";
 import * as model from "../keeper/pricing/perp.ts";
+import { decodeRevert, expectRevert } from "./helpers/revert.ts";
 
 const { viem, networkHelpers } = await hre.network.create();
 const { time } = networkHelpers;
@@ -36,41 +37,6 @@ const QUOTE_UNIT = 1e6; // quote units per quote (6 decimals)
 const abs = (x: bigint) => (x < 0n ? -x : x);
 const toQuote = (units: bigint) => Number(units) / QUOTE_UNIT;
 
-const ERRORS = [
-  ...(await hre.artifacts.readArtifact("MockPerpMarket")).abi,
-  ...(await hre.artifacts.readArtifact("MockOracle")).abi,
-  ...(await hre.artifacts.readArtifact("MockERC20")).abi,
-].filter((item) => item.type === "error") as Abi;
-
-/** The custom error in a failed call or transaction (the first revert data found down the cause chain). */
-function decodeRevert(error: unknown): { errorName: string; args: readonly unknown[] } | undefined {
-  for (let cause: unknown = error; typeof cause === "object" && cause !== null; ) {
-    const { raw, data } = cause as { raw?: unknown; data?: unknown };
-    for (const hex of [raw, data]) {
-      if (typeof hex !== "string" || !/^0x[0-9a-fA-F]{8}/.test(hex)) continue;
-      try {
-        const decoded = decodeErrorResult({ abi: ERRORS, data: hex as Hex });
-        return { errorName: decoded.errorName, args: decoded.args ?? [] };
-      } catch {
-        // Not one of ours: keep walking.
-      }
-    }
-    cause = (cause as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
-
-/** Asserts that `action` reverts with `errorName` (and `args`, when given). */
-async function expectRevert(action: Promise<unknown>, errorName: string, args?: readonly unknown[]) {
-  const error = await action.then(
-    () => undefined,
-    (reason: unknown) => reason ?? new Error("rejected without a reason"),
-  );
-  expect(error, `expected a revert with ${errorName}, but the call succeeded`).toBeDefined();
-  const decoded = decodeRevert(error);
-  expect(decoded?.errorName, String(error)).toBe(errorName);
-  if (args !== undefined) expect(decoded?.args).toEqual(args);
-}
 
 /** |actual − expected| ≤ rel · |expected| (+ `absTol`). */
 function expectClose(actual: number, expected: number, rel: number, absTol = 0, label = "") {

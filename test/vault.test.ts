@@ -16,11 +16,9 @@ import hre from "hardhat";
 import { describe, expect, it } from "vitest";
 import {
   decodeAbiParameters,
-  decodeErrorResult,
   getAddress,
   parseEventLogs,
   zeroAddress,
-  type Abi,
   type Address,
   type Hex,
 } from "viem";
@@ -42,6 +40,7 @@ import {
 } from "../harness/system.ts";
 import { arbitrageTo } from "../harness/market.ts";
 import { floatPremium } from "./helpers/premium.ts";
+import { expectRevert } from "./helpers/revert.ts";
 
 const { viem, networkHelpers } = await hre.network.create();
 const { time } = networkHelpers;
@@ -64,46 +63,6 @@ const ceilDiv = (a: bigint, b: bigint) => (a + b - 1n) / b;
 
 // ─────────────────────────────────────────── helpers ───────────────────────────────────────────
 
-/** Every custom error the calls below can revert with (the vault's, its extension's, the upkeep's, the mocks'). */
-const ERRORS = [
-  ...(await hre.artifacts.readArtifact("OptionVault")).abi,
-  ...(await hre.artifacts.readArtifact("OptionVaultExtension")).abi,
-  ...(await hre.artifacts.readArtifact("BandUpkeep")).abi,
-  ...(await hre.artifacts.readArtifact("MockAmm")).abi,
-  ...(await hre.artifacts.readArtifact("MockOracle")).abi,
-  ...(await hre.artifacts.readArtifact("MockERC20")).abi,
-].filter((item) => item.type === "error") as Abi;
-
-/** The custom error in a failed call, transaction or deployment (the first revert data found down the cause chain). */
-function decodeRevert(error: unknown): { errorName: string; args: readonly unknown[] } | undefined {
-  for (let cause: unknown = error; typeof cause === "object" && cause !== null; ) {
-    const { raw, data } = cause as { raw?: unknown; data?: unknown };
-    for (const hex of [raw, data]) {
-      if (typeof hex !== "string" || !/^0x[0-9a-fA-F]{8}/.test(hex)) continue;
-      try {
-        const decoded = decodeErrorResult({ abi: ERRORS, data: hex as Hex });
-        return { errorName: decoded.errorName, args: decoded.args ?? [] };
-      } catch {
-        // Not one of ours: keep walking.
-      }
-    }
-    cause = (cause as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
-
-/** Asserts that `action` reverts with `errorName` (and `args`, when given); returns the decoded arguments. */
-async function expectRevert(action: Promise<unknown>, errorName: string, args?: readonly unknown[]) {
-  const error = await action.then(
-    () => undefined,
-    (reason: unknown) => reason ?? new Error("rejected without a reason"),
-  );
-  expect(error, `expected a revert with ${errorName}, but the call succeeded`).toBeDefined();
-  const decoded = decodeRevert(error);
-  expect(decoded?.errorName, String(error)).toBe(errorName);
-  if (args !== undefined) expect(decoded?.args).toEqual(args);
-  return decoded?.args ?? [];
-}
 
 /** Pins the next block's timestamp: reads at the "pending" block then see exactly what the next transaction will. */
 async function pinNextBlock(secondsAhead = 1): Promise<bigint> {
