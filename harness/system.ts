@@ -6,6 +6,7 @@
 import type { NetworkConnection } from "hardhat/types/network";
 import { keccak256, parseUnits, toHex, zeroAddress, type Address } from "viem";
 import type { BookLimits, HedgeBounds, RiskParams } from "../keeper/types.ts";
+import type { PerpParamsOnChain } from "../keeper/pricing/perp.ts";
 
 export type HardhatViem = NetworkConnection["viem"];
 
@@ -294,17 +295,7 @@ export async function deployExtraVault(
 }
 
 /** `IPerpMarket.MarketParams` as the contract takes them (wad, bps, quote units, seconds). */
-export interface PerpMarketParams {
-  skewScale: bigint;
-  maxFundingVelocity: bigint;
-  makerFeeBps: bigint;
-  takerFeeBps: bigint;
-  maintenanceMarginBps: bigint;
-  liquidationRewardBps: bigint;
-  minLiquidationReward: bigint;
-  maxLeverage: bigint;
-  maxOracleAge: bigint;
-}
+export type PerpMarketParams = PerpParamsOnChain;
 
 /**
  * The perp market's defaults (`MockPerpMarket`), in the range of Synthetix perps v2's ETH market: a 100,000 ETH skew

@@ -10,23 +10,13 @@
  * Small skew scales (100 or 1,000 underlying) make premiums visible with small sizes; every premium effect scales as
  * size / skewScale, so the same sequences work at the 100,000 default with 100x the size.
  */
-import hre from "hardhat";
 import { describe, expect, it } from "vitest";
-import { maxUint256, parseEventLogs, type Address } from "viem";
-import {
-  WAD,
-  deployPerp,
-  deploySystem,
-  priceE8,
-  quoteUnits,
-  underlyingUnits,
-  type PerpMarketParams,
-} from "../harness/system.ts";
+import { parseEventLogs } from "viem";
+import { WAD, quoteUnits, underlyingUnits } from "../harness/system.ts";
 import { expectRevert } from "./helpers/revert.ts";
+import { perpTestChain } from "./helpers/perpMarket.ts";
 
-const { viem, networkHelpers } = await hre.network.create();
-const sys = await deploySystem(viem, { vaultDeposit: 0 });
-const wallets = await viem.getWalletClients();
+const { networkHelpers, sys, wallets, freshMarket } = await perpTestChain();
 if (wallets.length < 7) throw new Error("the default network must expose at least seven accounts");
 const [owner, , alice, bob, stranger, mallory, mallory2] = wallets.slice(0, 7) as [
   Wallet,
@@ -37,70 +27,11 @@ const [owner, , alice, bob, stranger, mallory, mallory2] = wallets.slice(0, 7) a
   Wallet,
   Wallet,
 ];
-const base = await networkHelpers.takeSnapshot();
 
 const abs = (x: bigint) => (x < 0n ? -x : x);
 
 
 type Wallet = NonNullable<(typeof wallets)[number]>;
-
-/** Restores the base chain and deploys a fresh market; returns it with helpers bound to it. */
-async function freshMarket(params: Partial<PerpMarketParams> = {}) {
-  await base.restore();
-  const { perp, params: full } = await deployPerp(viem, {
-    quote: sys.quote.address,
-    oracle: sys.oracle.address,
-    owner: owner.account.address,
-    params,
-  });
-  const as = (w: Wallet) => ({ account: w.account });
-  const minted = new Map<Address, bigint>();
-  const mintApprove = async (w: Wallet, amount: bigint) => {
-    minted.set(w.account.address, (minted.get(w.account.address) ?? 0n) + amount);
-    await sys.wait(await sys.quote.write.mint([w.account.address, amount]));
-    await sys.wait(await sys.quote.write.approve([perp.address, amount], as(w)));
-  };
-  const m = {
-    perp,
-    params: full,
-    as,
-    deposit: async (w: Wallet, amount: bigint) => {
-      await mintApprove(w, amount);
-      return sys.wait(await perp.write.depositMargin([amount], as(w)));
-    },
-    withdraw: async (w: Wallet, amount: bigint) => sys.wait(await perp.write.withdrawMargin([amount], as(w))),
-    fundPool: async (amount: bigint) => {
-      await mintApprove(owner, amount);
-      return sys.wait(await perp.write.fundPool([amount], as(owner)));
-    },
-    /** Trades at any price (the bound is tested on its own). */
-    trade: async (w: Wallet, sizeDeltaWad: bigint) =>
-      sys.wait(await perp.write.modifyPosition([sizeDeltaWad, sizeDeltaWad > 0n ? maxUint256 : 0n], as(w))),
-    liquidate: async (by: Wallet, account: Wallet) =>
-      sys.wait(await perp.write.liquidate([account.account.address], as(by))),
-    setPrice: async (price: number) => sys.wait(await sys.oracle.write.setPrice([priceE8(price)])),
-    balance: (a: Address) => sys.quote.read.balanceOf([a]),
-    /** A wallet's profit so far: its balance less everything minted to it for this market. */
-    net: async (w: Wallet) =>
-      (await sys.quote.read.balanceOf([w.account.address])) - (minted.get(w.account.address) ?? 0n),
-    position: (w: Wallet) => perp.read.positionOf([w.account.address]),
-    /** Withdraws the whole settled margin of a flat account (no oracle needed). */
-    withdrawAll: async (w: Wallet) => {
-      const margin = (await perp.read.positionOf([w.account.address])).margin;
-      if (margin > 0n) await sys.wait(await perp.write.withdrawMargin([margin], as(w)));
-    },
-    /** The accounting invariant: the market holds exactly its pool plus every margin (nothing sent directly). */
-    expectBacked: async () => {
-      const [bal, pool, margins] = await Promise.all([
-        sys.quote.read.balanceOf([perp.address]),
-        perp.read.pool(),
-        perp.read.totalMargin(),
-      ]);
-      expect(bal).toBe(pool + margins);
-    },
-  };
-  return m;
-}
 
 type Market = Awaited<ReturnType<typeof freshMarket>>;
 

@@ -2,19 +2,15 @@
  * The perpetual-futures market (`MockPerpMarket`, specification in `IPerpMarket`) against its float reference
  * (`keeper/pricing/perp.ts`); the reference's own unit tests are in `test/keeper/pricing-perp.test.ts`.
  *
- * Chain tests run on one in-process chain: `deploySystem` once (tokens, 8-decimal oracle at 3,000), a snapshot, and
- * each test restores it and deploys a fresh market. Reads that depend on time pin the next block's timestamp and
+ * Chain tests run on one in-process chain (`test/helpers/perpMarket.ts`): the tokens and an 8-decimal oracle at 3,000
+ * deployed once, a snapshot, and each test restores it and deploys a fresh market. Reads that depend on time pin the next block's timestamp and
  * read at the "pending" block, so the view sees the time the model is evaluated at.
  */
-import hre from "hardhat";
 import fc from "fast-check";
 import { beforeEach, describe, expect, it } from "vitest";
-import { getAddress, maxUint256, parseEventLogs, type Address } from "viem";
+import { getAddress, parseEventLogs } from "viem";
 import {
-  QUOTE_DECIMALS,
   WAD,
-  deployPerp,
-  deploySystem,
   priceE8,
   quoteUnits,
   underlyingUnits,
@@ -23,14 +19,12 @@ import {
 import { wadToNumber } from "../keeper/pricing/wad.ts";
 import * as model from "../keeper/pricing/perp.ts";
 import { decodeRevert, expectRevert } from "./helpers/revert.ts";
+import { perpTestChain } from "./helpers/perpMarket.ts";
 
-const { viem, networkHelpers } = await hre.network.create();
+const { networkHelpers, sys, wallets, freshMarket } = await perpTestChain();
 const { time } = networkHelpers;
-const sys = await deploySystem(viem, { vaultDeposit: 0 });
-const wallets = await viem.getWalletClients();
 const [owner, , alice, bob, stranger] = wallets;
 if (!owner || !alice || !bob || !stranger) throw new Error("the default network must expose at least five accounts");
-const base = await networkHelpers.takeSnapshot();
 
 const PENDING = { blockTag: "pending" } as const;
 const QUOTE_UNIT = 1e6; // quote units per quote (6 decimals)
@@ -44,56 +38,8 @@ function expectClose(actual: number, expected: number, rel: number, absTol = 0, 
   expect(Math.abs(actual - expected), `${label}: ${actual} vs ${expected} (tolerance ${tol})`).toBeLessThanOrEqual(tol);
 }
 
-function modelParams(p: PerpMarketParams): model.PerpParams {
-  return model.perpParamsFromChain(p, QUOTE_DECIMALS);
-}
 
 type Wallet = NonNullable<(typeof wallets)[number]>;
-
-/** Restores the base chain and deploys a fresh market; returns it with helpers bound to it. */
-async function freshMarket(params: Partial<PerpMarketParams> = {}) {
-  await base.restore();
-  const { perp, params: full } = await deployPerp(viem, {
-    quote: sys.quote.address,
-    oracle: sys.oracle.address,
-    owner: owner!.account.address,
-    params,
-  });
-  const as = (w: Wallet) => ({ account: w.account });
-  const mintApprove = async (w: Wallet, amount: bigint) => {
-    await sys.wait(await sys.quote.write.mint([w.account.address, amount]));
-    await sys.wait(await sys.quote.write.approve([perp.address, amount], as(w)));
-  };
-  const m = {
-    perp,
-    params: full,
-    modelParams: modelParams(full),
-    as,
-    deposit: async (w: Wallet, amount: bigint) => {
-      await mintApprove(w, amount);
-      return sys.wait(await perp.write.depositMargin([amount], as(w)));
-    },
-    fundPool: async (amount: bigint) => {
-      await mintApprove(owner!, amount);
-      return sys.wait(await perp.write.fundPool([amount], as(owner!)));
-    },
-    /** Trades at any price (the bound is tested on its own). */
-    trade: async (w: Wallet, sizeDeltaWad: bigint) =>
-      sys.wait(await perp.write.modifyPosition([sizeDeltaWad, sizeDeltaWad > 0n ? maxUint256 : 0n], as(w))),
-    setPrice: async (price: number) => sys.wait(await sys.oracle.write.setPrice([priceE8(price)])),
-    balance: (a: Address) => sys.quote.read.balanceOf([a]),
-    /** The accounting invariant: the market holds its pool plus every margin. */
-    expectBacked: async () => {
-      const [bal, pool, margins] = await Promise.all([
-        sys.quote.read.balanceOf([perp.address]),
-        perp.read.pool(),
-        perp.read.totalMargin(),
-      ]);
-      expect(bal).toBe(pool + margins);
-    },
-  };
-  return m;
-}
 
 // ────────────────────────────────────── fill price and fees ──────────────────────────────────────
 

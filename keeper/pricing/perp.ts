@@ -236,7 +236,7 @@ export function modifyPosition(p: {
   };
 }
 
-/** `IPerpMarket.MarketParams` as read from chain: wad, bps, quote token units. */
+/** `IPerpMarket.MarketParams` as the contract takes and returns them: wad, bps, quote token units, seconds. */
 export interface PerpParamsOnChain {
   skewScale: bigint;
   maxFundingVelocity: bigint;
@@ -246,6 +246,7 @@ export interface PerpParamsOnChain {
   liquidationRewardBps: bigint;
   minLiquidationReward: bigint;
   maxLeverage: bigint;
+  maxOracleAge: bigint;
 }
 
 /** The chain's parameters in the model's units (the one boundary): wads to numbers, `minLiquidationReward` to quote. */
