@@ -46,54 +46,41 @@ async function wealth(m: Market, ws: Wallet[]) {
 
 describe("positions valued at p while they can only close at a fill price", () => {
   /**
-   * FINDING (high when a market carries a skew ≥ ~1/maxLeverage of the skew scale). A trade that brings the skew
-   * towards zero fills at a premium (a sell above p), so the new position shows a paper profit at p,
-   * size · (fill − p), which it can never realise by trading: closing at the same skew pays the premium back. The
-   * market still counts that paper profit as margin — for the initial-margin check of the trade, for
-   * `withdrawMargin`, and for liquidation. So an attacker sells into an existing skew, withdraws its whole settled
-   * margin, and holds a position with no money in it: if the price falls it closes at a profit paid by the pool; if
-   * the price rises, it is liquidated at p with nothing to lose, and (liquidating itself) is even paid the reward
-   * out of the pool. Outlay: the maker fee. The NatSpec's "an opening premium cannot be collected without paying
-   * the closing one" does not hold.
-   *
-   * Defence the test asks for: at least one branch must cost the attacker money (its margin must be at risk).
+   * FIXED (was high). A trade into an existing skew fills at a premium (a sell above p): the new position shows a
+   * paper profit at p that closing at the same skew pays back. It used to count as margin, so an attacker could sell
+   * into a skew, withdraw its whole margin and hold a free option on the pool (+17,431 one way, +139.75 the other,
+   * for a 35.25 fee). Now that premium is the position's premium credit and not margin (formula (7)): the trade
+   * needs real margin, the margin cannot be withdrawn against the credit, and the attacker's own money is at risk.
+   * Removing the credit from the checks brings back the free option (both branches pay).
    */
-  // KNOWN FLAW, stated in IPerpMarket's Warning list: this test asserts the defence and is expected to fail until
-  // the market values positions at what closing them would realise (`it.fails` turns red once it is fixed: then
-  // make it a plain `it`).
-  it.fails("KNOWN FLAW: an account can hold a margin-free position against the premium: heads it wins, tails the pool pays its liquidation reward", async () => {
+  it("a premium collected by trading into a skew is not margin: no free option on the pool", async () => {
     const m = await freshMarket({ skewScale: 1000n * WAD, maxFundingVelocity: 0n });
     await m.fundPool(quoteUnits(10_000_000));
-    // An honest whale holds a long skew of 200 (20% of the scale): its entry 3,300, a paper loss it has margined.
+    // An honest whale holds a long skew of 200 (20% of the scale).
     await m.deposit(bob, quoteUnits(1_000_000));
     await m.trade(bob, underlyingUnits(200));
 
     const start = await m.net(mallory);
-    // Mallory deposits 100 and sells 50 into the skew: fill 3,525, maker fee 35.25, paper profit 26,250 at p.
+    // 100 of margin cannot carry a 50-ETH short, whatever premium its fill collects (fill 3,525: 26,250 at p).
     await m.deposit(mallory, quoteUnits(100));
+    await expectRevert(m.trade(mallory, underlyingUnits(-50)), "WouldBeLiquidatable");
+    await m.deposit(mallory, quoteUnits(15_000));
     await m.trade(mallory, underlyingUnits(-50));
     const opened = await m.position(mallory);
     expect(opened.entryPriceWad).toBe(3525n * WAD);
-    // …and takes her whole margin back out: the paper profit alone meets the 15,000 initial margin.
-    await m.withdraw(mallory, opened.margin);
-    const empty = await m.position(mallory);
-    expect(empty.margin).toBe(0n);
-    expect(empty.sizeWad).toBe(underlyingUnits(-50));
-    expect(empty.liquidatable).toBe(false);
-    const outlay = start - (await m.net(mallory));
-    expect(outlay).toBe(quoteUnits(35.25)); // the maker fee: all she ever put at risk
+    expect(opened.premiumCredit).toBe(quoteUnits(26_250));
+    // The paper profit cannot be taken out: her settled margin cannot leave either.
+    await expectRevert(m.withdraw(mallory, opened.margin), "WouldBeLiquidatable");
     const forked = await networkHelpers.takeSnapshot();
 
-    // Tails: the price rises to 3,500. Her short lost 25,000 at p; she liquidates herself for the reward (175).
+    // Tails: the price rises to 3,500; she is liquidated and her margin goes to the pool.
     await m.setPrice(3500);
     expect((await m.position(mallory)).liquidatable).toBe(true);
-    const poolBefore = await m.perp.read.pool();
     await m.liquidate(mallory, mallory);
     const tailsNet = (await m.net(mallory)) - start;
-    const poolPaidReward = poolBefore - (await m.perp.read.pool());
     await m.expectBacked();
 
-    // Heads: the price falls to 2,700. She closes (fill 3,172.5, taker fee 158.63) for 17,466 of pool money.
+    // Heads: the price falls to 2,700; she closes at a profit.
     await forked.restore();
     await m.setPrice(2700);
     await m.trade(mallory, underlyingUnits(50));
@@ -101,44 +88,36 @@ describe("positions valued at p while they can only close at a fill price", () =
     const headsNet = (await m.net(mallory)) - start;
     await m.expectBacked();
 
-    console.info(
-      `free option on the pool: tails (price up) net ${Number(tailsNet) / 1e6} (reward ${Number(poolPaidReward) / 1e6} ` +
-        `paid out of the pool), heads (price down) net ${Number(headsNet) / 1e6}, outlay ${Number(outlay) / 1e6}`,
-    );
     expect(headsNet).toBeGreaterThan(0n);
-    // Without the phantom margin the short would have carried ≥ 15,000 of its own money into the up move.
-    expect(
-      tailsNet < 0n || headsNet < 0n,
-      `the attacker profits in both branches: up ${tailsNet}, down ${headsNet} (quote units)`,
-    ).toBe(true);
+    expect(tailsNet, "the up move must cost her the margin she put up").toBeLessThan(-quoteUnits(14_000));
   });
 
   /**
-   * FINDING (medium; the NatSpec of `liquidate` names the trade-off, "the market forgoes the premium of that one
-   * trade", but not that it is extractable). Two accounts of one attacker open opposite positions through the
-   * skew (A buys 200 from K = 0 at 3,300, B sells them back at 3,300): delta-neutral, with A showing a paper loss
-   * and B a paper profit of p·d²/(2S) = 60,000. Closed by trades, the pair nets only the fees. But when a move of
-   * ~9% makes A liquidatable, the attacker liquidates A at p — no premium — and then closes B through the skew that
-   * A's removal left (K = −200), collecting B's premium in full. The pool pays ≈ p·d²/(2S) less the fees and the
-   * slack between A's remaining margin and the reward. The move's direction does not matter (the mirror liquidates
-   * B); the profit scales as d².
-   *
-   * Defence the test asks for: liquidating first must not pay more than closing both legs by trades.
+   * FIXED (was medium). Two accounts of one attacker open opposite positions through the skew (A buys 200 from
+   * K = 0, B sells them back): delta-neutral. Liquidating A at p (no premium) and then closing B through the skew
+   * A's removal left (K = −200) collects B's premium, p·d²/(2S), from the pool: it used to net +48,396 against
+   * −1,512 for closing both by trades. Now the maintenance margin holds that zero-skew premium and the pool keeps
+   * it on liquidation, so when A is liquidated as soon as it can be (the price stepping down 0.5% a block, an honest
+   * liquidator in every block), liquidating first nets less than closing both by trades. Without the liquidation
+   * premium in the maintenance margin, this test fails. (A gap past the whole margin in one step still leaves bad
+   * debt to the pool, as in any perp.)
    */
-  // KNOWN FLAW, same root cause and Warning as above: expected to fail until fixed.
-  it.fails("KNOWN FLAW: a hedged pair through the skew pays its owner when one leg is self-liquidated at p and the other closes at the premium", async () => {
+  it("a hedged pair through the skew gains nothing when one leg is liquidated as soon as it can be", async () => {
     const m = await freshMarket({ skewScale: 1000n * WAD, maxFundingVelocity: 0n });
     await m.fundPool(quoteUnits(10_000_000));
     const attacker = [mallory, mallory2];
     const [A, B] = [mallory, mallory2];
     const start = await wealth(m, attacker);
-    await m.deposit(A, quoteUnits(120_700)); // A's 60,000 initial margin + its 60,000 paper loss + fee
+    await m.deposit(A, quoteUnits(130_000));
     await m.trade(A, underlyingUnits(200)); // K 0 → 200 at 3,300
-    await m.deposit(B, quoteUnits(1_000));
+    await m.deposit(B, quoteUnits(70_000));
     await m.trade(B, underlyingUnits(-200)); // K 200 → 0 at 3,300
     expect(await m.perp.read.marketSkew()).toBe(0n);
-    await m.setPrice(2729); // −9%: A is liquidatable (remaining 5,840 ≤ 6,003.8), B is far from it
-    expect((await m.position(A)).liquidatable).toBe(true);
+    let price = 3000;
+    while (!(await m.position(A)).liquidatable) {
+      price = Math.round(price * 0.995 * 100) / 100;
+      await m.setPrice(price);
+    }
     const forked = await networkHelpers.takeSnapshot();
 
     // Control: close both legs by trades (B first, so that A's sale has the skew to fill against).
@@ -151,21 +130,15 @@ describe("positions valued at p while they can only close at a fill price", () =
 
     // Attack: liquidate A at p (B takes the reward), then B closes against the skew A's removal left.
     await forked.restore();
-    const poolBefore = await m.perp.read.pool();
     await m.liquidate(B, A);
     expect(await m.perp.read.marketSkew()).toBe(underlyingUnits(-200));
     await m.trade(B, underlyingUnits(200));
     await m.withdrawAll(B);
     const attackNet = (await wealth(m, attacker)) - start;
-    const poolLoss = poolBefore - (await m.perp.read.pool());
     await m.expectBacked();
 
-    console.info(
-      `hedged pair: closing both by trades nets ${Number(controlNet) / 1e6}; self-liquidating A first nets ` +
-        `${Number(attackNet) / 1e6} (pool down ${Number(poolLoss) / 1e6} over the attack's own trades)`,
-    );
-    expect(controlNet).toBeLessThan(0n); // the fees: a round trip through the skew has no impact
-    expect(attackNet, `self-liquidation pays ${attackNet} more than the fees`).toBeLessThanOrEqual(controlNet);
+    expect(controlNet).toBeLessThan(0n); // the fees
+    expect(attackNet, `liquidating first nets ${attackNet}, closing both ${controlNet}`).toBeLessThanOrEqual(controlNet);
   });
 });
 
@@ -208,12 +181,13 @@ describe("rounding", () => {
     expect(poolNet1 - poolNet0).toBeGreaterThanOrEqual(BigInt(4 * N));
     await m.expectBacked();
 
-    // Dust: a 1-wei position is held to the 20-unit minimum reward (maintenance 20.000001, plus one unit of fee
-    // and one of floored P&L): 20.000002 is refused, 21 is enough.
+    // Dust: a 1-wei position is held to the 20-unit minimum reward (maintenance 20.000002: the reward, one unit of
+    // rounded-up maintenance and one of liquidation premium; plus one unit of fee and one of floored P&L):
+    // 20.000002 is refused, 21 is enough.
     await m.deposit(stranger, 2n);
-    await expectRevert(m.trade(stranger, 1n), "WouldBeLiquidatable", [0n, quoteUnits(20) + 1n]);
+    await expectRevert(m.trade(stranger, 1n), "WouldBeLiquidatable", [0n, quoteUnits(20) + 2n]);
     await m.deposit(stranger, quoteUnits(20));
-    await expectRevert(m.trade(stranger, 1n), "WouldBeLiquidatable", [quoteUnits(20), quoteUnits(20) + 1n]);
+    await expectRevert(m.trade(stranger, 1n), "WouldBeLiquidatable", [quoteUnits(20), quoteUnits(20) + 2n]);
     await m.deposit(stranger, quoteUnits(1));
     await m.trade(stranger, 1n);
     expect((await m.position(stranger)).liquidatable).toBe(false);
@@ -292,7 +266,8 @@ async function skewAboveScale() {
   await m.fundPool(quoteUnits(10_000_000));
   await m.deposit(alice, quoteUnits(1_000_000));
   await m.deposit(stranger, quoteUnits(1_000_000));
-  await m.deposit(bob, quoteUnits(20_000));
+  // Bob's short into the skew credits a premium that does not count as margin (formula (7)): 60,000 carries it.
+  await m.deposit(bob, quoteUnits(60_000));
   await m.trade(alice, underlyingUnits(100));
   await m.trade(bob, underlyingUnits(-50));
   await m.trade(stranger, underlyingUnits(50));

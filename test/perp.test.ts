@@ -433,7 +433,7 @@ describe("guards", () => {
     await m.fundPool(quoteUnits(10_000_000));
     await m.deposit(alice, quoteUnits(1_000_000));
     await m.deposit(stranger, quoteUnits(1_000_000));
-    await m.deposit(bob, quoteUnits(20_000));
+    await m.deposit(bob, quoteUnits(60_000)); // its short into the skew credits a premium that is not margin
     await m.trade(alice, underlyingUnits(100)); // K = 100 = S
     await m.trade(bob, underlyingUnits(-50)); // K = 50
     await m.trade(stranger, underlyingUnits(50)); // K = 100

@@ -42,11 +42,18 @@ pragma solidity 0.8.28;
 ///                      P&L = size · (p − entry)                        (entry = the last fill price);
 ///                      each converted to quote units rounded down (towards −∞);
 ///                      remaining margin = margin + P&L + funding       (signed inside; views floor it at 0).
-///   (7) margins        liquidation reward = max(minLiquidationReward, |size| · p · liquidationRewardBps / 10⁴);
-///                      maintenance margin = |size| · p · maintenanceMarginBps / 10⁴ + liquidation reward;
-///                      initial margin     = |size| · p / maxLeverage;
+///   (7) margins        liquidation reward  = max(minLiquidationReward, |size| · p · liquidationRewardBps / 10⁴);
+///                      liquidation premium = p · size² / (2S)   (the closing premium as if the skew were zero);
+///                      maintenance margin  = |size| · p · maintenanceMarginBps / 10⁴ + reward + liquidation premium;
+///                      initial margin      = |size| · p / maxLeverage;
 ///                      each in quote units rounded up.
-///                      liquidatable ⇔ size ≠ 0 and remaining margin ≤ maintenance margin.
+///                      premium credit      = max(0, size · (p − fill)) at the position's last trade (quote units,
+///                                            rounded down): what the trade collected at p by trading into the
+///                                            skew, which closing at the same skew pays back;
+///                      effective margin    = remaining margin − premium credit;
+///                      liquidatable ⇔ size ≠ 0 and effective margin ≤ maintenance margin. The checks after a trade
+///                      and a withdrawal use the effective margin too. Both terms are independent of the current
+///                      skew, so no trader can push another towards liquidation by moving it.
 ///
 /// Invariants: no trade takes |K| above S, nor further from zero when it is above S (`MaxSkewExceeded`), and
 /// `skewScale` cannot be set below |K|; only a liquidation can leave |K| > S (it removes a position whatever the
@@ -66,14 +73,12 @@ pragma solidity 0.8.28;
 ///     update in the mempool, a slower feed) trades at the stale one and takes the move from the pool, less the
 ///     fees and the premium it pays both ways. Synthetix moved to delayed off-chain orders for this reason; this
 ///     market does not, so its pool must be sized for it (`test/perp.test.ts` replays the trade).
-///   - KNOWN FLAW, to be fixed before a vault hedges here (test/perp-attacks.test.ts replays both): margins are
-///     judged at the oracle price p while a position can only be closed at a fill price. A trade into an existing
-///     skew fills at a premium that shows as a paper profit at p, counted as margin by the initial-margin check,
-///     `withdrawMargin` and the liquidation test: with a skew of ~1/maxLeverage of the scale an account can hold a
-///     position with its margin withdrawn (heads it wins, tails the pool pays), and liquidating one leg of a
-///     hedged pair at p lets the other leg collect the premium from the pool. A cost of closing at the current
-///     skew fixes both but lets any trader push others towards liquidation by moving the skew; the fix needs that
-///     trade-off settled (Synthetix values the liquidation premium as if the skew were zero).
+///   - Positions are valued at the oracle price p but close at a fill price. Two attacks on that gap are closed by
+///     formula (7) and replayed in test/perp-attacks.test.ts: a premium collected by trading into a skew does not
+///     count as margin (the premium credit), so an account cannot withdraw its margin and keep a free option on
+///     the pool; and the maintenance margin holds the zero-skew closing premium, which the pool keeps on
+///     liquidation, so liquidating one leg of a hedged pair at p does not hand the other leg's premium to its
+///     owner. The premium credit is fixed at the trade: a later move of the skew does not release it.
 ///   - Funding accrued since the last recomputation is priced at the oracle answer of the moment it is recomputed,
 ///     and any trade recomputes it: a trader can pick the print (a 1-wei trade at a spike); the lever grows with
 ///     the time since the last trade.
@@ -106,7 +111,8 @@ interface IPerpMarket {
         uint256 remainingMargin; // quote units, max(0, margin + pnl + funding)
         uint256 maintenanceMargin; // quote units (0 without a position)
         uint256 initialMargin; // quote units (0 without a position)
-        bool liquidatable; // size ≠ 0 and margin + pnl + funding ≤ maintenanceMargin
+        uint256 premiumCredit; // quote units: the premium the last trade collected at p, not counted as margin
+        bool liquidatable; // size ≠ 0 and margin + pnl + funding − premiumCredit ≤ maintenanceMargin
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -182,7 +188,7 @@ interface IPerpMarket {
     function depositMargin(uint256 amount) external;
 
     /// @notice Sends `amount` quote units of the caller's margin to the caller. With an open position, afterwards
-    /// the remaining margin must be ≥ the initial margin and the position not liquidatable. Emits `MarginWithdrawn`.
+    /// the effective margin (formula (7)) must be ≥ the initial margin and the position not liquidatable. Emits `MarginWithdrawn`.
     /// @dev Reverts with `ZeroAmount`, `WithdrawalExceedsMargin` (only settled margin can be withdrawn: P&L and
     /// funding are realised by a trade), `WouldBeLiquidatable`, `InsufficientMargin`, or `StaleOracle` (only with
     /// an open position).
@@ -195,8 +201,9 @@ interface IPerpMarket {
     /// Settling at the fill price (not the oracle price) makes the impact symmetric: the settled part keeps its
     /// oracle value and only the traded D pays or earns p − fill, so a round trip at a constant skew has no
     /// impact and an opening premium cannot be collected without paying the closing one.
-    /// Afterwards: |skew| ≤ skewScale; margin ≥ 0; with a position left, not liquidatable, and remaining margin
-    /// ≥ initial margin unless the trade only reduces |size| (same side, smaller).
+    /// Afterwards: |skew| ≤ skewScale (or closer to zero, formula (3)); margin ≥ 0; with a position left, not
+    /// liquidatable, and effective margin (formula (7)) ≥ initial margin unless the trade only reduces |size| (same
+    /// side, smaller).
     /// Emits `FundingRecomputed` and `PositionModified`.
     /// @param sizeDeltaWad D: underlying wad, > 0 buys (longer), < 0 sells (shorter).
     /// @param acceptablePriceWad The worst fill: a buy requires fill ≤ it, a sell fill ≥ it.
@@ -204,8 +211,9 @@ interface IPerpMarket {
     /// `WouldBeLiquidatable`, or `InsufficientPool` when the pool plus the fee cannot pay the settled profit.
     function modifyPosition(int256 sizeDeltaWad, uint256 acceptablePriceWad) external;
 
-    /// @notice Closes `account`'s liquidatable position at the oracle price p (no premium), pays the caller
-    /// min(liquidation reward, max(0, remaining margin)) and moves the rest of the margin into the pool.
+    /// @notice Closes `account`'s liquidatable position at the oracle price p, pays the caller min(liquidation reward,
+    /// max(0, effective margin)) and moves the rest of the margin into the pool, the liquidation premium that the
+    /// maintenance margin held included (formula (7)).
     /// Closing at p, not at a fill price, makes the closure realise exactly the remaining margin that the
     /// liquidatable test read, so a liquidator's reward cannot be eaten by the impact of the closure and a trader
     /// cannot make its own liquidation cost more by skewing the market; the market forgoes the premium of that one

@@ -63,6 +63,7 @@ contract MockPerpMarket is IPerpMarket, Ownable2Step, ReentrancyGuardTransient {
         uint128 margin;
         uint128 entryPriceWad;
         int128 entryFundingWad;
+        uint128 premiumCredit; // quote units: the premium the last trade credited at p, not counted as margin
     }
 
     MarketParams private _params;
@@ -120,7 +121,7 @@ contract MockPerpMarket is IPerpMarket, Ownable2Step, ReentrancyGuardTransient {
         if (position.sizeWad != 0) {
             uint256 priceWad = _oraclePrice();
             (int256 pnl, int256 funding) = _valueAt(position, priceWad, _fundingPerUnitNow(priceWad));
-            int256 remaining = marginAfter.toInt256() + pnl + funding;
+            int256 remaining = marginAfter.toInt256() + pnl + funding - int256(uint256(position.premiumCredit));
             _requireHealthy(remaining, position.sizeWad, priceWad, true);
         }
         _positions[msg.sender].margin = uint128(marginAfter); // ≤ the old uint128 margin
@@ -152,7 +153,8 @@ contract MockPerpMarket is IPerpMarket, Ownable2Step, ReentrancyGuardTransient {
             sizeWad: trade.sizeAfterWad.toInt128(),
             margin: trade.marginAfter.toUint128(),
             entryPriceWad: trade.fillWad.toUint128(),
-            entryFundingWad: fundingPerUnitWad.toInt128()
+            entryFundingWad: fundingPerUnitWad.toInt128(),
+            premiumCredit: trade.premiumCredit.toUint128()
         });
         _skew = (_skew + sizeDeltaWad).toInt128(); // |K + D| ≤ S ≤ 1e33 (checked in `_fillPrice`)
         _marketSize =
@@ -172,6 +174,7 @@ contract MockPerpMarket is IPerpMarket, Ownable2Step, ReentrancyGuardTransient {
         uint256 marginAfter;
         int256 sizeAfterWad;
         uint256 poolAfter;
+        uint256 premiumCredit; // the new position's paper profit at p right after the trade, when positive
     }
 
     /// @dev Checks of `modifyPosition` (see `IPerpMarket`) at oracle price `priceWad` and index F(now).
@@ -202,9 +205,12 @@ contract MockPerpMarket is IPerpMarket, Ownable2Step, ReentrancyGuardTransient {
 
         trade.sizeAfterWad = position.sizeWad + sizeDeltaWad;
         if (trade.sizeAfterWad != 0) {
-            // The new position at p, entry = fill, no funding yet: remaining = margin + size · (p − fill).
-            int256 remaining =
-                marginAfter + _floorDiv(trade.sizeAfterWad * (priceWad.toInt256() - trade.fillWad.toInt256()));
+            // The new position at p, entry = fill, no funding yet: margin + size · (p − fill). A positive
+            // size · (p − fill) is a premium the trade collected at p, which closing at the same skew pays back: it
+            // is kept as the position's premium credit and not counted as margin (formula (7)).
+            int256 atOracle = _floorDiv(trade.sizeAfterWad * (priceWad.toInt256() - trade.fillWad.toInt256()));
+            if (atOracle > 0) trade.premiumCredit = uint256(atOracle);
+            int256 remaining = marginAfter + (atOracle < 0 ? atOracle : int256(0));
             bool onlyReduces = (trade.sizeAfterWad > 0) == (position.sizeWad > 0)
                 && SignedMath.abs(trade.sizeAfterWad) < SignedMath.abs(position.sizeWad);
             _requireHealthy(remaining, trade.sizeAfterWad, priceWad, !onlyReduces);
@@ -217,7 +223,8 @@ contract MockPerpMarket is IPerpMarket, Ownable2Step, ReentrancyGuardTransient {
         uint256 priceWad = _oraclePrice();
         int256 fundingPerUnitWad = _recomputeFunding(priceWad);
         (int256 pnl, int256 funding) = _valueAt(position, priceWad, fundingPerUnitWad);
-        int256 remaining = int256(uint256(position.margin)) + pnl + funding;
+        // The effective margin (formula (7)): the premium credit does not count.
+        int256 remaining = int256(uint256(position.margin)) + pnl + funding - int256(uint256(position.premiumCredit));
         (uint256 maintenance, uint256 reward) = _maintenanceMargin(position.sizeWad, priceWad);
         if (position.sizeWad == 0 || remaining > maintenance.toInt256()) {
             revert NotLiquidatable(account, remaining, position.sizeWad == 0 ? 0 : maintenance);
@@ -316,7 +323,9 @@ contract MockPerpMarket is IPerpMarket, Ownable2Step, ReentrancyGuardTransient {
         view_.remainingMargin = remaining > 0 ? uint256(remaining) : 0;
         (view_.maintenanceMargin,) = _maintenanceMargin(position.sizeWad, priceWad);
         view_.initialMargin = _initialMargin(position.sizeWad, priceWad);
-        view_.liquidatable = remaining <= view_.maintenanceMargin.toInt256();
+        view_.premiumCredit = position.premiumCredit;
+        view_.liquidatable =
+            remaining - int256(uint256(position.premiumCredit)) <= view_.maintenanceMargin.toInt256();
     }
 
     /// @inheritdoc IPerpMarket
@@ -438,8 +447,17 @@ contract MockPerpMarket is IPerpMarket, Ownable2Step, ReentrancyGuardTransient {
             _params.minLiquidationReward,
             Math.mulDiv(notionalScaled, _params.liquidationRewardBps, denominator, Math.Rounding.Ceil)
         );
+        // The closing premium as if the skew were zero, p · size² / (2S): kept by the pool on liquidation, it pays
+        // whoever trades the skew back afterwards (formula (7)).
+        uint256 absSize = SignedMath.abs(sizeWad);
+        uint256 premium = Math.mulDiv(
+            Math.mulDiv(absSize, absSize, 2 * _params.skewScale, Math.Rounding.Ceil),
+            priceWad,
+            WAD * _quoteScale,
+            Math.Rounding.Ceil
+        );
         maintenance =
-            Math.mulDiv(notionalScaled, _params.maintenanceMarginBps, denominator, Math.Rounding.Ceil) + reward;
+            Math.mulDiv(notionalScaled, _params.maintenanceMarginBps, denominator, Math.Rounding.Ceil) + reward + premium;
     }
 
     /// @dev Formula (7): |size| · p / maxLeverage in quote units, rounded up.

@@ -15,7 +15,8 @@
  *   (6) funding = size · (F − F_entry);  pnl = size · (p − entry);  remaining = margin + pnl + funding
  *   (7) reward = max(minLiquidationReward, |size| · p · liquidationRewardBps / 10⁴);
  *       maintenance = |size| · p · maintenanceMarginBps / 10⁴ + reward;  initial = |size| · p / maxLeverage;
- *       liquidatable ⇔ size ≠ 0 ∧ remaining ≤ maintenance
+ *       maintenance also holds p · size² / (2S);  credit = max(0, size · (p − fill)) at the last trade;
+ *       liquidatable ⇔ size ≠ 0 ∧ remaining − credit ≤ maintenance
  */
 import { wadToNumber } from "./wad.ts";
 
@@ -57,6 +58,8 @@ export interface PerpPosition {
   margin: number;
   entryPrice: number;
   entryFundingPerUnit: number;
+  /** The premium the last trade collected at the oracle price, max(0, size · (p − fill)): not counted as margin. Absent: 0. */
+  premiumCredit?: number;
 }
 
 /** Formula (6) and (7) for one position, in quote (remaining is signed here; the contract's view floors it at 0). */
@@ -146,15 +149,23 @@ export function recomputeFunding(
   };
 }
 
-/** Formula (7): the liquidation reward and the maintenance margin of a position of `size` at `price`, quote. */
+/**
+ * Formula (7): the liquidation reward, the liquidation premium p · size² / (2S) (the closing premium as if the
+ * skew were zero) and the maintenance margin holding both, of a position of `size` at `price`, quote.
+ */
 export function maintenanceMargin(
   size: number,
   price: number,
-  params: Pick<PerpParams, "maintenanceMarginBps" | "liquidationRewardBps" | "minLiquidationReward">,
-): { maintenanceMargin: number; liquidationReward: number } {
+  params: Pick<PerpParams, "maintenanceMarginBps" | "liquidationRewardBps" | "minLiquidationReward" | "skewScale">,
+): { maintenanceMargin: number; liquidationReward: number; liquidationPremium: number } {
   const notional = Math.abs(size) * price;
   const liquidationReward = Math.max(params.minLiquidationReward, (notional * params.liquidationRewardBps) / BPS);
-  return { maintenanceMargin: (notional * params.maintenanceMarginBps) / BPS + liquidationReward, liquidationReward };
+  const liquidationPremium = (price * size * size) / (2 * params.skewScale);
+  return {
+    maintenanceMargin: (notional * params.maintenanceMarginBps) / BPS + liquidationReward + liquidationPremium,
+    liquidationReward,
+    liquidationPremium,
+  };
 }
 
 /** Formula (7): the initial margin |size| · p / maxLeverage, quote. */
@@ -189,7 +200,7 @@ export function positionValue(
     remainingMargin,
     maintenanceMargin: maintenance,
     initialMargin: initialMargin(position.size, price, params),
-    liquidatable: remainingMargin <= maintenance,
+    liquidatable: remainingMargin - (position.premiumCredit ?? 0) <= maintenance,
   };
 }
 
@@ -229,6 +240,7 @@ export function modifyPosition(p: {
       margin: p.position.margin + settled - fee,
       entryPrice: fill,
       entryFundingPerUnit: market.lastFundingPerUnit,
+      premiumCredit: Math.max(0, (p.position.size + p.sizeDelta) * (p.price - fill)),
     },
     fillPrice: fill,
     fee,

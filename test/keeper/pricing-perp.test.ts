@@ -71,16 +71,22 @@ describe("keeper/pricing/perp", () => {
     expect(close.market.skew).toBe(2000);
   });
 
-  it("margins: maintenance = notional·mm + max(min reward, notional·reward bps); liquidatable at or below it", () => {
+  it("margins: maintenance = notional·mm + max(min reward, notional·reward bps) + p·size²/(2S); liquidatable at or below it", () => {
     const mm = model.maintenanceMargin(10, 3000, params);
     expect(mm.liquidationReward).toBe(30);
-    expect(mm.maintenanceMargin).toBeCloseTo(330, 9);
+    expect(mm.liquidationPremium).toBeCloseTo(1.5, 12); // 3,000 · 100 / 200,000
+    expect(mm.maintenanceMargin).toBeCloseTo(331.5, 9);
     expect(model.maintenanceMargin(1, 3000, params).liquidationReward).toBe(20);
     expect(model.initialMargin(-10, 3000, params)).toBe(3000);
     const at = (margin: number) =>
       model.positionValue({ size: -10, margin, entryPrice: 3000, entryFundingPerUnit: 0 }, params, 3000, 0);
-    expect(at(330).liquidatable).toBe(true);
-    expect(at(330.000001).liquidatable).toBe(false);
+    expect(at(331.5).liquidatable).toBe(true);
+    expect(at(331.500001).liquidatable).toBe(false);
+    // A premium credit is not margin: the same position with 10 of credit needs 10 more.
+    const credited = (margin: number) =>
+      model.positionValue({ size: -10, margin, entryPrice: 3000, entryFundingPerUnit: 0, premiumCredit: 10 }, params, 3000, 0);
+    expect(credited(341.5).liquidatable).toBe(true);
+    expect(credited(341.500001).liquidatable).toBe(false);
     expect(model.positionValue({ size: 0, margin: 5, entryPrice: 0, entryFundingPerUnit: 0 }, params, 3000, 0).liquidatable).toBe(false);
   });
 });
