@@ -128,8 +128,10 @@ describe("simulateHedges on anvil (eth_simulateV1)", () => {
     expect(failed).toEqual([]);
     expect(chain.counter.snapshot().eth_simulateV1).toBe(1);
     expect(chain.counter.snapshot().eth_estimateGas).toBeUndefined();
-    expect(sent.map((s) => s.vault)).toEqual(items.map((i) => i.vault));
-    expect(sent[1]!.nonce).toBe(sent[0]!.nonce + 1);
+    // Broadcasts overlap (BROADCAST_WINDOW), so they may return in any order; the nonces follow the items' order.
+    const byNonce = [...sent].sort((x, y) => x.nonce - y.nonce);
+    expect(byNonce.map((s) => s.vault)).toEqual(items.map((i) => i.vault));
+    expect(byNonce[1]!.nonce).toBe(byNonce[0]!.nonce + 1);
     await rpc("evm_mine");
     for (const s of sent) {
       const receipt = await chain.client.getTransactionReceipt({ hash: s.hash });
