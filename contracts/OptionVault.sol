@@ -13,6 +13,7 @@ import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {IOptionVault, IOptionVaultCore} from "./interfaces/IOptionVault.sol";
+import {IPerpMarket} from "./interfaces/IPerpMarket.sol";
 import {BlackScholes} from "./libraries/BlackScholes.sol";
 import {OptionBook} from "./libraries/OptionBook.sol";
 import {OptionVaultBase} from "./OptionVaultBase.sol";
@@ -61,6 +62,10 @@ contract OptionVault is OptionVaultBase, ERC4626, AccessControl, ReentrancyGuard
         // The vault only ever grants the fixed AMM; an infinite allowance saves an SSTORE per hedge.
         IERC20(address(config.quote)).forceApprove(address(config.amm), type(uint256).max);
         IERC20(address(config.underlying)).forceApprove(address(config.amm), type(uint256).max);
+        // Likewise the fixed perp market, which pulls only what `postPerpMargin` deposits.
+        if (address(config.perp) != address(0)) {
+            IERC20(address(config.quote)).forceApprove(address(config.perp), type(uint256).max);
+        }
     }
 
     /// @notice Every `IOptionVaultBook` function: served by the extension in this vault's context.
@@ -96,8 +101,31 @@ contract OptionVault is OptionVaultBase, ERC4626, AccessControl, ReentrancyGuard
         t.amountOut = amm.swapExactIn(
             address(buyUnderlying ? _quote : underlying), amountIn, minAmountOut, address(this), deadline
         );
-        deltaAfterWad = _afterTrade(t);
+        deltaAfterWad = _afterSwap(t);
         emit Rebalanced(msg.sender, buyUnderlying, amountIn, t.amountOut, t.spotWad, deltaBeforeWad, deltaAfterWad);
+    }
+
+    /// @inheritdoc IOptionVaultCore
+    /// @dev The same checks as `rebalance` (`_beforeTrade`, `_afterTrade`), the trade on the market in between. The
+    /// market fills at the price its own view gives in this transaction; the vault checks the fill and fee it
+    /// reports against the oracle bound afterwards, and any failure reverts the trade with everything else.
+    function hedgePerp(int256 sizeDeltaWad, uint256 acceptablePriceWad, uint256 deadline)
+        external
+        onlyRole(KEEPER_ROLE)
+        nonReentrant
+        returns (int256 deltaBeforeWad, int256 deltaAfterWad)
+    {
+        IPerpMarket market = perp;
+        if (address(market) == address(0)) revert NoPerpVenue();
+        if (block.timestamp > deadline) revert HedgeExpired(deadline);
+        VaultStorage storage $ = _storage();
+        Trade memory t;
+        (t.hot, t.limits, t.ledger, t.buy, t.amountIn, t.perp) =
+            ($.hot, $.limits, $.ledger, sizeDeltaWad > 0, _abs(sizeDeltaWad), true);
+        deltaBeforeWad = _beforeTrade(t);
+        (uint256 fillWad, uint256 fee, uint256 marginAfter) = market.modifyPosition(sizeDeltaWad, acceptablePriceWad);
+        deltaAfterWad = _afterPerpTrade(t, fillWad, fee, marginAfter);
+        emit PerpHedged(msg.sender, sizeDeltaWad, fillWad, fee, t.spotWad, deltaBeforeWad, deltaAfterWad);
     }
 
     /// @dev One rebalance: the three slots it reads (each read once), the order, the swap's output, and what the
@@ -111,6 +139,8 @@ contract OptionVault is OptionVaultBase, ERC4626, AccessControl, ReentrancyGuard
         uint256 amountOut;
         uint256 spotWad;
         int256 beforeWad;
+        bool perp;
+        int256 perpBeforeWad;
     }
 
     /// @dev The checks before the swap; records the oracle spot and the net delta in `t`.
@@ -123,31 +153,66 @@ contract OptionVault is OptionVaultBase, ERC4626, AccessControl, ReentrancyGuard
         // The pricing domain bounds every product of a price in `_afterTrade` (and the book's deltas need it).
         if (spotWad > BlackScholes.MAX_PRICE_WAD) revert BlackScholes.SpotOutOfDomain(spotWad);
         uint256 hedgeWad = _hedgeBalance();
-        beforeWad = _bookDelta(t.hot, spotWad) + hedgeWad.toInt256();
+        int256 perpWad = t.hot.perpOpen ? _perpSize() : int256(0);
+        beforeWad = _bookDelta(t.hot, spotWad) + hedgeWad.toInt256() + perpWad;
         // Inside the tolerance there is nothing to correct: without this, a keeper could cross zero back and
         // forth forever, each trade "reducing" |delta| by a wei and paying slippage.
         uint256 toleranceWad = t.limits.deltaToleranceWad;
         if (_abs(beforeWad) <= toleranceWad) revert DeltaWithinTolerance(beforeWad, toleranceWad);
-        if (!t.buy && t.amountIn * _underlyingScale > hedgeWad) {
+        if (!t.buy && !t.perp && t.amountIn * _underlyingScale > hedgeWad) {
             revert InsufficientHedge(hedgeWad / _underlyingScale, t.amountIn);
         }
-        (t.spotWad, t.beforeWad) = (spotWad, beforeWad);
+        (t.spotWad, t.beforeWad, t.perpBeforeWad) = (spotWad, beforeWad, perpWad);
     }
 
-    /// @dev The checks after the swap — size, execution price against the oracle (fee included), the delta rule,
-    /// the cash owed to settled holders — then the budget and the one write (`_chargeBudget`).
-    /// Arithmetic: amounts are pool outputs or inputs (< 2^128 in token units, so < 2^188 in wad) and prices
-    /// are at most 1e33·(1 + 10%); every product here stays far below 2^256 (and overflow would revert anyway).
-    function _afterTrade(Trade memory t) private returns (int256 afterWad) {
+    /// @dev After the swap: what was traded and for how much (wad), then the common checks (`_afterTrade`).
+    function _afterSwap(Trade memory t) private returns (int256 afterWad) {
         uint256 tradedWad = (t.buy ? t.amountOut : t.amountIn) * _underlyingScale;
         uint256 quoteWad = (t.buy ? t.amountIn : t.amountOut) * _quoteScale;
         if (tradedWad == 0) revert ZeroAmount();
+        afterWad = _afterTrade(t, tradedWad, quoteWad);
+    }
+
+    /// @dev After the perp trade: its all-in cost (fill ± fee per unit, as quote wad for the whole size), the common
+    /// checks (`_afterTrade`), then the margin left: at least `minMarginBps` of the notional unless the trade only
+    /// reduced the position. Right after a trade the effective margin is marginAfter − max(0, size · (fill − p))
+    /// (`IPerpMarket.modifyPosition`).
+    function _afterPerpTrade(Trade memory t, uint256 fillWad, uint256 fee, uint256 marginAfter)
+        private
+        returns (int256 afterWad)
+    {
+        uint256 sizeWad = t.amountIn;
+        uint256 feeWad = fee * _quoteScale;
+        uint256 atFillWad = Math.mulDiv(sizeWad, fillWad, WAD, t.buy ? Math.Rounding.Ceil : Math.Rounding.Floor);
+        // What the trade paid (a buy) or got (a sale) all in: the fee adds to a buy and comes off a sale.
+        uint256 quoteWad = t.buy ? atFillWad + feeWad : (atFillWad > feeWad ? atFillWad - feeWad : 0);
+        afterWad = _afterTrade(t, sizeWad, quoteWad);
+        int256 perpAfter = t.perpBeforeWad + (t.buy ? int256(sizeWad) : -int256(sizeWad));
+        if ((perpAfter != 0) != t.hot.perpOpen) _storage().hot.perpOpen = perpAfter != 0;
+        bool reducesOnly = (perpAfter >= 0) == (t.perpBeforeWad >= 0) && _abs(perpAfter) < _abs(t.perpBeforeWad);
+        uint256 minBps = _storage().cold.minMarginBps;
+        if (!reducesOnly && perpAfter != 0) {
+            uint256 spotWad = t.spotWad;
+            int256 gapWad = perpAfter * (int256(fillWad) - int256(spotWad)) / int256(WAD); // size · (fill − p)
+            int256 effective = marginAfter.toInt256() - (gapWad > 0 ? (gapWad + int256(_quoteScale) - 1) / int256(_quoteScale) : int256(0));
+            uint256 required = Math.mulDiv(_abs(perpAfter) * spotWad / WAD, minBps, BPS * _quoteScale, Math.Rounding.Ceil);
+            if (effective < required.toInt256()) revert PerpMarginTooLow(effective, required);
+        }
+    }
+
+    /// @dev The checks after a trade of `tradedWad` underlying for `quoteWad` (wad, fee and impact included) —
+    /// size, execution price against the oracle, the delta rule, the cash owed to settled holders after an AMM buy —
+    /// then the budget and the one write
+    /// (`_chargeBudget`). Arithmetic: amounts are pool outputs or inputs (< 2^128 in token units, so < 2^188 in
+    /// wad) or perp sizes (< 2^96 after the size check), and prices are at most 1e33·(1 + 10%); every product here
+    /// stays far below 2^256 (and overflow would revert anyway).
+    function _afterTrade(Trade memory t, uint256 tradedWad, uint256 quoteWad) private returns (int256 afterWad) {
         if (tradedWad > t.limits.maxTradeWad) revert TradeTooLarge(tradedWad, t.limits.maxTradeWad);
         uint256 spotWad = t.spotWad;
         uint256 slippageWad;
         uint256 notionalWad;
         // Bounds: tradedWad ≤ maxTradeWad < 2^96 and spotWad ≤ MAX_PRICE_WAD = 1e33 < 2^110 (`_beforeTrade`), so
-        // tradedWad·spotWad < 2^206; products with quoteWad (what the pool paid or took) stay checked.
+        // tradedWad·spotWad < 2^206; products with quoteWad (what the venue paid or took) stay checked.
         uint256 fairWad; // the oracle value of what was traded, rounded down for a buy and up for a sale
         unchecked {
             notionalWad = (tradedWad * spotWad + WAD - 1) / WAD;
@@ -173,7 +238,8 @@ contract OptionVault is OptionVaultBase, ERC4626, AccessControl, ReentrancyGuard
         if ((t.beforeWad < 0) != (afterWad < 0) && afterWad != 0 && absAfter > toleranceWad) {
             revert HedgeOvershoot(t.beforeWad, afterWad, toleranceWad);
         }
-        if (t.buy && t.hot.owesPayouts) {
+        // A buy on the AMM spends cash; a perp trade pays its fee from the margin.
+        if (t.buy && !t.perp && t.hot.owesPayouts) {
             uint256 cash = _quote.balanceOf(address(this));
             uint256 owed = _storage().pendingPayouts;
             if (cash < owed) revert PayoutsNotCovered(cash, owed);
@@ -225,7 +291,7 @@ contract OptionVault is OptionVaultBase, ERC4626, AccessControl, ReentrancyGuard
     function netDeltaWad() external view returns (int256) {
         (uint256 spotWad,,) = _latestSpot();
         bool priced = spotWad >= BlackScholes.MIN_PRICE_WAD && spotWad <= BlackScholes.MAX_PRICE_WAD;
-        return (priced ? _bookDelta(_storage().hot, spotWad) : int256(0)) + _hedgeBalance().toInt256();
+        return (priced ? _bookDelta(_storage().hot, spotWad) : int256(0)) + _hedgeDelta();
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -238,7 +304,7 @@ contract OptionVault is OptionVaultBase, ERC4626, AccessControl, ReentrancyGuard
     function totalAssets() public view override(ERC4626, IERC4626) returns (uint256) {
         (uint256 spotWad,, int256 answer) = _latestSpot();
         if (answer <= 0) return _cashLessPayouts();
-        (uint256 assetsWad, uint256 liabilitiesWad,) = _valuation(spotWad);
+        (uint256 assetsWad, uint256 liabilitiesWad,,) = _valuation(spotWad);
         return assetsWad > liabilitiesWad ? (assetsWad - liabilitiesWad) / _quoteScale : 0;
     }
 
@@ -352,6 +418,18 @@ contract OptionVault is OptionVaultBase, ERC4626, AccessControl, ReentrancyGuard
         return interfaceId == type(IOptionVault).interfaceId || super.supportsInterface(interfaceId);
     }
 
+    /// @dev The perp position (`p.sizeWad`) and its effective margin (formula (7) of `IPerpMarket`: remaining margin
+    /// less the premium credit; signed, < 0 past bankruptcy), quote units; `err` is the market's revert data when it
+    /// cannot value the position (its oracle check failed). Zero without a perp market.
+    function _perpPosition() private view returns (IPerpMarket.PositionView memory p, int256 effective, bytes memory err) {
+        if (address(perp) == address(0)) return (p, 0, "");
+        try perp.positionOf(address(this)) returns (IPerpMarket.PositionView memory v) {
+            (p, effective) = (v, _effectiveMargin(v));
+        } catch (bytes memory reason) {
+            err = reason.length == 0 ? abi.encodeWithSelector(NoPerpVenue.selector) : reason;
+        }
+    }
+
     /// @dev Shares just minted are locked for `depositLockSeconds` (no redemption, no transfer), so a deposit
     /// cannot come and go around a trade or a parameter change within one transaction or a few blocks. A new mint
     /// joins the holder's locked shares and restarts their lock; older shares stay free.
@@ -396,19 +474,24 @@ contract OptionVault is OptionVaultBase, ERC4626, AccessControl, ReentrancyGuard
         return Math.mulDiv(shares, nav + 1, totalSupply() + 10 ** _decimalsOffset(), rounding);
     }
 
-    /// @dev Assets (cash + hedge at the spot, rounded down) and liabilities (unclaimed payouts + the book's marks,
-    /// rounded up) in quote wad, and the book's valuation with the hedge added to its delta.
+    /// @dev Assets (cash + hedge at the spot, rounded down, + the perp's effective margin when positive) and
+    /// liabilities (unclaimed payouts + the book's marks, rounded up) in quote wad, and the book's valuation with the
+    /// hedge (underlying and perp position) added to its delta. `err`: the perp market's revert data when it cannot
+    /// value the position (the perp then counts for nothing in `assetsWad`).
     function _valuation(uint256 spotWad)
         private
         view
-        returns (uint256 assetsWad, uint256 liabilitiesWad, OptionBook.Valuation memory v)
+        returns (uint256 assetsWad, uint256 liabilitiesWad, OptionBook.Valuation memory v, bytes memory err)
     {
         VaultStorage storage $ = _storage();
         v = OptionBook.value($.book, $.deferrals, $.hot.liveCount, _market(spotWad));
         uint256 hedgeWad = _hedgeBalance();
-        v.deltaWad += hedgeWad.toInt256();
-        assetsWad = _quote.balanceOf(address(this)) * _quoteScale + Math.mulDiv(hedgeWad, spotWad, WAD);
+        (IPerpMarket.PositionView memory p, int256 margin, bytes memory perpErr) = _perpPosition();
+        v.deltaWad += hedgeWad.toInt256() + p.sizeWad;
+        assetsWad = (_quote.balanceOf(address(this)) + (margin > 0 ? uint256(margin) : 0)) * _quoteScale
+            + Math.mulDiv(hedgeWad, spotWad, WAD);
         liabilitiesWad = $.pendingPayouts * _quoteScale + v.liabilityWad;
+        err = perpErr;
     }
 
     /// @dev The NAV deposits are priced at (quote units, rounded up): NAV + |Δ|·S·ε. Non-empty `err` (the revert
@@ -419,7 +502,9 @@ contract OptionVault is OptionVaultBase, ERC4626, AccessControl, ReentrancyGuard
         uint256 spotWad;
         (spotWad, err) = _usableSpotOrError(hot.maxOracleAge);
         if (err.length != 0) return (0, err);
-        (uint256 assetsWad, uint256 liabilitiesWad, OptionBook.Valuation memory v) = _valuation(spotWad);
+        (uint256 assetsWad, uint256 liabilitiesWad, OptionBook.Valuation memory v, bytes memory perpErr) =
+            _valuation(spotWad);
+        if (perpErr.length != 0) return (0, perpErr);
         if (v.expiredId != 0) return (0, abi.encodeWithSelector(SettlementPending.selector, v.expiredId));
         // With liabilities at or above assets the shares are worth nothing at the mark but keep the book's upside:
         // a deposit would buy it for nothing (an empty vault, with neither, takes its first deposit).
@@ -450,7 +535,9 @@ contract OptionVault is OptionVaultBase, ERC4626, AccessControl, ReentrancyGuard
             nav = _cashLessPayouts();
             return (nav, nav, "");
         }
-        (uint256 assetsWad, uint256 liabilitiesWad, OptionBook.Valuation memory v) = _valuation(spotWad);
+        (uint256 assetsWad, uint256 liabilitiesWad, OptionBook.Valuation memory v, bytes memory perpErr) =
+            _valuation(spotWad);
+        if (perpErr.length != 0) return (0, 0, perpErr);
         if (v.expiredId != 0) return (0, 0, abi.encodeWithSelector(SettlementPending.selector, v.expiredId));
         uint256 moveWad = Math.mulDiv(spotWad, _storage().cold.latencyBps, BPS, Math.Rounding.Ceil);
         liabilitiesWad += Math.mulDiv(_abs(v.deltaWad), moveWad, WAD, Math.Rounding.Ceil)

@@ -8,6 +8,7 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {AggregatorV3Interface} from "./interfaces/AggregatorV3Interface.sol";
 import {IMockAmm} from "./interfaces/IMockAmm.sol";
+import {IPerpMarket} from "./interfaces/IPerpMarket.sol";
 import {IOptionVaultTypes} from "./interfaces/IOptionVault.sol";
 import {BlackScholes} from "./libraries/BlackScholes.sol";
 import {OptionBook} from "./libraries/OptionBook.sol";
@@ -65,6 +66,8 @@ abstract contract OptionVaultBase is IOptionVaultTypes {
     IMockAmm public immutable amm;
     /// @notice The L2 sequencer-uptime feed, or zero on chains without one.
     AggregatorV3Interface public immutable sequencerUptimeFeed;
+    /// @notice The perpetual-futures hedge venue, or zero for a vault that hedges on the AMM only.
+    IPerpMarket public immutable perp;
 
     IERC20 internal immutable _quote;
     /// @dev Token amount × scale = wad amount. Every token and the oracle have at most 18 decimals.
@@ -76,10 +79,13 @@ abstract contract OptionVaultBase is IOptionVaultTypes {
     // Storage — the one layout of both halves
     // ---------------------------------------------------------------------------------------------------------
 
-    /// @dev Read by every rebalance, sale and NAV (232 bits). Narrower than the setters' types where the setter's
+    /// @dev Read by every rebalance, sale and NAV (240 bits). Narrower than the setters' types where the setter's
     /// range allows: maxOracleAge ≤ 2 days < 2^24, minRebalanceInterval ≤ 7,200 < 2^16, budgetWindowSeconds ≤
     /// 30 days < 2^24. `owesPayouts` mirrors `pendingPayouts != 0`, so a rebalance reads the payouts (and the
-    /// cash) only when settled holders are owed something.
+    /// cash) only when settled holders are owed something. `perpOpen` is false only when the vault has no perp
+    /// position: only `hedgePerp` can open one (the market trades for `msg.sender` alone) and it keeps the flag; a
+    /// liquidation closes the position and leaves the flag set, which costs a call but is never wrong. A rebalance
+    /// asks the market for the position only when the flag is set.
     struct Hot {
         uint64 volWad;
         uint64 rateWad;
@@ -90,6 +96,7 @@ abstract contract OptionVaultBase is IOptionVaultTypes {
         bool paused;
         uint24 budgetWindowSeconds;
         bool owesPayouts;
+        bool perpOpen;
     }
 
     /// @dev The rest of what a rebalance reads (256 bits).
@@ -113,13 +120,15 @@ abstract contract OptionVaultBase is IOptionVaultTypes {
         uint48 slippageCur;
     }
 
-    /// @dev Read by sales, buy-backs and deposits (160 bits).
+    /// @dev Read by sales, buy-backs and deposits, and the perp margin bounds (192 bits).
     struct Cold {
         uint96 bandWad;
         uint16 spreadBps;
         uint16 latencyBps;
         uint16 capitalChargeBps;
         uint16 minPremiumBps;
+        uint16 minMarginBps;
+        uint16 maxMarginBps;
     }
 
     struct Settlement {
@@ -178,6 +187,7 @@ abstract contract OptionVaultBase is IOptionVaultTypes {
     /// @param oracle Chainlink-style feed of quote per underlying.
     /// @param amm Constant-product pool of `underlying`/`quote`.
     /// @param sequencerUptimeFeed Chainlink L2 sequencer-uptime feed, or zero on L1.
+    /// @param perp Perpetual-futures market margined in `quote` and priced by `oracle`, or zero for none.
     /// @param admin Receives DEFAULT_ADMIN_ROLE; grants the other roles.
     struct Config {
         IERC20Metadata quote;
@@ -185,6 +195,7 @@ abstract contract OptionVaultBase is IOptionVaultTypes {
         AggregatorV3Interface oracle;
         IMockAmm amm;
         AggregatorV3Interface sequencerUptimeFeed;
+        IPerpMarket perp;
         address admin;
         string name;
         string symbol;
@@ -200,6 +211,12 @@ abstract contract OptionVaultBase is IOptionVaultTypes {
         oracle = config.oracle;
         amm = amm_;
         sequencerUptimeFeed = config.sequencerUptimeFeed;
+        IPerpMarket perp_ = config.perp;
+        if (
+            address(perp_) != address(0)
+                && (perp_.quote() != address(config.quote) || perp_.oracle() != address(config.oracle))
+        ) revert PerpVenueMismatch(perp_.quote(), perp_.oracle());
+        perp = perp_;
         _quoteScale = _scale(config.quote.decimals());
         _underlyingScale = _scale(config.underlying.decimals());
         _oracleScale = _scale(config.oracle.decimals());
@@ -207,7 +224,7 @@ abstract contract OptionVaultBase is IOptionVaultTypes {
 
     /// @notice The hash of the contracts this half was built on: the vault's and its extension's must match.
     function configHash() public view returns (bytes32) {
-        return keccak256(abi.encode(_quote, underlying, oracle, amm, sequencerUptimeFeed));
+        return keccak256(abi.encode(_quote, underlying, oracle, amm, sequencerUptimeFeed, perp));
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -376,6 +393,22 @@ abstract contract OptionVaultBase is IOptionVaultTypes {
 
     function _hedgeBalance() internal view returns (uint256) {
         return underlying.balanceOf(address(this)) * _underlyingScale;
+    }
+
+    /// @dev The vault's perp position, underlying wad (0 without a perp market). Needs no oracle.
+    function _perpSize() internal view returns (int256) {
+        return address(perp) == address(0) ? int256(0) : perp.sizeOf(address(this));
+    }
+
+    /// @dev The hedge's delta: underlying held plus the perp position.
+    function _hedgeDelta() internal view returns (int256) {
+        return _hedgeBalance().toInt256() + _perpSize();
+    }
+
+    /// @dev Effective margin (formula (7) of `IPerpMarket`: remaining margin less the premium credit; signed, < 0
+    /// past bankruptcy) of the position `p`, quote units.
+    function _effectiveMargin(IPerpMarket.PositionView memory p) internal pure returns (int256) {
+        return int256(uint256(p.margin)) + p.pnl + p.funding - int256(p.premiumCredit);
     }
 
     function _cashLessPayouts() internal view returns (uint256) {

@@ -9,6 +9,7 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
 import {IOptionVaultBook} from "./interfaces/IOptionVault.sol";
+import {IPerpMarket} from "./interfaces/IPerpMarket.sol";
 import {BlackScholes} from "./libraries/BlackScholes.sol";
 import {OptionBook} from "./libraries/OptionBook.sol";
 import {OptionVaultBase} from "./OptionVaultBase.sol";
@@ -400,8 +401,70 @@ contract OptionVaultExtension is OptionVaultBase, ReentrancyGuardTransient, IOpt
     }
 
     // ---------------------------------------------------------------------------------------------------------
+    // Perp margin
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IOptionVaultBook
+    function postPerpMargin(uint256 amount) external onlyDelegated onlyRole(KEEPER_ROLE) nonReentrant {
+        if (address(perp) == address(0)) revert NoPerpVenue();
+        if (amount == 0) revert ZeroAmount();
+        VaultStorage storage $ = _storage();
+        uint256 spotWad = _usableSpot($.hot.maxOracleAge);
+        (int256 availableWad, uint256 requiredWad, uint256 openInterestWad) = _collateral(spotWad, 0, amount);
+        if (availableWad < requiredWad.toInt256()) revert InsufficientCollateral(requiredWad, availableWad);
+        IPerpMarket.PositionView memory p = perp.positionOf(address(this));
+        int256 effective = _effectiveMargin(p);
+        // The open interest bounds |book delta| (each option's |delta| ≤ 1): the largest hedge the book can need.
+        uint256 hedgedWad = Math.max(openInterestWad, _abs(p.sizeWad));
+        uint256 cap = _marginOf(hedgedWad, spotWad, $.cold.maxMarginBps);
+        int256 effectiveAfter = effective + amount.toInt256();
+        if (effectiveAfter > cap.toInt256()) revert PerpMarginAboveCap(uint256(effectiveAfter), cap);
+        perp.depositMargin(amount);
+        emit PerpMarginMoved(msg.sender, amount.toInt256(), p.margin + amount);
+    }
+
+    /// @inheritdoc IOptionVaultBook
+    function withdrawPerpMargin(uint256 amount) external onlyDelegated onlyRole(KEEPER_ROLE) nonReentrant {
+        if (address(perp) == address(0)) revert NoPerpVenue();
+        if (amount == 0) revert ZeroAmount();
+        perp.withdrawMargin(amount);
+        IPerpMarket.PositionView memory p = perp.positionOf(address(this));
+        int256 effective = _effectiveMargin(p);
+        if (p.sizeWad != 0) {
+            VaultStorage storage $ = _storage();
+            uint256 required = _marginOf(_abs(p.sizeWad), _usableSpot($.hot.maxOracleAge), $.cold.minMarginBps);
+            if (effective < required.toInt256()) revert PerpMarginTooLow(effective, required);
+        }
+        emit PerpMarginMoved(msg.sender, -amount.toInt256(), p.margin);
+    }
+
+    /// @inheritdoc IOptionVaultBook
+    function setPerpMarginBounds(uint16 minMarginBps, uint16 maxMarginBps)
+        external
+        onlyDelegated
+        onlyRole(MANAGER_ROLE)
+    {
+        _checkRange(Param.MaxMarginBps, maxMarginBps, 1, BPS);
+        _checkRange(Param.MinMarginBps, minMarginBps, 1, maxMarginBps);
+        Cold storage cold = _storage().cold;
+        (cold.minMarginBps, cold.maxMarginBps) = (minMarginBps, maxMarginBps);
+        emit PerpMarginBoundsSet(minMarginBps, maxMarginBps);
+    }
+
+    /// @inheritdoc IOptionVaultBook
+    function perpMarginBounds() external view onlyDelegated returns (uint256 minMarginBps, uint256 maxMarginBps) {
+        Cold storage cold = _storage().cold;
+        return (cold.minMarginBps, cold.maxMarginBps);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
     // Internals
     // ---------------------------------------------------------------------------------------------------------
+
+    /// @dev `bps` of the notional of `sizeWad` at `spotWad`, quote units rounded up.
+    function _marginOf(uint256 sizeWad, uint256 spotWad, uint256 bps) private view returns (uint256) {
+        return Math.mulDiv(sizeWad * spotWad / WAD, bps, BPS * _quoteScale, Math.Rounding.Ceil);
+    }
 
     function _liveSlot(bytes32 id) private view returns (uint256) {
         VaultStorage storage $ = _storage();

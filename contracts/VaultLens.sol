@@ -3,6 +3,7 @@ pragma solidity 0.8.28;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IOptionVault, IOptionVaultTypes} from "./interfaces/IOptionVault.sol";
+import {IPerpMarket} from "./interfaces/IPerpMarket.sol";
 import {BlackScholes} from "./libraries/BlackScholes.sol";
 
 /// @title VaultLens
@@ -31,12 +32,26 @@ contract VaultLens {
         uint256 markWad; // Black–Scholes value of one option; intrinsic once expired
     }
 
+    /// @notice The vault's perp venue: its position valued now (formulas (6) and (7) of `IPerpMarket`), the market's
+    /// parameters, skew, funding rate and pool, and the vault's margin bounds. All zero when the vault has no market.
+    struct PerpState {
+        IPerpMarket market; // zero: the vault hedges on the AMM only
+        bool priced; // the market valued the position (its oracle check passed); else only size and margin are set
+        IPerpMarket.PositionView position;
+        IPerpMarket.MarketParams params;
+        int256 skewWad;
+        int256 fundingRateWad; // per day, now (formula (5))
+        uint256 pool;
+        uint256 minMarginBps;
+        uint256 maxMarginBps;
+    }
+
     /// @notice Everything a keeper needs for one decision about one vault.
     struct VaultState {
         bool full; // the book was priced here: gamma, vega, NAV and the series' Greeks are set (0 when light)
         bytes32 bookHash; // keccak256(abi.encode(vault.book()'s series)): changes with any trade, listing or settlement
         int256 bookDeltaWad;
-        int256 netDeltaWad; // book delta + hedge balance: what `rebalance` brings towards zero
+        int256 netDeltaWad; // book delta + hedge balance + perp position: what `rebalance` and `hedgePerp` bring to zero
         int256 gammaWad;
         int256 vegaWad;
         uint256 hedgeBalance; // underlying tokens held (underlying decimals)
@@ -63,6 +78,7 @@ contract VaultLens {
         IOptionVaultTypes.RiskParams risk;
         uint256 blockNumber;
         uint256 timestamp;
+        PerpState perp;
     }
 
     /// @notice One vault's state (and its book when read full with `withBook`). A vault whose views revert is reported with
@@ -189,7 +205,8 @@ contract VaultLens {
         (bytes32[] memory ids, IOptionVaultTypes.Series[] memory series) = vault.book();
         st.bookHash = keccak256(abi.encode(series));
         st.liveSeries = series.length;
-        int256 hedgeWad = int256(st.hedgeBalance * 10 ** (18 - vault.underlying().decimals()));
+        _perpOf(vault, st.perp);
+        int256 hedgeWad = int256(st.hedgeBalance * 10 ** (18 - vault.underlying().decimals())) + st.perp.position.sizeWad;
         if (full) {
             st.totalAssets = vault.totalAssets();
             bookView = _bookOf(ids, series, st);
@@ -200,6 +217,25 @@ contract VaultLens {
             }
             st.netDeltaWad = vault.netDeltaWad();
             st.bookDeltaWad = st.netDeltaWad - hedgeWad;
+        }
+    }
+
+    /// @dev The vault's perp venue into `ps` (left zero without one). A market that cannot value the position (its
+    /// oracle check failed) still reports its size and settled margin, `priced` false.
+    function _perpOf(IOptionVault vault, PerpState memory ps) private view {
+        IPerpMarket market = vault.perp();
+        if (address(market) == address(0)) return;
+        ps.market = market;
+        ps.params = market.params();
+        ps.skewWad = market.marketSkew();
+        ps.pool = market.pool();
+        (ps.minMarginBps, ps.maxMarginBps) = vault.perpMarginBounds();
+        try market.positionOf(address(vault)) returns (IPerpMarket.PositionView memory v) {
+            ps.position = v;
+            ps.priced = true;
+            ps.fundingRateWad = market.currentFundingRate();
+        } catch {
+            ps.position.sizeWad = market.sizeOf(address(vault));
         }
     }
 

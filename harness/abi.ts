@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 
 /** The contracts whose ABIs the keeper (and the scripts built on it) use. */
-export const ABI_CONTRACTS = ["OptionVault", "VaultLens", "BandUpkeep", "MockAmm", "MockOracle", "MockERC20"] as const;
+export const ABI_CONTRACTS = ["OptionVault", "VaultLens", "BandUpkeep", "MockAmm", "MockOracle", "MockERC20", "MockPerpMarket"] as const;
 
 /**
  * A vault answers at one address for two contracts: `OptionVault` itself and, through its fallback,

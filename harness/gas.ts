@@ -32,21 +32,40 @@ function strikeFor(i: number, count: number, spot: number) {
  * underlying balance goes from zero to non-zero: a 20k-gas fresh storage write in the token), then the
  * steady-state hedge buys the rest back to delta ≈ 0 — the case every later rebalance is in.
  */
-export async function rebalanceGasWithSeries(viem: HardhatViem, count: number, buyer: Address) {
+export async function rebalanceGasWithSeries(
+  viem: HardhatViem,
+  count: number,
+  buyer: Address,
+  venue: "amm" | "perp" | "amm, perp configured" = "amm",
+) {
   // 10,000 WETH of depth keeps the one-shot hedge of the largest book inside the 1% slippage bound.
-  const sys = await deploySystem(viem, { ammDepthUnderlying: 10_000, vaultDeposit: 5_000_000 });
+  const sys = await deploySystem(viem, {
+    ammDepthUnderlying: 10_000,
+    vaultDeposit: 5_000_000,
+    ...(venue === "amm" ? {} : { perp: {} }),
+  });
   for (let i = 0; i < count; i++) {
     const isCall = i % 2 === 0 || count === 1;
     const { id } = await listSeries(sys, isCall, strikeFor(i, count, 3000), 7 + ((i * 83) % 84));
     await buyOptions(sys, buyer, id, isCall ? 4 : 1);
   }
+  const asKeeper = { account: sys.keeper.account };
   const buy = async (underlyingWad: bigint) => {
+    if (venue === "perp") {
+      const hash = await sys.vault.write.hedgePerp([underlyingWad, 2n ** 255n, await deadline(sys)], asKeeper);
+      return Number((await sys.wait(hash)).gasUsed);
+    }
     const amountIn = (await sys.amm.read.quoteExactOut([sys.quote.address, underlyingWad])) as bigint;
-    const hash = await sys.vault.write.rebalance([true, amountIn, 0n, await deadline(sys)], { account: sys.keeper.account });
+    const hash = await sys.vault.write.rebalance([true, amountIn, 0n, await deadline(sys)], asKeeper);
     return Number((await sys.wait(hash)).gasUsed);
   };
   const [st] = await sys.lens.read.stateOf([sys.vault.address, true]);
   if (st.netDeltaWad >= 0n) throw new Error(`scenario with ${count} series has delta ${st.netDeltaWad}, expected < 0`);
+  if (venue === "perp") {
+    // Margin for the whole hedge: 30% of |delta| at 3,000 (the default bounds: 15%–40%).
+    const margin = (BigInt(-st.netDeltaWad) * 3000n * 3n) / 10n / 10n ** 12n;
+    await sys.wait(await sys.vault.write.postPerpMargin([margin], asKeeper));
+  }
   const firstGas = await buy(BigInt(-st.netDeltaWad) / 4n);
   const [mid] = await sys.lens.read.stateOf([sys.vault.address, true]);
   const gas = await buy(BigInt(-mid.netDeltaWad));
@@ -65,6 +84,22 @@ export async function measureAll(viem: HardhatViem): Promise<GasRow[]> {
     const { gas, firstGas } = await rebalanceGasWithSeries(viem, count, buyer);
     rows.push({ contract: "OptionVault", fn: "rebalance", scenario: `buy, ${count} live series`, gas, kind: "tx" });
     rows.push({ contract: "OptionVault", fn: "rebalance", scenario: `buy, ${count} live series, vault's first hedge`, gas: firstGas, kind: "tx" });
+  }
+  for (const count of [1, 10, 32]) {
+    const { gas, firstGas } = await rebalanceGasWithSeries(viem, count, buyer, "perp");
+    rows.push({ contract: "OptionVault", fn: "hedgePerp", scenario: `buy, ${count} live series`, gas, kind: "tx" });
+    rows.push({ contract: "OptionVault", fn: "hedgePerp", scenario: `buy, ${count} live series, vault's first hedge`, gas: firstGas, kind: "tx" });
+  }
+  {
+    const { gas, sys } = await rebalanceGasWithSeries(viem, 10, buyer, "amm, perp configured");
+    rows.push({ contract: "OptionVault", fn: "rebalance", scenario: "buy, 10 live series, perp venue configured", gas, kind: "tx" });
+    const asKeeper = { account: sys.keeper.account };
+    const post = await sys.wait(await sys.vault.write.postPerpMargin([10_000n * 10n ** 6n], asKeeper));
+    rows.push({ contract: "OptionVault", fn: "postPerpMargin", scenario: "10 live series, first margin", gas: Number(post.gasUsed), kind: "tx" });
+    const back = await sys.wait(await sys.vault.write.withdrawPerpMargin([5_000n * 10n ** 6n], asKeeper));
+    rows.push({ contract: "OptionVault", fn: "withdrawPerpMargin", scenario: "no position", gas: Number(back.gasUsed), kind: "tx" });
+    const bounds = await sys.wait(await sys.vault.write.setPerpMarginBounds([1_500, 4_000]));
+    rows.push({ contract: "OptionVault", fn: "setPerpMarginBounds", scenario: "", gas: Number(bounds.gasUsed), kind: "tx" });
   }
 
   const sys = await deploySystem(viem);

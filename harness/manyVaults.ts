@@ -160,7 +160,7 @@ export async function deployVaults(rpc: RawRpc, sys: System, count: number, o: M
     push({ to: sys.underlying.address, data: call(mockERC20Abi, "approve", [amm, maxUint256]), gas: GAS.call });
     push({ to: sys.quote.address, data: call(mockERC20Abi, "approve", [amm, maxUint256]), gas: GAS.call });
     push({ to: amm, data: call(mockAmmAbi, "addLiquidity", [u, q, 0n, admin]), gas: GAS.call });
-    const config = { quote: sys.quote.address, underlying: sys.underlying.address, oracle: sys.oracle.address, amm, sequencerUptimeFeed: "0x0000000000000000000000000000000000000000", admin, ...VAULT_NAME };
+    const config = { quote: sys.quote.address, underlying: sys.underlying.address, oracle: sys.oracle.address, amm, sequencerUptimeFeed: "0x0000000000000000000000000000000000000000", perp: "0x0000000000000000000000000000000000000000", admin, ...VAULT_NAME };
     const extension = push({ data: encodeDeployData({ abi: extArt.abi, bytecode: extArt.bytecode, args: [config] }), gas: deployGas });
     const vault = push({ data: encodeDeployData({ abi: vaultArt.abi, bytecode: vaultArt.bytecode, args: [config, extension, sys.hedge, sys.risk, sys.limits] }), gas: deployGas });
     push({ to: vault, data: call(optionVaultAbi, "grantRole", [ROLES.manager, admin]), gas: GAS.call });

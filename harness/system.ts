@@ -82,6 +82,8 @@ export interface VaultConfig {
   amm: Address;
   /** Chainlink's L2 sequencer-uptime feed; zero on L1. */
   sequencerUptimeFeed: Address;
+  /** The perpetual-futures hedge venue (`IPerpMarket`); zero for a vault that hedges on the AMM only. */
+  perp: Address;
   admin: Address;
   name: string;
   symbol: string;
@@ -98,7 +100,7 @@ export const VAULT_NAME = { name: "Delta Keeper ETH Vault", symbol: "dkETH" } as
 export async function deployVault(
   viem: HardhatViem,
   p: {
-    config: Omit<VaultConfig, "sequencerUptimeFeed" | "name" | "symbol"> & Partial<VaultConfig>;
+    config: Omit<VaultConfig, "sequencerUptimeFeed" | "perp" | "name" | "symbol"> & Partial<VaultConfig>;
     hedge: HedgeParams;
     risk: RiskParams;
     limits: BookLimits;
@@ -107,7 +109,7 @@ export async function deployVault(
 ) {
   const optionBook = p.optionBook ?? (await viem.deployContract("OptionBook")).address;
   const libraries = { OptionBook: optionBook };
-  const config: VaultConfig = { sequencerUptimeFeed: zeroAddress, ...VAULT_NAME, ...p.config };
+  const config: VaultConfig = { sequencerUptimeFeed: zeroAddress, perp: zeroAddress, ...VAULT_NAME, ...p.config };
   const extension = await viem.deployContract("OptionVaultExtension", [config], { libraries });
   const deployed = await viem.deployContract("OptionVault", [config, extension.address, p.hedge, p.risk, p.limits], {
     libraries,
@@ -129,7 +131,17 @@ export interface SystemOptions {
   limits?: Partial<BookLimits>;
   /** Chainlink L2 sequencer-uptime feed for the vault (default: none, as on L1). */
   sequencerUptimeFeed?: Address;
+  /**
+   * A perp market beside the AMM (default: none): `MockPerpMarket` with `DEFAULT_PERP_PARAMS` overridden by
+   * `params`, its pool funded with `pool` quote units (default 1,000,000), the vault's margin bounds set to
+   * `marginBounds` basis points (default `DEFAULT_PERP_MARGIN_BOUNDS`).
+   */
+  perp?: { params?: Partial<PerpMarketParams>; pool?: number; marginBounds?: { minMarginBps: number; maxMarginBps: number } };
 }
+
+/** The vault's perp margin bounds the scripts set: at least 15% of the position's notional after a hedge, at most
+ * 40% of the largest hedge the book can need (the default market's initial margin is 10%, its maintenance ~1.2%). */
+export const DEFAULT_PERP_MARGIN_BOUNDS = { minMarginBps: 1_500, maxMarginBps: 4_000 } as const;
 
 export function priceE8(price: number): bigint {
   return parseUnits(price.toString(), ORACLE_DECIMALS);
@@ -176,6 +188,9 @@ export async function deploySystem(viem: HardhatViem, options: SystemOptions = {
   const hedge = { ...DEFAULT_HEDGE_PARAMS, ...options.hedge };
   const risk = { ...DEFAULT_RISK_PARAMS, ...options.risk };
   const limits = { ...DEFAULT_BOOK_LIMITS, ...options.limits };
+  const perp = options.perp
+    ? (await deployPerp(viem, { quote: quote.address, oracle: oracle.address, owner: admin.account.address, params: options.perp.params })).perp
+    : undefined;
   const { vault, optionBook } = await deployVault(viem, {
     config: {
       quote: quote.address,
@@ -184,6 +199,7 @@ export async function deploySystem(viem: HardhatViem, options: SystemOptions = {
       amm: amm.address,
       admin: admin.account.address,
       sequencerUptimeFeed: options.sequencerUptimeFeed ?? zeroAddress,
+      perp: perp?.address ?? zeroAddress,
     },
     hedge,
     risk,
@@ -210,6 +226,15 @@ export async function deploySystem(viem: HardhatViem, options: SystemOptions = {
   await wait(await quote.write.approve([amm.address, ammQuote]));
   await wait(await amm.write.addLiquidity([ammUnderlying, ammQuote, 0n, admin.account.address]));
 
+  if (perp && options.perp) {
+    const pool = quoteUnits(options.perp.pool ?? 1_000_000);
+    await wait(await quote.write.mint([admin.account.address, pool]));
+    await wait(await quote.write.approve([perp.address, pool]));
+    await wait(await perp.write.fundPool([pool]));
+    const bounds = options.perp.marginBounds ?? DEFAULT_PERP_MARGIN_BOUNDS;
+    await wait(await vault.write.setPerpMarginBounds([bounds.minMarginBps, bounds.maxMarginBps]));
+  }
+
   // Vault capital.
   const deposit = quoteUnits(options.vaultDeposit ?? 1_000_000);
   if (deposit > 0n) {
@@ -218,7 +243,7 @@ export async function deploySystem(viem: HardhatViem, options: SystemOptions = {
     await wait(await vault.write.deposit([deposit, admin.account.address]));
   }
 
-  return { admin, keeper, publicClient, quote, underlying, oracle, amm, vault, lens, upkeep, hedge, risk, limits, optionBook, wait };
+  return { admin, keeper, publicClient, quote, underlying, oracle, amm, perp, vault, lens, upkeep, hedge, risk, limits, optionBook, wait };
 }
 
 export type System = Awaited<ReturnType<typeof deploySystem>>;

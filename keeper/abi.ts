@@ -84,6 +84,17 @@ export const optionVaultAbi = [
   {
     "inputs": [
       {
+        "internalType": "uint256",
+        "name": "deadline",
+        "type": "uint256"
+      }
+    ],
+    "name": "HedgeExpired",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "int256",
         "name": "deltaBeforeWad",
         "type": "int256"
@@ -262,6 +273,11 @@ export const optionVaultAbi = [
     "type": "error"
   },
   {
+    "inputs": [],
+    "name": "NoPerpVenue",
+    "type": "error"
+  },
+  {
     "inputs": [
       {
         "internalType": "bytes32",
@@ -350,6 +366,54 @@ export const optionVaultAbi = [
       }
     ],
     "name": "PayoutsNotCovered",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "marginAfter",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "cap",
+        "type": "uint256"
+      }
+    ],
+    "name": "PerpMarginAboveCap",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "int256",
+        "name": "effectiveMargin",
+        "type": "int256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "requiredMargin",
+        "type": "uint256"
+      }
+    ],
+    "name": "PerpMarginTooLow",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "perpQuote",
+        "type": "address"
+      },
+      {
+        "internalType": "address",
+        "name": "perpOracle",
+        "type": "address"
+      }
+    ],
+    "name": "PerpVenueMismatch",
     "type": "error"
   },
   {
@@ -866,6 +930,99 @@ export const optionVaultAbi = [
       }
     ],
     "name": "Paused",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "keeper",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "int256",
+        "name": "sizeDeltaWad",
+        "type": "int256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "fillPriceWad",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "fee",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "spotWad",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "int256",
+        "name": "deltaBeforeWad",
+        "type": "int256"
+      },
+      {
+        "indexed": false,
+        "internalType": "int256",
+        "name": "deltaAfterWad",
+        "type": "int256"
+      }
+    ],
+    "name": "PerpHedged",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "minMarginBps",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "maxMarginBps",
+        "type": "uint256"
+      }
+    ],
+    "name": "PerpMarginBoundsSet",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "keeper",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "int256",
+        "name": "amount",
+        "type": "int256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "marginAfter",
+        "type": "uint256"
+      }
+    ],
+    "name": "PerpMarginMoved",
     "type": "event"
   },
   {
@@ -1842,6 +1999,40 @@ export const optionVaultAbi = [
     "type": "function"
   },
   {
+    "inputs": [
+      {
+        "internalType": "int256",
+        "name": "sizeDeltaWad",
+        "type": "int256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "acceptablePriceWad",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "deadline",
+        "type": "uint256"
+      }
+    ],
+    "name": "hedgePerp",
+    "outputs": [
+      {
+        "internalType": "int256",
+        "name": "deltaBeforeWad",
+        "type": "int256"
+      },
+      {
+        "internalType": "int256",
+        "name": "deltaAfterWad",
+        "type": "int256"
+      }
+    ],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
     "inputs": [],
     "name": "hedgeStatus",
     "outputs": [
@@ -2122,6 +2313,37 @@ export const optionVaultAbi = [
     "type": "function"
   },
   {
+    "inputs": [],
+    "name": "perp",
+    "outputs": [
+      {
+        "internalType": "contract IPerpMarket",
+        "name": "",
+        "type": "address"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "perpMarginBounds",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "minMarginBps",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "maxMarginBps",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
     "inputs": [
       {
         "internalType": "bytes32",
@@ -2143,6 +2365,19 @@ export const optionVaultAbi = [
       }
     ],
     "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
+    ],
+    "name": "postPerpMargin",
+    "outputs": [],
+    "stateMutability": "nonpayable",
     "type": "function"
   },
   {
@@ -2568,6 +2803,24 @@ export const optionVaultAbi = [
   {
     "inputs": [
       {
+        "internalType": "uint16",
+        "name": "minMarginBps",
+        "type": "uint16"
+      },
+      {
+        "internalType": "uint16",
+        "name": "maxMarginBps",
+        "type": "uint16"
+      }
+    ],
+    "name": "setPerpMarginBounds",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
         "components": [
           {
             "internalType": "uint64",
@@ -2796,6 +3049,19 @@ export const optionVaultAbi = [
   {
     "inputs": [
       {
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
+    ],
+    "name": "withdrawPerpMargin",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
         "components": [
           {
             "internalType": "contract IERC20Metadata",
@@ -2820,6 +3086,11 @@ export const optionVaultAbi = [
           {
             "internalType": "contract AggregatorV3Interface",
             "name": "sequencerUptimeFeed",
+            "type": "address"
+          },
+          {
+            "internalType": "contract IPerpMarket",
+            "name": "perp",
             "type": "address"
           },
           {
@@ -3274,6 +3545,11 @@ export const optionVaultAbi = [
             "type": "address"
           },
           {
+            "internalType": "contract IPerpMarket",
+            "name": "perp",
+            "type": "address"
+          },
+          {
             "internalType": "address",
             "name": "admin",
             "type": "address"
@@ -3717,6 +3993,157 @@ export const vaultLensAbi = [
                 "internalType": "uint256",
                 "name": "timestamp",
                 "type": "uint256"
+              },
+              {
+                "components": [
+                  {
+                    "internalType": "contract IPerpMarket",
+                    "name": "market",
+                    "type": "address"
+                  },
+                  {
+                    "internalType": "bool",
+                    "name": "priced",
+                    "type": "bool"
+                  },
+                  {
+                    "components": [
+                      {
+                        "internalType": "int256",
+                        "name": "sizeWad",
+                        "type": "int256"
+                      },
+                      {
+                        "internalType": "uint256",
+                        "name": "margin",
+                        "type": "uint256"
+                      },
+                      {
+                        "internalType": "uint256",
+                        "name": "entryPriceWad",
+                        "type": "uint256"
+                      },
+                      {
+                        "internalType": "int256",
+                        "name": "pnl",
+                        "type": "int256"
+                      },
+                      {
+                        "internalType": "int256",
+                        "name": "funding",
+                        "type": "int256"
+                      },
+                      {
+                        "internalType": "uint256",
+                        "name": "remainingMargin",
+                        "type": "uint256"
+                      },
+                      {
+                        "internalType": "uint256",
+                        "name": "maintenanceMargin",
+                        "type": "uint256"
+                      },
+                      {
+                        "internalType": "uint256",
+                        "name": "initialMargin",
+                        "type": "uint256"
+                      },
+                      {
+                        "internalType": "uint256",
+                        "name": "premiumCredit",
+                        "type": "uint256"
+                      },
+                      {
+                        "internalType": "bool",
+                        "name": "liquidatable",
+                        "type": "bool"
+                      }
+                    ],
+                    "internalType": "struct IPerpMarket.PositionView",
+                    "name": "position",
+                    "type": "tuple"
+                  },
+                  {
+                    "components": [
+                      {
+                        "internalType": "uint256",
+                        "name": "skewScale",
+                        "type": "uint256"
+                      },
+                      {
+                        "internalType": "uint256",
+                        "name": "maxFundingVelocity",
+                        "type": "uint256"
+                      },
+                      {
+                        "internalType": "uint256",
+                        "name": "makerFeeBps",
+                        "type": "uint256"
+                      },
+                      {
+                        "internalType": "uint256",
+                        "name": "takerFeeBps",
+                        "type": "uint256"
+                      },
+                      {
+                        "internalType": "uint256",
+                        "name": "maintenanceMarginBps",
+                        "type": "uint256"
+                      },
+                      {
+                        "internalType": "uint256",
+                        "name": "liquidationRewardBps",
+                        "type": "uint256"
+                      },
+                      {
+                        "internalType": "uint256",
+                        "name": "minLiquidationReward",
+                        "type": "uint256"
+                      },
+                      {
+                        "internalType": "uint256",
+                        "name": "maxLeverage",
+                        "type": "uint256"
+                      },
+                      {
+                        "internalType": "uint256",
+                        "name": "maxOracleAge",
+                        "type": "uint256"
+                      }
+                    ],
+                    "internalType": "struct IPerpMarket.MarketParams",
+                    "name": "params",
+                    "type": "tuple"
+                  },
+                  {
+                    "internalType": "int256",
+                    "name": "skewWad",
+                    "type": "int256"
+                  },
+                  {
+                    "internalType": "int256",
+                    "name": "fundingRateWad",
+                    "type": "int256"
+                  },
+                  {
+                    "internalType": "uint256",
+                    "name": "pool",
+                    "type": "uint256"
+                  },
+                  {
+                    "internalType": "uint256",
+                    "name": "minMarginBps",
+                    "type": "uint256"
+                  },
+                  {
+                    "internalType": "uint256",
+                    "name": "maxMarginBps",
+                    "type": "uint256"
+                  }
+                ],
+                "internalType": "struct VaultLens.PerpState",
+                "name": "perp",
+                "type": "tuple"
               }
             ],
             "internalType": "struct VaultLens.VaultState",
@@ -4046,6 +4473,157 @@ export const vaultLensAbi = [
                 "internalType": "uint256",
                 "name": "timestamp",
                 "type": "uint256"
+              },
+              {
+                "components": [
+                  {
+                    "internalType": "contract IPerpMarket",
+                    "name": "market",
+                    "type": "address"
+                  },
+                  {
+                    "internalType": "bool",
+                    "name": "priced",
+                    "type": "bool"
+                  },
+                  {
+                    "components": [
+                      {
+                        "internalType": "int256",
+                        "name": "sizeWad",
+                        "type": "int256"
+                      },
+                      {
+                        "internalType": "uint256",
+                        "name": "margin",
+                        "type": "uint256"
+                      },
+                      {
+                        "internalType": "uint256",
+                        "name": "entryPriceWad",
+                        "type": "uint256"
+                      },
+                      {
+                        "internalType": "int256",
+                        "name": "pnl",
+                        "type": "int256"
+                      },
+                      {
+                        "internalType": "int256",
+                        "name": "funding",
+                        "type": "int256"
+                      },
+                      {
+                        "internalType": "uint256",
+                        "name": "remainingMargin",
+                        "type": "uint256"
+                      },
+                      {
+                        "internalType": "uint256",
+                        "name": "maintenanceMargin",
+                        "type": "uint256"
+                      },
+                      {
+                        "internalType": "uint256",
+                        "name": "initialMargin",
+                        "type": "uint256"
+                      },
+                      {
+                        "internalType": "uint256",
+                        "name": "premiumCredit",
+                        "type": "uint256"
+                      },
+                      {
+                        "internalType": "bool",
+                        "name": "liquidatable",
+                        "type": "bool"
+                      }
+                    ],
+                    "internalType": "struct IPerpMarket.PositionView",
+                    "name": "position",
+                    "type": "tuple"
+                  },
+                  {
+                    "components": [
+                      {
+                        "internalType": "uint256",
+                        "name": "skewScale",
+                        "type": "uint256"
+                      },
+                      {
+                        "internalType": "uint256",
+                        "name": "maxFundingVelocity",
+                        "type": "uint256"
+                      },
+                      {
+                        "internalType": "uint256",
+                        "name": "makerFeeBps",
+                        "type": "uint256"
+                      },
+                      {
+                        "internalType": "uint256",
+                        "name": "takerFeeBps",
+                        "type": "uint256"
+                      },
+                      {
+                        "internalType": "uint256",
+                        "name": "maintenanceMarginBps",
+                        "type": "uint256"
+                      },
+                      {
+                        "internalType": "uint256",
+                        "name": "liquidationRewardBps",
+                        "type": "uint256"
+                      },
+                      {
+                        "internalType": "uint256",
+                        "name": "minLiquidationReward",
+                        "type": "uint256"
+                      },
+                      {
+                        "internalType": "uint256",
+                        "name": "maxLeverage",
+                        "type": "uint256"
+                      },
+                      {
+                        "internalType": "uint256",
+                        "name": "maxOracleAge",
+                        "type": "uint256"
+                      }
+                    ],
+                    "internalType": "struct IPerpMarket.MarketParams",
+                    "name": "params",
+                    "type": "tuple"
+                  },
+                  {
+                    "internalType": "int256",
+                    "name": "skewWad",
+                    "type": "int256"
+                  },
+                  {
+                    "internalType": "int256",
+                    "name": "fundingRateWad",
+                    "type": "int256"
+                  },
+                  {
+                    "internalType": "uint256",
+                    "name": "pool",
+                    "type": "uint256"
+                  },
+                  {
+                    "internalType": "uint256",
+                    "name": "minMarginBps",
+                    "type": "uint256"
+                  },
+                  {
+                    "internalType": "uint256",
+                    "name": "maxMarginBps",
+                    "type": "uint256"
+                  }
+                ],
+                "internalType": "struct VaultLens.PerpState",
+                "name": "perp",
+                "type": "tuple"
               }
             ],
             "internalType": "struct VaultLens.VaultState",
@@ -4358,6 +4936,157 @@ export const vaultLensAbi = [
             "internalType": "uint256",
             "name": "timestamp",
             "type": "uint256"
+          },
+          {
+            "components": [
+              {
+                "internalType": "contract IPerpMarket",
+                "name": "market",
+                "type": "address"
+              },
+              {
+                "internalType": "bool",
+                "name": "priced",
+                "type": "bool"
+              },
+              {
+                "components": [
+                  {
+                    "internalType": "int256",
+                    "name": "sizeWad",
+                    "type": "int256"
+                  },
+                  {
+                    "internalType": "uint256",
+                    "name": "margin",
+                    "type": "uint256"
+                  },
+                  {
+                    "internalType": "uint256",
+                    "name": "entryPriceWad",
+                    "type": "uint256"
+                  },
+                  {
+                    "internalType": "int256",
+                    "name": "pnl",
+                    "type": "int256"
+                  },
+                  {
+                    "internalType": "int256",
+                    "name": "funding",
+                    "type": "int256"
+                  },
+                  {
+                    "internalType": "uint256",
+                    "name": "remainingMargin",
+                    "type": "uint256"
+                  },
+                  {
+                    "internalType": "uint256",
+                    "name": "maintenanceMargin",
+                    "type": "uint256"
+                  },
+                  {
+                    "internalType": "uint256",
+                    "name": "initialMargin",
+                    "type": "uint256"
+                  },
+                  {
+                    "internalType": "uint256",
+                    "name": "premiumCredit",
+                    "type": "uint256"
+                  },
+                  {
+                    "internalType": "bool",
+                    "name": "liquidatable",
+                    "type": "bool"
+                  }
+                ],
+                "internalType": "struct IPerpMarket.PositionView",
+                "name": "position",
+                "type": "tuple"
+              },
+              {
+                "components": [
+                  {
+                    "internalType": "uint256",
+                    "name": "skewScale",
+                    "type": "uint256"
+                  },
+                  {
+                    "internalType": "uint256",
+                    "name": "maxFundingVelocity",
+                    "type": "uint256"
+                  },
+                  {
+                    "internalType": "uint256",
+                    "name": "makerFeeBps",
+                    "type": "uint256"
+                  },
+                  {
+                    "internalType": "uint256",
+                    "name": "takerFeeBps",
+                    "type": "uint256"
+                  },
+                  {
+                    "internalType": "uint256",
+                    "name": "maintenanceMarginBps",
+                    "type": "uint256"
+                  },
+                  {
+                    "internalType": "uint256",
+                    "name": "liquidationRewardBps",
+                    "type": "uint256"
+                  },
+                  {
+                    "internalType": "uint256",
+                    "name": "minLiquidationReward",
+                    "type": "uint256"
+                  },
+                  {
+                    "internalType": "uint256",
+                    "name": "maxLeverage",
+                    "type": "uint256"
+                  },
+                  {
+                    "internalType": "uint256",
+                    "name": "maxOracleAge",
+                    "type": "uint256"
+                  }
+                ],
+                "internalType": "struct IPerpMarket.MarketParams",
+                "name": "params",
+                "type": "tuple"
+              },
+              {
+                "internalType": "int256",
+                "name": "skewWad",
+                "type": "int256"
+              },
+              {
+                "internalType": "int256",
+                "name": "fundingRateWad",
+                "type": "int256"
+              },
+              {
+                "internalType": "uint256",
+                "name": "pool",
+                "type": "uint256"
+              },
+              {
+                "internalType": "uint256",
+                "name": "minMarginBps",
+                "type": "uint256"
+              },
+              {
+                "internalType": "uint256",
+                "name": "maxMarginBps",
+                "type": "uint256"
+              }
+            ],
+            "internalType": "struct VaultLens.PerpState",
+            "name": "perp",
+            "type": "tuple"
           }
         ],
         "internalType": "struct VaultLens.VaultState",
@@ -6740,6 +7469,1269 @@ export const mockERC20Abi = [
         "type": "bool"
       }
     ],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  }
+] as const;
+
+export const mockPerpMarketAbi = [
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "quote_",
+        "type": "address"
+      },
+      {
+        "internalType": "address",
+        "name": "oracle_",
+        "type": "address"
+      },
+      {
+        "components": [
+          {
+            "internalType": "uint256",
+            "name": "skewScale",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "maxFundingVelocity",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "makerFeeBps",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "takerFeeBps",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "maintenanceMarginBps",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "liquidationRewardBps",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "minLiquidationReward",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "maxLeverage",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "maxOracleAge",
+            "type": "uint256"
+          }
+        ],
+        "internalType": "struct IPerpMarket.MarketParams",
+        "name": "params_",
+        "type": "tuple"
+      },
+      {
+        "internalType": "address",
+        "name": "owner_",
+        "type": "address"
+      }
+    ],
+    "stateMutability": "nonpayable",
+    "type": "constructor"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "int256",
+        "name": "remainingMargin",
+        "type": "int256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "required",
+        "type": "uint256"
+      }
+    ],
+    "name": "InsufficientMargin",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "available",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "required",
+        "type": "uint256"
+      }
+    ],
+    "name": "InsufficientPool",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "string",
+        "name": "name",
+        "type": "string"
+      },
+      {
+        "internalType": "uint256",
+        "name": "value",
+        "type": "uint256"
+      }
+    ],
+    "name": "InvalidParam",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "int256",
+        "name": "skewAfterWad",
+        "type": "int256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "skewScaleWad",
+        "type": "uint256"
+      }
+    ],
+    "name": "MaxSkewExceeded",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
+      },
+      {
+        "internalType": "int256",
+        "name": "remainingMargin",
+        "type": "int256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "maintenanceMargin",
+        "type": "uint256"
+      }
+    ],
+    "name": "NotLiquidatable",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "owner",
+        "type": "address"
+      }
+    ],
+    "name": "OwnableInvalidOwner",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
+      }
+    ],
+    "name": "OwnableUnauthorizedAccount",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "fillPriceWad",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "acceptablePriceWad",
+        "type": "uint256"
+      }
+    ],
+    "name": "PriceOutOfBounds",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "ReentrancyGuardReentrantCall",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint8",
+        "name": "bits",
+        "type": "uint8"
+      },
+      {
+        "internalType": "int256",
+        "name": "value",
+        "type": "int256"
+      }
+    ],
+    "name": "SafeCastOverflowedIntDowncast",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint8",
+        "name": "bits",
+        "type": "uint8"
+      },
+      {
+        "internalType": "uint256",
+        "name": "value",
+        "type": "uint256"
+      }
+    ],
+    "name": "SafeCastOverflowedUintDowncast",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "value",
+        "type": "uint256"
+      }
+    ],
+    "name": "SafeCastOverflowedUintToInt",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "token",
+        "type": "address"
+      }
+    ],
+    "name": "SafeERC20FailedOperation",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "int256",
+        "name": "answer",
+        "type": "int256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "updatedAt",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "maxOracleAge",
+        "type": "uint256"
+      }
+    ],
+    "name": "StaleOracle",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "margin",
+        "type": "uint256"
+      }
+    ],
+    "name": "WithdrawalExceedsMargin",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "int256",
+        "name": "remainingMargin",
+        "type": "int256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "maintenanceMargin",
+        "type": "uint256"
+      }
+    ],
+    "name": "WouldBeLiquidatable",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "ZeroAmount",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "ZeroSize",
+    "type": "error"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": false,
+        "internalType": "int256",
+        "name": "rateWad",
+        "type": "int256"
+      },
+      {
+        "indexed": false,
+        "internalType": "int256",
+        "name": "fundingPerUnitWad",
+        "type": "int256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "timestamp",
+        "type": "uint256"
+      }
+    ],
+    "name": "FundingRecomputed",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
+    ],
+    "name": "MarginDeposited",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
+    ],
+    "name": "MarginWithdrawn",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "previousOwner",
+        "type": "address"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "newOwner",
+        "type": "address"
+      }
+    ],
+    "name": "OwnershipTransferStarted",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "previousOwner",
+        "type": "address"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "newOwner",
+        "type": "address"
+      }
+    ],
+    "name": "OwnershipTransferred",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "components": [
+          {
+            "internalType": "uint256",
+            "name": "skewScale",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "maxFundingVelocity",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "makerFeeBps",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "takerFeeBps",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "maintenanceMarginBps",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "liquidationRewardBps",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "minLiquidationReward",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "maxLeverage",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "maxOracleAge",
+            "type": "uint256"
+          }
+        ],
+        "indexed": false,
+        "internalType": "struct IPerpMarket.MarketParams",
+        "name": "params",
+        "type": "tuple"
+      }
+    ],
+    "name": "ParamsUpdated",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "from",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
+    ],
+    "name": "PoolFunded",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "liquidator",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "int256",
+        "name": "sizeWad",
+        "type": "int256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "priceWad",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "int256",
+        "name": "remainingMargin",
+        "type": "int256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "reward",
+        "type": "uint256"
+      }
+    ],
+    "name": "PositionLiquidated",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "int256",
+        "name": "sizeDeltaWad",
+        "type": "int256"
+      },
+      {
+        "indexed": false,
+        "internalType": "int256",
+        "name": "sizeAfterWad",
+        "type": "int256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "fillPriceWad",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "fee",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "int256",
+        "name": "settled",
+        "type": "int256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "marginAfter",
+        "type": "uint256"
+      }
+    ],
+    "name": "PositionModified",
+    "type": "event"
+  },
+  {
+    "inputs": [],
+    "name": "BPS",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "DAY",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "MAX_FEE_BPS",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "MAX_FUNDING_VELOCITY",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "MAX_LEVERAGE",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "MAX_LIQUIDATION_REWARD_BPS",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "MAX_MAINTENANCE_MARGIN_BPS",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "MAX_MIN_LIQUIDATION_REWARD",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "MAX_ORACLE_AGE",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "MAX_SKEW_SCALE",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "MIN_LEVERAGE",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "acceptOwnership",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "accruedFundingPerUnit",
+    "outputs": [
+      {
+        "internalType": "int256",
+        "name": "fundingPerUnitWad",
+        "type": "int256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "currentFundingRate",
+    "outputs": [
+      {
+        "internalType": "int256",
+        "name": "rateWad",
+        "type": "int256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
+    ],
+    "name": "depositMargin",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "int256",
+        "name": "sizeDeltaWad",
+        "type": "int256"
+      }
+    ],
+    "name": "fillPrice",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "fillPriceWad",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
+    ],
+    "name": "fundPool",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "fundingState",
+    "outputs": [
+      {
+        "internalType": "int256",
+        "name": "lastRateWad",
+        "type": "int256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "lastTime",
+        "type": "uint256"
+      },
+      {
+        "internalType": "int256",
+        "name": "lastFundingPerUnitWad",
+        "type": "int256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
+      }
+    ],
+    "name": "liquidate",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "marketSize",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "sizeWad",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "marketSkew",
+    "outputs": [
+      {
+        "internalType": "int256",
+        "name": "skewWad",
+        "type": "int256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "int256",
+        "name": "sizeDeltaWad",
+        "type": "int256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "acceptablePriceWad",
+        "type": "uint256"
+      }
+    ],
+    "name": "modifyPosition",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "fillPriceWad",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "fee",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "marginAfter",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "oracle",
+    "outputs": [
+      {
+        "internalType": "address",
+        "name": "",
+        "type": "address"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "oraclePrice",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "priceWad",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "int256",
+        "name": "sizeDeltaWad",
+        "type": "int256"
+      }
+    ],
+    "name": "orderFee",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "fee",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "owner",
+    "outputs": [
+      {
+        "internalType": "address",
+        "name": "",
+        "type": "address"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "params",
+    "outputs": [
+      {
+        "components": [
+          {
+            "internalType": "uint256",
+            "name": "skewScale",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "maxFundingVelocity",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "makerFeeBps",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "takerFeeBps",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "maintenanceMarginBps",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "liquidationRewardBps",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "minLiquidationReward",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "maxLeverage",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "maxOracleAge",
+            "type": "uint256"
+          }
+        ],
+        "internalType": "struct IPerpMarket.MarketParams",
+        "name": "",
+        "type": "tuple"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "pendingOwner",
+    "outputs": [
+      {
+        "internalType": "address",
+        "name": "",
+        "type": "address"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "pool",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
+      }
+    ],
+    "name": "positionOf",
+    "outputs": [
+      {
+        "components": [
+          {
+            "internalType": "int256",
+            "name": "sizeWad",
+            "type": "int256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "margin",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "entryPriceWad",
+            "type": "uint256"
+          },
+          {
+            "internalType": "int256",
+            "name": "pnl",
+            "type": "int256"
+          },
+          {
+            "internalType": "int256",
+            "name": "funding",
+            "type": "int256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "remainingMargin",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "maintenanceMargin",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "initialMargin",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "premiumCredit",
+            "type": "uint256"
+          },
+          {
+            "internalType": "bool",
+            "name": "liquidatable",
+            "type": "bool"
+          }
+        ],
+        "internalType": "struct IPerpMarket.PositionView",
+        "name": "view_",
+        "type": "tuple"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "quote",
+    "outputs": [
+      {
+        "internalType": "address",
+        "name": "",
+        "type": "address"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "renounceOwnership",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "components": [
+          {
+            "internalType": "uint256",
+            "name": "skewScale",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "maxFundingVelocity",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "makerFeeBps",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "takerFeeBps",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "maintenanceMarginBps",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "liquidationRewardBps",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "minLiquidationReward",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "maxLeverage",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "maxOracleAge",
+            "type": "uint256"
+          }
+        ],
+        "internalType": "struct IPerpMarket.MarketParams",
+        "name": "params_",
+        "type": "tuple"
+      }
+    ],
+    "name": "setParams",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
+      }
+    ],
+    "name": "sizeOf",
+    "outputs": [
+      {
+        "internalType": "int256",
+        "name": "sizeWad",
+        "type": "int256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "totalMargin",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "newOwner",
+        "type": "address"
+      }
+    ],
+    "name": "transferOwnership",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
+    ],
+    "name": "withdrawMargin",
+    "outputs": [],
     "stateMutability": "nonpayable",
     "type": "function"
   }

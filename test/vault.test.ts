@@ -370,7 +370,7 @@ describe("OptionVault: book and premiums", () => {
     ]);
 
     const libraries = { libraries: { OptionBook: sys.optionBook } };
-    const full = { ...config, sequencerUptimeFeed: zeroAddress, name: "x", symbol: "x" };
+    const full = { ...config, sequencerUptimeFeed: zeroAddress, perp: zeroAddress, name: "x", symbol: "x" };
     const otherOracle = await viem.deployContract("ScriptedOracle", [8, priceE8(3000)]);
     const foreign = await viem.deployContract("OptionVaultExtension", [{ ...full, oracle: otherOracle.address }], libraries);
     await expectRevert(

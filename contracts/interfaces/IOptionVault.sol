@@ -6,6 +6,7 @@ import {IERC4626} from "@openzeppelin/contracts/interfaces/IERC4626.sol";
 import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
 import {AggregatorV3Interface} from "./AggregatorV3Interface.sol";
 import {IMockAmm} from "./IMockAmm.sol";
+import {IPerpMarket} from "./IPerpMarket.sol";
 
 // The specification is `IOptionVault`, at the end of this file (a base interface must precede what derives from it).
 // The interfaces before it split it by the contract that serves each part: `IOptionVaultCore` by `OptionVault`
@@ -102,7 +103,9 @@ interface IOptionVaultTypes {
         MaxSeriesOpenInterestWad,
         MaxOpenInterestWad,
         DepositLockSeconds,
-        Decimals
+        Decimals,
+        MinMarginBps,
+        MaxMarginBps
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -146,6 +149,21 @@ interface IOptionVaultTypes {
         int256 deltaBeforeWad,
         int256 deltaAfterWad
     );
+    /// @notice The hedge was traded on the perp market: `sizeDeltaWad` (> 0 longer) filled at `fillPriceWad`, `fee`
+    /// (quote units) paid from the margin.
+    event PerpHedged(
+        address indexed keeper,
+        int256 sizeDeltaWad,
+        uint256 fillPriceWad,
+        uint256 fee,
+        uint256 spotWad,
+        int256 deltaBeforeWad,
+        int256 deltaAfterWad
+    );
+    /// @notice `amount` quote units moved from the vault's cash into its perp margin (> 0) or back (< 0).
+    event PerpMarginMoved(address indexed keeper, int256 amount, uint256 marginAfter);
+    /// @notice New bounds on the perp margin, basis points of the position's notional.
+    event PerpMarginBoundsSet(uint256 minMarginBps, uint256 maxMarginBps);
     /// @notice New rebalance bounds and budget.
     event HedgeParamsSet(HedgeParams params);
     /// @notice New pricing parameters.
@@ -244,6 +262,16 @@ interface IOptionVaultTypes {
     error InvalidParameter(Param param, uint256 value, uint256 min, uint256 max);
     /// @notice The AMM does not trade this vault's underlying/quote pair.
     error AmmPairMismatch(address ammUnderlying, address ammQuote);
+    /// @notice The perp market is not margined in this vault's quote asset or not priced by its oracle.
+    error PerpVenueMismatch(address perpQuote, address perpOracle);
+    /// @notice This vault was deployed without a perp market.
+    error NoPerpVenue();
+    /// @notice A hedge reached the chain after its deadline.
+    error HedgeExpired(uint256 deadline);
+    /// @notice The perp position's effective margin would be below `minMarginBps` of its notional.
+    error PerpMarginTooLow(int256 effectiveMargin, uint256 requiredMargin);
+    /// @notice Posting would take the perp margin above `maxMarginBps` of the largest hedge the book can need.
+    error PerpMarginAboveCap(uint256 marginAfter, uint256 cap);
 }
 
 /// @title IOptionVaultCore — the functions `OptionVault` serves itself: hedging and the ERC-4626 share accounting
@@ -263,11 +291,27 @@ interface IOptionVaultCore is IOptionVaultTypes, IERC4626 {
         external
         returns (int256 deltaBeforeWad, int256 deltaAfterWad);
 
+    /// @notice Trades the hedge on the perp market (`perp()`). Keeper only. Every guard of `rebalance` applies, on
+    /// the same net delta, spacing and budget: |net delta| above the tolerance, reduced, no overshoot beyond it,
+    /// |sizeDeltaWad| ≤ `maxTradeWad`, the all-in price per unit — fill ± fee / |size| — within `maxSlippageBps` of
+    /// the oracle, the notional (|size| · S) and the slippage (|size| · |all-in − S| where against the vault, fee
+    /// included) charged to the budget. Afterwards the position's effective margin must be at least
+    /// `minMarginBps` of its notional, unless the trade only reduced the position.
+    /// @param sizeDeltaWad Underlying wad: > 0 buys (raises delta), < 0 sells short (lowers it).
+    /// @param acceptablePriceWad The keeper's own worst fill (the market's `acceptablePrice`, fee excluded).
+    /// @param deadline Latest block timestamp at which the trade may execute.
+    /// @return deltaBeforeWad Net delta before the trade.
+    /// @return deltaAfterWad Net delta after the trade.
+    function hedgePerp(int256 sizeDeltaWad, uint256 acceptablePriceWad, uint256 deadline)
+        external
+        returns (int256 deltaBeforeWad, int256 deltaAfterWad);
+
     // ---------------------------------------------------------------------------------------------------------
     // Core views
     // ---------------------------------------------------------------------------------------------------------
 
-    /// @notice Net delta (book + underlying held) at the latest oracle answer, exactly as `rebalance` computes it.
+    /// @notice Net delta (book + underlying held + perp position) at the latest oracle answer, exactly as
+    /// `rebalance` and `hedgePerp` compute it.
     function netDeltaWad() external view returns (int256);
 
     /// @notice The contract that serves `IOptionVaultBook` for this vault (by DELEGATECALL from the vault).
@@ -378,13 +422,39 @@ interface IOptionVaultBook is IOptionVaultTypes {
     /// @notice Resumes trading. Admin only.
     function unpause() external;
 
+    // ---------------------------------------------------------------------------------------------------------
+    // Perp margin
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @notice Moves `amount` quote units of cash into the vault's perp margin. Keeper only; allowed while paused
+    /// (a top-up protects the position). The cash must stay above unclaimed payouts plus what the book requires
+    /// (the collateral check), and the effective margin afterwards within `maxMarginBps` of the notional of
+    /// max(open interest, |perp position|) at the oracle price (the open interest bounds |book delta|).
+    /// @dev Reverts with `NoPerpVenue`, `ZeroAmount`, an oracle error, `InsufficientCollateral` or
+    /// `PerpMarginAboveCap`.
+    function postPerpMargin(uint256 amount) external;
+
+    /// @notice Moves `amount` quote units of the perp margin back to the vault's cash. Keeper only. With a position
+    /// open, its effective margin afterwards must stay at least `minMarginBps` of its notional (and the market's
+    /// own checks apply); with none, all of it may come back.
+    /// @dev Reverts with `NoPerpVenue`, `ZeroAmount`, `PerpMarginTooLow` or the market's error.
+    function withdrawPerpMargin(uint256 amount) external;
+
+    /// @notice Sets the perp margin bounds, basis points of notional: 1 ≤ minMarginBps ≤ maxMarginBps ≤ 10,000.
+    /// Manager only.
+    function setPerpMarginBounds(uint16 minMarginBps, uint16 maxMarginBps) external;
+
+    /// @notice The perp margin bounds (0, 0 until the manager sets them: no margin may be posted).
+    function perpMarginBounds() external view returns (uint256 minMarginBps, uint256 maxMarginBps);
+
 }
 
 /// @title IOptionVault — the specification of a delta-hedged option-writing vault
 /// @notice An ERC-4626 vault on a quote asset (e.g. USDC) that writes cash-settled European options on an
 /// underlying (e.g. WETH), prices them on-chain with Black–Scholes from an oracle price and a manager-set implied
 /// volatility, buys them back at a bid before expiry, and hedges its net delta by trading the underlying on a
-/// constant-product AMM.
+/// constant-product AMM or, where it was deployed with one, a perpetual-futures market (`perp`, `IPerpMarket`),
+/// which can also go short.
 ///
 /// Units: `…Wad` values have 18 decimals. Prices (`spotWad`, `strikeWad`) are quote units per one underlying;
 /// sizes and deltas (`sizeWad`, `deltaWad`) are in underlying units; notional, slippage, premiums and collateral in
@@ -402,33 +472,37 @@ interface IOptionVaultBook is IOptionVaultTypes {
 ///   linearly to expiry — whoever carries the options earns it, not a deposit that comes and goes around a trade;
 /// - shares are minted at the net asset value (NAV) plus |Δ|·S·ε and redeemed at NAV − |Δ|·S·ε − |Γ|·(S·ε)²/2,
 ///   Δ and Γ the vault's net delta and gamma, so that no round trip profits from an oracle update seen coming
-///   while it is within 2ε (within ε for a buyer). NAV = cash + hedge·S − unclaimed payouts − Σ |size|·BS(S) −
-///   margin not yet earned, liabilities rounded up. Shares just minted are locked for `depositLockSeconds`.
+///   while it is within 2ε (within ε for a buyer). NAV = cash + hedge·S + the perp position's effective margin
+///   (`IPerpMarket` formula (7), when positive) − unclaimed payouts − Σ |size|·BS(S) − margin not yet earned,
+///   liabilities rounded up. Net delta = the book's + the underlying held + the perp position. Shares just minted are locked for `depositLockSeconds`.
 ///
 /// Collateral. Every sale leaves the vault's cash, less unclaimed payouts, covering its whole book: each series at
 /// its own worst price — a put at 0 (its strike), a call at its stress price max(S, K)·(1 + `stressUpBps`/1e4) —
 /// and series of different expiries separately, Σ over expiries of max(what its puts pay at 0, what its calls pay
 /// at their stress prices): the price may sit at one extreme at one expiry and at the other at the next. The hedge
-/// counts for nothing (it may be worth nothing by then). A sale must also leave at most `maxUtilizationBps` of the
+/// counts for nothing (it may be worth nothing by then), and so does the perp margin. A sale must also leave at most `maxUtilizationBps` of the
 /// assets (cash − payouts + hedge·S) locked by that requirement, and the open interest within
 /// `maxSeriesOpenInterestWad` per series and `maxOpenInterestWad` across the book; positions are 0 or at least
 /// `minPositionWad`. Withdrawals may take only the cash beyond the requirement; a buy-back may not leave the book
 /// short of it (or, if it already was, no shorter).
 ///
-/// The keeper is untrusted: `rebalance` lets it choose the size (partial hedges are fine), and the contract
+/// The keeper is untrusted: `rebalance` (the AMM) and `hedgePerp` (the perp market) let it choose the venue and
+/// the size (partial hedges are fine), and the contract
 /// guarantees the trade only ever reduces risk — |net delta| was above `deltaToleranceWad`, decreases, and does
 /// not overshoot past zero by more than that tolerance, at a price within `maxSlippageBps` of the oracle, with a
 /// usable oracle, no sooner than `minRebalanceInterval` blocks after the previous rebalance, no larger than
 /// `maxTradeWad`, never spending cash owed to settled holders, not while paused — and that hedging never costs
 /// more than the manager's budget: in any `budgetWindowSeconds`-long stretch of time, the notional traded
 /// (valued at the oracle) stays within `notionalBudget` and the slippage paid against the oracle (fee and price
-/// impact) within `slippageBudget`.
+/// impact) within `slippageBudget`. Both venues share the spacing and the budget. On the perp the keeper also
+/// moves margin between the vault's cash and the market, within the manager's `perpMarginBounds`.
 ///
 /// Keeper networks that follow Chainlink Automation's `checkUpkeep`/`performUpkeep` convention serve a vault
 /// through its `BandUpkeep` adapter (granted `KEEPER_ROLE`), which sizes its own trades on-chain.
 ///
 /// @dev Warning — what is and is not guaranteed (each promise below is replayed as an attack in
-/// `test/solidity/Attacks.t.sol` and checked by the invariant campaign in `test/solidity/VaultInvariants.t.sol`):
+/// `test/solidity/Attacks.t.sol` and checked by the invariant campaign in `test/solidity/VaultInvariants.t.sol`;
+/// the perp venue's in `test/vault-perp.test.ts`):
 /// - Adversarial keeper: the most a `KEEPER_ROLE` holder (or an open `BandUpkeep`, or anyone sandwiching them)
 ///   can cost depositors is the hedging budget: in any `budgetWindowSeconds` of time, at most `slippageBudget`
 ///   quote units paid beyond the oracle price, on at most `notionalBudget` quote units traded. Slippage is measured
@@ -462,7 +536,18 @@ interface IOptionVaultBook is IOptionVaultTypes {
 ///   deposit from taking such a jump in and out at no risk). The guardian can halt trading but cannot move funds.
 /// - The AMM is fixed at deployment and only ever called by `rebalance`. A spot AMM cannot short: a book whose
 ///   delta is positive can be hedged only down to a zero underlying balance (`InsufficientHedge` beyond).
-/// - Pausing stops rebalancing, sales, buy-backs and deposits; withdrawals, settlement and claims stay open.
+/// - The perp market, if any, is fixed at deployment (checked to share the quote asset and the oracle) and trusted
+///   like the oracle: its views value the position in the NAV, and `hedgePerp` checks the fill and fee it reports
+///   against the oracle bound. While it cannot value the position (its own oracle bound is tighter), deposits and
+///   withdrawals wait and `totalAssets` counts the perp at nothing. Its own Warning list (`IPerpMarket`) applies.
+/// - Perp margin: the keeper may post cash into the margin only from what the book does not require, up to
+///   `maxMarginBps` of the notional of max(open interest, |position|), and take it back only down to
+///   `minMarginBps` of the position's notional; margin posted is not free cash for withdrawals until it comes back.
+///   A keeper that does not top up lets a fast move liquidate the position: the vault then loses the margin left
+///   (at most the market's maintenance margin at that moment, plus what the move took past it) and carries the
+///   book's delta unhedged again. That, not the budget, bounds what an idle keeper costs on the perp.
+/// - Pausing stops rebalancing (both venues), sales, buy-backs and deposits; withdrawals, settlement, claims and
+///   moving perp margin stay open.
 interface IOptionVault is IOptionVaultCore, IOptionVaultBook, IAccessControl {
     /// @notice Settled option payouts not yet claimed, quote decimals.
     function pendingPayouts() external view returns (uint256);
@@ -478,6 +563,9 @@ interface IOptionVault is IOptionVaultCore, IOptionVaultBook, IAccessControl {
 
     /// @notice The L2 sequencer-uptime feed, or zero on chains without one.
     function sequencerUptimeFeed() external view returns (AggregatorV3Interface);
+
+    /// @notice The perpetual-futures hedge venue, or zero for a vault that hedges on the AMM only.
+    function perp() external view returns (IPerpMarket);
 
     /// @notice Id of a series: `keccak256(abi.encode(isCall, strikeWad, expiry))`.
     function seriesId(bool isCall, uint256 strikeWad, uint256 expiry) external pure returns (bytes32);

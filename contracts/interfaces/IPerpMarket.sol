@@ -209,7 +209,14 @@ interface IPerpMarket {
     /// @param acceptablePriceWad The worst fill: a buy requires fill ≤ it, a sell fill ≥ it.
     /// @dev Reverts with `ZeroSize`, `StaleOracle`, `MaxSkewExceeded`, `PriceOutOfBounds`, `InsufficientMargin`,
     /// `WouldBeLiquidatable`, or `InsufficientPool` when the pool plus the fee cannot pay the settled profit.
-    function modifyPosition(int256 sizeDeltaWad, uint256 acceptablePriceWad) external;
+    /// @return fillPriceWad The fill price, fill(D) (formula (3)).
+    /// @return fee The order fee paid from the margin (formula (4)), quote units.
+    /// @return marginAfter The settled margin after the trade, quote units. Right after a trade the accrued funding
+    /// is 0 and P&L = size · (p − fill), so the effective margin (formula (7)) is
+    /// marginAfter − max(0, size · (fill − p)).
+    function modifyPosition(int256 sizeDeltaWad, uint256 acceptablePriceWad)
+        external
+        returns (uint256 fillPriceWad, uint256 fee, uint256 marginAfter);
 
     /// @notice Closes `account`'s liquidatable position at the oracle price p, pays the caller min(liquidation reward,
     /// max(0, effective margin)) and moves the rest of the margin into the pool, the liquidation premium that the

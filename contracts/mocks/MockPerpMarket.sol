@@ -66,7 +66,21 @@ contract MockPerpMarket is IPerpMarket, Ownable2Step, ReentrancyGuardTransient {
         uint128 premiumCredit; // quote units: the premium the last trade credited at p, not counted as margin
     }
 
-    MarketParams private _params;
+    /// @dev `MarketParams` in two slots (every trade reads most of them): the bounds of `setParams` fit each field
+    /// (skewScale ≤ 1e33 < 2^112, velocity and leverage ≤ 100e18 < 2^72, minLiquidationReward ≤ 2^96).
+    struct PackedParams {
+        uint112 skewScale;
+        uint72 maxFundingVelocity;
+        uint72 maxLeverage;
+        uint128 minLiquidationReward;
+        uint32 maxOracleAge;
+        uint16 makerFeeBps;
+        uint16 takerFeeBps;
+        uint16 maintenanceMarginBps;
+        uint16 liquidationRewardBps;
+    }
+
+    PackedParams private _params;
     mapping(address account => Position) private _positions;
 
     /// @dev K and Σ|size| in one slot (both change on every trade). Invariant: |_skew| ≤ skewScale.
@@ -77,8 +91,10 @@ contract MockPerpMarket is IPerpMarket, Ownable2Step, ReentrancyGuardTransient {
     uint64 private _lastTime;
     int256 private _lastFundingPerUnitWad;
 
-    uint256 private _pool;
-    uint256 private _totalMargin;
+    /// @dev The pool and the sum of settled margins, in one slot (a trade writes both). Each is at most the market's
+    /// quote balance, which a real token keeps far below 2^128.
+    uint128 private _pool;
+    uint128 private _totalMargin;
 
     /// @notice Deploys the market with no positions, an empty pool, and funding at zero from now.
     /// @param quote_ The margin token (decimals ≤ 18).
@@ -95,7 +111,7 @@ contract MockPerpMarket is IPerpMarket, Ownable2Step, ReentrancyGuardTransient {
         _quoteScale = 10 ** (18 - quoteDecimals);
         _oracleScale = 10 ** (18 - feedDecimals);
         _validate(params_);
-        _params = params_;
+        _storeParams(params_);
         _lastTime = uint64(block.timestamp);
         emit ParamsUpdated(params_);
     }
@@ -107,7 +123,7 @@ contract MockPerpMarket is IPerpMarket, Ownable2Step, ReentrancyGuardTransient {
         if (amount == 0) revert ZeroAmount();
         Position storage position = _positions[msg.sender];
         position.margin = (position.margin + amount).toUint128();
-        _totalMargin += amount;
+        _totalMargin += amount.toUint128();
         emit MarginDeposited(msg.sender, amount);
         IERC20(quote).safeTransferFrom(msg.sender, address(this), amount);
     }
@@ -125,7 +141,7 @@ contract MockPerpMarket is IPerpMarket, Ownable2Step, ReentrancyGuardTransient {
             _requireHealthy(remaining, position.sizeWad, priceWad, true);
         }
         _positions[msg.sender].margin = uint128(marginAfter); // ≤ the old uint128 margin
-        _totalMargin -= amount;
+        _totalMargin -= uint128(amount); // ≤ this account's margin ≤ the total
         emit MarginWithdrawn(msg.sender, amount);
         IERC20(quote).safeTransfer(msg.sender, amount);
     }
@@ -133,7 +149,7 @@ contract MockPerpMarket is IPerpMarket, Ownable2Step, ReentrancyGuardTransient {
     /// @inheritdoc IPerpMarket
     function fundPool(uint256 amount) external override nonReentrant {
         if (amount == 0) revert ZeroAmount();
-        _pool += amount;
+        _pool += amount.toUint128();
         emit PoolFunded(msg.sender, amount);
         IERC20(quote).safeTransferFrom(msg.sender, address(this), amount);
     }
@@ -141,7 +157,12 @@ contract MockPerpMarket is IPerpMarket, Ownable2Step, ReentrancyGuardTransient {
     // ───────────────────────────────────────────── trading ───────────────────────────────────────────
 
     /// @inheritdoc IPerpMarket
-    function modifyPosition(int256 sizeDeltaWad, uint256 acceptablePriceWad) external override nonReentrant {
+    function modifyPosition(int256 sizeDeltaWad, uint256 acceptablePriceWad)
+        external
+        override
+        nonReentrant
+        returns (uint256 fillPriceWad, uint256 fee, uint256 marginAfter)
+    {
         if (sizeDeltaWad == 0) revert ZeroSize();
         uint256 priceWad = _oraclePrice();
         int256 fundingPerUnitWad = _recomputeFunding(priceWad);
@@ -159,11 +180,12 @@ contract MockPerpMarket is IPerpMarket, Ownable2Step, ReentrancyGuardTransient {
         _skew = (_skew + sizeDeltaWad).toInt128(); // |K + D| ≤ S ≤ 1e33 (checked in `_fillPrice`)
         _marketSize =
             (_marketSize - SignedMath.abs(position.sizeWad) + SignedMath.abs(trade.sizeAfterWad)).toUint128();
-        _pool = trade.poolAfter;
-        _totalMargin = _totalMargin - position.margin + trade.marginAfter;
+        (_pool, _totalMargin) =
+            (trade.poolAfter.toUint128(), (_totalMargin - position.margin + trade.marginAfter).toUint128());
         emit PositionModified(
             msg.sender, sizeDeltaWad, trade.sizeAfterWad, trade.fillWad, trade.fee, trade.settled, trade.marginAfter
         );
+        return (trade.fillWad, trade.fee, trade.marginAfter);
     }
 
     /// @dev The outcome of a trade, computed and checked by `_trade` before any state changes.
@@ -199,7 +221,7 @@ contract MockPerpMarket is IPerpMarket, Ownable2Step, ReentrancyGuardTransient {
         if (marginAfter < 0) revert InsufficientMargin(marginAfter, 0);
         trade.marginAfter = uint256(marginAfter);
         // The pool pays the settled profit and receives the settled loss and the fee.
-        int256 poolAfter = _pool.toInt256() - trade.settled + trade.fee.toInt256();
+        int256 poolAfter = int256(uint256(_pool)) - trade.settled + trade.fee.toInt256();
         if (poolAfter < 0) revert InsufficientPool(_pool + trade.fee, uint256(trade.settled));
         trade.poolAfter = uint256(poolAfter);
 
@@ -242,7 +264,7 @@ contract MockPerpMarket is IPerpMarket, Ownable2Step, ReentrancyGuardTransient {
         _skew = (int256(_skew) - position.sizeWad).toInt128();
         _marketSize -= SignedMath.abs(position.sizeWad).toUint128();
         _totalMargin -= position.margin;
-        _pool = poolPlusMargin - paid;
+        _pool = (poolPlusMargin - paid).toUint128();
         emit PositionLiquidated(account, msg.sender, position.sizeWad, priceWad, remaining, paid);
 
         if (paid > 0) IERC20(quote).safeTransfer(msg.sender, paid);
@@ -260,15 +282,41 @@ contract MockPerpMarket is IPerpMarket, Ownable2Step, ReentrancyGuardTransient {
         if (params_.skewScale != _params.skewScale && params_.skewScale < SignedMath.abs(_skew)) {
             revert InvalidParam("skewScale", params_.skewScale);
         }
-        _params = params_;
+        _storeParams(params_);
         emit ParamsUpdated(params_);
+    }
+
+    /// @dev Packs validated parameters (`_validate` bounds every field within its packed width).
+    function _storeParams(MarketParams memory p) private {
+        _params = PackedParams({
+            skewScale: uint112(p.skewScale),
+            maxFundingVelocity: uint72(p.maxFundingVelocity),
+            maxLeverage: uint72(p.maxLeverage),
+            minLiquidationReward: uint128(p.minLiquidationReward),
+            maxOracleAge: uint32(p.maxOracleAge),
+            makerFeeBps: uint16(p.makerFeeBps),
+            takerFeeBps: uint16(p.takerFeeBps),
+            maintenanceMarginBps: uint16(p.maintenanceMarginBps),
+            liquidationRewardBps: uint16(p.liquidationRewardBps)
+        });
     }
 
     // ───────────────────────────────────────────── views ─────────────────────────────────────────────
 
     /// @inheritdoc IPerpMarket
     function params() external view override returns (MarketParams memory) {
-        return _params;
+        PackedParams memory p = _params;
+        return MarketParams({
+            skewScale: p.skewScale,
+            maxFundingVelocity: p.maxFundingVelocity,
+            makerFeeBps: p.makerFeeBps,
+            takerFeeBps: p.takerFeeBps,
+            maintenanceMarginBps: p.maintenanceMarginBps,
+            liquidationRewardBps: p.liquidationRewardBps,
+            minLiquidationReward: p.minLiquidationReward,
+            maxLeverage: p.maxLeverage,
+            maxOracleAge: p.maxOracleAge
+        });
     }
 
     /// @inheritdoc IPerpMarket
@@ -397,10 +445,10 @@ contract MockPerpMarket is IPerpMarket, Ownable2Step, ReentrancyGuardTransient {
     /// @dev Formula (5): r(now) = r_last + v · dt / DAY with v = clamp(K / S, −1, 1) · maxFundingVelocity; both
     /// divisions truncate toward zero. The clamp binds only where a liquidation has left |K| > S.
     function _fundingRateNow() private view returns (int256) {
-        MarketParams storage params_ = _params;
-        int256 premiumWad = int256(_skew) * IWAD / params_.skewScale.toInt256();
+        PackedParams storage params_ = _params;
+        int256 premiumWad = int256(_skew) * IWAD / int256(uint256(params_.skewScale));
         premiumWad = SignedMath.max(-IWAD, SignedMath.min(IWAD, premiumWad));
-        int256 velocityWad = premiumWad * params_.maxFundingVelocity.toInt256() / IWAD;
+        int256 velocityWad = premiumWad * int256(uint256(params_.maxFundingVelocity)) / IWAD;
         return _lastRateWad + velocityWad * int256(block.timestamp - _lastTime) / int256(DAY);
     }
 

@@ -16,6 +16,19 @@ const W = 10n ** 18n;
 const VAULT = "0x00000000000000000000000000000000000000aa" as const;
 const LENS = "0x00000000000000000000000000000000000000bb" as const;
 
+/** A vault without a perp market: the lens leaves its `PerpState` zero. */
+const NO_PERP: Snap["state"]["perp"] = {
+  market: "0x0000000000000000000000000000000000000000",
+  priced: false,
+  position: { sizeWad: 0n, margin: 0n, entryPriceWad: 0n, pnl: 0n, funding: 0n, remainingMargin: 0n, maintenanceMargin: 0n, initialMargin: 0n, premiumCredit: 0n, liquidatable: false },
+  params: { skewScale: 0n, maxFundingVelocity: 0n, makerFeeBps: 0n, takerFeeBps: 0n, maintenanceMarginBps: 0n, liquidationRewardBps: 0n, minLiquidationReward: 0n, maxLeverage: 0n, maxOracleAge: 0n },
+  skewWad: 0n,
+  fundingRateWad: 0n,
+  pool: 0n,
+  minMarginBps: 0n,
+  maxMarginBps: 0n,
+};
+
 function lensSnapshot(overrides: Partial<Snap["state"]> = {}): Snap {
   return {
     vault: VAULT,
@@ -62,6 +75,7 @@ function lensSnapshot(overrides: Partial<Snap["state"]> = {}): Snap {
       risk: { volWad: (8n * W) / 10n, rateWad: W / 20n, spreadBps: 100, latencyBps: 25, capitalChargeBps: 200, minPremiumBps: 5 },
       blockNumber: 1_000n,
       timestamp: 1_750_000_012n,
+      perp: NO_PERP,
       ...overrides,
     },
     book: [],

@@ -7,6 +7,7 @@ import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {SignedMath} from "@openzeppelin/contracts/utils/math/SignedMath.sol";
 import {IOptionVault, IOptionVaultTypes} from "../../contracts/interfaces/IOptionVault.sol";
 import {IMockAmm} from "../../contracts/interfaces/IMockAmm.sol";
+import {IPerpMarket} from "../../contracts/interfaces/IPerpMarket.sol";
 import {AggregatorV3Interface} from "../../contracts/interfaces/AggregatorV3Interface.sol";
 import {BandUpkeep} from "../../contracts/BandUpkeep.sol";
 import {OptionVaultBase} from "../../contracts/OptionVaultBase.sol";
@@ -576,6 +577,7 @@ contract Attack9_SmallerAttacks is AttackBase {
             oracle: AggregatorV3Interface(address(oracle)),
             amm: IMockAmm(address(other)),
             sequencerUptimeFeed: AggregatorV3Interface(address(0)),
+            perp: IPerpMarket(address(0)),
             admin: address(this),
             name: "x",
             symbol: "x"

@@ -9,6 +9,7 @@ import {OptionVaultBase} from "../../contracts/OptionVaultBase.sol";
 import {OptionVaultExtension} from "../../contracts/OptionVaultExtension.sol";
 import {IOptionVault, IOptionVaultTypes} from "../../contracts/interfaces/IOptionVault.sol";
 import {IMockAmm} from "../../contracts/interfaces/IMockAmm.sol";
+import {IPerpMarket} from "../../contracts/interfaces/IPerpMarket.sol";
 import {AggregatorV3Interface} from "../../contracts/interfaces/AggregatorV3Interface.sol";
 import {MockERC20} from "../../contracts/mocks/MockERC20.sol";
 import {MockOracle} from "../../contracts/mocks/MockOracle.sol";
@@ -77,6 +78,7 @@ abstract contract VaultSetup is TestBase {
             oracle: oracle_,
             amm: amm_,
             sequencerUptimeFeed: sequencer,
+            perp: IPerpMarket(address(0)),
             admin: address(this),
             name: "Delta Keeper ETH Vault",
             symbol: "dkETH"
