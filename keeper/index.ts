@@ -19,7 +19,7 @@ import { ConfigError, describeConfig, loadEnvFile, parseConfig, type Config } fr
 import { Journal } from "./execution/journal.ts";
 import { Keeper, type SendStep } from "./keeper.ts";
 import { keeperOptionsFromConfig } from "./options.ts";
-import { wadToNumber } from "./pricing/wad.ts";
+import { tokenToNumber, wadToNumber } from "./pricing/wad.ts";
 import { assessHealth } from "./telemetry/health.ts";
 import { limitStatus } from "./telemetry/holds.ts";
 import { round } from "./telemetry/format.ts";
@@ -281,7 +281,9 @@ function printOnce(plans: VaultPlan[], json: boolean): void {
         ? "-"
         : p.sizing.kind === "skip"
           ? `skip: ${p.sizing.reason}`
-          : `${p.sizing.order.buyUnderlying ? "buy" : "sell"} ${fmt(wadToNumber(p.sizing.order.tradeWad))} → delta ${fmt(wadToNumber(p.sizing.order.deltaAfterWad))}`,
+          : p.sizing.order.margin !== undefined
+            ? `${p.sizing.order.margin.direction} margin ${fmt(tokenToNumber(p.sizing.order.margin.amount, p.snapshot.quoteDecimals))}: ${p.sizing.order.margin.reason}`
+            : `${p.sizing.order.perp !== undefined ? "perp " : ""}${p.sizing.order.buyUnderlying ? "buy" : "sell"} ${fmt(wadToNumber(p.sizing.order.tradeWad))} → delta ${fmt(wadToNumber(p.sizing.order.deltaAfterWad))}`,
   }));
   process.stdout.write(`${table(rows)}\n`);
 }

@@ -121,6 +121,7 @@ export class Keeper {
         vault,
         outOfBandBlocks: this.deps.metrics?.outOfBandBlocks(vault) ?? 0,
         lastRebalanceBlock,
+        ...(this.#log.perpHealth.has(vault) ? { perp: this.#log.perpHealth.get(vault)! } : {}),
       })),
     };
   }

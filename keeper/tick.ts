@@ -9,7 +9,8 @@ import { decide, resolveMaxAbsDelta } from "./policy/index.ts";
 import { bookGreeksOffChain, greeksDisagreement, oracleDeviationBps, poolView, toMarketView } from "./pricing/view.ts";
 import { wadToNumber } from "./pricing/wad.ts";
 import { gasCostQuote, rebalanceGasUnits } from "./sizing/gasModel.ts";
-import { sizeHedge, type SizeResult } from "./sizing/size.ts";
+import { chooseVenue, marginFirst } from "./sizing/choose.ts";
+import type { SizeResult } from "./sizing/size.ts";
 import type {
   BlockInput,
   CostModel,
@@ -114,8 +115,13 @@ export interface VaultPlan {
   decision: Decision;
   /** The hard limit on |net delta| in force, underlying units (+Infinity: none). */
   maxAbsDelta: number;
-  /** Present when the decision is to rebalance and no hedge is pending. */
+  /**
+   * Present when the decision is to rebalance and no hedge is pending, or when the vault's perp margin needs a move
+   * (a top-up, the margin for a wanted perp trade, excess back to cash: `order.margin`), which goes first.
+   */
   sizing?: SizeResult;
+  /** The venue the order (or the skip) is on, for a vault with a perp market. */
+  venue?: "amm" | "perp";
   pending: boolean;
   greeks: GreeksCheck;
 }
@@ -169,12 +175,29 @@ export function planBlock(block: BlockInput, options: PlanOptions): VaultPlan[] 
       pending,
       greeks: options.crossCheckGreeks === false ? NOT_CHECKED : crossCheck(snapshot, options.greeksTolerance),
     };
-    if (decision.kind === "rebalance" && !pending) {
-      plan.sizing = sizeHedge(snapshot, decision, view, options.prefs, {
-        maxSlippageBps: options.maxSlippageBps,
-        minOutMarginBps: options.minOutMarginBps,
-        maxAbsDelta,
-      });
+    if (pending) return plan;
+    const gasPerUnit = view.costs.gasCostQuote / rebalanceGasUnits(snapshot.book.length);
+    let wantedPerp: number | undefined;
+    if (decision.kind === "rebalance") {
+      const choice = chooseVenue(
+        snapshot,
+        decision,
+        view,
+        options.prefs,
+        { maxSlippageBps: options.maxSlippageBps, minOutMarginBps: options.minOutMarginBps, maxAbsDelta },
+        gasPerUnit,
+      );
+      plan.sizing = choice.sizing;
+      if (snapshot.perp !== undefined) plan.venue = choice.venue;
+      // The perp trade the margin must carry: a skip for lack of margin, or an order cut short by it.
+      const sizing = choice.sizing;
+      const short = sizing.kind === "skip" ? sizing.error === "PerpMarginTooLow" : sizing.order.perp !== undefined && (sizing.order.cappedBy as readonly string[]).includes("perp margin");
+      if (choice.venue === "perp" && short) wantedPerp = choice.split?.perp ?? decision.targetDelta - view.delta;
+    }
+    const margin = marginFirst(snapshot, wantedPerp, gasPerUnit, undefined, plan.sizing?.kind === "order");
+    if (margin !== undefined) {
+      plan.sizing = margin;
+      plan.venue = "perp";
     }
     return plan;
   });

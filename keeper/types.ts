@@ -9,6 +9,7 @@
  * `MarketView`; sizing reads both (AMM math is exact, in bigint, like the contract's).
  */
 import type { Address } from "viem";
+import type { PerpParamsOnChain } from "./pricing/perp.ts";
 
 /** One live option series, as `VaultLens.bookOf` returns it (vault-signed, size-weighted Greeks). */
 export interface SeriesSnapshot {
@@ -68,13 +69,42 @@ export interface BookLimits {
   depositLockSeconds: number;
 }
 
+/**
+ * A vault's perp venue at one block (`VaultLens.PerpState`): its position valued by the market (formulas (6) and
+ * (7) of `IPerpMarket`), the market's parameters, skew, funding rate and pool, and the vault's margin bounds.
+ * Amounts in quote token units, sizes and prices in wad.
+ */
+export interface PerpSnapshot {
+  market: Address;
+  /** The market valued the position (its oracle check passed); else only `sizeWad` and `margin` are set. */
+  priced: boolean;
+  sizeWad: bigint;
+  /** Settled margin. */
+  margin: bigint;
+  pnl: bigint;
+  /** Accrued since the last trade; positive = received. */
+  funding: bigint;
+  remainingMargin: bigint;
+  maintenanceMargin: bigint;
+  premiumCredit: bigint;
+  liquidatable: boolean;
+  params: PerpParamsOnChain;
+  skewWad: bigint;
+  /** Per day, wad. */
+  fundingRateWad: bigint;
+  pool: bigint;
+  /** The vault's bounds on the margin, basis points of notional (`perpMarginBounds`). */
+  minMarginBps: number;
+  maxMarginBps: number;
+}
+
 /** Everything read for one vault at one block (`IOptionVault.VaultState` plus the book). */
 export interface VaultSnapshot {
   vault: Address;
   blockNumber: bigint;
   timestamp: bigint;
   bookDeltaWad: bigint;
-  /** Book delta + hedge balance: what `rebalance` must bring towards zero. */
+  /** Book delta + hedge balance + perp position: what `rebalance` and `hedgePerp` must bring towards zero. */
   netDeltaWad: bigint;
   gammaWad: bigint;
   vegaWad: bigint;
@@ -112,6 +142,8 @@ export interface VaultSnapshot {
   /** Token decimals (from the deployment or the tokens), needed to convert token amounts to wad. */
   quoteDecimals: number;
   underlyingDecimals: number;
+  /** The perp venue; absent for a vault deployed without one. */
+  perp?: PerpSnapshot;
 }
 
 /** Chain-wide facts read in the same call as the snapshots. */
@@ -206,7 +238,29 @@ export type Decision =
       band?: number;
     };
 
-/** A hedge order sized against the pool, in on-chain units, ready to send as `rebalance(...)`. */
+/** The perp's share of a hedge order: what `hedgePerp` is called with and what the market is expected to charge. */
+export interface PerpLeg {
+  sizeDeltaWad: bigint;
+  /** The keeper's own worst fill (fee excluded): the expected fill moved by `minOutMarginBps` against the vault. */
+  acceptablePriceWad: bigint;
+  fillPriceWad: bigint;
+  /** Quote token units. */
+  fee: bigint;
+}
+
+/** A margin move: `postPerpMargin(amount)` or `withdrawPerpMargin(amount)`, quote token units. */
+export interface MarginMove {
+  direction: "post" | "withdraw";
+  amount: bigint;
+  /** Why, for the log line. */
+  reason: string;
+}
+
+/**
+ * A hedge order in on-chain units: on the AMM, `rebalance(...)` (sized against the pool); with `perp`, the vault's
+ * `hedgePerp(...)` (`amountIn` = `tradeWad` = |size|); with `margin`, a margin move (`postPerpMargin` /
+ * `withdrawPerpMargin` of `amountIn` quote units, no trade).
+ */
 export interface HedgeOrder {
   buyUnderlying: boolean;
   /** Exact input, in the input token's decimals. */
@@ -228,6 +282,10 @@ export interface HedgeOrder {
   benefitQuote: number;
   /** True when the order was cut (slippage bound, max trade, hedge balance) short of the policy's target. */
   partial: boolean;
+  /** Present for a trade on the perp market. */
+  perp?: PerpLeg;
+  /** Present for a margin move. */
+  margin?: MarginMove;
 }
 
 /** Sizing's verdict: an order, or a reason not to trade now. */

@@ -18,12 +18,12 @@
  * only a read where every chunk failed throws. The result is the pure core's `BlockInput` as it stands (plus what
  * only the keeper's side uses), so it goes to `planBlock` unconverted.
  */
-import { decodeErrorResult, type Address, type BlockTag, type ContractFunctionReturnType, type Hex, type PublicClient } from "viem";
+import { decodeErrorResult, zeroAddress, type Address, type BlockTag, type ContractFunctionReturnType, type Hex, type PublicClient } from "viem";
 import { mockAmmAbi, optionVaultAbi, vaultLensAbi } from "../abi.ts";
 import { priceBookOffChain, type SeriesTerms } from "../pricing/view.ts";
 import { errorMessage } from "./errors.ts";
 import { DEFAULT_LENS_CALL_GAS_BUDGET, halves, planLensChunks } from "./lensChunks.ts";
-import { ORACLE_STATUSES, type BlockInput, type ChainSnapshot, type OracleStatus, type SeriesSnapshot, type VaultSnapshot } from "../types.ts";
+import { ORACLE_STATUSES, type BlockInput, type ChainSnapshot, type OracleStatus, type PerpSnapshot, type SeriesSnapshot, type VaultSnapshot } from "../types.ts";
 
 /** A vault to read, with the token decimals needed to convert its amounts. */
 export interface VaultRef {
@@ -317,7 +317,32 @@ function toSnapshot(result: ReadResult, ref: VaultRef, snap: LensSnapshot, books
     book,
     quoteDecimals: ref.quoteDecimals,
     underlyingDecimals: ref.underlyingDecimals,
+    // A lens without a perp field (an older deployment's answer, or a stub) reads as no perp market.
+    ...(st.perp === undefined || st.perp.market === zeroAddress ? {} : { perp: perpSnapshotOf(st.perp) }),
   });
+}
+
+/** The lens's `PerpState` as a `PerpSnapshot` (bps as numbers). */
+function perpSnapshotOf(ps: LensSnapshot["state"]["perp"]): PerpSnapshot {
+  const p = ps.position;
+  return {
+    market: ps.market,
+    priced: ps.priced,
+    sizeWad: p.sizeWad,
+    margin: p.margin,
+    pnl: p.pnl,
+    funding: p.funding,
+    remainingMargin: p.remainingMargin,
+    maintenanceMargin: p.maintenanceMargin,
+    premiumCredit: p.premiumCredit,
+    liquidatable: p.liquidatable,
+    params: { ...ps.params },
+    skewWad: ps.skewWad,
+    fundingRateWad: ps.fundingRateWad,
+    pool: ps.pool,
+    minMarginBps: Number(ps.minMarginBps),
+    maxMarginBps: Number(ps.maxMarginBps),
+  };
 }
 
 /** `IOptionVault.OracleStatus` (a uint8 on the wire) by name; undefined for a value this keeper does not know. */

@@ -12,7 +12,6 @@
  */
 import { BaseError, type Account, type Address, type Hash, type Hex, type PublicClient } from "viem";
 import { errorMessage } from "../chain/errors.ts";
-import { wadToNumber } from "../pricing/wad.ts";
 import type { Logger } from "../telemetry/logger.ts";
 import type { HedgeOrder } from "../types.ts";
 import type { FeeCaps, FeeOracle, Fees } from "./fees.ts";
@@ -20,7 +19,7 @@ import { intentId, type Journal } from "./journal.ts";
 import { NonceTracker } from "./nonces.ts";
 import type { HedgeOutcome, PendingHedges } from "./pending.ts";
 import { reconcile } from "./reconcile.ts";
-import { broadcastSigned, sentFrom, signHedge, type SendContext, type SentHedge, type SignedHedge, type SimulatedHedge } from "./sendHedge.ts";
+import { broadcastSigned, deadlineOf, describeOrder, sentFrom, signHedge, type SendContext, type SentHedge, type SignedHedge, type SimulatedHedge } from "./sendHedge.ts";
 import { simulateHedges } from "./simulate.ts";
 
 /**
@@ -217,10 +216,10 @@ export class JournaledSend {
     const { failpoint } = this.#deps;
     const id = intentId(ctx.chainId, vault, sim.blockNumber);
     try {
-      journal?.recordIntent(id, vault, sim.blockNumber, `${order.buyUnderlying ? "buy" : "sell"} ${wadToNumber(order.tradeWad)}`);
+      journal?.recordIntent(id, vault, sim.blockNumber, describeOrder(order));
       failpoint?.("before-sign");
       const signed = await signHedge(ctx, sim);
-      recordSigned(journal, id, { ...signed, gasLimit: sim.gasLimit, kind: "hedge", deadline: sim.args[3] });
+      recordSigned(journal, id, { ...signed, gasLimit: sim.gasLimit, kind: "hedge", deadline: deadlineOf(sim.call) });
       failpoint?.("after-journal");
       return { ...signed, id };
     } catch (error) {

@@ -155,6 +155,10 @@ function outcomeOf(sent: SentHedge, receipt: TransactionReceipt): HedgeOutcome {
           amountOut: ev.args.amountOut,
         };
       }
+      if (ev.eventName === "PerpHedged") {
+        const size = ev.args.sizeDeltaWad;
+        return { kind: "mined", sent, receipt, deltaBeforeWad: ev.args.deltaBeforeWad, deltaAfterWad: ev.args.deltaAfterWad, amountOut: size < 0n ? -size : size };
+      }
     } catch {
       // another event of the vault (e.g. an ERC-20 Transfer of its shares): not ours to decode
     }

@@ -18,7 +18,7 @@ import type { VaultPlan } from "../tick.ts";
 import { bumpFees, computeFees, type FeeCaps, type FeeOracle } from "./fees.ts";
 import type { JournaledSend } from "./journaledSend.ts";
 import type { PendingHedges } from "./pending.ts";
-import { broadcastSigned, landingBlockFor, sentFrom, signCancel, signHedgeAt, simulateHedge, type SendContext, type SentHedge, type SimulatedHedge } from "./sendHedge.ts";
+import { broadcastSigned, deadlineOf, landingBlockFor, sentFrom, signCancel, signHedgeAt, simulateHedge, type SendContext, type SentHedge, type SimulatedHedge } from "./sendHedge.ts";
 
 /** The gas of a cancel: a plain transfer. */
 const CANCEL_GAS = 21_000n;
@@ -164,7 +164,7 @@ export class StuckReplacer {
       try {
         if (sim) {
           const signed = await signHedgeAt(ctx, sim, p.nonce, fees);
-          await sends.sendVersion(ctx, p.intentId, { nonce: signed.nonce, hash: signed.hash, raw: signed.raw, fees, gasLimit: sim.gasLimit, kind: "hedge", deadline: sim.args[3] });
+          await sends.sendVersion(ctx, p.intentId, { nonce: signed.nonce, hash: signed.hash, raw: signed.raw, fees, gasLimit: sim.gasLimit, kind: "hedge", deadline: deadlineOf(sim.call) });
           pending.replace(p.vault, { ...sentFrom(signed), decidedAtBlock: p.decidedAtBlock, ...(p.intentId ? { intentId: p.intentId } : {}) }, "hedge");
           metrics?.replacement(p.vault, "bump");
           log.info({ vault: p.vault, old: p.hash, hash: signed.hash, nonce: p.nonce, maxFeeGwei: Number(fees.maxFeePerGas) / 1e9 }, "stuck hedge still wanted: replaced with higher fees");

@@ -19,7 +19,8 @@ import {
   type Hex,
   type PublicClient,
 } from "viem";
-import { mockAmmAbi, optionVaultAbi } from "../abi.ts";
+import { mockAmmAbi, mockPerpMarketAbi, optionVaultAbi } from "../abi.ts";
+import { wadToNumber } from "../pricing/wad.ts";
 import type { HedgeOrder } from "../types.ts";
 import { computeFees, type FeeCaps, type FeeOracle, type Fees } from "./fees.ts";
 import type { NonceTracker } from "./nonces.ts";
@@ -78,7 +79,40 @@ export interface SentHedge {
  * The vault's ABI plus the AMM's errors: a swap failure inside `rebalance` (e.g. `InsufficientOutput` when the
  * pool moved since the snapshot) bubbles up with the AMM's error, which the keeper must decode too.
  */
-export const hedgeAbi = [...optionVaultAbi, ...mockAmmAbi.filter((item) => item.type === "error")] as const;
+export const hedgeAbi = [...optionVaultAbi, ...mockAmmAbi.filter((item) => item.type === "error"), ...mockPerpMarketAbi.filter((item) => item.type === "error")] as const;
+
+/** The vault call an order is sent as: a hedge on the AMM or the perp, or a perp margin move. */
+export type HedgeCall =
+  | { functionName: "rebalance"; args: readonly [boolean, bigint, bigint, bigint] }
+  | { functionName: "hedgePerp"; args: readonly [bigint, bigint, bigint] }
+  | { functionName: "postPerpMargin" | "withdrawPerpMargin"; args: readonly [bigint] };
+
+/** The call for `order` with the trade's `deadline` (a margin move has none). */
+export function hedgeCallOf(order: HedgeOrder, deadline: bigint): HedgeCall {
+  if (order.margin !== undefined) {
+    return { functionName: order.margin.direction === "post" ? "postPerpMargin" : "withdrawPerpMargin", args: [order.margin.amount] };
+  }
+  if (order.perp !== undefined) return { functionName: "hedgePerp", args: [order.perp.sizeDeltaWad, order.perp.acceptablePriceWad, deadline] };
+  return { functionName: "rebalance", args: [order.buyUnderlying, order.amountIn, order.minAmountOut, deadline] };
+}
+
+/** An order in a few words, for the journal and the status table: "perp sell 12.5", "buy 3", "post margin 20000". */
+export function describeOrder(order: HedgeOrder): string {
+  if (order.margin !== undefined) return `${order.margin.direction} margin ${order.margin.amount}`;
+  return `${order.perp !== undefined ? "perp " : ""}${order.buyUnderlying ? "buy" : "sell"} ${wadToNumber(order.tradeWad)}`;
+}
+
+/** The calldata of a call. */
+export function hedgeCalldata(call: HedgeCall): Hex {
+  return encodeFunctionData({ abi: optionVaultAbi, ...call } as Parameters<typeof encodeFunctionData>[0]);
+}
+
+/** The deadline inside a call (unix seconds), when it has one. */
+export function deadlineOf(call: HedgeCall): bigint | undefined {
+  if (call.functionName === "rebalance") return call.args[3];
+  if (call.functionName === "hedgePerp") return call.args[2];
+  return undefined;
+}
 
 /** Decodes a viem error into the contract's custom error name and arguments, when it is one. */
 export function decodeRevert(error: unknown): { errorName: string; args: readonly unknown[] } | undefined {
@@ -111,7 +145,7 @@ export function landingBlockFor(readBlock: bigint, nextRebalanceBlock: bigint, l
 
 export interface SimulatedHedge {
   vault: Address;
-  args: readonly [boolean, bigint, bigint, bigint];
+  call: HedgeCall;
   gasLimit: bigint;
   blockNumber: bigint;
 }
@@ -128,17 +162,16 @@ export async function simulateHedge(
   ctx: Pick<SendContext, "client" | "account" | "gasLimitPerHedge">,
   p: { vault: Address; order: HedgeOrder; deadline: bigint; blockNumber: bigint; landingBlock?: bigint | undefined },
 ): Promise<SimulatedHedge> {
-  const args = [p.order.buyUnderlying, p.order.amountIn, p.order.minAmountOut, p.deadline] as const;
+  const call = hedgeCallOf(p.order, p.deadline);
   let estimatedGas: bigint;
   try {
     estimatedGas =
       p.landingBlock !== undefined && p.landingBlock > p.blockNumber
-        ? await estimateInLandingBlock(ctx, { vault: p.vault, args, blockNumber: p.blockNumber, landingBlock: p.landingBlock })
+        ? await estimateInLandingBlock(ctx, { vault: p.vault, call, blockNumber: p.blockNumber, landingBlock: p.landingBlock })
         : await ctx.client.estimateContractGas({
             address: p.vault,
             abi: hedgeAbi,
-            functionName: "rebalance",
-            args,
+            ...(call as { functionName: "rebalance"; args: readonly [boolean, bigint, bigint, bigint] }),
             // The address, not the local account: with a local account viem would first prepare a whole transaction
             // (nonce, chain id, block, priority fee: four more requests). The estimate only needs `from`.
             account: ctx.account.address,
@@ -154,7 +187,7 @@ export async function simulateHedge(
   if (estimatedGas > ctx.gasLimitPerHedge) throw new GasCapExceededError(estimatedGas, ctx.gasLimitPerHedge);
   // 20% headroom over the estimate (state can move between simulation and inclusion), within the cap.
   const padded = (estimatedGas * 12n) / 10n;
-  return { vault: p.vault, args, gasLimit: padded < ctx.gasLimitPerHedge ? padded : ctx.gasLimitPerHedge, blockNumber: p.blockNumber };
+  return { vault: p.vault, call, gasLimit: padded < ctx.gasLimitPerHedge ? padded : ctx.gasLimitPerHedge, blockNumber: p.blockNumber };
 }
 
 /** Clients whose node has refused or ignored a block override once: their landing-block estimates go to "pending". */
@@ -173,10 +206,10 @@ const noBlockOverrides = new WeakSet<object>();
  */
 async function estimateInLandingBlock(
   ctx: Pick<SendContext, "client" | "account">,
-  p: { vault: Address; args: readonly [boolean, bigint, bigint, bigint]; blockNumber: bigint; landingBlock: bigint },
+  p: { vault: Address; call: HedgeCall; blockNumber: bigint; landingBlock: bigint },
 ): Promise<bigint> {
   const from = ctx.account.address;
-  const call = { abi: hedgeAbi, functionName: "rebalance", args: p.args, address: p.vault } as const;
+  const call = { abi: hedgeAbi, ...(p.call as { functionName: "rebalance"; args: readonly [boolean, bigint, bigint, bigint] }), address: p.vault } as const;
   if (!noBlockOverrides.has(ctx.client)) {
     try {
       const tx = { from, to: p.vault, data: encodeFunctionData(call) };
@@ -226,7 +259,7 @@ export async function signHedgeAt(ctx: Pick<SendContext, "account" | "chainId">,
     chainId: ctx.chainId,
     type: "eip1559",
     to: sim.vault,
-    data: encodeFunctionData({ abi: optionVaultAbi, functionName: "rebalance", args: sim.args }),
+    data: hedgeCalldata(sim.call),
     gas: sim.gasLimit,
     nonce,
     value: 0n,

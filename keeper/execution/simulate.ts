@@ -15,7 +15,7 @@
 import { BaseError, decodeErrorResult, encodeFunctionData, hexToBigInt, numberToHex, type Address, type Hex } from "viem";
 import { errorMessage } from "../chain/errors.ts";
 import type { HedgeOrder } from "../types.ts";
-import { GasCapExceededError, hedgeAbi, HedgeSimulationError, LANDING_OFFSET_BLOCKS, simulateHedge, type SendContext, type SimulatedHedge } from "./sendHedge.ts";
+import { GasCapExceededError, hedgeAbi, hedgeCallOf, hedgeCalldata, HedgeSimulationError, LANDING_OFFSET_BLOCKS, simulateHedge, type SendContext, type SimulatedHedge } from "./sendHedge.ts";
 
 /**
  * Gas limit over the simulated gas used, in percent: 135%. `gasUsed` is not the limit a transaction needs.
@@ -110,9 +110,9 @@ async function simulateRequest(
   p: { items: readonly HedgeToSimulate[]; deadline: bigint; blockNumber: bigint; timestamp: bigint },
 ): Promise<HedgeSimulation[] | "unsupported"> {
   const from = ctx.account.address;
-  const args = p.items.map((item) => [item.order.buyUnderlying, item.order.amountIn, item.order.minAmountOut, p.deadline] as const);
+  const calls = p.items.map((item) => hedgeCallOf(item.order, p.deadline));
   const blocks = chunk(
-    p.items.map((item, i) => ({ from, to: item.vault, data: encodeFunctionData({ abi: hedgeAbi, functionName: "rebalance", args: args[i]! }) })),
+    p.items.map((item, i) => ({ from, to: item.vault, data: hedgeCalldata(calls[i]!) })),
     MAX_CALLS_PER_SIMULATED_BLOCK,
   );
   const landing = p.blockNumber + BigInt(LANDING_OFFSET_BLOCKS);
@@ -136,14 +136,14 @@ async function simulateRequest(
     if (refusesMethod(error)) return "unsupported";
     return p.items.map(() => ({ ok: false, error: new BatchSimulationError(p.items.length, error) }));
   }
-  const calls = Array.isArray(answer) ? answer.flatMap((block) => block.calls ?? []) : [];
-  if (calls.length !== p.items.length) {
-    const error = new BatchSimulationError(p.items.length, new Error(`the node answered ${calls.length} call result(s) for ${p.items.length} call(s)`));
+  const results = Array.isArray(answer) ? answer.flatMap((block) => block.calls ?? []) : [];
+  if (results.length !== p.items.length) {
+    const error = new BatchSimulationError(p.items.length, new Error(`the node answered ${results.length} call result(s) for ${p.items.length} call(s)`));
     return p.items.map(() => ({ ok: false, error }));
   }
-  return calls.map((call, i) => {
+  return results.map((result, i) => {
     try {
-      return { ok: true, sim: simulatedHedge(ctx.gasLimitPerHedge, { vault: p.items[i]!.vault, args: args[i]!, blockNumber: p.blockNumber }, call) };
+      return { ok: true, sim: simulatedHedge(ctx.gasLimitPerHedge, { vault: p.items[i]!.vault, call: calls[i]!, blockNumber: p.blockNumber }, result) };
     } catch (error) {
       return { ok: false, error };
     }

@@ -14,6 +14,7 @@ import { hedgeBenefitQuote } from "../policy/benefit.ts";
 import { formatAmount as f } from "../policy/format.ts";
 import { isOutsideLimit, NO_HARD_LIMIT } from "../policy/hardLimit.ts";
 import { absBigint, BPS, minBigint, mulDiv, numberToWad, tokenScale, WAD, wadToNumber } from "../pricing/wad.ts";
+import type { PerpHedgeErrorName } from "./perpSize.ts";
 import type { Decision, HedgeOrder, MarketView, RiskPreferences, VaultSnapshot } from "../types.ts";
 import { executionPriceWad, getAmountIn, getAmountOut, slippageLimitWad } from "./amm.ts";
 import { BUDGET_UNIT_WAD, fitsBudget, tradeCostWad } from "./budget.ts";
@@ -168,7 +169,7 @@ export interface SizedOrder extends HedgeOrder {
 /** `Sizing` (types.ts), with the caps on an order and, on a skip the vault would otherwise refuse, the vault's error. */
 export type SizeResult =
   | { kind: "order"; order: SizedOrder }
-  | { kind: "skip"; reason: string; error?: RebalanceErrorName };
+  | { kind: "skip"; reason: string; error?: RebalanceErrorName | PerpHedgeErrorName };
 
 /**
  * Sizes the hedge for `decision` (see the module comment):

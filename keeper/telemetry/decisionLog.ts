@@ -13,7 +13,8 @@ import { FeeCapExceededError } from "../execution/fees.ts";
 import type { HedgeOutcome } from "../execution/pending.ts";
 import { GasCapExceededError, HedgeSimulationError, type SentHedge } from "../execution/sendHedge.ts";
 import type { Throttle } from "../execution/throttle.ts";
-import { wadToNumber } from "../pricing/wad.ts";
+import { tokenToNumber, wadToNumber } from "../pricing/wad.ts";
+import { marginRatioBps } from "../sizing/perpSize.ts";
 import type { VaultPlan } from "../tick.ts";
 import type { HedgeOrder } from "../types.ts";
 import { round } from "./format.ts";
@@ -51,6 +52,37 @@ export class DecisionLog {
   readonly #outsideLimit = new Set<Address>();
   /** Per vault: the last rebalance block of its latest plan, for `/healthz`. */
   readonly #lastRebalanceBlocks = new Map<Address, bigint>();
+  /** Each perp vault's position and accrued funding at its last observation, and whether its margin was low. */
+  readonly #perpSeen = new Map<Address, { size: bigint; funding: bigint; health: PerpHealth }>();
+
+  /** Each perp vault's margin health at its last observation (for readiness). */
+  get perpHealth(): ReadonlyMap<Address, PerpHealth> {
+    return new Map([...this.#perpSeen].map(([vault, seen]) => [vault, seen.health]));
+  }
+
+  /**
+   * A perp vault's funding and margin health, once per observation: the funding a trade (or a liquidation) settled
+   * — the accrual last seen before the position changed, within a block of it — logged and counted as paid or
+   * received; a warning when the margin falls below the vault's minimum or the position is liquidatable, once per
+   * episode, and a line when it is back.
+   */
+  #perp(log: Logger, plan: VaultPlan): void {
+    const p = plan.snapshot.perp;
+    if (p === undefined || !p.priced) return;
+    const q = plan.snapshot.quoteDecimals;
+    const prev = this.#perpSeen.get(plan.vault);
+    if (prev !== undefined && prev.size !== p.sizeWad && prev.funding !== 0n) {
+      const amount = tokenToNumber(prev.funding, q);
+      log.info({ vault: plan.vault, funding: round(amount, 6), direction: amount > 0 ? "received" : "paid" }, "perp funding settled");
+      this.#deps.metrics?.perpFundingSettled(plan.vault, amount);
+    }
+    const ratio = marginRatioBps(plan.snapshot);
+    const health: PerpHealth = { marginRatioBps: ratio, minMarginBps: p.minMarginBps, liquidatable: p.liquidatable, low: p.sizeWad !== 0n && (p.liquidatable || ratio < p.minMarginBps) };
+    const fields = { vault: plan.vault, marginRatioBps: Math.round(ratio), minMarginBps: p.minMarginBps, liquidatable: p.liquidatable || undefined };
+    if (health.low && !prev?.health.low) log.warn(fields, "perp margin below the vault's minimum: a top-up is due");
+    else if (!health.low && prev?.health.low) log.info(fields, "perp margin back above the vault's minimum");
+    this.#perpSeen.set(plan.vault, { size: p.sizeWad, funding: p.funding, health });
+  }
   readonly #deps: DecisionLogDeps;
 
   constructor(deps: DecisionLogDeps) {
@@ -230,6 +262,7 @@ export class DecisionLog {
    */
   observe(log: Logger, read: ReadResult, plans: readonly VaultPlan[], decisionMs: number, state: ObservedState): void {
     this.#metrics(read, plans, decisionMs, state);
+    for (const plan of plans) this.#perp(log, plan);
     log.debug(
       { vaults: plans.length, pending: state.pending.length, baseFeeGwei: Number(read.chain.baseFeePerGas) / 1e9, decisionMs: round(decisionMs, 3) },
       "block",
@@ -254,6 +287,7 @@ export class DecisionLog {
         outOfBand: Math.abs(plan.view.delta) > band,
         oracleAgeSeconds: Number(plan.snapshot.oracleAgeSeconds),
         oracleFresh: plan.snapshot.oracleFresh,
+        ...(plan.snapshot.perp === undefined ? {} : { perp: perpObservation(plan.snapshot) }),
       });
       if (plan.sizing?.kind === "skip") metrics.hedge(plan.vault, "skipped");
     }
@@ -263,18 +297,39 @@ export class DecisionLog {
   }
 }
 
+/** A vault's perp margin health, as the readiness rule reads it. */
+export interface PerpHealth {
+  marginRatioBps: number;
+  minMarginBps: number;
+  liquidatable: boolean;
+  /** Below the vault's minimum with a position open, or liquidatable. */
+  low: boolean;
+}
+
+/** The metrics' view of a vault's perp position. */
+function perpObservation(snapshot: VaultPlan["snapshot"]) {
+  const p = snapshot.perp!;
+  return { position: wadToNumber(p.sizeWad), marginRatioBps: marginRatioBps(snapshot), fundingAccrued: tokenToNumber(p.funding, snapshot.quoteDecimals) };
+}
+
 /** An order's log fields: side, size, the vault's delta before and after, amounts, slippage, cost and benefit. */
 export function orderFields(
   order: HedgeOrder & { cappedBy?: readonly string[]; outsideLimit?: { maxAbsDelta: number; costGateWaived: boolean } },
   snapshot: { netDeltaWad: bigint },
 ) {
+  if (order.margin !== undefined) {
+    return { margin: order.margin.direction, amount: order.margin.amount.toString(), reason: order.margin.reason, costQuote: round(order.totalCostQuote, 4) };
+  }
   return {
+    venue: order.perp !== undefined ? "perp" : undefined,
     side: order.buyUnderlying ? "buy" : "sell",
     size: round(wadToNumber(order.tradeWad), 6),
     deltaBefore: round(wadToNumber(snapshot.netDeltaWad), 6),
     deltaAfter: round(wadToNumber(order.deltaAfterWad), 6),
-    amountIn: order.amountIn.toString(),
-    minAmountOut: order.minAmountOut.toString(),
+    amountIn: order.perp === undefined ? order.amountIn.toString() : undefined,
+    minAmountOut: order.perp === undefined ? order.minAmountOut.toString() : undefined,
+    fillPrice: order.perp === undefined ? undefined : round(wadToNumber(order.perp.fillPriceWad), 6),
+    perpFee: order.perp?.fee.toString(),
     slippageBps: round(order.slippageBps, 2),
     costQuote: round(order.totalCostQuote, 4),
     benefitQuote: round(order.benefitQuote, 4),

@@ -16,6 +16,8 @@
  *   5. *vault left unhedged*: a vault has been out of band for more than `maxOutOfBandBlocks` blocks and nobody
  *      — this keeper or another one — has rebalanced it within the last `maxOutOfBandBlocks` blocks (the
  *      vault's `lastRebalanceBlock`). A vault another keeper is hedging is not our failure.
+ *   6. *perp margin low*: a vault's perp position has an effective margin below the vault's `minMarginBps`, or is
+ *      liquidatable: the keeper's top-up is due (or failed), and a fast move liquidates the hedge.
  */
 
 /** A hedge transaction sent and not yet settled. */
@@ -33,6 +35,8 @@ export interface VaultHealth {
   outOfBandBlocks: number;
   /** The vault's `lastRebalanceBlock`: the last hedge by anyone, this keeper or another (0n if never). */
   lastRebalanceBlock: bigint;
+  /** The perp position's margin, for a vault with a perp market. */
+  perp?: { marginRatioBps: number; minMarginBps: number; liquidatable: boolean; low: boolean };
 }
 
 export interface HealthState {
@@ -137,6 +141,16 @@ export function assessHealth(state: HealthState, rules: HealthRules): Health {
         `vault ${v.vault} out of band for ${v.outOfBandBlocks} blocks (max ${rules.maxOutOfBandBlocks}) and nobody is hedging it (${last})`,
       );
     }
+  }
+
+  // 6. A perp position whose margin is below the vault's minimum, or liquidatable: a top-up is due now.
+  for (const v of state.vaults) {
+    if (v.perp?.low !== true) continue;
+    reasons.push(
+      v.perp.liquidatable
+        ? `vault ${v.vault} perp position is liquidatable (margin ${Math.round(v.perp.marginRatioBps)} bps of notional): top up now or expect liquidation`
+        : `vault ${v.vault} perp margin ${Math.round(v.perp.marginRatioBps)} bps of notional, below the vault's minimum ${v.perp.minMarginBps} bps: a top-up is due`,
+    );
   }
 
   return { live, ready: live && reasons.length === readinessFrom, reasons };

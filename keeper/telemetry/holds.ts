@@ -62,8 +62,8 @@ export type LimitStatus =
   | { kind: "blocked"; by: LimitBlocker; reason: string };
 
 /** The sizing skips that are the pool's doing, and those that are the budget's; every other vault error is a guard. */
-const LIQUIDITY_ERRORS: ReadonlySet<RebalanceErrorName> = new Set(["InsufficientLiquidity", "SlippageTooHigh", "InsufficientOutput"]);
-const BUDGET_ERRORS: ReadonlySet<RebalanceErrorName> = new Set(["NotionalBudgetExceeded", "SlippageBudgetExceeded"]);
+const LIQUIDITY_ERRORS: ReadonlySet<string> = new Set(["InsufficientLiquidity", "SlippageTooHigh", "InsufficientOutput", "MaxSkewExceeded"]);
+const BUDGET_ERRORS: ReadonlySet<string> = new Set(["NotionalBudgetExceeded", "SlippageBudgetExceeded"]);
 
 /**
  * Where `plan`'s vault stands against its hard limit (`plan.maxAbsDelta`). Outside it, the plan either brings the

@@ -47,6 +47,18 @@ export interface VaultObservation {
   outOfBand: boolean;
   oracleAgeSeconds: number;
   oracleFresh: boolean;
+  /** The vault's perp position, when it has a perp market. */
+  perp?: PerpObservation;
+}
+
+/** A vault's perp position at one block. */
+export interface PerpObservation {
+  /** Underlying units, long > 0. */
+  position: number;
+  /** Effective margin as basis points of the position's notional; +Infinity without a position. */
+  marginRatioBps: number;
+  /** Funding accrued since the position's last trade, quote units; positive = received. */
+  fundingAccrued: number;
 }
 
 export interface KeeperMetricsOptions {
@@ -98,6 +110,10 @@ export class KeeperMetrics {
   readonly #oracleStale: Gauge<VaultLabel>;
   readonly #signerBalance: Gauge;
   readonly #pending: Gauge;
+  readonly #perpPosition: Gauge<VaultLabel>;
+  readonly #perpMarginRatio: Gauge<VaultLabel>;
+  readonly #perpFundingAccrued: Gauge<VaultLabel>;
+  readonly #perpFunding: Counter<"vault" | "direction">;
   readonly #oldestPending: Gauge;
   readonly #nonceGap: Gauge;
 
@@ -201,6 +217,30 @@ export class KeeperMetrics {
       help: "Local next nonce minus the chain's pending nonce (> 0: a sent transaction the node does not know).",
       registers,
     });
+    this.#perpPosition = new Gauge({
+      name: "keeper_perp_position",
+      help: "The vault's perp position, underlying units (long > 0); only vaults with a perp market.",
+      labelNames: ["vault"],
+      registers,
+    });
+    this.#perpMarginRatio = new Gauge({
+      name: "keeper_perp_margin_ratio_bps",
+      help: "The perp position's effective margin (remaining less premium credit) in basis points of its notional; +Inf without a position.",
+      labelNames: ["vault"],
+      registers,
+    });
+    this.#perpFundingAccrued = new Gauge({
+      name: "keeper_perp_funding_accrued_quote",
+      help: "Funding accrued on the perp position since its last trade, quote units (positive = received).",
+      labelNames: ["vault"],
+      registers,
+    });
+    this.#perpFunding = new Counter({
+      name: "keeper_perp_funding_quote_total",
+      help: "Funding settled into the vault's perp margin at its trades, quote units, by direction (paid, received).",
+      labelNames: ["vault", "direction"],
+      registers,
+    });
   }
 
   /** The Content-Type of `metrics()`'s text. */
@@ -244,6 +284,18 @@ export class KeeperMetrics {
     this.#vaultOutOfBand.set(labels, this.#trackOutOfBand(o.vault, o.blockNumber, o.outOfBand));
     this.#oracleAge.set(labels, o.oracleAgeSeconds);
     this.#oracleStale.set(labels, o.oracleFresh ? 0 : 1);
+    if (o.perp !== undefined) {
+      this.#perpPosition.set(labels, o.perp.position);
+      this.#perpMarginRatio.set(labels, o.perp.marginRatioBps);
+      this.#perpFundingAccrued.set(labels, o.perp.fundingAccrued);
+    }
+  }
+
+  /** Funding the perp settled into the vault's margin at a trade (`amount` > 0 received, < 0 paid), quote units. */
+  perpFundingSettled(vault: string, amount: number): void {
+    if (amount === 0) return;
+    this.#ensureVault(vault);
+    this.#perpFunding.inc({ vault, direction: amount > 0 ? "received" : "paid" }, Math.abs(amount));
   }
 
   /** Consecutive blocks `vault` has been out of band as of its last observation (0 if in band or never seen). */

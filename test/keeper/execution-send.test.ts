@@ -136,7 +136,7 @@ function sendContext(client: PublicClient, account = KEEPER): SendContext {
 
 async function simulated(): Promise<SimulatedHedge> {
   // To an address without code the rebalance calldata is a plain transfer: the node accepts and mines it.
-  return { vault: VAULT, args: ARGS, gasLimit: 150_000n, blockNumber: BigInt((await rpc("eth_blockNumber")) as Hex) };
+  return { vault: VAULT, call: { functionName: "rebalance", args: ARGS }, gasLimit: 150_000n, blockNumber: BigInt((await rpc("eth_blockNumber")) as Hex) };
 }
 
 // ─────────────────────────────────────────────────────────────────────────────────────────────────────────────
@@ -433,7 +433,7 @@ describe("simulateHedge", () => {
     // 1.2 × 450,000 would exceed the cap: the cap itself, not more
     expect((await simulate(estimator(450_000n).client)).gasLimit).toBe(500_000n);
     // exactly at the cap is allowed
-    expect(await simulate(estimator(500_000n).client)).toEqual({ vault: VAULT, args: ARGS, gasLimit: 500_000n, blockNumber: 77n });
+    expect(await simulate(estimator(500_000n).client)).toEqual({ vault: VAULT, call: { functionName: "rebalance", args: ARGS }, gasLimit: 500_000n, blockNumber: 77n });
 
     const over = await simulate(estimator(500_001n).client).catch((e: unknown) => e);
     expect(over).toBeInstanceOf(GasCapExceededError);

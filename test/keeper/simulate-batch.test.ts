@@ -358,7 +358,7 @@ describe("simulateHedges against a scripted node", () => {
       },
     ]);
     const results = await node.simulate(6);
-    expect(results[0]).toEqual({ ok: true, sim: { vault: V(0), args: [true, ORDER.amountIn, ORDER.minAmountOut, 2_000_000_000n], gasLimit: 135_000n, blockNumber: 77n } });
+    expect(results[0]).toEqual({ ok: true, sim: { vault: V(0), call: { functionName: "rebalance", args: [true, ORDER.amountIn, ORDER.minAmountOut, 2_000_000_000n] }, gasLimit: 135_000n, blockNumber: 77n } });
     expect(errorOf(results[1])).toMatchObject({ name: "HedgeSimulationError", errorName: "SlippageTooHigh", errorArgs: [150n, 100n] });
     expect(errorOf(results[2])).toMatchObject({ errorName: "SlippageTooHigh" });
     expect(errorOf(results[3])).not.toBeInstanceOf(HedgeSimulationError);

@@ -263,6 +263,14 @@ describe("assessHealth", () => {
     expect(assessHealth(healthyState(), RULES)).toEqual({ live: true, ready: true, reasons: [] });
   });
 
+  it("is not ready while a perp position's margin is below the vault's minimum, or liquidatable (issue 14)", () => {
+    const perp = (marginRatioBps: number, liquidatable = false) => ({ marginRatioBps, minMarginBps: 1_500, liquidatable, low: liquidatable || marginRatioBps < 1_500 });
+    const withPerp = (p: ReturnType<typeof perp>) => healthyState({ vaults: [{ vault: VAULT_A, outOfBandBlocks: 0, lastRebalanceBlock: 400n, perp: p }] });
+    expect(assessHealth(withPerp(perp(2_000)), RULES).ready).toBe(true);
+    expectUnready(assessHealth(withPerp(perp(1_200)), RULES), /perp margin 1200 bps of notional, below the vault's minimum 1500 bps/);
+    expectUnready(assessHealth(withPerp(perp(90, true)), RULES), /perp position is liquidatable/);
+  });
+
   it("is not ready when the head is stale", () => {
     const health = assessHealth(healthyState({ lastBlockSeenAtMs: 1_000_000 - 61_000 }), RULES);
     expectUnready(health, /^stale head: last block 500 processed 61\.0 s ago \(max 60\.0 s\)/);
