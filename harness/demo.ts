@@ -44,9 +44,13 @@ export interface DemoSummary {
   policy: PolicyName;
   blocks: number;
   hedges: number;
+  /** Hedges by venue and side ("amm buy", "perp sell", …). */
+  hedgesBy: Record<string, number>;
+  /** Margin moves between the vault's cash and its perp margin. */
+  marginMoves: number;
   /** Hedges that were mined but reverted. */
   failedHedges: number;
-  /** `Rebalanced` events on chain at the end (equals `hedges` when every settled hedge is counted). */
+  /** `Rebalanced` and `PerpHedged` events on chain at the end (equals `hedges` when every settled hedge is counted). */
   rebalancedEvents: number;
   totalGas: bigint;
   /** Slippage paid against the oracle price (fee + impact), quote units. */
@@ -93,6 +97,7 @@ export function gbmPath(p: { spot: number; vol: number; dtSeconds: number; seed:
 }
 
 interface HedgeFill {
+  venue: "amm" | "perp";
   buyUnderlying: boolean;
   tradeUnderlying: number;
   gasUsed: bigint;
@@ -100,12 +105,25 @@ interface HedgeFill {
   slippageBps: number;
 }
 
-/** The fill of a hedge from its receipt's `Rebalanced` event, priced against the oracle spot the vault used. */
-function fillOf(receipt: TransactionReceipt, vault: Address): HedgeFill | undefined {
+/**
+ * The fill of a hedge from its receipt's `Rebalanced` or `PerpHedged` event, priced against the oracle spot the
+ * vault used (a perp fill's slippage includes its fee); or a margin move (`PerpMarginMoved`).
+ */
+function fillOf(receipt: TransactionReceipt, vault: Address): HedgeFill | { margin: bigint } | undefined {
   for (const log of receipt.logs) {
     if (log.address.toLowerCase() !== vault.toLowerCase()) continue;
     try {
       const ev = decodeEventLog({ abi: optionVaultAbi, data: log.data, topics: log.topics });
+      if (ev.eventName === "PerpMarginMoved") return { margin: ev.args.amount };
+      if (ev.eventName === "PerpHedged") {
+        const { sizeDeltaWad, fillPriceWad, fee, spotWad } = ev.args;
+        const buy = sizeDeltaWad > 0n;
+        const size = Math.abs(Number(sizeDeltaWad)) / 1e18;
+        const spot = Number(spotWad) / 1e18;
+        const fill = Number(fillPriceWad) / 1e18;
+        const slippageQuote = (buy ? fill - spot : spot - fill) * size + Number(fee) / 10 ** QUOTE_DECIMALS;
+        return { venue: "perp", buyUnderlying: buy, tradeUnderlying: size, gasUsed: receipt.gasUsed, slippageQuote, slippageBps: (slippageQuote / (size * spot)) * 10_000 };
+      }
       if (ev.eventName !== "Rebalanced") continue;
       const { buyUnderlying, amountIn, amountOut, spotWad } = ev.args;
       const spot = Number(spotWad) / 1e18;
@@ -114,7 +132,7 @@ function fillOf(receipt: TransactionReceipt, vault: Address): HedgeFill | undefi
       const tradeUnderlying = buyUnderlying ? outUnits : inUnits;
       const fairQuote = tradeUnderlying * spot;
       const slippageQuote = buyUnderlying ? inUnits - fairQuote : fairQuote - outUnits;
-      return { buyUnderlying, tradeUnderlying, gasUsed: receipt.gasUsed, slippageQuote, slippageBps: (slippageQuote / fairQuote) * 10_000 };
+      return { venue: "amm", buyUnderlying, tradeUnderlying, gasUsed: receipt.gasUsed, slippageQuote, slippageBps: (slippageQuote / fairQuote) * 10_000 };
     } catch {
       // another event of the vault
     }
@@ -135,15 +153,18 @@ export async function runDemo(options: DemoOptions, out: (line: string) => void)
   const { url } = node;
   try {
     const { viem } = await node.connect();
-    const sys = await deploySystem(viem, { spot: SPOT, ammDepthUnderlying: AMM_DEPTH_UNDERLYING, vaultDeposit: 2_000_000 });
+    const sys = await deploySystem(viem, { spot: SPOT, ammDepthUnderlying: AMM_DEPTH_UNDERLYING, vaultDeposit: 2_000_000, perp: {} });
     const wallets = await viem.getWalletClients();
     const buyer = wallets[2]!.account.address;
     const me = sys.admin.account.address;
 
-    // The book: short 40 ATM calls, 20 OTM calls, 20 OTM puts, a week to expiry (gamma enough to hedge often).
+    // The book: short calls and puts, a week to expiry (gamma enough to hedge often). Its delta is about +6 at the
+    // start and crosses zero as the price rises: the keeper buys back (the AMM or the perp) below and goes short on
+    // the perp above, where the AMM cannot sell what the vault does not hold.
     const book: [isCall: boolean, strike: number, size: number][] = [
-      [true, SPOT, 40],
-      [true, Math.round(SPOT * 1.1), 20],
+      [true, SPOT, 30],
+      [true, Math.round(SPOT * 1.1), 10],
+      [false, SPOT, 40],
       [false, Math.round(SPOT * 0.9), 20],
     ];
     for (const [isCall, strike, size] of book) {
@@ -175,10 +196,12 @@ export async function runDemo(options: DemoOptions, out: (line: string) => void)
     out(
       `delta-keeper demo: seed ${options.seed}, policy ${options.policy}, vol ${options.vol}, ${totalBlocks} blocks at ${options.speed}/s ` +
         `(${BLOCK_SECONDS} s of chain time each); book short ${book.map(([c, k, n]) => `${n} ${k}${c ? "C" : "P"}`).join(", ")}; ` +
-        `AMM ${AMM_DEPTH_UNDERLYING.toLocaleString("en-US")} WETH; RPC ${url}`,
+        `AMM ${AMM_DEPTH_UNDERLYING.toLocaleString("en-US")} WETH and a perp market beside it; RPC ${url}`,
     );
 
     let hedges = 0;
+    const hedgesBy: Record<string, number> = {};
+    let marginMoves = 0;
     let failedHedges = 0;
     let totalGas = 0n;
     let totalSlippageQuote = 0;
@@ -215,11 +238,20 @@ export async function runDemo(options: DemoOptions, out: (line: string) => void)
         if (outcome.kind === "mined") {
           const fill = fillOf(outcome.receipt, sys.vault.address);
           if (!fill) continue;
+          totalGas += outcome.receipt.gasUsed;
+          if ("margin" in fill) {
+            marginMoves++;
+            const amount = Number(fill.margin) / 10 ** QUOTE_DECIMALS;
+            parts.push(`MARGIN ${amount > 0 ? "post" : "withdraw"} ${fmt(Math.abs(amount), 0)} USDC, gas ${outcome.receipt.gasUsed}`);
+            continue;
+          }
           hedges++;
-          totalGas += fill.gasUsed;
+          const kind = `${fill.venue} ${fill.buyUnderlying ? "buy" : "sell"}`;
+          hedgesBy[kind] = (hedgesBy[kind] ?? 0) + 1;
           totalSlippageQuote += fill.slippageQuote;
           parts.push(
-            `HEDGE ${fill.buyUnderlying ? "buy" : "sell"} ${fmt(fill.tradeUnderlying, 2)} WETH, gas ${fill.gasUsed}, slippage ${fmt(fill.slippageBps, 1)} bps`,
+            `HEDGE ${fill.venue === "perp" ? "perp " : ""}${fill.buyUnderlying ? "buy" : "sell"} ${fmt(fill.tradeUnderlying, 2)} WETH, gas ${fill.gasUsed}, ` +
+              `${fill.venue === "perp" ? "fee and impact" : "slippage"} ${fmt(fill.slippageBps, 1)} bps`,
           );
         } else if (outcome.kind === "reverted") {
           failedHedges++;
@@ -235,14 +267,17 @@ export async function runDemo(options: DemoOptions, out: (line: string) => void)
       if (waitMs > 0 && i < totalBlocks) await new Promise((r) => setTimeout(r, waitMs));
     }
 
-    const events = await admin.getContractEvents({ address: sys.vault.address, abi: optionVaultAbi, eventName: "Rebalanced", fromBlock: 0n });
+    const spotEvents = await admin.getContractEvents({ address: sys.vault.address, abi: optionVaultAbi, eventName: "Rebalanced", fromBlock: 0n });
+    const perpEvents = await admin.getContractEvents({ address: sys.vault.address, abi: optionVaultAbi, eventName: "PerpHedged", fromBlock: 0n });
     const summary: DemoSummary = {
       seed: options.seed,
       policy: options.policy,
       blocks: totalBlocks,
       hedges,
+      hedgesBy,
+      marginMoves,
       failedHedges,
-      rebalancedEvents: events.length,
+      rebalancedEvents: spotEvents.length + perpEvents.length,
       totalGas,
       totalSlippageQuote,
       shareInBand: observed === 0 ? 0 : inBand / observed,
@@ -260,7 +295,9 @@ export async function runDemo(options: DemoOptions, out: (line: string) => void)
 export function summaryLine(s: DemoSummary): string {
   return (
     `SUMMARY blocks ${s.blocks}, hedges ${s.hedges}` +
+    (s.hedges > 0 ? ` (${Object.entries(s.hedgesBy).sort().map(([k, n]) => `${k} ${n}`).join(", ")})` : "") +
     (s.failedHedges > 0 ? ` (+${s.failedHedges} reverted)` : "") +
+    (s.marginMoves > 0 ? `, margin moves ${s.marginMoves}` : "") +
     `, total gas ${s.totalGas}, slippage paid ${fmt(s.totalSlippageQuote, 2)} USDC` +
     `, in band ${fmt(s.shareInBand * 100, 1)}% of blocks, final delta ${signed(s.finalDelta, 3)} WETH` +
     `, final price ${fmt(s.finalPrice, 2)}, policy ${s.policy}, seed ${s.seed}, ${fmt(s.wallSeconds, 1)} s`

@@ -1,6 +1,7 @@
 /**
  * Idempotent, resumable deployment of the system to any network: tokens (mocks, or existing ones), oracle, AMM with
- * liquidity, vault with roles, lens, band-upkeep adapter.
+ * liquidity, a perp market with a funded pool (a `MockPerpMarket`, an existing market, or none), vault with roles
+ * and perp margin bounds, lens, band-upkeep adapter.
  *
  * `deployments/<chainId>.json` is the record of progress. It is rewritten (temp file + rename, so never half-written)
  * after every step, and before each step it is consulted: a contract recorded there, with code at its address, is
@@ -17,6 +18,8 @@ import { getAddress, isAddressEqual, zeroAddress, type Address, type Hash } from
 import {
   DEFAULT_BOOK_LIMITS,
   DEFAULT_HEDGE_PARAMS,
+  DEFAULT_PERP_MARGIN_BOUNDS,
+  DEFAULT_PERP_PARAMS,
   DEFAULT_RISK_PARAMS,
   ORACLE_DECIMALS,
   priceE8,
@@ -29,7 +32,7 @@ import {
 } from "./system.ts";
 
 /** The steps that deploy a contract, in order. */
-export const CONTRACT_STEPS = ["quote", "underlying", "oracle", "amm", "optionBook", "extension", "vault", "lens", "upkeep"] as const;
+export const CONTRACT_STEPS = ["quote", "underlying", "oracle", "amm", "perp", "optionBook", "extension", "vault", "lens", "upkeep"] as const;
 export type ContractStep = (typeof CONTRACT_STEPS)[number];
 
 /** A contract is reused only if none of these was deployed afresh in the same run (else it points at stale ones). */
@@ -38,9 +41,10 @@ const DEPENDS_ON: Record<ContractStep, readonly ContractStep[]> = {
   underlying: [],
   oracle: [],
   amm: ["quote", "underlying"],
+  perp: ["quote", "oracle"],
   optionBook: [],
-  extension: ["quote", "underlying", "oracle", "amm", "optionBook"],
-  vault: ["quote", "underlying", "oracle", "amm", "optionBook", "extension"],
+  extension: ["quote", "underlying", "oracle", "amm", "perp", "optionBook"],
+  vault: ["quote", "underlying", "oracle", "amm", "perp", "optionBook", "extension"],
   lens: [],
   upkeep: ["vault", "amm"],
 };
@@ -50,6 +54,7 @@ const LABELS: Record<ContractStep, string> = {
   underlying: "underlying token (MockERC20 WETH)",
   oracle: "oracle (MockOracle)",
   amm: "AMM (MockAmm)",
+  perp: "perp market (MockPerpMarket)",
   optionBook: "OptionBook library",
   extension: "OptionVaultExtension",
   vault: "OptionVault",
@@ -68,6 +73,13 @@ export interface DeployOptions {
   oracle?: Address;
   /** Chainlink's L2 sequencer-uptime feed for the vault (Arbitrum, Base, …); none on L1. */
   sequencerUptimeFeed?: Address;
+  /**
+   * The vault's perp venue: an existing `IPerpMarket` margined in the quote token and priced by the oracle,
+   * "none" for a vault that hedges on the AMM only, or (default) a `MockPerpMarket` with `DEFAULT_PERP_PARAMS`.
+   */
+  perpMarket?: Address | "none";
+  /** Quote units put into a freshly deployed mock perp market's pool (default 1,000,000). */
+  perpPool?: number;
   /** Mock oracle's initial price, quote units per underlying (default 3000). */
   initialPrice?: number;
   /** AMM depth in underlying units, added at the oracle price when the pool is empty (default 1000). */
@@ -86,6 +98,8 @@ export interface DeploymentVault {
   oracle: Address;
   amm: Address;
   upkeep: Address;
+  /** The perp market, when the vault has one. */
+  perp?: Address;
 }
 
 export interface Deployment {
@@ -155,6 +169,7 @@ function withKeeperView(d: Deployment): Deployment {
             oracle: c.oracle,
             amm: c.amm,
             upkeep: c.upkeep,
+            ...(c.perp ? { perp: c.perp } : {}),
           },
         ]
       : [];
@@ -269,6 +284,55 @@ export async function deploy(viem: HardhatViem, options: DeployOptions): Promise
     return getAddress(address);
   };
 
+  /** The perp market the vault is built on (see `DeployOptions.perpMarket`), checked to match its quote and oracle. */
+  async function perpMarket(): Promise<Address | undefined> {
+    if (options.perpMarket === "none") {
+      if (state.contracts.perp) throw new DeployError(`PERP_MARKET is none but ${file} records a perp market ${state.contracts.perp}: unset it or move the file away`);
+      log("perp market: none (PERP_MARKET=none): the vault hedges on the AMM only");
+      return undefined;
+    }
+    const address = options.perpMarket
+      ? await external("perp", "PERP_MARKET", options.perpMarket)
+      : await ensure("perp", () => sendDeployment("MockPerpMarket", [quote, oracle, DEFAULT_PERP_PARAMS, deployer]));
+    const market = await viem.getContractAt("MockPerpMarket", address);
+    const [perpQuote, perpOracle] = await Promise.all([market.read.quote(), market.read.oracle()]).catch(() => {
+      throw new DeployError(`PERP_MARKET ${address} does not answer quote() and oracle(): not an IPerpMarket`);
+    });
+    if (!isAddressEqual(perpQuote, quote) || !isAddressEqual(perpOracle, oracle)) {
+      throw new DeployError(`perp market ${address} is margined in ${perpQuote} and priced by ${perpOracle}, not the vault's quote ${quote} and oracle ${oracle}`);
+    }
+    return address;
+  }
+
+  /** The vault's margin bounds (once), and a mock market's pool funded (only an empty one this deployer can mint for). */
+  async function setUpPerp(perp: Address): Promise<void> {
+    const [minBps, maxBps] = await vaultContract.read.perpMarginBounds();
+    if (minBps === 0n && maxBps === 0n) {
+      await beforeSend();
+      const { minMarginBps, maxMarginBps } = DEFAULT_PERP_MARGIN_BOUNDS;
+      await wait(await vaultContract.write.setPerpMarginBounds([minMarginBps, maxMarginBps]), "setPerpMarginBounds");
+      log(`set the perp margin bounds: ${minMarginBps}–${maxMarginBps} bps of notional`);
+    } else {
+      log(`perp margin bounds already set (${minBps}–${maxBps} bps) (skipped)`);
+    }
+    const market = await viem.getContractAt("MockPerpMarket", perp);
+    if ((await market.read.pool()) > 0n) {
+      log("perp pool already funded (skipped)");
+      return;
+    }
+    if (!(await quoteToken.read.hasRole([ROLES.minter, deployer]).catch(() => false))) {
+      log(`perp market ${perp} has an empty pool and the deployer cannot mint the quote token: fund it with fundPool yourself (skipped)`);
+      return;
+    }
+    const amount = BigInt(options.perpPool ?? 1_000_000) * 10n ** BigInt(state.quoteDecimals!);
+    const balance = await quoteToken.read.balanceOf([deployer]);
+    await beforeSend();
+    if (balance < amount) await wait(await quoteToken.write.mint([deployer, amount - balance]), "mint");
+    if ((await quoteToken.read.allowance([deployer, perp])) < amount) await wait(await quoteToken.write.approve([perp, amount]), "approve");
+    await wait(await market.write.fundPool([amount]), "fundPool");
+    log(`funded the perp pool with ${amount} quote (base units)`);
+  }
+
   // Tokens.
   const quote = options.quoteToken
     ? await external("quote", "QUOTE_TOKEN", options.quoteToken)
@@ -295,6 +359,7 @@ export async function deploy(viem: HardhatViem, options: DeployOptions): Promise
   if (options.sequencerUptimeFeed && !(await hasCode(options.sequencerUptimeFeed))) {
     throw new DeployError(`SEQUENCER_UPTIME_FEED ${options.sequencerUptimeFeed} has no code on chain ${chainId}`);
   }
+  const perp = await perpMarket();
   const optionBook = await ensure("optionBook", () => sendDeployment("OptionBook"));
   const libraries = { OptionBook: optionBook };
   const config = {
@@ -303,6 +368,7 @@ export async function deploy(viem: HardhatViem, options: DeployOptions): Promise
     oracle,
     amm,
     sequencerUptimeFeed: options.sequencerUptimeFeed ?? zeroAddress,
+    perp: perp ?? zeroAddress,
     admin: deployer,
     ...VAULT_NAME,
   };
@@ -335,6 +401,8 @@ export async function deploy(viem: HardhatViem, options: DeployOptions): Promise
     await wait(await vaultContract.write.grantRole([ROLES[role], account]), `grant ${name}`);
     log(`granted ${name} to ${account}`);
   }
+
+  if (perp) await setUpPerp(perp);
 
   // AMM liquidity at the oracle price, only into an empty pool and only with mocks this deployer can mint.
   const ammContract = await viem.getContractAt("MockAmm", amm);

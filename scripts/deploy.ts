@@ -16,6 +16,8 @@
  *   ORACLE_ADDRESS            existing Chainlink-style feed to use instead of a MockOracle (optional)
  *   SEQUENCER_UPTIME_FEED     Chainlink's L2 sequencer-uptime feed (Arbitrum, Base, …): trading pauses while the
  *                             sequencer is down and for an hour after it is back (optional; none on L1)
+ *   PERP_MARKET               the vault's perp venue: an existing IPerpMarket on the same quote token and oracle,
+ *                             or "none" (AMM only); default: a MockPerpMarket with a funded pool
  *   INITIAL_PRICE             the MockOracle's initial price, quote per underlying (default 3000)
  *   DEPLOYMENTS_DIR           where <chainId>.json is written (default ./deployments)
  */
@@ -27,7 +29,8 @@ import { describeUrl } from "../keeper/telemetry/redact.ts";
 const USAGE = `usage: npm run deploy -- [--network <name>] [--env-file <path>]
 
 Deploys tokens (mocks unless QUOTE_TOKEN / UNDERLYING_TOKEN), oracle (mock unless ORACLE_ADDRESS), AMM with
-liquidity, the vault (OptionBook library, OptionVaultExtension, OptionVault) with roles, VaultLens and BandUpkeep;
+liquidity, a perp market (MockPerpMarket unless PERP_MARKET=<address> or none), the vault (OptionBook library,
+OptionVaultExtension, OptionVault) with roles and perp margin bounds, VaultLens and BandUpkeep;
 writes DEPLOYMENTS_DIR/<chainId>.json after every step. Safe to re-run: recorded contracts are skipped, an
 interrupted run resumes.
 
@@ -36,7 +39,8 @@ interrupted run resumes.
   --help             this text
 
 Variables: DEPLOYER_PRIVATE_KEY, SEPOLIA_RPC_URL, ARBITRUM_SEPOLIA_RPC_URL, BASE_SEPOLIA_RPC_URL, LOCAL_RPC_URL,
-KEEPER_ADDRESS, QUOTE_TOKEN, UNDERLYING_TOKEN, ORACLE_ADDRESS, SEQUENCER_UPTIME_FEED, INITIAL_PRICE, DEPLOYMENTS_DIR
+KEEPER_ADDRESS, QUOTE_TOKEN, UNDERLYING_TOKEN, ORACLE_ADDRESS, SEQUENCER_UPTIME_FEED, PERP_MARKET, INITIAL_PRICE,
+DEPLOYMENTS_DIR
 (see scripts/deploy.ts).`;
 
 class UsageError extends Error {
@@ -48,6 +52,14 @@ function optionalAddress(env: NodeJS.ProcessEnv, name: string): Address | undefi
   if (!value) return undefined;
   if (!isAddress(value)) throw new UsageError(`${name} is not an address (0x + 40 hex digits): ${value}`);
   return getAddress(value);
+}
+
+/** PERP_MARKET: an existing market's address, "none", or unset (deploy a MockPerpMarket). */
+function perpMarketOption(env: NodeJS.ProcessEnv): { perpMarket?: Address | "none" } {
+  const value = env.PERP_MARKET?.trim();
+  if (!value) return {};
+  if (value.toLowerCase() === "none") return { perpMarket: "none" };
+  return { perpMarket: optionalAddress(env, "PERP_MARKET")! };
 }
 
 function describeCause(error: unknown): string {
@@ -87,6 +99,7 @@ async function main(): Promise<void> {
     oracle: optionalAddress(env, "ORACLE_ADDRESS"),
     sequencerUptimeFeed: optionalAddress(env, "SEQUENCER_UPTIME_FEED"),
     initialPrice,
+    ...perpMarketOption(env),
   };
 
   const { default: hre } = await import("hardhat");

@@ -36,7 +36,10 @@ const abi = parseAbi([
   "function hasRole(bytes32 role, address account) view returns (bool)",
   "function getReserves() view returns (uint256, uint256)",
   "function extension() view returns (address)",
+  "function perp() view returns (address)",
+  "function perpMarginBounds() view returns (uint256, uint256)",
 ]);
+const mockPerpMarketAbi = parseAbi(["function pool() view returns (uint256)"]);
 
 interface Anvil {
   url: string;
@@ -106,12 +109,12 @@ describe("deploy to a local node", () => {
   it("deploys every contract, grants the roles, seeds the pool and writes a file the keeper accepts", async () => {
     expect(first.stderr).toBe("");
     expect(first.code).toBe(0);
-    for (const name of ["MockERC20 USDC", "MockERC20 WETH", "MockOracle", "MockAmm", "OptionBook library", "OptionVaultExtension", "OptionVault", "VaultLens", "BandUpkeep"]) {
+    for (const name of ["MockERC20 USDC", "MockERC20 WETH", "MockOracle", "MockAmm", "MockPerpMarket", "OptionBook library", "OptionVaultExtension", "OptionVault", "VaultLens", "BandUpkeep"]) {
       expect(first.stdout).toMatch(new RegExp(`deployed .*${name}.* at 0x[0-9a-fA-F]{40}`));
     }
     const raw = JSON.parse(readFileSync(join(dir, "31337.json"), "utf8")) as {
       contracts: Record<string, Address>;
-      vaults: { upkeep: Address; amm: Address }[];
+      vaults: { upkeep: Address; amm: Address; perp: Address }[];
     };
     const parsed = deploymentsSchema.parse(raw);
     expect(parsed.chainId).toBe(31337);
@@ -140,6 +143,11 @@ describe("deploy to a local node", () => {
     });
     expect(reserveUnderlying).toBe(1000n * 10n ** 18n);
     expect(reserveQuote).toBe(3_000_000n * 10n ** 6n);
+    // The perp venue: the vault is built on the market recorded, its pool funded, the margin bounds set.
+    expect(await node.client.readContract({ address: vault, abi, functionName: "perp" })).toBe(raw.vaults[0]!.perp);
+    expect(raw.vaults[0]!.perp).toBe(raw.contracts.perp);
+    expect(await node.client.readContract({ address: raw.vaults[0]!.perp, abi: mockPerpMarketAbi, functionName: "pool" })).toBe(1_000_000n * 10n ** 6n);
+    expect(await node.client.readContract({ address: vault, abi, functionName: "perpMarginBounds" })).toEqual([1_500n, 4_000n]);
   });
 
   it("a second run skips every step and sends no transaction", async () => {
@@ -152,7 +160,9 @@ describe("deploy to a local node", () => {
     expect(second.stderr).toBe("");
     expect(second.code).toBe(0);
     const steps = second.stdout.trim().split("\n").filter((line) => !line.startsWith("wrote "));
-    expect(steps.length).toBe(14); // 9 contracts (the vault: library, extension, itself), 4 role grants, liquidity
+    // 10 contracts (the vault: library, extension, itself; the perp market), 4 role grants, margin bounds, perp pool,
+    // AMM liquidity.
+    expect(steps.length).toBe(17);
     for (const line of steps) expect(line).toMatch(/\(skipped\)$/);
     expect(second.stdout).not.toMatch(/^deployed /m);
     expect(await node.client.getTransactionCount({ address: DEPLOYER })).toBe(nonceBefore);
@@ -271,6 +281,18 @@ describe("deploy errors: one line, non-zero exit", () => {
     const run = await deployScript(["--network", "localhost"], { LOCAL_RPC_URL: `http://127.0.0.1:${port}/secret-key`, DEPLOYMENTS_DIR: tempDir() });
     expectOneLine(run, new RegExp(`^deploy: cannot reach http://127\\.0\\.0\\.1:${port} \\(network localhost\\)`));
     expect(run.stderr).not.toContain("secret-key");
+  });
+
+  it("PERP_MARKET that is not an address, or not a perp market on the vault's quote and oracle, is one line", async () => {
+    const bad = await deployScript(["--network", "localhost"], { PERP_MARKET: "0x1234", DEPLOYMENTS_DIR: tempDir() });
+    expectOneLine(bad, /^deploy: PERP_MARKET is not an address \(0x \+ 40 hex digits\): 0x1234$/);
+    const node = await startAnvil();
+    nodes.push(node);
+    // An address without code is refused before anything is deployed on it.
+    const run = await deployScript(["--network", "localhost"], { LOCAL_RPC_URL: node.url, PERP_MARKET: "0x0000000000000000000000000000000000000001", DEPLOYMENTS_DIR: tempDir() });
+    expect(run.code).not.toBe(0);
+    expect(run.stderr.trim().split("\n")).toHaveLength(1);
+    expect(run.stderr).toMatch(/PERP_MARKET 0x0000000000000000000000000000000000000001 has no code on chain 31337/);
   });
 
   it("an unknown network lists the configured ones", async () => {
