@@ -20,6 +20,7 @@ import { Journal } from "./execution/journal.ts";
 import { Keeper, type SendStep } from "./keeper.ts";
 import { keeperOptionsFromConfig } from "./options.ts";
 import { tokenToNumber, wadToNumber } from "./pricing/wad.ts";
+import { marginRatioBps } from "./sizing/perpSize.ts";
 import { assessHealth } from "./telemetry/health.ts";
 import { limitStatus } from "./telemetry/holds.ts";
 import { round } from "./telemetry/format.ts";
@@ -28,6 +29,7 @@ import { KeeperMetrics } from "./telemetry/metrics.ts";
 import { redactUrl } from "./telemetry/redact.ts";
 import { startTelemetryServer } from "./telemetry/server.ts";
 import type { VaultPlan } from "./tick.ts";
+import type { VaultSnapshot } from "./types.ts";
 
 const nowMs = () => performance.now();
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -240,6 +242,7 @@ function printStatus(read: ReadResult, plans: VaultPlan[], json: boolean): void 
       band: p.decision.band === undefined ? fmt(wadToNumber(s.hedge.bandWad)) : fmt(p.decision.band),
       limit: limitCell(p),
       "hedge bal": fmt(Number(s.hedgeBalance) / 10 ** s.underlyingDecimals),
+      perp: perpCell(s),
       spot: fmt(wadToNumber(s.spotWad), 2),
       "oracle age": `${s.oracleAgeSeconds}s${s.oracleStatus === "Usable" ? "" : ` ${s.oracleStatus.toUpperCase()}`}`,
       "last rebalance": s.lastRebalanceBlock === 0n ? "never" : `#${s.lastRebalanceBlock}`,
@@ -255,6 +258,16 @@ function printStatus(read: ReadResult, plans: VaultPlan[], json: boolean): void 
     }
   }
   for (const f of read.failures) process.stdout.write(`${f.vault}: unreadable (${f.reason})\n`);
+}
+
+/** The perp position and its margin as a share of its notional: `-18.19 (margin 38%)`; `-` without a perp market. */
+function perpCell(s: VaultSnapshot): string {
+  const p = s.perp;
+  if (p === undefined) return "-";
+  if (!p.priced) return `${fmt(wadToNumber(p.sizeWad))} (UNPRICED)`;
+  if (p.sizeWad === 0n) return `0 (margin ${fmt(tokenToNumber(p.margin, s.quoteDecimals), 0)})`;
+  const ratio = marginRatioBps(s) / 100;
+  return `${fmt(wadToNumber(p.sizeWad))} (margin ${ratio.toFixed(0)}%${p.liquidatable ? " LIQUIDATABLE" : ratio * 100 < p.minMarginBps ? " LOW" : ""})`;
 }
 
 /** The hard delta limit and where the vault stands against it: `0.5`, `0.5 OUTSIDE (returning)`, `0.5 OUTSIDE: budget`. */

@@ -1,9 +1,11 @@
 /**
  * Gives a freshly deployed vault (from `npm run deploy`) something to hedge, on a local node: the deployer
- * deposits capital, lists a 30-day ATM call and an OTM call, and account #2 buys some of each. Reads
- * `deployments/<chainId>.json`. Running it again adds another round of buying.
+ * deposits capital, lists 30-day series, and account #2 buys some of each. Reads `deployments/<chainId>.json`.
+ * Running it again adds another round of buying.
  *
- *   npx hardhat run --network localhost scripts/dev/open-book.ts
+ *   npx hardhat run --network localhost scripts/dev/open-book.ts             # BOOK=calls: 20 ATM + 10 OTM calls
+ *   BOOK=puts npx hardhat run --network localhost scripts/dev/open-book.ts   # 40 ATM puts: a long delta, hedged short on the perp
+ *   BOOK=mixed npx hardhat run --network localhost scripts/dev/open-book.ts  # 20 ATM calls + 30 ATM puts: delta crosses zero
  */
 import { readFile } from "node:fs/promises";
 import hre from "hardhat";
@@ -32,19 +34,26 @@ await wait(await quote.write.approve([vault.address, capital]));
 await wait(await vault.write.deposit([capital, deployer!.account.address]));
 
 // Series: list them unless already there.
+const BOOKS = {
+  calls: [[true, 3000n, 20n], [true, 3300n, 10n]],
+  puts: [[false, 3000n, 40n]],
+  mixed: [[true, 3000n, 20n], [false, 3000n, 30n]],
+} as const satisfies Record<string, readonly (readonly [isCall: boolean, strike: bigint, size: bigint])[]>;
+const bookName = (process.env.BOOK?.trim() || "calls") as keyof typeof BOOKS;
+if (!(bookName in BOOKS)) throw new Error(`BOOK must be one of ${Object.keys(BOOKS).join(", ")}, got ${process.env.BOOK}`);
 const now = (await publicClient.getBlock()).timestamp;
 const expiry = now - (now % 86_400n) + 30n * 86_400n;
-const ids: `0x${string}`[] = [];
+const orders: [`0x${string}`, bigint][] = [];
 const [live] = await vault.read.book();
-for (const strike of [3000n, 3300n]) {
+for (const [isCall, strike, size] of BOOKS[bookName]) {
   const strikeWad = strike * 10n ** 18n;
-  const id = await vault.read.seriesId([true, strikeWad, expiry]);
-  if (!live.includes(id)) await wait(await vault.write.listSeries([true, strikeWad, expiry]));
-  ids.push(id);
+  const id = await vault.read.seriesId([isCall, strikeWad, expiry]);
+  if (!live.includes(id)) await wait(await vault.write.listSeries([isCall, strikeWad, expiry]));
+  orders.push([id, size]);
 }
 
-// A buyer takes 20 ATM and 10 OTM calls.
-for (const [id, size] of [[ids[0]!, 20n], [ids[1]!, 10n]] as const) {
+// A buyer takes them.
+for (const [id, size] of orders) {
   const sizeWad = size * 10n ** 18n;
   const premium = await vault.read.quoteOpen([id, sizeWad]);
   await wait(await quote.write.mint([buyer!.account.address, premium]));
