@@ -123,6 +123,7 @@ contract OptionVault is OptionVaultBase, ERC4626, AccessControl, ReentrancyGuard
         (t.hot, t.limits, t.ledger, t.buy, t.amountIn, t.perp) =
             ($.hot, $.limits, $.ledger, sizeDeltaWad > 0, _abs(sizeDeltaWad), true);
         deltaBeforeWad = _beforeTrade(t);
+        if (t.amountIn > t.limits.maxTradeWad) revert TradeTooLarge(t.amountIn, t.limits.maxTradeWad);
         (uint256 fillWad, uint256 fee, uint256 marginAfter) = market.modifyPosition(sizeDeltaWad, acceptablePriceWad);
         deltaAfterWad = _afterPerpTrade(t, fillWad, fee, marginAfter);
         emit PerpHedged(msg.sender, sizeDeltaWad, fillWad, fee, t.spotWad, deltaBeforeWad, deltaAfterWad);
@@ -488,7 +489,8 @@ contract OptionVault is OptionVaultBase, ERC4626, AccessControl, ReentrancyGuard
         uint256 hedgeWad = _hedgeBalance();
         (IPerpMarket.PositionView memory p, int256 margin, bytes memory perpErr) = _perpPosition();
         v.deltaWad += hedgeWad.toInt256() + p.sizeWad;
-        assetsWad = (_quote.balanceOf(address(this)) + (margin > 0 ? uint256(margin) : 0)) * _quoteScale
+        // A liquidatable position's margin is as good as gone: anyone can liquidate it and take it.
+        assetsWad = (_quote.balanceOf(address(this)) + (margin > 0 && !p.liquidatable ? uint256(margin) : 0)) * _quoteScale
             + Math.mulDiv(hedgeWad, spotWad, WAD);
         liabilitiesWad = $.pendingPayouts * _quoteScale + v.liabilityWad;
         err = perpErr;

@@ -470,8 +470,12 @@ abstract contract OptionVaultBase is IOptionVaultTypes {
             - ((cashOut + $.pendingPayouts) * _quoteScale).toInt256();
     }
 
+    /// @dev |x|, also of type(int256).min (2^255): a keeper's extreme size reverts with the guard it breaks
+    /// (`TradeTooLarge`), not an arithmetic panic.
     function _abs(int256 x) internal pure returns (uint256) {
-        return x >= 0 ? uint256(x) : uint256(-x);
+        unchecked {
+            return x >= 0 ? uint256(x) : uint256(-(x + 1)) + 1;
+        }
     }
 
     /// @dev The ledger's usage as of the current window: unchanged in the same window, shifted by one (current

@@ -409,14 +409,28 @@ contract OptionVaultExtension is OptionVaultBase, ReentrancyGuardTransient, IOpt
         if (address(perp) == address(0)) revert NoPerpVenue();
         if (amount == 0) revert ZeroAmount();
         VaultStorage storage $ = _storage();
-        uint256 spotWad = _usableSpot($.hot.maxOracleAge);
-        (int256 availableWad, uint256 requiredWad, uint256 openInterestWad) = _collateral(spotWad, 0, amount);
-        if (availableWad < requiredWad.toInt256()) revert InsufficientCollateral(requiredWad, availableWad);
+        uint256 cash = _quote.balanceOf(address(this));
+        if (amount > cash) {
+            revert InsufficientCollateral(amount > type(uint128).max ? type(uint256).max : amount * _quoteScale, int256(cash * _quoteScale));
+        }
         IPerpMarket.PositionView memory p = perp.positionOf(address(this));
         int256 effective = _effectiveMargin(p);
-        // The open interest bounds |book delta| (each option's |delta| ≤ 1): the largest hedge the book can need.
-        uint256 hedgedWad = Math.max(openInterestWad, _abs(p.sizeWad));
-        uint256 cap = _marginOf(hedgedWad, spotWad, $.cold.maxMarginBps);
+        uint256 cap;
+        (uint256 spotWad, bytes memory err) = _usableSpotOrError($.hot.maxOracleAge);
+        if (err.length == 0) {
+            (int256 availableWad, uint256 requiredWad, uint256 openInterestWad) = _collateral(spotWad, 0, amount);
+            if (requiredWad.toInt256() > availableWad) revert InsufficientCollateral(requiredWad, availableWad);
+            // The open interest bounds |book delta| (each option's |delta| ≤ 1): the largest hedge the book can need.
+            cap = _marginOf(Math.max(openInterestWad, _abs(p.sizeWad)), spotWad, $.cold.maxMarginBps);
+        } else {
+            // The vault's oracle is unusable (an L2 sequencer's grace period, or its age bound tighter than the
+            // market's) while the market still prices, and liquidates, the position: only a top-up of an open
+            // position, to minMarginBps of its notional at the market's price, from cash beyond unclaimed payouts.
+            // The collateral check waits for the oracle.
+            if (p.sizeWad == 0) _revert(err);
+            cap = _marginOf(_abs(p.sizeWad), perp.oraclePrice(), $.cold.minMarginBps);
+            if (cash - amount < $.pendingPayouts) revert PayoutsNotCovered(cash - amount, $.pendingPayouts);
+        }
         int256 effectiveAfter = effective + amount.toInt256();
         if (effectiveAfter > cap.toInt256()) revert PerpMarginAboveCap(uint256(effectiveAfter), cap);
         perp.depositMargin(amount);

@@ -57,7 +57,32 @@ const invariant = (name: string): Selection => ({
   grep: `${name}|test_guard_`,
 });
 
+/** The perp venue's fuzz of `hedgePerp` and margin withdrawals (`PerpVault.t.sol`). */
+const PERP: Selection = { files: ["test/solidity/PerpVault.t.sol"] };
+
 export const MUTANTS: readonly Mutant[] = [
+  // ---- the perp venue (issue 14) ----
+  {
+    name: "perp minimum margin after a hedge disabled",
+    file: VAULT,
+    from: "if (effective < required.toInt256()) revert PerpMarginTooLow(effective, required);",
+    to: "",
+    tests: PERP,
+  },
+  {
+    name: "perp minimum margin after a withdrawal disabled",
+    file: EXT,
+    from: "if (effective < required.toInt256()) revert PerpMarginTooLow(effective, required);",
+    to: "",
+    tests: PERP,
+  },
+  {
+    name: "perp size check before the market disabled",
+    file: VAULT,
+    from: "if (t.amountIn > t.limits.maxTradeWad) revert TradeTooLarge(t.amountIn, t.limits.maxTradeWad);",
+    to: "",
+    tests: PERP,
+  },
   // ---- the rebalance guards (issue 11's table) ----
   {
     name: "delta-not-reduced disabled",

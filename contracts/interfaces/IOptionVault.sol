@@ -429,9 +429,11 @@ interface IOptionVaultBook is IOptionVaultTypes {
     /// @notice Moves `amount` quote units of cash into the vault's perp margin. Keeper only; allowed while paused
     /// (a top-up protects the position). The cash must stay above unclaimed payouts plus what the book requires
     /// (the collateral check), and the effective margin afterwards within `maxMarginBps` of the notional of
-    /// max(open interest, |perp position|) at the oracle price (the open interest bounds |book delta|).
-    /// @dev Reverts with `NoPerpVenue`, `ZeroAmount`, an oracle error, `InsufficientCollateral` or
-    /// `PerpMarginAboveCap`.
+    /// max(open interest, |perp position|) at the oracle price (the open interest bounds |book delta|). While the
+    /// vault's oracle is unusable but the market still prices (and can liquidate) an open position, a top-up to
+    /// `minMarginBps` of its notional at the market's price is allowed, from cash beyond unclaimed payouts.
+    /// @dev Reverts with `NoPerpVenue`, `ZeroAmount`, an oracle error (no position open), the market's error,
+    /// `InsufficientCollateral` (also for more than the cash), `PayoutsNotCovered` or `PerpMarginAboveCap`.
     function postPerpMargin(uint256 amount) external;
 
     /// @notice Moves `amount` quote units of the perp margin back to the vault's cash. Keeper only. With a position
@@ -473,7 +475,7 @@ interface IOptionVaultBook is IOptionVaultTypes {
 /// - shares are minted at the net asset value (NAV) plus |Δ|·S·ε and redeemed at NAV − |Δ|·S·ε − |Γ|·(S·ε)²/2,
 ///   Δ and Γ the vault's net delta and gamma, so that no round trip profits from an oracle update seen coming
 ///   while it is within 2ε (within ε for a buyer). NAV = cash + hedge·S + the perp position's effective margin
-///   (`IPerpMarket` formula (7), when positive) − unclaimed payouts − Σ |size|·BS(S) − margin not yet earned,
+///   (`IPerpMarket` formula (7), when positive and the position is not liquidatable) − unclaimed payouts − Σ |size|·BS(S) − margin not yet earned,
 ///   liabilities rounded up. Net delta = the book's + the underlying held + the perp position. Shares just minted are locked for `depositLockSeconds`.
 ///
 /// Collateral. Every sale leaves the vault's cash, less unclaimed payouts, covering its whole book: each series at
@@ -502,7 +504,8 @@ interface IOptionVaultBook is IOptionVaultTypes {
 ///
 /// @dev Warning — what is and is not guaranteed (each promise below is replayed as an attack in
 /// `test/solidity/Attacks.t.sol` and checked by the invariant campaign in `test/solidity/VaultInvariants.t.sol`;
-/// the perp venue's in `test/vault-perp.test.ts`):
+/// the perp venue's in `test/vault-perp.test.ts`, `test/vault-perp-attacks.test.ts` and
+/// `test/solidity/PerpVault.t.sol`):
 /// - Adversarial keeper: the most a `KEEPER_ROLE` holder (or an open `BandUpkeep`, or anyone sandwiching them)
 ///   can cost depositors is the hedging budget: in any `budgetWindowSeconds` of time, at most `slippageBudget`
 ///   quote units paid beyond the oracle price, on at most `notionalBudget` quote units traded. Slippage is measured
@@ -517,7 +520,7 @@ interface IOptionVaultBook is IOptionVaultTypes {
 ///   deposits and withdrawals (while the vault has options open) need a usable oracle: an answer > 0, no older
 ///   than `maxOracleAge`, and, on an L2 with a sequencer-uptime feed, the sequencer up for longer than
 ///   `SEQUENCER_GRACE_PERIOD`. A dead oracle holds withdrawals until it recovers; with no option open, depositors
-///   leave at the cash value (any underlying held stays with those who remain).
+///   leave at the cash value (any underlying held and any perp margin stay with those who remain).
 /// - Settlement uses the oracle round current at expiry (across Chainlink aggregator phase changes); if that
 ///   answer is unusable (older than `maxOracleAge` or ≤ 0), the first usable answer after expiry, looked for up
 ///   to 32 rounds on. Between expiry and settlement, deposits and withdrawals are held (`SettlementPending`);
@@ -545,7 +548,12 @@ interface IOptionVaultBook is IOptionVaultTypes {
 ///   `minMarginBps` of the position's notional; margin posted is not free cash for withdrawals until it comes back.
 ///   A keeper that does not top up lets a fast move liquidate the position: the vault then loses the margin left
 ///   (at most the market's maintenance margin at that moment, plus what the move took past it) and carries the
-///   book's delta unhedged again. That, not the budget, bounds what an idle keeper costs on the perp.
+///   book's delta unhedged again. That, not the budget, bounds what an idle keeper costs on the perp. The margin
+///   of a liquidatable position counts for nothing in the NAV (anyone can take it). A top-up stays possible while
+///   the vault's own oracle is unusable but the market's is not (an L2 sequencer's grace period), up to
+///   `minMarginBps`. A sandwich of `hedgePerp` on the market's skew costs the vault within `maxSlippageBps` and
+///   the slippage budget, as on the AMM; trading into the skew (fill better than the oracle) charges the budget
+///   no slippage, though the NAV still pays the fee.
 /// - Pausing stops rebalancing (both venues), sales, buy-backs and deposits; withdrawals, settlement, claims and
 ///   moving perp margin stay open.
 interface IOptionVault is IOptionVaultCore, IOptionVaultBook, IAccessControl {
