@@ -6,9 +6,6 @@ import {IOptionVault, IOptionVaultTypes} from "../../contracts/interfaces/IOptio
 import {IMockAmm} from "../../contracts/interfaces/IMockAmm.sol";
 import {IPerpMarket} from "../../contracts/interfaces/IPerpMarket.sol";
 import {AggregatorV3Interface} from "../../contracts/interfaces/AggregatorV3Interface.sol";
-import {OptionVault} from "../../contracts/OptionVault.sol";
-import {OptionVaultBase} from "../../contracts/OptionVaultBase.sol";
-import {OptionVaultExtension} from "../../contracts/OptionVaultExtension.sol";
 import {MockPerpMarket} from "../../contracts/mocks/MockPerpMarket.sol";
 
 /// @notice The perp venue's guards under fuzzing (issue 14): whatever size a keeper asks `hedgePerp` for, at
@@ -46,21 +43,9 @@ contract PerpVaultTest is VaultSetup {
         usdc.approve(address(perp), type(uint256).max);
         perp.fundPool(1_000_000e6);
 
-        OptionVaultBase.Config memory config = OptionVaultBase.Config({
-            quote: usdc,
-            underlying: weth,
-            oracle: AggregatorV3Interface(address(oracle)),
-            amm: IMockAmm(address(amm)),
-            sequencerUptimeFeed: AggregatorV3Interface(address(0)),
-            perp: IPerpMarket(address(perp)),
-            admin: address(this),
-            name: "Delta Keeper ETH Vault",
-            symbol: "dkETH"
-        });
-        OptionVaultExtension ext = new OptionVaultExtension(config);
-        pv = IOptionVault(address(new OptionVault(config, ext, _hedgeParams(), _riskParams(), _bookLimits())));
-        pv.grantRole(pv.MANAGER_ROLE(), address(this));
-        pv.grantRole(pv.KEEPER_ROLE(), address(this));
+        pv = _newVault(
+            AggregatorV3Interface(address(oracle)), IMockAmm(address(amm)), AggregatorV3Interface(address(0)), perp
+        );
         pv.setPerpMarginBounds(uint16(MIN_MARGIN_BPS), 4_000);
         usdc.mint(address(this), 2_000_000e6);
         usdc.approve(address(pv), type(uint256).max);

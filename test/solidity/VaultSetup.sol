@@ -72,13 +72,21 @@ abstract contract VaultSetup is TestBase {
         internal
         returns (IOptionVault v)
     {
+        return _newVault(oracle_, amm_, sequencer, IPerpMarket(address(0)));
+    }
+
+    /// @dev The same, with a perp market beside the AMM (zero for none).
+    function _newVault(AggregatorV3Interface oracle_, IMockAmm amm_, AggregatorV3Interface sequencer, IPerpMarket perp_)
+        internal
+        returns (IOptionVault v)
+    {
         OptionVaultBase.Config memory config = OptionVaultBase.Config({
             quote: usdc,
             underlying: weth,
             oracle: oracle_,
             amm: amm_,
             sequencerUptimeFeed: sequencer,
-            perp: IPerpMarket(address(0)),
+            perp: perp_,
             admin: address(this),
             name: "Delta Keeper ETH Vault",
             symbol: "dkETH"
