@@ -78,7 +78,15 @@ export function chooseVenue(
   if (snapshot.perp === undefined) return spotOnly();
   const perpGas = view.costs.gasCostQuote + PERP_HEDGE_EXTRA_GAS * gasQuotePerUnit;
   const venues = venuesOf(snapshot, view.costs.gasCostQuote, perpGas);
-  if (venues.perp === undefined) return spotOnly();
+  if (venues.perp === undefined) {
+    // The vault has a market the keeper cannot use now: say why when the AMM alone cannot hedge either.
+    const only = spotOnly();
+    if (only.sizing.kind === "order") return only;
+    const why = !snapshot.perp.priced
+      ? "the perp market cannot value the vault's position (its oracle check fails)"
+      : "the vault's perp margin bounds are not set (the manager calls setPerpMarginBounds)";
+    return { ...only, sizing: { ...only.sizing, reason: `${only.sizing.reason}; the perp is unused: ${why}` } };
+  }
   const perpVenue = venues.perp;
   const price = wadToNumber(snapshot.spotWad);
   const wanted = decision.targetDelta - view.delta;

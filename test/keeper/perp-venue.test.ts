@@ -132,6 +132,15 @@ describe("the keeper chooses the venue", () => {
     if (choice.sizing.kind === "order") expect(wadToNumber(choice.sizing.order.tradeWad)).toBeCloseTo(leg, 1);
   });
 
+  it("a vault whose perp margin bounds are unset hedges on the AMM only, and says why the perp is unused", () => {
+    const s = withPerp({ netDeltaWad: 20n * WAD, hedgeBalance: 0n }, { minMarginBps: 0, maxMarginBps: 0 });
+    const choice = choose(s);
+    expect(choice.venue).toBe("amm");
+    expect(choice.sizing).toMatchObject({ kind: "skip", error: "InsufficientHedge" });
+    if (choice.sizing.kind === "skip") expect(choice.sizing.reason).toMatch(/perp is unused: the vault's perp margin bounds are not set/);
+    expect(marginFirst(s, -20, 1e-5)).toBeUndefined();
+  });
+
   it("margin goes first: for a wanted short with no margin, and for a position whose margin is low", () => {
     const noMargin = withPerp({ netDeltaWad: 20n * WAD }, { margin: 0n, remainingMargin: 0n });
     const choice = choose(noMargin);
