@@ -66,6 +66,7 @@ export class Keeper {
   #lastBlock = -1n;
   /** Per vault: its live series (to size the read's chunks) and its book as last read in full (reads are light). */
   readonly #seriesCounts = new Map<Address, number>();
+  readonly #perpVaults = new Set<Address>();
   readonly #books: BookCache = new Map();
   #chainId: number | undefined;
   #startedAtMs: number | undefined;
@@ -149,6 +150,7 @@ export class Keeper {
       books: this.#books,
       callGasBudget: this.options.lensCallGasBudget,
       seriesCounts: this.#seriesCounts,
+      perpVaults: this.#perpVaults,
       ...(blockNumber !== undefined ? { blockNumber } : {}),
     });
   }

@@ -72,6 +72,8 @@ export interface ReadParams {
    * place with what this read sees, so a caller that keeps the map across blocks sizes the next read to fit.
    */
   seriesCounts?: Map<Address, number>;
+  /** The vaults seen with a perp market (updated here), whose reads cost more (`LENS_PERP_LIGHT_GAS`). */
+  perpVaults?: Set<Address>;
   /** At most this many chunk requests in flight at once (default `LENS_READ_CONCURRENCY`). */
   concurrency?: number;
 }
@@ -146,7 +148,7 @@ async function readPinned(
   full: boolean,
   at: { blockNumber: bigint } | { blockTag: BlockTag },
 ): Promise<{ chain: LensAnswer[0]; rows: Row[] }> {
-  const chunks = planLensChunks(vaults, params.callGasBudget ?? DEFAULT_LENS_CALL_GAS_BUDGET, params.seriesCounts, full);
+  const chunks = planLensChunks(vaults, params.callGasBudget ?? DEFAULT_LENS_CALL_GAS_BUDGET, params.seriesCounts, full, params.perpVaults);
   let outcomes = await readChunks(client, params, chunks, full, at);
   const answered = outcomes.flatMap((o) => ("answer" in o ? [o.answer[0].blockNumber] : []));
   if (answered.length === 0) throw (outcomes[0] as { error: unknown } | undefined)?.error ?? new LensReadError("no vaults to read");
@@ -171,6 +173,7 @@ async function readPinned(
     snaps.forEach((snap, i) => {
       const ref = outcome.vaults[i]!;
       if (snap.ok) params.seriesCounts?.set(ref.address, Number(snap.state.liveSeries));
+      if (snap.ok && snap.state.perp !== undefined && snap.state.perp.market !== zeroAddress) params.perpVaults?.add(ref.address);
       rows.push({ ref, snap });
     });
   }

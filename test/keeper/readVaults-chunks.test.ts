@@ -38,6 +38,21 @@ describe("planLensChunks", () => {
     expect(lensCallGas([MAX_LIVE_SERIES])).toBeGreaterThan(vaultReadGas(10));
   });
 
+  it("counts a vault's perp market (+50k light, +66k full, measured +45.7k / +59.9k): fewer perp vaults fit a chunk", () => {
+    const vaults = refs(100);
+    const ten = new Map(vaults.map((v) => [v.address, 10]));
+    const perps = new Set(vaults.map((v) => v.address));
+    expect(vaultReadGas(10, false, true) - vaultReadGas(10, false)).toBe(50_000);
+    expect(vaultReadGas(10, true, true) - vaultReadGas(10, true)).toBe(66_000);
+    for (const full of [false, true]) {
+      const plain = planLensChunks(vaults, 4_000_000, ten, full);
+      const withPerp = planLensChunks(vaults, 4_000_000, ten, full, perps);
+      expect(withPerp.flat()).toEqual(vaults);
+      expect(withPerp.length).toBeGreaterThan(plain.length);
+      for (const chunk of withPerp) expect(chunk.length * (vaultReadGas(10, full, true)) + 40_000).toBeLessThanOrEqual(4_000_000);
+    }
+  });
+
   it("gives a vault too large for the budget a chunk of its own, and an empty list no chunk", () => {
     expect(planLensChunks(refs(3), 1)).toEqual(refs(3).map((v) => [v]));
     expect(planLensChunks([], 16_000_000)).toEqual([]);
