@@ -8,6 +8,8 @@ import { POLICY_FAMILIES, type PolicyFamily } from "./types.ts";
 
 export const MODES = ["model", "fork", "both"] as const;
 export const SOURCES = ["gbm", "jump", "csv"] as const;
+/** The vault's book: calls (on the AMM), puts (a long delta: shorted on the perp), or both (a delta that crosses zero). */
+export const BOOKS = ["calls", "puts", "mixed"] as const;
 
 export interface SimOptions {
   mode: (typeof MODES)[number];
@@ -33,6 +35,8 @@ export interface SimOptions {
   riskAversion: number;
   expiryDays: number;
   optionsSold: number;
+  /** `calls` on the AMM alone; `puts` and `mixed` with a perp market beside it. */
+  book: (typeof BOOKS)[number];
   /** The vault's hedging budget: window (seconds), notional and slippage per window (whole quote units). */
   budgetWindowSeconds: number;
   notionalBudget: number;
@@ -73,7 +77,8 @@ export const FLAGS: readonly Flag[] = [
   { name: "depth", value: "X", help: "AMM depth, underlying units (default 10000)" },
   { name: "risk-aversion", value: "X", help: "γ per quote unit: centre of the γ sweeps, and the mean-variance yardstick that picks the best fixed band (default 0.1)" },
   { name: "expiry-days", value: "X", help: "expiry of the calls the vault sold, days (default 7; must outlast the path)" },
-  { name: "options-sold", value: "X", help: "at-the-money calls the vault sold (default 100)" },
+  { name: "options-sold", value: "X", help: "at-the-money options the vault sold (default 100; --book mixed: half calls, half puts)" },
+  { name: "book", value: BOOKS.join("|"), help: "the vault's book: calls (default; hedged on the AMM), puts (a long delta, hedged short on a perp market beside the AMM), mixed (calls and puts: a delta that crosses zero; the keeper chooses the venue)" },
   { name: "budget-window", value: "SECONDS", help: `the vault's hedging-budget window, 600–2592000 s (default ${DEFAULT_HEDGE_PARAMS.budgetWindowSeconds}, the deployment's)` },
   { name: "notional-budget", value: "N", help: `notional the vault lets hedges trade per window, whole quote units (default ${DEFAULT_HEDGE_PARAMS.notionalBudget})` },
   { name: "slippage-budget", value: "N", help: `fee and impact the vault lets hedges pay per window, whole quote units (default ${DEFAULT_HEDGE_PARAMS.slippageBudget})` },
@@ -107,6 +112,7 @@ export const DEFAULT_SIM_OPTIONS: SimOptions = {
   riskAversion: 0.1,
   expiryDays: 7,
   optionsSold: 100,
+  book: "calls",
   budgetWindowSeconds: DEFAULT_HEDGE_PARAMS.budgetWindowSeconds,
   notionalBudget: DEFAULT_HEDGE_PARAMS.notionalBudget,
   slippageBudget: DEFAULT_HEDGE_PARAMS.slippageBudget,
@@ -208,6 +214,7 @@ export function parseSimArgs(argv: readonly string[], env: Record<string, string
   o.riskAversion = num("risk-aversion", { positive: true, max: 1e6 }) ?? o.riskAversion;
   o.expiryDays = num("expiry-days", { positive: true, max: 3650 }) ?? o.expiryDays;
   o.optionsSold = num("options-sold", { positive: true, max: 1e9 }) ?? o.optionsSold;
+  o.book = choice("book", BOOKS) ?? o.book;
   o.budgetWindowSeconds = num("budget-window", { integer: true, min: 600, max: 30 * 86_400 }) ?? o.budgetWindowSeconds;
   o.notionalBudget = num("notional-budget", { integer: true, min: 1, max: 2 ** 32 - 1 }) ?? o.notionalBudget;
   o.slippageBudget = num("slippage-budget", { integer: true, min: 1, max: 2 ** 32 - 1 }) ?? o.slippageBudget;

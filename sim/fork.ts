@@ -16,6 +16,7 @@ import hre from "hardhat";
 import { decodeEventLog, encodeAbiParameters, encodeFunctionData, hexToBigInt, keccak256, maxUint256, toHex, type Abi, type Address, type Hex } from "viem";
 import { optionVaultAbi } from "../keeper/abi.ts";
 import { readVaults, type VaultRef } from "../keeper/chain/readVaults.ts";
+import { hedgeCallOf, hedgeCalldata } from "../keeper/execution/sendHedge.ts";
 import { budgetLeftWad, type BudgetLedger } from "../keeper/sizing/budget.ts";
 import type { HedgeOrder, VaultSnapshot } from "../keeper/types.ts";
 import { redactUrl } from "../keeper/telemetry/redact.ts";
@@ -41,6 +42,8 @@ export interface MeasuredHedge {
   liveSeries: number;
   gasUsed: number;
   reverted: boolean;
+  /** A perp hedge ("hedge") or margin move ("margin"): its size before and after, for the perp gas model. */
+  perp?: { kind: "hedge" | "margin"; positionBefore: bigint; positionAfter: bigint };
 }
 
 export interface ForkRun extends RunMetrics {
@@ -131,6 +134,15 @@ export async function openFork(
             hedge: scenario.hedge,
             risk: riskParams(scenario),
             limits: scenario.limits,
+            ...(scenario.perp
+              ? {
+                  perp: {
+                    params: scenario.perp.params,
+                    pool: scenario.perp.pool,
+                    marginBounds: { minMarginBps: scenario.perp.minMarginBps, maxMarginBps: scenario.perp.maxMarginBps },
+                  },
+                }
+              : {}),
           })
         : await adoptDeployment(viem, request, p.deployment);
     const driver = await viem.deployContract("MarketDriver", [sys.oracle.address, sys.amm.address, MARKET_SCALE_EXPONENT], { client: { wallet: sys.admin } });
@@ -278,11 +290,8 @@ export async function runFork(
     const timestamp = blockTimestamp(start, run.scenario, i, run.times);
     let hedgeTx: { hash: Hex; order: HedgeOrder; freshSlots: FreshSlots } | undefined;
     if (pending) {
-      const data = encodeFunctionData({
-        abi: optionVaultAbi,
-        functionName: "rebalance",
-        args: [pending.buyUnderlying, pending.amountIn, pending.minAmountOut, timestamp + 3600n],
-      });
+      // The keeper's call: rebalance on the AMM, hedgePerp on the perp, or a perp margin move.
+      const data = hedgeCalldata(hedgeCallOf(pending, timestamp + 3600n));
       hedgeTx = {
         hash: await send(session.keeper, session.vault.address, data, HEDGE_GAS, HEDGE_TIP_WEI),
         order: pending,
@@ -300,13 +309,18 @@ export async function runFork(
       const gasUsed = Number(receipt.gasUsed);
       const entry = { buy: hedgeTx.order.buyUnderlying, freshSlots: hedgeTx.freshSlots, liveSeries: last.book.length, gasUsed };
       const fill = receipt.status === "success" ? fillOf(receipt.logs, session.vault.address, gasUsed) : undefined;
-      if (fill) {
+      if (fill === "margin") {
+        ledger.gasOnly(gasUsed, last.spotWad);
+      } else if (fill) {
         ledger.hedge(fill);
         ledgerWritten = true;
       } else {
         ledger.revert(gasUsed, last.spotWad);
       }
-      measured.push({ ...entry, reverted: fill === undefined });
+      const perpKind = hedgeTx.order.margin !== undefined ? "margin" : hedgeTx.order.perp !== undefined ? "hedge" : undefined;
+      const before = last.perp?.sizeWad ?? 0n;
+      const after = before + (perpKind === "hedge" && fill !== undefined ? hedgeTx.order.perp!.sizeDeltaWad : 0n);
+      measured.push({ ...entry, reverted: fill === undefined, ...(perpKind ? { perp: { kind: perpKind, positionBefore: before, positionAfter: after } } : {}) });
     }
 
     const read = await readVaults(publicClient, { lens: session.lens, vaults: [session.vault], account: session.keeper });
@@ -329,11 +343,17 @@ export async function runFork(
   return { ...ledger.result(), measured, greeksMismatches, wallSeconds: (performance.now() - started) / 1000 };
 }
 
-function fillOf(logs: readonly { address: Address; data: Hex; topics: readonly Hex[] }[], vault: Address, gasUsed: number): Fill | undefined {
+/** The hedge's fill from its receipt (`Rebalanced`, `PerpHedged`), "margin" for a margin move, undefined for none. */
+function fillOf(logs: readonly { address: Address; data: Hex; topics: readonly Hex[] }[], vault: Address, gasUsed: number): Fill | "margin" | undefined {
   for (const log of logs) {
     if (log.address.toLowerCase() !== vault.toLowerCase()) continue;
     try {
       const ev = decodeEventLog({ abi: optionVaultAbi, data: log.data, topics: log.topics as [Hex, ...Hex[]] });
+      if (ev.eventName === "PerpMarginMoved") return "margin";
+      if (ev.eventName === "PerpHedged") {
+        const { sizeDeltaWad, fillPriceWad, fee, spotWad } = ev.args;
+        return { buyUnderlying: sizeDeltaWad > 0n, amountIn: 0n, amountOut: 0n, spotWad, gasUsed, perp: { sizeDeltaWad, fillPriceWad, fee } };
+      }
       if (ev.eventName !== "Rebalanced") continue;
       return { buyUnderlying: ev.args.buyUnderlying, amountIn: ev.args.amountIn, amountOut: ev.args.amountOut, spotWad: ev.args.spotWad, gasUsed };
     } catch {

@@ -27,27 +27,48 @@ export interface GasModel {
   sellExtra: number;
   /** Gas of a reverted rebalance (model mode's rare reverts), gas units. */
   revertGas: number;
+  /** `hedgePerp`'s gas by live series (the same shape: steady state and the vault's first perp trade). */
+  perpPoints: readonly GasPoint[];
+  /** A vault's first `postPerpMargin` by live series (`gas`; `firstHedgeGas` the same). */
+  marginPoints: readonly GasPoint[];
 }
 
 const KEY = /^OptionVault\.rebalance \(buy, (\d+) live series(, vault's first hedge)?\)$/;
+const PERP_KEY = /^OptionVault\.hedgePerp \(buy, (\d+) live series(, vault's first hedge)?\)$/;
+const MARGIN_KEY = /^OptionVault\.postPerpMargin \((\d+) live series, first margin\)$/;
 
-/** The model from a gas snapshot's `OptionVault.rebalance (buy, N live series[, vault's first hedge])` entries. */
-export function gasModelFromSnapshot(snapshot: Record<string, number>): GasModel {
+/** The points of the snapshot's entries `key` matches (group 1: the series count; group 2: the first hedge). */
+function pointsOf(snapshot: Record<string, number>, key: RegExp): GasPoint[] {
   const byN = new Map<number, Partial<GasPoint>>();
-  for (const [key, gas] of Object.entries(snapshot)) {
-    const m = KEY.exec(key);
+  for (const [name, gas] of Object.entries(snapshot)) {
+    const m = key.exec(name);
     if (!m) continue;
     const n = Number(m[1]);
     const point = byN.get(n) ?? { liveSeries: n };
     if (m[2]) point.firstHedgeGas = gas;
     else point.gas = gas;
+    if (m[2] === undefined && key === MARGIN_KEY) point.firstHedgeGas = gas;
     byN.set(n, point);
   }
-  const points = [...byN.values()]
+  return [...byN.values()]
     .filter((p): p is GasPoint => p.gas !== undefined && p.firstHedgeGas !== undefined)
     .sort((a, b) => a.liveSeries - b.liveSeries);
+}
+
+/**
+ * The model from a gas snapshot's `OptionVault.rebalance (buy, N live series[, vault's first hedge])` entries,
+ * and its `hedgePerp` and `postPerpMargin` entries for the perp venue (empty in an older snapshot).
+ */
+export function gasModelFromSnapshot(snapshot: Record<string, number>): GasModel {
+  const points = pointsOf(snapshot, KEY);
   if (points.length === 0) throw new Error("the gas snapshot has no OptionVault.rebalance (buy, N live series) entries");
-  return { points, sellExtra: 0, revertGas: Math.round(points[0]!.gas / 2) };
+  return {
+    points,
+    sellExtra: 0,
+    revertGas: Math.round(points[0]!.gas / 2),
+    perpPoints: pointsOf(snapshot, PERP_KEY),
+    marginPoints: pointsOf(snapshot, MARGIN_KEY),
+  };
 }
 
 export function loadGasModel(file = new URL("../gas-snapshot.json", import.meta.url)): GasModel {
@@ -75,7 +96,23 @@ export function freshSlots(p: { ledgerWritten: boolean; hedgeBalance: bigint; bu
  * that writes `freshSlots` slots from zero.
  */
 export function hedgeGas(model: GasModel, p: { liveSeries: number; freshSlots: FreshSlots; buy: boolean }): number {
-  const pts = model.points;
+  return Math.round(interpolate(model.points, p) + (p.buy ? 0 : model.sellExtra));
+}
+
+/** Gas of a `hedgePerp` (its first: `first`), as `hedgeGas` from the snapshot's perp entries. */
+export function perpHedgeGas(model: GasModel, p: { liveSeries: number; first: boolean }): number {
+  if (model.perpPoints.length === 0) throw new Error("the gas snapshot has no OptionVault.hedgePerp (buy, N live series) entries");
+  return Math.round(interpolate(model.perpPoints, { liveSeries: p.liveSeries, freshSlots: p.first ? 2 : 0 }));
+}
+
+/** Gas of a perp margin move (a vault's first `postPerpMargin`: later ones cost a little less). */
+export function marginMoveGas(model: GasModel, liveSeries: number): number {
+  if (model.marginPoints.length === 0) throw new Error("the gas snapshot has no OptionVault.postPerpMargin (N live series, first margin) entries");
+  return Math.round(interpolate(model.marginPoints, { liveSeries, freshSlots: 0 }));
+}
+
+/** Linear in the series count between (and beyond) the points; `freshSlots` of 2 is the first hedge's gas. */
+function interpolate(pts: readonly GasPoint[], p: { liveSeries: number; freshSlots: FreshSlots }): number {
   const pick = (g: GasPoint) => g.gas + ((g.firstHedgeGas - g.gas) * p.freshSlots) / 2;
   let gas: number;
   if (pts.length === 1) gas = pick(pts[0]!);
@@ -86,5 +123,5 @@ export function hedgeGas(model: GasModel, p: { liveSeries: number; freshSlots: F
     const b = pts[i + 1]!;
     gas = pick(a) + ((pick(b) - pick(a)) * (p.liveSeries - a.liveSeries)) / (b.liveSeries - a.liveSeries);
   }
-  return Math.round(gas + (p.buy ? 0 : model.sellExtra));
+  return gas;
 }

@@ -9,9 +9,15 @@
  * price) and B = Σ size·BlackScholes(S, τ) the book (negative sizes: options sold), intrinsic at expiry. Trades
  * are worth their oracle value here; what they cost beyond it (AMM fee and price impact) and their gas are
  * costs, kept apart, so P&L is the replication error alone and cost is cost.
+ *
+ * With a perp market, h is the underlying held plus the perp position; a perp trade's fee and its impact
+ * (size · (fill − S)) are its slippage, and the funding the position pays is a cost of its own (`fundingCost`),
+ * read from the snapshots' accrued funding in both modes alike: the change between two snapshots, or, across a
+ * trade (which settles it into the margin), the accrual since the trade (the block before it is not counted).
+ * Margin moves cost their gas only.
  */
 import { greeks, SECONDS_PER_YEAR } from "../keeper/pricing/blackScholes.ts";
-import { wadToNumber } from "../keeper/pricing/wad.ts";
+import { tokenToNumber, wadToNumber } from "../keeper/pricing/wad.ts";
 import type { VaultSnapshot } from "../keeper/types.ts";
 import type { RunMetrics } from "./types.ts";
 
@@ -23,6 +29,8 @@ export interface Fill {
   /** The oracle price the vault traded against, wad. */
   spotWad: bigint;
   gasUsed: number;
+  /** A trade on the perp (`PerpHedged`): its size, fill and fee (quote units); `amountIn`/`amountOut` unused. */
+  perp?: { sizeDeltaWad: bigint; fillPriceWad: bigint; fee: bigint };
 }
 
 export interface LedgerOptions {
@@ -70,6 +78,8 @@ export class Ledger {
   #gasCost = 0;
   #slippage = 0;
   #fees = 0;
+  #funding = 0;
+  #prevPerp: { size: bigint; funding: bigint } | undefined;
   #hedges = 0;
   #reverts = 0;
   #blocks = 0;
@@ -91,8 +101,15 @@ export class Ledger {
     const discount = this.#rate === 0 ? 1 : Math.exp((-this.#rate * (t - this.#t0)) / SECONDS_PER_YEAR);
     const spot = wadToNumber(snapshot.spotWad) * discount;
     const bookNow = book * discount;
+    const perp = snapshot.perp;
+    if (perp !== undefined) {
+      const prev = this.#prevPerp;
+      const accrued = prev === undefined ? 0n : prev.size === perp.sizeWad ? perp.funding - prev.funding : perp.funding;
+      this.#funding -= tokenToNumber(accrued, this.#o.quoteDecimals);
+      this.#prevPerp = { size: perp.sizeWad, funding: perp.funding };
+    }
     if (!Number.isNaN(this.#prevSpot)) {
-      const hedge = Number(snapshot.hedgeBalance) / 10 ** this.#o.underlyingDecimals;
+      const hedge = Number(snapshot.hedgeBalance) / 10 ** this.#o.underlyingDecimals + (perp ? wadToNumber(perp.sizeWad) : 0);
       const dv = hedge * (spot - this.#prevSpot) + (bookNow - this.#prevBook);
       this.#pnl += dv;
       this.#sumSq += dv * dv;
@@ -112,6 +129,16 @@ export class Ledger {
   /** A mined hedge. */
   hedge(fill: Fill): void {
     const spot = wadToNumber(fill.spotWad);
+    if (fill.perp !== undefined) {
+      const size = wadToNumber(fill.perp.sizeDeltaWad);
+      const fee = tokenToNumber(fill.perp.fee, this.#o.quoteDecimals);
+      this.#slippage += fee + size * (wadToNumber(fill.perp.fillPriceWad) - spot);
+      this.#fees += fee;
+      this.#volume += Math.abs(size);
+      this.#hedges++;
+      this.#chargeGas(fill.gasUsed, spot);
+      return;
+    }
     const q = 10 ** this.#o.quoteDecimals;
     const u = 10 ** this.#o.underlyingDecimals;
     const feeRate = this.#o.ammFeeBps / 10_000;
@@ -123,6 +150,11 @@ export class Ledger {
     this.#volume += traded;
     this.#hedges++;
     this.#chargeGas(fill.gasUsed, spot);
+  }
+
+  /** A transaction that trades nothing (a perp margin move): its gas. */
+  gasOnly(gasUsed: number, spotWad: bigint): void {
+    this.#chargeGas(gasUsed, wadToNumber(spotWad));
   }
 
   /** A hedge that reverted: its gas is spent, nothing traded. */
@@ -145,7 +177,8 @@ export class Ledger {
       gasCost: this.#gasCost,
       slippageCost: this.#slippage,
       feeCost: this.#fees,
-      totalCost: this.#gasCost + this.#slippage,
+      fundingCost: this.#funding,
+      totalCost: this.#gasCost + this.#slippage + this.#funding,
       hedges: this.#hedges,
       reverts: this.#reverts,
       blocks: this.#blocks,

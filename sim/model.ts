@@ -12,14 +12,16 @@
  * Fork mode (`fork.ts`) runs the same loop on a chain; `test/sim/agreement.test.ts` holds the two together.
  */
 import { greeks } from "../keeper/pricing/blackScholes.ts";
-import { tokenScale, wadToNumber } from "../keeper/pricing/wad.ts";
+import * as perpModel from "../keeper/pricing/perp.ts";
+import { numberToWad, tokenScale, wadToNumber } from "../keeper/pricing/wad.ts";
+import { checkPerpHedge } from "../keeper/sizing/perpSize.ts";
 import { budgetLeftWad, chargeBudget, EMPTY_LEDGER, tradeCostWad, type BudgetLedger } from "../keeper/sizing/budget.ts";
 import { checkRebalance } from "../keeper/sizing/size.ts";
 import { planBlock, updateHedgeAnchors, type HedgeAnchor, type PlanOptions, type VaultPlan } from "../keeper/tick.ts";
 import { CONFIG_DEFAULTS } from "../keeper/config/table.ts";
-import type { BlockInput, HedgeOrder, SeriesSnapshot, VaultSnapshot } from "../keeper/types.ts";
+import type { BlockInput, HedgeOrder, PerpSnapshot, SeriesSnapshot, VaultSnapshot } from "../keeper/types.ts";
 import type { Address } from "viem";
-import { freshSlots, hedgeGas, ledgerSlotWritten, type GasModel } from "./gas.ts";
+import { freshSlots, hedgeGas, ledgerSlotWritten, marginMoveGas, perpHedgeGas, type GasModel } from "./gas.ts";
 import { Ledger } from "./ledger.ts";
 import { realign, type Reserves } from "../harness/market.ts";
 import { gasPriceWei, initialSnapshot, MARKET_SCALE_EXPONENT, ORACLE_DECIMALS, type Scenario } from "./scenario.ts";
@@ -173,6 +175,86 @@ export function executeRebalance(state: VaultState, order: HedgeOrder, at: { blo
   return { ok: true, amountOut: check.amountOut, tradedWad: check.tradedWad, budget: charge.ledger };
 }
 
+/**
+ * The vault's perp position and its market in the model (formulas of `IPerpMarket`, in float64: the market has no
+ * other trader, so its skew is the vault's position). Snapshots report it as the lens would, in token units.
+ */
+class PerpState {
+  readonly #params: perpModel.PerpParams;
+  readonly #base: PerpSnapshot;
+  readonly #q: number;
+  market: perpModel.PerpMarketState;
+  position: perpModel.PerpPosition = { size: 0, margin: 0, entryPrice: 0, entryFundingPerUnit: 0, premiumCredit: 0 };
+
+  constructor(base: PerpSnapshot, quoteDecimals: number, t0: number) {
+    this.#base = base;
+    this.#q = quoteDecimals;
+    this.#params = perpModel.perpParamsFromChain(base.params, quoteDecimals);
+    this.market = { skew: 0, lastFundingRate: 0, lastFundingTime: t0, lastFundingPerUnit: 0 };
+  }
+
+  /** `hedgePerp`'s trade: funding recomputed, the position settled at the fill; returns the fill and fee. */
+  trade(sizeDelta: number, t: number, price: number): { fill: number; fee: number } {
+    const r = perpModel.modifyPosition({ market: this.market, position: this.position, params: this.#params, t, price, sizeDelta });
+    this.market = r.market;
+    this.position = r.position;
+    return { fill: r.fillPrice, fee: r.fee };
+  }
+
+  /** The lens's view at `t` and `price`. */
+  snapshot(t: number, price: number): PerpSnapshot {
+    const F = perpModel.accruedFundingPerUnit(this.market, this.#params, t, price);
+    const v = perpModel.positionValue(this.position, this.#params, price, F);
+    const units = (x: number) => BigInt(Math.round(x * 10 ** this.#q));
+    const floor = (x: number) => BigInt(Math.floor(x * 10 ** this.#q));
+    return {
+      ...this.#base,
+      sizeWad: numberToWad(this.position.size),
+      margin: units(this.position.margin),
+      pnl: floor(v.pnl),
+      funding: floor(v.funding),
+      remainingMargin: units(Math.max(0, v.remainingMargin)),
+      maintenanceMargin: units(v.maintenanceMargin),
+      premiumCredit: floor(this.position.premiumCredit ?? 0),
+      liquidatable: this.position.size !== 0 && v.liquidatable,
+      skewWad: numberToWad(this.market.skew),
+      fundingRateWad: numberToWad(perpModel.fundingRate(this.market, this.#params, t)),
+    };
+  }
+}
+
+/**
+ * `OptionVault.hedgePerp(sizeDeltaWad)` in block `blockNumber` at `timestamp`, as `executeRebalance` does for the
+ * AMM: the block's checks, then the keeper's own mirror `checkPerpHedge` on the vault and its position at that
+ * moment (the vault's exact margin rule), then the budget charge. The trade itself is the caller's (`PerpState`).
+ */
+export function executePerpHedge(
+  state: VaultState & { perp: PerpSnapshot },
+  sizeDeltaWad: bigint,
+  at: { blockNumber: bigint; timestamp: bigint },
+): { ok: true; budget: BudgetLedger } | { ok: false; error: string } {
+  const { last } = state;
+  const hedge = last.hedge;
+  if (last.paused) return { ok: false, error: "VaultPaused" };
+  if (at.blockNumber < last.lastRebalanceBlock + BigInt(hedge.minRebalanceInterval)) return { ok: false, error: "RebalanceTooSoon" };
+  if (at.timestamp - state.oracleUpdatedAt > BigInt(hedge.maxOracleAge)) return { ok: false, error: "StaleOracle" };
+  const atExecution: VaultSnapshot = {
+    ...last,
+    blockNumber: at.blockNumber,
+    timestamp: at.timestamp,
+    netDeltaWad: state.netDeltaWad,
+    perp: state.perp,
+    ...budgetLeftWad(state.budget, hedge, at.timestamp),
+  };
+  const check = checkPerpHedge(atExecution, sizeDeltaWad, undefined, false);
+  if (!check.ok) return { ok: false, error: check.error };
+  const size = sizeDeltaWad < 0n ? -sizeDeltaWad : sizeDeltaWad;
+  const notionalWad = (size * last.spotWad + 10n ** 18n - 1n) / 10n ** 18n;
+  const charge = chargeBudget(state.budget, hedge, at.timestamp, { notionalWad, slippageWad: check.slippageWad });
+  if (!charge.ok) return { ok: false, error: charge.error };
+  return { ok: true, budget: charge.ledger };
+}
+
 export function runModel(run: ModelRun): RunMetrics {
   const { scenario, path } = run;
   const init = run.start ?? initialSnapshot(scenario);
@@ -205,6 +287,12 @@ export function runModel(run: ModelRun): RunMetrics {
   let pending: HedgeOrder | undefined;
   let last: VaultSnapshot = init;
   const steps = path.length - 1;
+  if (init.perp !== undefined && (init.perp.sizeWad !== 0n || init.perp.margin !== 0n)) {
+    throw new Error("the model starts a perp vault with no position and no margin: the start snapshot has some");
+  }
+  const perp = init.perp === undefined ? undefined : new PerpState(init.perp, init.quoteDecimals, Number(init.timestamp));
+  const quoteScale = 10 ** init.quoteDecimals;
+  const perpSizeWad = () => (perp === undefined ? 0n : numberToWad(perp.position.size));
 
   /** Book Greeks (wad, vault-signed) and value (quote) at a spot and time. */
   const book = (spot: number, timestamp: bigint) => {
@@ -245,7 +333,47 @@ export function runModel(run: ModelRun): RunMetrics {
     const timestamp = blockTimestamp(init, scenario, i, run.times);
 
     // 1. Last block's hedge, first in this block: at the oracle it was decided on, at this block's time.
-    if (pending) {
+    if (pending?.margin !== undefined && perp !== undefined) {
+      // A margin move: postPerpMargin from cash beyond unclaimed payouts, withdrawPerpMargin up to the margin.
+      const { direction, amount } = pending.margin;
+      pending = undefined;
+      const units = Number(amount) / quoteScale;
+      if (direction === "post" && amount <= cashBalance - last.pendingPayouts) {
+        cashBalance -= amount;
+        perp.position.margin += units;
+      } else if (direction === "withdraw" && units <= perp.position.margin) {
+        cashBalance += amount;
+        perp.position.margin -= units;
+      }
+      ledger.gasOnly(marginMoveGas(run.gas, init.book.length), spotWad);
+    } else if (pending?.perp !== undefined && perp !== undefined) {
+      const order = pending;
+      pending = undefined;
+      // The first perp trade writes the position's slots (and, on a vault that never hedged, the budget ledger).
+      const gasUsed = perpHedgeGas(run.gas, { liveSeries: init.book.length, first: perp.position.size === 0 && perp.position.entryPrice === 0 });
+      const spot = wadToNumber(spotWad);
+      const done = executePerpHedge(
+        { last, netDeltaWad: book(spot, timestamp).deltaWad + hedgeBalance * scaleU + perpSizeWad(), oracleUpdatedAt, budget, perp: perp.snapshot(Number(timestamp), spot) },
+        order.perp!.sizeDeltaWad,
+        { blockNumber, timestamp },
+      );
+      if (!done.ok) {
+        ledger.revert(gasUsed, spotWad);
+      } else {
+        const { fill, fee } = perp.trade(wadToNumber(order.perp!.sizeDeltaWad), Number(timestamp), spot);
+        lastRebalanceBlock = blockNumber;
+        budget = done.budget;
+        ledgerWritten = true;
+        ledger.hedge({
+          buyUnderlying: order.buyUnderlying,
+          amountIn: 0n,
+          amountOut: 0n,
+          spotWad,
+          gasUsed,
+          perp: { sizeDeltaWad: order.perp!.sizeDeltaWad, fillPriceWad: numberToWad(fill), fee: BigInt(Math.ceil(fee * quoteScale)) },
+        });
+      }
+    } else if (pending) {
       const order = pending;
       pending = undefined;
       const gasUsed = hedgeGas(run.gas, {
@@ -253,7 +381,7 @@ export function runModel(run: ModelRun): RunMetrics {
         freshSlots: freshSlots({ ledgerWritten, hedgeBalance, buy: order.buyUnderlying }),
         buy: order.buyUnderlying,
       });
-      const netDeltaWad = book(wadToNumber(spotWad), timestamp).deltaWad + hedgeBalance * scaleU;
+      const netDeltaWad = book(wadToNumber(spotWad), timestamp).deltaWad + hedgeBalance * scaleU + perpSizeWad();
       const done = executeRebalance({ last, netDeltaWad, oracleUpdatedAt, budget }, order, { blockNumber, timestamp });
       if (!done.ok) {
         ledger.revert(gasUsed, spotWad);
@@ -288,7 +416,7 @@ export function runModel(run: ModelRun): RunMetrics {
       blockNumber,
       timestamp,
       bookDeltaWad: b.deltaWad,
-      netDeltaWad: b.deltaWad + hedgeBalance * scaleU,
+      netDeltaWad: b.deltaWad + hedgeBalance * scaleU + perpSizeWad(),
       gammaWad: b.gammaWad,
       vegaWad: b.vegaWad,
       hedgeBalance,
@@ -305,6 +433,7 @@ export function runModel(run: ModelRun): RunMetrics {
       ...budgetLeftWad(budget, init.hedge, timestamp),
       settlementPending: b.expired,
       book: b.series,
+      ...(perp === undefined ? {} : { perp: perp.snapshot(Number(timestamp), spot) }),
     };
     last = snapshot;
     ledger.observe(snapshot, b.value);

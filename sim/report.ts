@@ -179,6 +179,7 @@ export const SUMMARY_NUMERIC_FIELDS = [
   "meanGasUsed",
   "meanSlippageCost",
   "meanFeeCost",
+  "meanFundingCost",
   "meanHedges",
   "meanReverts",
   "meanVolume",
@@ -283,18 +284,21 @@ function pointsSection(summaries: readonly PointSummary[]): string {
     "gas cost",
     "gas used",
     "slippage (fees)",
+    "funding",
     "hedges",
     "reverts",
     "in band %",
     "budget used (peak)",
     "on frontier",
   ];
-  const align = ["l", "l", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "l"] as const;
+  const align = ["l", "l", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "l"] as const;
   const parts = [
     "## Points",
     "",
-    "Means per path over the runs; money in quote units. Budget used: the fullest the vault's hedging budget " +
-      "(notional or slippage per window) got on any path; at 100% it shrank or refused hedges.",
+    "Means per path over the runs; money in quote units. Total cost = gas + slippage + funding. Slippage is what " +
+      "trades paid beyond the oracle (fees, in brackets, and price impact: the AMM's curve or the perp's skew " +
+      "premium); funding is what a perp position paid (received: negative). Budget used: the fullest the vault's " +
+      "hedging budget (notional or slippage per window) got on any path; at 100% it shrank or refused hedges.",
   ];
   for (const family of familiesInOrder(summaries)) {
     const rows = summaries
@@ -308,6 +312,7 @@ function pointsSection(summaries: readonly PointSummary[]): string {
         money(s.meanGasCost),
         gas(s.meanGasUsed),
         `${money(s.meanSlippageCost)} (${money(s.meanFeeCost)})`,
+        money(s.meanFundingCost),
         count(s.meanHedges),
         count(s.meanReverts),
         percent(s.shareInBand),

@@ -9,7 +9,7 @@ import { runModel } from "./model.ts";
 import { csvWindows, generatePaths, readPriceCsv, realizedVol, type PathSource } from "./paths.ts";
 import type { Progress } from "./progress.ts";
 import { writeReport, type AgreementRow } from "./report.ts";
-import { checkScenario, DEFAULT_SCENARIO, defaultPoints, minVaultDeposit, type Scenario } from "./scenario.ts";
+import { checkScenario, DEFAULT_PERP_SCENARIO, DEFAULT_SCENARIO, defaultPoints, minVaultDeposit, type Scenario } from "./scenario.ts";
 import { summarize } from "./stats.ts";
 import { sweepModel } from "./sweep.ts";
 import type { SimOptions } from "./cli.ts";
@@ -63,9 +63,19 @@ export function buildInputs(o: SimOptions): { scenario: Scenario; paths: Float64
         ? `GBM σ ${o.vol}, μ ${o.drift}, seed ${o.seed}`
         : `GBM σ ${o.vol}, μ ${o.drift} with jumps λ ${o.jumpsPerYear}/y, log size N(${o.jumpMean}, ${o.jumpStd}²), seed ${o.seed}`;
   }
-  const book = [{ isCall: true, moneyness: 1, expiryDays: o.expiryDays, size: o.optionsSold }];
+  const book =
+    o.book === "calls"
+      ? [{ isCall: true, moneyness: 1, expiryDays: o.expiryDays, size: o.optionsSold }]
+      : o.book === "puts"
+        ? [{ isCall: false, moneyness: 1, expiryDays: o.expiryDays, size: o.optionsSold }]
+        : [
+            { isCall: true, moneyness: 1, expiryDays: o.expiryDays, size: o.optionsSold / 2 },
+            { isCall: false, moneyness: 1, expiryDays: o.expiryDays, size: o.optionsSold / 2 },
+          ];
   const scenario: Scenario = {
     ...DEFAULT_SCENARIO,
+    // A book with puts needs the perp to go short; it starts unhedged (the opening hedge is part of every run).
+    ...(o.book === "calls" ? {} : { perp: DEFAULT_PERP_SCENARIO, startHedged: false }),
     blockSeconds,
     steps,
     vol: vaultVol,
@@ -125,7 +135,7 @@ export async function runSimulation(o: SimOptions, io: { log: (line: string) => 
   const gas = loadGasModel();
   io.log(
     `simulate: ${o.mode} mode, ${points.length} policy points × ${paths.length} paths × ${scenario.steps} blocks ` +
-      `(${scenario.blockSeconds} s), ${source}; vault short ${o.optionsSold} ATM calls, ${o.expiryDays} d, vol ${scenario.vol}; ` +
+      `(${scenario.blockSeconds} s), ${source}; vault short ${o.optionsSold} ATM ${o.book === "mixed" ? "calls and puts (half each)" : o.book}${o.book === "calls" ? "" : ", a perp market beside the AMM"}, ${o.expiryDays} d, vol ${scenario.vol}; ` +
       `AMM ${scenario.ammDepth} deep, ${scenario.ammFeeBps} bps; gas ${scenario.gasPriceGwei} gwei`,
   );
 

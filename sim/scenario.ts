@@ -6,8 +6,18 @@
 import { greeks, SECONDS_PER_YEAR } from "../keeper/pricing/blackScholes.ts";
 import { numberToWad, wadToNumber } from "../keeper/pricing/wad.ts";
 import { budgetLeftWad, EMPTY_LEDGER } from "../keeper/sizing/budget.ts";
-import type { BookLimits, HedgeBounds, PolicyConfig, RiskParams, VaultSnapshot } from "../keeper/types.ts";
-import { DEFAULT_BOOK_LIMITS, DEFAULT_HEDGE_PARAMS, DEFAULT_RISK_PARAMS, ORACLE_DECIMALS, QUOTE_DECIMALS, UNDERLYING_DECIMALS } from "../harness/system.ts";
+import type { PerpParamsOnChain } from "../keeper/pricing/perp.ts";
+import type { BookLimits, HedgeBounds, PerpSnapshot, PolicyConfig, RiskParams, VaultSnapshot } from "../keeper/types.ts";
+import {
+  DEFAULT_BOOK_LIMITS,
+  DEFAULT_HEDGE_PARAMS,
+  DEFAULT_PERP_MARGIN_BOUNDS,
+  DEFAULT_PERP_PARAMS,
+  DEFAULT_RISK_PARAMS,
+  ORACLE_DECIMALS,
+  QUOTE_DECIMALS,
+  UNDERLYING_DECIMALS,
+} from "../harness/system.ts";
 import type { PolicyFamily, PolicyPoint } from "./types.ts";
 
 /** One series the vault has sold: strike as a multiple of the starting spot, expiry in days from the start. */
@@ -52,10 +62,31 @@ export interface Scenario {
   vaultDeposit: number;
   /**
    * Whether the vault starts delta-neutral (it hedged when it sold the book, as vaults do): the sweep then
-   * measures the dynamic hedging alone, not the one opening trade every policy pays alike.
+   * measures the dynamic hedging alone, not the one opening trade every policy pays alike. On the AMM only (a long
+   * delta, which needs a short, starts unhedged).
    */
   startHedged: boolean;
+  /** A perp market beside the AMM (issue 14): the keeper chooses the venue. Absent: the AMM only. */
+  perp?: PerpScenario;
 }
+
+/** The perp market of a scenario: its parameters, its pool (quote), and the vault's margin bounds. */
+export interface PerpScenario {
+  params: PerpParamsOnChain;
+  pool: number;
+  minMarginBps: number;
+  maxMarginBps: number;
+}
+
+/** The deployment's perp market and bounds (`harness/system.ts`), with a 1,000,000 pool. */
+export const DEFAULT_PERP_SCENARIO: PerpScenario = Object.freeze({
+  params: Object.freeze({ ...DEFAULT_PERP_PARAMS }),
+  pool: 1_000_000,
+  ...DEFAULT_PERP_MARGIN_BOUNDS,
+}) as PerpScenario;
+
+/** The perp market's address in the model's snapshots (the fork reads its own). */
+export const MODEL_PERP_MARKET = "0x00000000000000000000000000000000000005a2" as const;
 
 // The deployment's token and feed decimals (one table: harness/system.ts).
 export { ORACLE_DECIMALS, QUOTE_DECIMALS, UNDERLYING_DECIMALS };
@@ -97,6 +128,49 @@ export const DEFAULT_SCENARIO: Scenario = Object.freeze({
   vaultDeposit: 2_000_000,
   startHedged: true,
 }) as Scenario;
+
+/**
+ * The books that need the perp: 100 one-week at-the-money puts sold (a long delta: the keeper goes short on the
+ * perp), and 50 calls with 50 puts at the money (a delta that crosses zero as the price moves). Both start
+ * unhedged: the opening hedge is part of every run.
+ */
+export const PUT_BOOK_SCENARIO: Scenario = Object.freeze({
+  ...DEFAULT_SCENARIO,
+  book: Object.freeze([{ isCall: false, moneyness: 1, expiryDays: 7, size: 100 }]),
+  perp: DEFAULT_PERP_SCENARIO,
+  startHedged: false,
+}) as Scenario;
+export const MIXED_BOOK_SCENARIO: Scenario = Object.freeze({
+  ...DEFAULT_SCENARIO,
+  book: Object.freeze([
+    { isCall: true, moneyness: 1, expiryDays: 7, size: 50 },
+    { isCall: false, moneyness: 1, expiryDays: 7, size: 50 },
+  ]),
+  perp: DEFAULT_PERP_SCENARIO,
+  startHedged: false,
+}) as Scenario;
+
+/** The scenario's perp market as the lens would report it at the start: no position, no margin, no skew. */
+export function initialPerpSnapshot(p: PerpScenario): PerpSnapshot {
+  return {
+    market: MODEL_PERP_MARKET,
+    priced: true,
+    sizeWad: 0n,
+    margin: 0n,
+    pnl: 0n,
+    funding: 0n,
+    remainingMargin: 0n,
+    maintenanceMargin: 0n,
+    premiumCredit: 0n,
+    liquidatable: false,
+    params: p.params,
+    skewWad: 0n,
+    fundingRateWad: 0n,
+    pool: BigInt(Math.round(p.pool)) * 10n ** BigInt(QUOTE_DECIMALS),
+    minMarginBps: p.minMarginBps,
+    maxMarginBps: p.maxMarginBps,
+  };
+}
 
 /** Rejects scenarios the vault could not run, naming the field. */
 export function checkScenario(s: Scenario): void {
@@ -256,6 +330,7 @@ export function initialSnapshot(s: Scenario, start = { blockNumber: 100n, timest
     book,
     quoteDecimals: QUOTE_DECIMALS,
     underlyingDecimals: UNDERLYING_DECIMALS,
+    ...(s.perp ? { perp: initialPerpSnapshot(s.perp) } : {}),
   };
 }
 

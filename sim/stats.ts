@@ -69,6 +69,7 @@ export function summarize(point: PolicyPoint, runs: readonly RunMetrics[]): Poin
     meanGasUsed: field((r) => r.gasUsed),
     meanSlippageCost: field((r) => r.slippageCost),
     meanFeeCost: field((r) => r.feeCost),
+    meanFundingCost: field((r) => r.fundingCost),
     meanHedges: field((r) => r.hedges),
     meanReverts: field((r) => r.reverts),
     meanVolume: field((r) => r.volume),

@@ -51,9 +51,11 @@ export interface RunMetrics {
   gasCost: number;
   /** Execution vs oracle on every hedge (AMM fee + price impact), quote. */
   slippageCost: number;
-  /** The AMM fee part of `slippageCost`, quote. */
+  /** The fee part of `slippageCost` (the AMM's, the perp's order fees), quote. */
   feeCost: number;
-  /** gasCost + slippageCost, quote. */
+  /** Funding the perp position paid (received: negative), quote; 0 without a perp market. */
+  fundingCost: number;
+  /** gasCost + slippageCost + fundingCost, quote. */
   totalCost: number;
   hedges: number;
   /** Hedges that reverted on chain (fork) or would have (model). */
@@ -87,6 +89,7 @@ export interface PointSummary {
   meanGasUsed: number;
   meanSlippageCost: number;
   meanFeeCost: number;
+  meanFundingCost: number;
   meanHedges: number;
   meanReverts: number;
   meanVolume: number;
