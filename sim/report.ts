@@ -283,7 +283,8 @@ function pointsSection(summaries: readonly PointSummary[]): string {
     "total cost",
     "gas cost",
     "gas used",
-    "slippage (fees)",
+    "fees",
+    "price impact",
     "funding",
     "hedges",
     "reverts",
@@ -291,14 +292,15 @@ function pointsSection(summaries: readonly PointSummary[]): string {
     "budget used (peak)",
     "on frontier",
   ];
-  const align = ["l", "l", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "l"] as const;
+  const align = ["l", "l", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "l"] as const;
   const parts = [
     "## Points",
     "",
-    "Means per path over the runs; money in quote units. Total cost = gas + slippage + funding. Slippage is what " +
-      "trades paid beyond the oracle (fees, in brackets, and price impact: the AMM's curve or the perp's skew " +
-      "premium); funding is what a perp position paid (received: negative). Budget used: the fullest the vault's " +
-      "hedging budget (notional or slippage per window) got on any path; at 100% it shrank or refused hedges.",
+    "Means per path over the runs; money in quote units. Total cost = gas + fees + price impact + funding: what " +
+      "trades paid beyond the oracle is split into fees (the AMM's, the perp's order fees) and price impact (the " +
+      "AMM's curve, the perp's skew premium); funding is what a perp position paid (received: negative). Budget " +
+      "used: the fullest the vault's hedging budget (notional or slippage per window) got on any path; at 100% it " +
+      "shrank or refused hedges.",
   ];
   for (const family of familiesInOrder(summaries)) {
     const rows = summaries
@@ -311,7 +313,8 @@ function pointsSection(summaries: readonly PointSummary[]): string {
         money(s.meanTotalCost),
         money(s.meanGasCost),
         gas(s.meanGasUsed),
-        `${money(s.meanSlippageCost)} (${money(s.meanFeeCost)})`,
+        money(s.meanFeeCost),
+        money(s.meanSlippageCost - s.meanFeeCost),
         money(s.meanFundingCost),
         count(s.meanHedges),
         count(s.meanReverts),
