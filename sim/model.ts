@@ -155,17 +155,8 @@ export type Execution =
 export function executeRebalance(state: VaultState, order: HedgeOrder, at: { blockNumber: bigint; timestamp: bigint }): Execution {
   const { last } = state;
   const hedge = last.hedge;
-  if (last.paused) return { ok: false, error: "VaultPaused" };
-  if (at.blockNumber < last.lastRebalanceBlock + BigInt(hedge.minRebalanceInterval)) return { ok: false, error: "RebalanceTooSoon" };
-  if (at.timestamp - state.oracleUpdatedAt > BigInt(hedge.maxOracleAge)) return { ok: false, error: "StaleOracle" };
-  const atExecution: VaultSnapshot = {
-    ...last,
-    blockNumber: at.blockNumber,
-    timestamp: at.timestamp,
-    netDeltaWad: state.netDeltaWad,
-    // The windows may have rolled since the last block: the budget left is the ledger's at this timestamp.
-    ...budgetLeftWad(state.budget, hedge, at.timestamp),
-  };
+  const atExecution = vaultAtExecution(state, at);
+  if (typeof atExecution === "string") return { ok: false, error: atExecution };
   const check = checkRebalance(atExecution, order.buyUnderlying, order.amountIn, order.minAmountOut);
   if (!check.ok) return { ok: false, error: check.error };
   const quoteWad = (order.buyUnderlying ? order.amountIn : check.amountOut) * tokenScale(last.quoteDecimals);
@@ -224,6 +215,26 @@ class PerpState {
 }
 
 /**
+ * The checks of a hedge that depend on the block it lands in (paused, spacing, the oracle's age), both venues';
+ * then the vault as the hedge finds it: `state`'s net delta, at the block's number and time, with the budget left
+ * at that time (the windows may have rolled since the last block). Returns the error's name when a check fails.
+ */
+function vaultAtExecution(state: VaultState, at: { blockNumber: bigint; timestamp: bigint }): VaultSnapshot | string {
+  const { last } = state;
+  const hedge = last.hedge;
+  if (last.paused) return "VaultPaused";
+  if (at.blockNumber < last.lastRebalanceBlock + BigInt(hedge.minRebalanceInterval)) return "RebalanceTooSoon";
+  if (at.timestamp - state.oracleUpdatedAt > BigInt(hedge.maxOracleAge)) return "StaleOracle";
+  return {
+    ...last,
+    blockNumber: at.blockNumber,
+    timestamp: at.timestamp,
+    netDeltaWad: state.netDeltaWad,
+    ...budgetLeftWad(state.budget, hedge, at.timestamp),
+  };
+}
+
+/**
  * `OptionVault.hedgePerp(sizeDeltaWad)` in block `blockNumber` at `timestamp`, as `executeRebalance` does for the
  * AMM: the block's checks, then the keeper's own mirror `checkPerpHedge` on the vault and its position at that
  * moment (the vault's exact margin rule), then the budget charge. The trade itself is the caller's (`PerpState`).
@@ -235,22 +246,12 @@ export function executePerpHedge(
 ): { ok: true; budget: BudgetLedger } | { ok: false; error: string } {
   const { last } = state;
   const hedge = last.hedge;
-  if (last.paused) return { ok: false, error: "VaultPaused" };
-  if (at.blockNumber < last.lastRebalanceBlock + BigInt(hedge.minRebalanceInterval)) return { ok: false, error: "RebalanceTooSoon" };
-  if (at.timestamp - state.oracleUpdatedAt > BigInt(hedge.maxOracleAge)) return { ok: false, error: "StaleOracle" };
-  const atExecution: VaultSnapshot = {
-    ...last,
-    blockNumber: at.blockNumber,
-    timestamp: at.timestamp,
-    netDeltaWad: state.netDeltaWad,
-    perp: state.perp,
-    ...budgetLeftWad(state.budget, hedge, at.timestamp),
-  };
+  const atBlock = vaultAtExecution(state, at);
+  if (typeof atBlock === "string") return { ok: false, error: atBlock };
+  const atExecution: VaultSnapshot = { ...atBlock, perp: state.perp };
   const check = checkPerpHedge(atExecution, sizeDeltaWad, undefined, false);
   if (!check.ok) return { ok: false, error: check.error };
-  const size = sizeDeltaWad < 0n ? -sizeDeltaWad : sizeDeltaWad;
-  const notionalWad = (size * last.spotWad + 10n ** 18n - 1n) / 10n ** 18n;
-  const charge = chargeBudget(state.budget, hedge, at.timestamp, { notionalWad, slippageWad: check.slippageWad });
+  const charge = chargeBudget(state.budget, hedge, at.timestamp, { notionalWad: check.notionalWad, slippageWad: check.slippageWad });
   if (!charge.ok) return { ok: false, error: charge.error };
   return { ok: true, budget: charge.ledger };
 }

@@ -70,7 +70,7 @@ export const PERP_HEDGE_ERROR_NAMES = [
 export type PerpHedgeErrorName = (typeof PERP_HEDGE_ERROR_NAMES)[number];
 
 export type PerpHedgeCheck =
-  | { ok: true; fillWad: bigint; fee: bigint; deltaAfterWad: bigint; slippageWad: bigint; effectiveAfter: bigint; requiredMargin: bigint }
+  | { ok: true; fillWad: bigint; fee: bigint; deltaAfterWad: bigint; notionalWad: bigint; slippageWad: bigint; effectiveAfter: bigint; requiredMargin: bigint }
   | { ok: false; error: PerpHedgeErrorName; detail: string };
 
 /**
@@ -140,7 +140,7 @@ export function checkPerpHedge(snapshot: VaultSnapshot, sizeDeltaWad: bigint, ma
   if (!reducesOnly && posAfter !== 0n && effectiveAfter < requiredMargin) {
     return { ok: false, error: "PerpMarginTooLow", detail: `margin after ${effectiveAfter} < ${requiredMargin} required` };
   }
-  return { ok: true, fillWad, fee, deltaAfterWad: after, slippageWad, effectiveAfter, requiredMargin };
+  return { ok: true, fillWad, fee, deltaAfterWad: after, notionalWad, slippageWad, effectiveAfter, requiredMargin };
 }
 
 /**
