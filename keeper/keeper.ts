@@ -118,12 +118,15 @@ export class Keeper {
       pending: this.pending.list().map((p) => ({ vault: p.vault, sentAtBlock: p.decidedAtBlock, nonce: p.nonce })),
       nonceGap: this.#replacer.nonceGap,
       signerBalanceWei: this.#signerBalanceWei,
-      vaults: [...this.#log.lastRebalanceBlocks].map(([vault, lastRebalanceBlock]) => ({
-        vault,
-        outOfBandBlocks: this.deps.metrics?.outOfBandBlocks(vault) ?? 0,
-        lastRebalanceBlock,
-        ...(this.#log.perpHealth.has(vault) ? { perp: this.#log.perpHealth.get(vault)! } : {}),
-      })),
+      vaults: [...this.#log.lastRebalanceBlocks].map(([vault, lastRebalanceBlock]) => {
+        const perp = this.#log.perpHealthOf(vault);
+        return {
+          vault,
+          outOfBandBlocks: this.deps.metrics?.outOfBandBlocks(vault) ?? 0,
+          lastRebalanceBlock,
+          ...(perp === undefined ? {} : { perp }),
+        };
+      }),
     };
   }
 

@@ -55,9 +55,9 @@ export class DecisionLog {
   /** Each perp vault's position and accrued funding at its last observation, and whether its margin was low. */
   readonly #perpSeen = new Map<Address, { size: bigint; funding: bigint; health: PerpHealth }>();
 
-  /** Each perp vault's margin health at its last observation (for readiness). */
-  get perpHealth(): ReadonlyMap<Address, PerpHealth> {
-    return new Map([...this.#perpSeen].map(([vault, seen]) => [vault, seen.health]));
+  /** A perp vault's margin health at its last observation (for readiness); undefined for a vault without a market. */
+  perpHealthOf(vault: Address): PerpHealth | undefined {
+    return this.#perpSeen.get(vault)?.health;
   }
 
   /**
