@@ -342,7 +342,6 @@ describe("margin", () => {
     const after = await m.perp.read.positionOf([alice.account.address]);
     expect([after.sizeWad, after.margin]).toEqual([0n, 0n]);
     expect(await m.perp.read.marketSkew()).toBe(0n);
-    expect(await m.perp.read.marketSize()).toBe(0n);
     expect((await m.perp.read.pool()) - poolBefore).toBe(view.margin - reward);
     await m.expectBacked();
   });

@@ -57,8 +57,8 @@ pragma solidity 0.8.28;
 ///
 /// Invariants: no trade takes |K| above S, nor further from zero when it is above S (`MaxSkewExceeded`), and
 /// `skewScale` cannot be set below |K|; only a liquidation can leave |K| > S (it removes a position whatever the
-/// others hold), and trades then bring it back; `marketSize()` is the sum of |size| over all positions; the
-/// market's quote balance is at least `pool() + totalMargin()` (tokens sent to it directly stay unclaimed).
+/// others hold), and trades then bring it back; the market's quote balance is at least `pool()` plus the sum of
+/// every account's margin (tokens sent to it directly stay unclaimed).
 /// @dev Warning:
 ///   - The oracle is trusted: whoever moves it moves every P&L, and a stale or non-positive answer halts trading,
 ///     withdrawals from open positions and liquidations (deposits, `fundPool` and withdrawals with no position
@@ -124,7 +124,9 @@ interface IPerpMarket {
     /// @notice `account` withdrew `amount` quote units of its margin.
     event MarginWithdrawn(address indexed account, uint256 amount);
     /// @notice `account` traded `sizeDeltaWad` at `fillPriceWad`, paying `fee`; `settled` (P&L at the fill price
-    /// and funding, quote units) was moved into its margin, which is now `marginAfter`.
+    /// and funding, quote units) was moved into its margin, which is now `marginAfter`. The trade recomputed funding
+    /// first (formula (5)): `fundingRateWad` = r_last and `fundingPerUnitWad` = F_last are the new funding state,
+    /// and F_last is the position's new F_entry.
     event PositionModified(
         address indexed account,
         int256 sizeDeltaWad,
@@ -132,7 +134,9 @@ interface IPerpMarket {
         uint256 fillPriceWad,
         uint256 fee,
         int256 settled,
-        uint256 marginAfter
+        uint256 marginAfter,
+        int256 fundingRateWad,
+        int256 fundingPerUnitWad
     );
     /// @notice `account`'s position of `sizeWad` was closed at `priceWad` by `liquidator`, who was paid `reward`;
     /// its whole margin went to the pool. `remainingMargin` is the signed value the position had at closure.
@@ -144,7 +148,8 @@ interface IPerpMarket {
         int256 remainingMargin,
         uint256 reward
     );
-    /// @notice Funding was recomputed (formula (5)): `rateWad` = r_last, `fundingPerUnitWad` = F_last, at `timestamp`.
+    /// @notice Funding was recomputed (formula (5)) by a liquidation or `setParams`: `rateWad` = r_last,
+    /// `fundingPerUnitWad` = F_last, at `timestamp`. A trade reports the same in `PositionModified`.
     event FundingRecomputed(int256 rateWad, int256 fundingPerUnitWad, uint256 timestamp);
     /// @notice `from` added `amount` quote units to the pool.
     event PoolFunded(address indexed from, uint256 amount);
@@ -204,7 +209,7 @@ interface IPerpMarket {
     /// Afterwards: |skew| ≤ skewScale (or closer to zero, formula (3)); margin ≥ 0; with a position left, not
     /// liquidatable, and effective margin (formula (7)) ≥ initial margin unless the trade only reduces |size| (same
     /// side, smaller).
-    /// Emits `FundingRecomputed` and `PositionModified`.
+    /// Emits `PositionModified` (with the recomputed funding state).
     /// @param sizeDeltaWad D: underlying wad, > 0 buys (longer), < 0 sells (shorter).
     /// @param acceptablePriceWad The worst fill: a buy requires fill ≤ it, a sell fill ≥ it.
     /// @dev Reverts with `ZeroSize`, `StaleOracle`, `MaxSkewExceeded`, `PriceOutOfBounds`, `InsufficientMargin`,
@@ -281,10 +286,6 @@ interface IPerpMarket {
 
     /// @notice K: the sum of all positions' sizes, underlying wad.
     function marketSkew() external view returns (int256 skewWad);
-    /// @notice The sum of all positions' |size|, underlying wad.
-    function marketSize() external view returns (uint256 sizeWad);
     /// @notice Quote units in the pool: what pays traders' profits, funding receipts and rewards.
     function pool() external view returns (uint256);
-    /// @notice Quote units held as traders' margin (the sum of every account's settled margin).
-    function totalMargin() external view returns (uint256);
 }

@@ -21,8 +21,13 @@ import {IPerpMarket} from "../interfaces/IPerpMarket.sol";
 /// margins up, P&L and funding of a position down (towards −∞). The funding index F rounds toward zero (its error
 /// is below 1 wei of quote wad per underlying per recomputation, far below the quote-unit flooring of each
 /// position's funding, which dominates).
-/// Accounting invariant: quote balance ≥ `_pool + _totalMargin`. Every settlement moves the same amount between a
-/// margin and the pool, deposits and `fundPool` add to both sides, withdrawals and rewards take from both.
+/// Accounting invariant: quote balance ≥ `_pool` + the sum of every account's margin. Every settlement moves the same
+/// amount between a margin and the pool, deposits and `fundPool` add to both sides, withdrawals and rewards take from
+/// both.
+/// Storage: a trade reads the parameters (two slots), reads and writes two slots of market state (skew and pool; the
+/// funding state) and its position's two; the premium credit, non-zero only after a trade into the skew, has a slot
+/// of its own, touched only when it is or was non-zero. Sums over accounts (open interest, total margin) are not
+/// kept: they would cost every trade another slot, and the events carry what an indexer needs to add them up.
 /// Warning: see `IPerpMarket` (trusted oracle and owner, pool as counterparty, plain ERC-20 quote token).
 contract MockPerpMarket is IPerpMarket, Ownable2Step, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
@@ -57,13 +62,16 @@ contract MockPerpMarket is IPerpMarket, Ownable2Step, ReentrancyGuardTransient {
     /// @dev Oracle answer → wad: 10^(18 − feed decimals).
     uint256 private immutable _oracleScale;
 
-    /// @dev Two slots per position. `entryFundingWad` is F at the last trade (quote wad per underlying).
+    /// @dev Two slots per position. `entryFundingWad` is F at the last trade (quote wad per underlying). A margin
+    /// is at most the market's quote balance (< 2^120 for any real token; a larger one reverts on the cast).
+    /// `hasPremiumCredit` says the position's premium credit (quote units: the premium the last trade collected at
+    /// p, not counted as margin) is non-zero and stored in `_premiumCredits`.
     struct Position {
         int128 sizeWad;
-        uint128 margin;
+        uint120 margin;
+        bool hasPremiumCredit;
         uint128 entryPriceWad;
         int128 entryFundingWad;
-        uint128 premiumCredit; // quote units: the premium the last trade credited at p, not counted as margin
     }
 
     /// @dev `MarketParams` in two slots (every trade reads most of them): the bounds of `setParams` fit each field
@@ -82,19 +90,20 @@ contract MockPerpMarket is IPerpMarket, Ownable2Step, ReentrancyGuardTransient {
 
     PackedParams private _params;
     mapping(address account => Position) private _positions;
+    /// @dev A position's premium credit when `hasPremiumCredit` (else 0, whatever is stored here).
+    mapping(address account => uint256) private _premiumCredits;
 
-    /// @dev K and Σ|size| in one slot (both change on every trade). Invariant: |_skew| ≤ skewScale.
+    /// @dev K and the pool in one slot (a trade writes both). |K| ≤ skewScale ≤ 1e33 outside liquidations, and the
+    /// pool is at most the market's quote balance, far below 2^128 for a real token.
     int128 private _skew;
-    uint128 private _marketSize;
-    /// @dev r_last (wad per day) and t_last (seconds) in one slot; F_last in its own.
-    int128 private _lastRateWad;
-    uint64 private _lastTime;
-    int256 private _lastFundingPerUnitWad;
-
-    /// @dev The pool and the sum of settled margins, in one slot (a trade writes both). Each is at most the market's
-    /// quote balance, which a real token keeps far below 2^128.
     uint128 private _pool;
-    uint128 private _totalMargin;
+    /// @dev The funding state of formula (5) in one slot: r_last (wad per day), t_last (seconds), F_last (quote wad
+    /// per underlying). Widths: |r| grows by at most maxFundingVelocity ≤ 100e18 a day, so it needs 1.5e6 days at
+    /// full skew to pass 2^87; t fits 40 bits until the year 36,000; F is snapshotted by positions as int128 anyway.
+    /// A value beyond its width reverts the recomputation (SafeCast) rather than wrapping.
+    int88 private _lastRateWad;
+    uint40 private _lastTime;
+    int128 private _lastFundingPerUnitWad;
 
     /// @notice Deploys the market with no positions, an empty pool, and funding at zero from now.
     /// @param quote_ The margin token (decimals ≤ 18).
@@ -112,7 +121,7 @@ contract MockPerpMarket is IPerpMarket, Ownable2Step, ReentrancyGuardTransient {
         _oracleScale = 10 ** (18 - feedDecimals);
         _validate(params_);
         _storeParams(params_);
-        _lastTime = uint64(block.timestamp);
+        _lastTime = uint40(block.timestamp);
         emit ParamsUpdated(params_);
     }
 
@@ -122,8 +131,7 @@ contract MockPerpMarket is IPerpMarket, Ownable2Step, ReentrancyGuardTransient {
     function depositMargin(uint256 amount) external override nonReentrant {
         if (amount == 0) revert ZeroAmount();
         Position storage position = _positions[msg.sender];
-        position.margin = (position.margin + amount).toUint128();
-        _totalMargin += amount.toUint128();
+        position.margin = (position.margin + amount).toUint120();
         emit MarginDeposited(msg.sender, amount);
         IERC20(quote).safeTransferFrom(msg.sender, address(this), amount);
     }
@@ -135,13 +143,14 @@ contract MockPerpMarket is IPerpMarket, Ownable2Step, ReentrancyGuardTransient {
         if (amount > position.margin) revert WithdrawalExceedsMargin(amount, position.margin);
         uint256 marginAfter = position.margin - amount;
         if (position.sizeWad != 0) {
-            uint256 priceWad = _oraclePrice();
-            (int256 pnl, int256 funding) = _valueAt(position, priceWad, _fundingPerUnitNow(priceWad));
-            int256 remaining = marginAfter.toInt256() + pnl + funding - int256(uint256(position.premiumCredit));
-            _requireHealthy(remaining, position.sizeWad, priceWad, true);
+            PackedParams memory cfg = _params;
+            uint256 priceWad = _oraclePrice(cfg);
+            (int256 fundingPerUnitWad,) = _fundingNow(cfg, priceWad);
+            (int256 pnl, int256 funding) = _valueAt(position, priceWad, fundingPerUnitWad);
+            int256 remaining = marginAfter.toInt256() + pnl + funding - _premiumCreditOf(msg.sender, position).toInt256();
+            _requireHealthy(cfg, remaining, position.sizeWad, priceWad, true);
         }
-        _positions[msg.sender].margin = uint128(marginAfter); // ≤ the old uint128 margin
-        _totalMargin -= uint128(amount); // ≤ this account's margin ≤ the total
+        _positions[msg.sender].margin = uint120(marginAfter); // ≤ the old uint120 margin
         emit MarginWithdrawn(msg.sender, amount);
         IERC20(quote).safeTransfer(msg.sender, amount);
     }
@@ -164,28 +173,42 @@ contract MockPerpMarket is IPerpMarket, Ownable2Step, ReentrancyGuardTransient {
         returns (uint256 fillPriceWad, uint256 fee, uint256 marginAfter)
     {
         if (sizeDeltaWad == 0) revert ZeroSize();
-        uint256 priceWad = _oraclePrice();
-        int256 fundingPerUnitWad = _recomputeFunding(priceWad);
+        PackedParams memory cfg = _params;
+        uint256 priceWad = _oraclePrice(cfg);
+        (int256 fundingPerUnitWad, int256 rateWad) = _recomputeFunding(cfg, priceWad);
         Position memory position = _positions[msg.sender];
-        Trade memory trade = _trade(position, priceWad, fundingPerUnitWad, sizeDeltaWad, acceptablePriceWad);
+        Trade memory trade = _trade(cfg, position, priceWad, fundingPerUnitWad, sizeDeltaWad, acceptablePriceWad);
 
-        // Effects.
-        _positions[msg.sender] = Position({
-            sizeWad: trade.sizeAfterWad.toInt128(),
-            margin: trade.marginAfter.toUint128(),
-            entryPriceWad: trade.fillWad.toUint128(),
-            entryFundingWad: fundingPerUnitWad.toInt128(),
-            premiumCredit: trade.premiumCredit.toUint128()
-        });
-        _skew = (_skew + sizeDeltaWad).toInt128(); // |K + D| ≤ S ≤ 1e33 (checked in `_fillPrice`)
-        _marketSize =
-            (_marketSize - SignedMath.abs(position.sizeWad) + SignedMath.abs(trade.sizeAfterWad)).toUint128();
-        (_pool, _totalMargin) =
-            (trade.poolAfter.toUint128(), (_totalMargin - position.margin + trade.marginAfter).toUint128());
+        // Effects. The funding state was written by `_recomputeFunding`.
+        _storePosition(trade, fundingPerUnitWad, position.hasPremiumCredit);
+        // |K + D| ≤ S ≤ 1e33 (checked in `_fillPrice`).
+        (_skew, _pool) = ((_skew + sizeDeltaWad).toInt128(), trade.poolAfter.toUint128());
         emit PositionModified(
-            msg.sender, sizeDeltaWad, trade.sizeAfterWad, trade.fillWad, trade.fee, trade.settled, trade.marginAfter
+            msg.sender,
+            sizeDeltaWad,
+            trade.sizeAfterWad,
+            trade.fillWad,
+            trade.fee,
+            trade.settled,
+            trade.marginAfter,
+            rateWad,
+            fundingPerUnitWad
         );
         return (trade.fillWad, trade.fee, trade.marginAfter);
+    }
+
+    /// @dev Writes the caller's position after `trade` (entry = fill, F_entry = F(now)), and its premium credit when
+    /// it is or was non-zero. The casts come first, so that each slot is written once.
+    function _storePosition(Trade memory trade, int256 fundingPerUnitWad, bool hadPremiumCredit) private {
+        uint256 credit = trade.premiumCredit;
+        (int128 sizeAfter, uint120 margin, uint128 entryPrice, int128 entryFunding) = (
+            trade.sizeAfterWad.toInt128(),
+            trade.marginAfter.toUint120(),
+            trade.fillWad.toUint128(),
+            fundingPerUnitWad.toInt128()
+        );
+        _positions[msg.sender] = Position(sizeAfter, margin, credit != 0, entryPrice, entryFunding);
+        if (credit != 0 || hadPremiumCredit) _premiumCredits[msg.sender] = credit;
     }
 
     /// @dev The outcome of a trade, computed and checked by `_trade` before any state changes.
@@ -201,6 +224,7 @@ contract MockPerpMarket is IPerpMarket, Ownable2Step, ReentrancyGuardTransient {
 
     /// @dev Checks of `modifyPosition` (see `IPerpMarket`) at oracle price `priceWad` and index F(now).
     function _trade(
+        PackedParams memory cfg,
         Position memory position,
         uint256 priceWad,
         int256 fundingPerUnitWad,
@@ -208,11 +232,11 @@ contract MockPerpMarket is IPerpMarket, Ownable2Step, ReentrancyGuardTransient {
         uint256 acceptablePriceWad
     ) private view returns (Trade memory trade) {
         int256 skewWad = _skew;
-        trade.fillWad = _fillPrice(priceWad, skewWad, sizeDeltaWad);
+        trade.fillWad = _fillPrice(cfg, priceWad, skewWad, sizeDeltaWad);
         if (sizeDeltaWad > 0 ? trade.fillWad > acceptablePriceWad : trade.fillWad < acceptablePriceWad) {
             revert PriceOutOfBounds(trade.fillWad, acceptablePriceWad);
         }
-        trade.fee = _orderFee(skewWad, sizeDeltaWad, trade.fillWad);
+        trade.fee = _orderFee(cfg, skewWad, sizeDeltaWad, trade.fillWad);
 
         // The old position's P&L at the fill price (formula (6) with p = fill) and its funding, each rounded down.
         (int256 pnl, int256 funding) = _valueAt(position, trade.fillWad, fundingPerUnitWad);
@@ -226,28 +250,37 @@ contract MockPerpMarket is IPerpMarket, Ownable2Step, ReentrancyGuardTransient {
         trade.poolAfter = uint256(poolAfter);
 
         trade.sizeAfterWad = position.sizeWad + sizeDeltaWad;
-        if (trade.sizeAfterWad != 0) {
-            // The new position at p, entry = fill, no funding yet: margin + size · (p − fill). A positive
-            // size · (p − fill) is a premium the trade collected at p, which closing at the same skew pays back: it
-            // is kept as the position's premium credit and not counted as margin (formula (7)).
-            int256 atOracle = _floorDiv(trade.sizeAfterWad * (priceWad.toInt256() - trade.fillWad.toInt256()));
-            if (atOracle > 0) trade.premiumCredit = uint256(atOracle);
-            int256 remaining = marginAfter + (atOracle < 0 ? atOracle : int256(0));
-            bool onlyReduces = (trade.sizeAfterWad > 0) == (position.sizeWad > 0)
-                && SignedMath.abs(trade.sizeAfterWad) < SignedMath.abs(position.sizeWad);
-            _requireHealthy(remaining, trade.sizeAfterWad, priceWad, !onlyReduces);
-        }
+        if (trade.sizeAfterWad != 0) _checkNewPosition(cfg, trade, position.sizeWad, priceWad);
+    }
+
+    /// @dev The new position at p, entry = fill, no funding yet: margin + size · (p − fill). A positive
+    /// size · (p − fill) is a premium the trade collected at p, which closing at the same skew pays back: it is kept
+    /// as the position's premium credit (set in `trade`) and not counted as margin (formula (7)). Then the health
+    /// checks of `modifyPosition`, the initial margin unless the trade only reduced |size| on the same side.
+    function _checkNewPosition(PackedParams memory cfg, Trade memory trade, int256 sizeBeforeWad, uint256 priceWad)
+        private
+        view
+    {
+        int256 sizeAfterWad = trade.sizeAfterWad;
+        int256 atOracle = _floorDiv(sizeAfterWad * (priceWad.toInt256() - trade.fillWad.toInt256()));
+        if (atOracle > 0) trade.premiumCredit = uint256(atOracle);
+        int256 remaining = int256(trade.marginAfter) + (atOracle < 0 ? atOracle : int256(0));
+        bool onlyReduces = (sizeAfterWad > 0) == (sizeBeforeWad > 0)
+            && SignedMath.abs(sizeAfterWad) < SignedMath.abs(sizeBeforeWad);
+        _requireHealthy(cfg, remaining, sizeAfterWad, priceWad, !onlyReduces);
     }
 
     /// @inheritdoc IPerpMarket
     function liquidate(address account) external override nonReentrant {
         Position memory position = _positions[account];
-        uint256 priceWad = _oraclePrice();
-        int256 fundingPerUnitWad = _recomputeFunding(priceWad);
+        PackedParams memory cfg = _params;
+        uint256 priceWad = _oraclePrice(cfg);
+        (int256 fundingPerUnitWad, int256 rateWad) = _recomputeFunding(cfg, priceWad);
+        emit FundingRecomputed(rateWad, fundingPerUnitWad, block.timestamp);
         (int256 pnl, int256 funding) = _valueAt(position, priceWad, fundingPerUnitWad);
         // The effective margin (formula (7)): the premium credit does not count.
-        int256 remaining = int256(uint256(position.margin)) + pnl + funding - int256(uint256(position.premiumCredit));
-        (uint256 maintenance, uint256 reward) = _maintenanceMargin(position.sizeWad, priceWad);
+        int256 remaining = int256(uint256(position.margin)) + pnl + funding - _premiumCreditOf(account, position).toInt256();
+        (uint256 maintenance, uint256 reward) = _maintenanceMargin(cfg, position.sizeWad, priceWad);
         if (position.sizeWad == 0 || remaining > maintenance.toInt256()) {
             revert NotLiquidatable(account, remaining, position.sizeWad == 0 ? 0 : maintenance);
         }
@@ -259,12 +292,10 @@ contract MockPerpMarket is IPerpMarket, Ownable2Step, ReentrancyGuardTransient {
 
         // Effects.
         delete _positions[account];
+        if (position.hasPremiumCredit) delete _premiumCredits[account];
         // Removing a position can take |K| above S (the other side's positions remain): trades must then bring it
         // back (`_fillPrice`), and the premium and the funding velocity are clamped at ±100%.
-        _skew = (int256(_skew) - position.sizeWad).toInt128();
-        _marketSize -= SignedMath.abs(position.sizeWad).toUint128();
-        _totalMargin -= position.margin;
-        _pool = (poolPlusMargin - paid).toUint128();
+        (_skew, _pool) = ((int256(_skew) - position.sizeWad).toInt128(), (poolPlusMargin - paid).toUint128());
         emit PositionLiquidated(account, msg.sender, position.sizeWad, priceWad, remaining, paid);
 
         if (paid > 0) IERC20(quote).safeTransfer(msg.sender, paid);
@@ -275,11 +306,13 @@ contract MockPerpMarket is IPerpMarket, Ownable2Step, ReentrancyGuardTransient {
     /// @inheritdoc IPerpMarket
     function setParams(MarketParams calldata params_) external override onlyOwner {
         // Funding so far accrues at the old velocity; the new parameters apply from now.
-        _recomputeFunding(_oraclePrice());
+        PackedParams memory cfg = _params;
+        (int256 fundingPerUnitWad, int256 rateWad) = _recomputeFunding(cfg, _oraclePrice(cfg));
+        emit FundingRecomputed(rateWad, fundingPerUnitWad, block.timestamp);
         _validate(params_);
         // A new skew scale below |K| would put the market beyond its cap at once; the same one may stay (after a
         // liquidation has left |K| above it, the other parameters can still change).
-        if (params_.skewScale != _params.skewScale && params_.skewScale < SignedMath.abs(_skew)) {
+        if (params_.skewScale != cfg.skewScale && params_.skewScale < SignedMath.abs(_skew)) {
             revert InvalidParam("skewScale", params_.skewScale);
         }
         _storeParams(params_);
@@ -321,28 +354,31 @@ contract MockPerpMarket is IPerpMarket, Ownable2Step, ReentrancyGuardTransient {
 
     /// @inheritdoc IPerpMarket
     function oraclePrice() external view override returns (uint256 priceWad) {
-        return _oraclePrice();
+        return _oraclePrice(_params);
     }
 
     /// @inheritdoc IPerpMarket
     function fillPrice(int256 sizeDeltaWad) external view override returns (uint256 fillPriceWad) {
-        return _fillPrice(_oraclePrice(), _skew, sizeDeltaWad);
+        PackedParams memory cfg = _params;
+        return _fillPrice(cfg, _oraclePrice(cfg), _skew, sizeDeltaWad);
     }
 
     /// @inheritdoc IPerpMarket
     function orderFee(int256 sizeDeltaWad) external view override returns (uint256 fee) {
+        PackedParams memory cfg = _params;
         int256 skewWad = _skew;
-        return _orderFee(skewWad, sizeDeltaWad, _fillPrice(_oraclePrice(), skewWad, sizeDeltaWad));
+        return _orderFee(cfg, skewWad, sizeDeltaWad, _fillPrice(cfg, _oraclePrice(cfg), skewWad, sizeDeltaWad));
     }
 
     /// @inheritdoc IPerpMarket
     function currentFundingRate() external view override returns (int256 rateWad) {
-        return _fundingRateNow();
+        return _fundingRateNow(_params);
     }
 
     /// @inheritdoc IPerpMarket
     function accruedFundingPerUnit() external view override returns (int256 fundingPerUnitWad) {
-        return _fundingPerUnitNow(_oraclePrice());
+        PackedParams memory cfg = _params;
+        (fundingPerUnitWad,) = _fundingNow(cfg, _oraclePrice(cfg));
     }
 
     /// @inheritdoc IPerpMarket
@@ -365,15 +401,16 @@ contract MockPerpMarket is IPerpMarket, Ownable2Step, ReentrancyGuardTransient {
             view_.remainingMargin = position.margin;
             return view_;
         }
-        uint256 priceWad = _oraclePrice();
-        (view_.pnl, view_.funding) = _valueAt(position, priceWad, _fundingPerUnitNow(priceWad));
+        PackedParams memory cfg = _params;
+        uint256 priceWad = _oraclePrice(cfg);
+        (int256 fundingPerUnitWad,) = _fundingNow(cfg, priceWad);
+        (view_.pnl, view_.funding) = _valueAt(position, priceWad, fundingPerUnitWad);
         int256 remaining = int256(uint256(position.margin)) + view_.pnl + view_.funding;
         view_.remainingMargin = remaining > 0 ? uint256(remaining) : 0;
-        (view_.maintenanceMargin,) = _maintenanceMargin(position.sizeWad, priceWad);
-        view_.initialMargin = _initialMargin(position.sizeWad, priceWad);
-        view_.premiumCredit = position.premiumCredit;
-        view_.liquidatable =
-            remaining - int256(uint256(position.premiumCredit)) <= view_.maintenanceMargin.toInt256();
+        (view_.maintenanceMargin,) = _maintenanceMargin(cfg, position.sizeWad, priceWad);
+        view_.initialMargin = _initialMargin(cfg, position.sizeWad, priceWad);
+        view_.premiumCredit = _premiumCreditOf(account, position);
+        view_.liquidatable = remaining - view_.premiumCredit.toInt256() <= view_.maintenanceMargin.toInt256();
     }
 
     /// @inheritdoc IPerpMarket
@@ -387,26 +424,16 @@ contract MockPerpMarket is IPerpMarket, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IPerpMarket
-    function marketSize() external view override returns (uint256 sizeWad) {
-        return _marketSize;
-    }
-
-    /// @inheritdoc IPerpMarket
     function pool() external view override returns (uint256) {
         return _pool;
-    }
-
-    /// @inheritdoc IPerpMarket
-    function totalMargin() external view override returns (uint256) {
-        return _totalMargin;
     }
 
     // ──────────────────────────────────────────── internal ───────────────────────────────────────────
 
     /// @dev Formula (1). A future `updatedAt` (a feed ahead of the chain's clock) counts as fresh.
-    function _oraclePrice() private view returns (uint256 priceWad) {
+    function _oraclePrice(PackedParams memory cfg) private view returns (uint256 priceWad) {
         (, int256 answer,, uint256 updatedAt,) = AggregatorV3Interface(oracle).latestRoundData();
-        uint256 maxAge = _params.maxOracleAge;
+        uint256 maxAge = cfg.maxOracleAge;
         if (answer <= 0 || (block.timestamp > updatedAt && block.timestamp - updatedAt > maxAge)) {
             revert StaleOracle(answer, updatedAt, maxAge);
         }
@@ -417,8 +444,12 @@ contract MockPerpMarket is IPerpMarket, Ownable2Step, ReentrancyGuardTransient {
     /// otherwise; the numerator is in [0, 4S]. Reverts with `MaxSkewExceeded` when the skew after the trade is beyond
     /// S, unless the trade only brings an |K| already above S (where a liquidation can leave it) closer to zero on the
     /// same side.
-    function _fillPrice(uint256 priceWad, int256 skewWad, int256 sizeDeltaWad) private view returns (uint256) {
-        uint256 skewScale = _params.skewScale;
+    function _fillPrice(PackedParams memory cfg, uint256 priceWad, int256 skewWad, int256 sizeDeltaWad)
+        private
+        pure
+        returns (uint256)
+    {
+        uint256 skewScale = cfg.skewScale;
         int256 skewAfterWad = skewWad + sizeDeltaWad;
         uint256 absAfter = SignedMath.abs(skewAfterWad);
         if (absAfter > skewScale && (absAfter >= SignedMath.abs(skewWad) || (skewAfterWad < 0) != (skewWad < 0))) {
@@ -433,41 +464,57 @@ contract MockPerpMarket is IPerpMarket, Ownable2Step, ReentrancyGuardTransient {
 
     /// @dev Formula (4), quote units rounded up: ⌈(maker · makerFeeBps + taker · takerFeeBps) · fill / (10⁴ · 1e18 ·
     /// quoteScale)⌉. `maker` is the part of D moving K towards zero (at most |K|), `taker` the rest.
-    function _orderFee(int256 skewWad, int256 sizeDeltaWad, uint256 fillWad) private view returns (uint256) {
+    function _orderFee(PackedParams memory cfg, int256 skewWad, int256 sizeDeltaWad, uint256 fillWad)
+        private
+        view
+        returns (uint256)
+    {
         uint256 absDelta = SignedMath.abs(sizeDeltaWad);
         uint256 maker = (skewWad > 0 && sizeDeltaWad < 0) || (skewWad < 0 && sizeDeltaWad > 0)
             ? Math.min(absDelta, SignedMath.abs(skewWad))
             : 0;
-        uint256 weighted = maker * _params.makerFeeBps + (absDelta - maker) * _params.takerFeeBps;
+        uint256 weighted = maker * cfg.makerFeeBps + (absDelta - maker) * cfg.takerFeeBps;
         return Math.mulDiv(weighted, fillWad, BPS * WAD * _quoteScale, Math.Rounding.Ceil);
     }
 
     /// @dev Formula (5): r(now) = r_last + v · dt / DAY with v = clamp(K / S, −1, 1) · maxFundingVelocity; both
     /// divisions truncate toward zero. The clamp binds only where a liquidation has left |K| > S.
-    function _fundingRateNow() private view returns (int256) {
-        PackedParams storage params_ = _params;
-        int256 premiumWad = int256(_skew) * IWAD / int256(uint256(params_.skewScale));
+    function _fundingRateNow(PackedParams memory cfg) private view returns (int256) {
+        int256 premiumWad = int256(_skew) * IWAD / int256(uint256(cfg.skewScale));
         premiumWad = SignedMath.max(-IWAD, SignedMath.min(IWAD, premiumWad));
-        int256 velocityWad = premiumWad * int256(uint256(params_.maxFundingVelocity)) / IWAD;
+        int256 velocityWad = premiumWad * int256(uint256(cfg.maxFundingVelocity)) / IWAD;
         return _lastRateWad + velocityWad * int256(block.timestamp - _lastTime) / int256(DAY);
     }
 
     /// @dev Formula (5): F(now) = F_last − (r_last + r(now)) · dt · p / (2 · DAY · 1e18), truncated toward zero.
     /// Magnitudes: rates ≤ 100e18 per day per day of elapsed time, dt < 2^64, p ≤ 2^112 · 1e18: the product fits.
-    function _fundingPerUnitNow(uint256 priceWad) private view returns (int256) {
+    /// Returns F(now) and r(now).
+    function _fundingNow(PackedParams memory cfg, uint256 priceWad)
+        private
+        view
+        returns (int256 fundingPerUnitWad, int256 rateWad)
+    {
+        rateWad = _fundingRateNow(cfg);
         int256 elapsed = int256(block.timestamp - _lastTime);
-        int256 rateSum = int256(_lastRateWad) + _fundingRateNow();
-        return _lastFundingPerUnitWad - rateSum * elapsed * priceWad.toInt256() / (2 * int256(DAY) * IWAD);
+        int256 rateSum = int256(_lastRateWad) + rateWad;
+        fundingPerUnitWad =
+            _lastFundingPerUnitWad - rateSum * elapsed * priceWad.toInt256() / (2 * int256(DAY) * IWAD);
     }
 
-    /// @dev Moves r_last, F_last, t_last to now at `priceWad`; returns F(now). Emits `FundingRecomputed`.
-    function _recomputeFunding(uint256 priceWad) private returns (int256 fundingPerUnitWad) {
-        fundingPerUnitWad = _fundingPerUnitNow(priceWad);
-        int256 rateWad = _fundingRateNow();
-        _lastRateWad = rateWad.toInt128();
-        _lastTime = uint64(block.timestamp);
-        _lastFundingPerUnitWad = fundingPerUnitWad;
-        emit FundingRecomputed(rateWad, fundingPerUnitWad, block.timestamp);
+    /// @dev Moves r_last, F_last, t_last to now at `priceWad`; returns F(now). The caller emits the new state
+    /// (`PositionModified` carries it; `FundingRecomputed` otherwise).
+    function _recomputeFunding(PackedParams memory cfg, uint256 priceWad)
+        private
+        returns (int256 fundingPerUnitWad, int256 rateWad)
+    {
+        (fundingPerUnitWad, rateWad) = _fundingNow(cfg, priceWad);
+        (_lastRateWad, _lastTime, _lastFundingPerUnitWad) =
+            (rateWad.toInt88(), block.timestamp.toUint40(), fundingPerUnitWad.toInt128());
+    }
+
+    /// @dev The premium credit of `account`'s loaded `position` (formula (7)): its slot is read only when non-zero.
+    function _premiumCreditOf(address account, Position memory position) private view returns (uint256) {
+        return position.hasPremiumCredit ? _premiumCredits[account] : 0;
     }
 
     /// @dev Formula (6) at `priceWad` and index `fundingPerUnitWad`: P&L and funding in quote units, each rounded
@@ -484,7 +531,7 @@ contract MockPerpMarket is IPerpMarket, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @dev Formula (7): maintenance margin and the liquidation reward in it, quote units rounded up.
-    function _maintenanceMargin(int256 sizeWad, uint256 priceWad)
+    function _maintenanceMargin(PackedParams memory cfg, int256 sizeWad, uint256 priceWad)
         private
         view
         returns (uint256 maintenance, uint256 reward)
@@ -492,36 +539,40 @@ contract MockPerpMarket is IPerpMarket, Ownable2Step, ReentrancyGuardTransient {
         uint256 notionalScaled = SignedMath.abs(sizeWad) * priceWad; // quote wad · 1e18
         uint256 denominator = BPS * WAD * _quoteScale;
         reward = Math.max(
-            _params.minLiquidationReward,
-            Math.mulDiv(notionalScaled, _params.liquidationRewardBps, denominator, Math.Rounding.Ceil)
+            cfg.minLiquidationReward,
+            Math.mulDiv(notionalScaled, cfg.liquidationRewardBps, denominator, Math.Rounding.Ceil)
         );
         // The closing premium as if the skew were zero, p · size² / (2S): kept by the pool on liquidation, it pays
         // whoever trades the skew back afterwards (formula (7)).
         uint256 absSize = SignedMath.abs(sizeWad);
         uint256 premium = Math.mulDiv(
-            Math.mulDiv(absSize, absSize, 2 * _params.skewScale, Math.Rounding.Ceil),
+            Math.mulDiv(absSize, absSize, 2 * uint256(cfg.skewScale), Math.Rounding.Ceil),
             priceWad,
             WAD * _quoteScale,
             Math.Rounding.Ceil
         );
         maintenance =
-            Math.mulDiv(notionalScaled, _params.maintenanceMarginBps, denominator, Math.Rounding.Ceil) + reward + premium;
+            Math.mulDiv(notionalScaled, cfg.maintenanceMarginBps, denominator, Math.Rounding.Ceil) + reward + premium;
     }
 
     /// @dev Formula (7): |size| · p / maxLeverage in quote units, rounded up.
-    function _initialMargin(int256 sizeWad, uint256 priceWad) private view returns (uint256) {
-        return Math.mulDiv(
-            SignedMath.abs(sizeWad), priceWad, _params.maxLeverage * _quoteScale, Math.Rounding.Ceil
-        );
+    function _initialMargin(PackedParams memory cfg, int256 sizeWad, uint256 priceWad) private view returns (uint256) {
+        return Math.mulDiv(SignedMath.abs(sizeWad), priceWad, cfg.maxLeverage * _quoteScale, Math.Rounding.Ceil);
     }
 
     /// @dev Reverts unless a position of `sizeWad` with `remaining` margin is not liquidatable and, when
     /// `checkInitial`, holds at least its initial margin.
-    function _requireHealthy(int256 remaining, int256 sizeWad, uint256 priceWad, bool checkInitial) private view {
-        (uint256 maintenance,) = _maintenanceMargin(sizeWad, priceWad);
+    function _requireHealthy(
+        PackedParams memory cfg,
+        int256 remaining,
+        int256 sizeWad,
+        uint256 priceWad,
+        bool checkInitial
+    ) private view {
+        (uint256 maintenance,) = _maintenanceMargin(cfg, sizeWad, priceWad);
         if (remaining <= maintenance.toInt256()) revert WouldBeLiquidatable(remaining, maintenance);
         if (checkInitial) {
-            uint256 initial = _initialMargin(sizeWad, priceWad);
+            uint256 initial = _initialMargin(cfg, sizeWad, priceWad);
             if (remaining < initial.toInt256()) revert InsufficientMargin(remaining, initial);
         }
     }
@@ -535,7 +586,7 @@ contract MockPerpMarket is IPerpMarket, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @dev The bounds of `IPerpMarket.setParams`.
-    function _validate(MarketParams memory p) private view {
+    function _validate(MarketParams memory p) private pure {
         if (p.skewScale == 0 || p.skewScale > MAX_SKEW_SCALE) {
             revert InvalidParam("skewScale", p.skewScale);
         }
