@@ -191,14 +191,20 @@ contract OptionVault is OptionVaultBase, ERC4626, AccessControl, ReentrancyGuard
         int256 perpAfter = t.perpBeforeWad + (t.buy ? int256(sizeWad) : -int256(sizeWad));
         if ((perpAfter != 0) != t.hot.perpOpen) _storage().hot.perpOpen = perpAfter != 0;
         bool reducesOnly = (perpAfter >= 0) == (t.perpBeforeWad >= 0) && _abs(perpAfter) < _abs(t.perpBeforeWad);
-        uint256 minBps = _storage().cold.minMarginBps;
-        if (!reducesOnly && perpAfter != 0) {
-            uint256 spotWad = t.spotWad;
-            int256 gapWad = perpAfter * (int256(fillWad) - int256(spotWad)) / int256(WAD); // size · (fill − p)
-            int256 effective = marginAfter.toInt256() - (gapWad > 0 ? (gapWad + int256(_quoteScale) - 1) / int256(_quoteScale) : int256(0));
-            uint256 required = Math.mulDiv(_abs(perpAfter) * spotWad / WAD, minBps, BPS * _quoteScale, Math.Rounding.Ceil);
-            if (effective < required.toInt256()) revert PerpMarginTooLow(effective, required);
-        }
+        if (!reducesOnly && perpAfter != 0) _checkPerpMargin(perpAfter, fillWad, t.spotWad, marginAfter, t.hot.minMarginBps);
+    }
+
+    /// @dev Reverts unless a position of `perpAfter` just filled at `fillWad` keeps an effective margin of at least
+    /// `minBps` of its notional at the oracle spot: marginAfter − max(0, size · (fill − p)), in quote units.
+    function _checkPerpMargin(int256 perpAfter, uint256 fillWad, uint256 spotWad, uint256 marginAfter, uint256 minBps)
+        private
+        view
+    {
+        int256 scale = int256(_quoteScale);
+        int256 gapWad = perpAfter * (int256(fillWad) - int256(spotWad)) / int256(WAD); // size · (fill − p)
+        int256 effective = marginAfter.toInt256() - (gapWad > 0 ? (gapWad + scale - 1) / scale : int256(0));
+        uint256 required = Math.mulDiv(_abs(perpAfter) * spotWad / WAD, minBps, BPS * _quoteScale, Math.Rounding.Ceil);
+        if (effective < required.toInt256()) revert PerpMarginTooLow(effective, required);
     }
 
     /// @dev The checks after a trade of `tradedWad` underlying for `quoteWad` (wad, fee and impact included) —

@@ -79,13 +79,14 @@ abstract contract OptionVaultBase is IOptionVaultTypes {
     // Storage — the one layout of both halves
     // ---------------------------------------------------------------------------------------------------------
 
-    /// @dev Read by every rebalance, sale and NAV (240 bits). Narrower than the setters' types where the setter's
+    /// @dev Read by every rebalance, sale and NAV (256 bits). Narrower than the setters' types where the setter's
     /// range allows: maxOracleAge ≤ 2 days < 2^24, minRebalanceInterval ≤ 7,200 < 2^16, budgetWindowSeconds ≤
     /// 30 days < 2^24. `owesPayouts` mirrors `pendingPayouts != 0`, so a rebalance reads the payouts (and the
     /// cash) only when settled holders are owed something. `perpOpen` is false only when the vault has no perp
     /// position: only `hedgePerp` can open one (the market trades for `msg.sender` alone) and it keeps the flag; a
     /// liquidation closes the position and leaves the flag set, which costs a call but is never wrong. A rebalance
-    /// asks the market for the position only when the flag is set.
+    /// asks the market for the position only when the flag is set. `minMarginBps` (the perp margin floor) is here
+    /// rather than with `maxMarginBps` because every perp hedge checks it.
     struct Hot {
         uint64 volWad;
         uint64 rateWad;
@@ -97,6 +98,7 @@ abstract contract OptionVaultBase is IOptionVaultTypes {
         uint24 budgetWindowSeconds;
         bool owesPayouts;
         bool perpOpen;
+        uint16 minMarginBps;
     }
 
     /// @dev The rest of what a rebalance reads (256 bits).
@@ -120,14 +122,13 @@ abstract contract OptionVaultBase is IOptionVaultTypes {
         uint48 slippageCur;
     }
 
-    /// @dev Read by sales, buy-backs and deposits, and the perp margin bounds (192 bits).
+    /// @dev Read by sales, buy-backs and deposits, and the perp margin cap (176 bits).
     struct Cold {
         uint96 bandWad;
         uint16 spreadBps;
         uint16 latencyBps;
         uint16 capitalChargeBps;
         uint16 minPremiumBps;
-        uint16 minMarginBps;
         uint16 maxMarginBps;
     }
 

@@ -428,7 +428,7 @@ contract OptionVaultExtension is OptionVaultBase, ReentrancyGuardTransient, IOpt
             // position, to minMarginBps of its notional at the market's price, from cash beyond unclaimed payouts.
             // The collateral check waits for the oracle.
             if (p.sizeWad == 0) _revert(err);
-            cap = _marginOf(_abs(p.sizeWad), perp.oraclePrice(), $.cold.minMarginBps);
+            cap = _marginOf(_abs(p.sizeWad), perp.oraclePrice(), $.hot.minMarginBps);
             if (cash - amount < $.pendingPayouts) revert PayoutsNotCovered(cash - amount, $.pendingPayouts);
         }
         int256 effectiveAfter = effective + amount.toInt256();
@@ -446,7 +446,7 @@ contract OptionVaultExtension is OptionVaultBase, ReentrancyGuardTransient, IOpt
         int256 effective = _effectiveMargin(p);
         if (p.sizeWad != 0) {
             VaultStorage storage $ = _storage();
-            uint256 required = _marginOf(_abs(p.sizeWad), _usableSpot($.hot.maxOracleAge), $.cold.minMarginBps);
+            uint256 required = _marginOf(_abs(p.sizeWad), _usableSpot($.hot.maxOracleAge), $.hot.minMarginBps);
             if (effective < required.toInt256()) revert PerpMarginTooLow(effective, required);
         }
         emit PerpMarginMoved(msg.sender, -amount.toInt256(), p.margin);
@@ -460,15 +460,15 @@ contract OptionVaultExtension is OptionVaultBase, ReentrancyGuardTransient, IOpt
     {
         _checkRange(Param.MaxMarginBps, maxMarginBps, 1, BPS);
         _checkRange(Param.MinMarginBps, minMarginBps, 1, maxMarginBps);
-        Cold storage cold = _storage().cold;
-        (cold.minMarginBps, cold.maxMarginBps) = (minMarginBps, maxMarginBps);
+        VaultStorage storage $ = _storage();
+        ($.hot.minMarginBps, $.cold.maxMarginBps) = (minMarginBps, maxMarginBps);
         emit PerpMarginBoundsSet(minMarginBps, maxMarginBps);
     }
 
     /// @inheritdoc IOptionVaultBook
     function perpMarginBounds() external view onlyDelegated returns (uint256 minMarginBps, uint256 maxMarginBps) {
-        Cold storage cold = _storage().cold;
-        return (cold.minMarginBps, cold.maxMarginBps);
+        VaultStorage storage $ = _storage();
+        return ($.hot.minMarginBps, $.cold.maxMarginBps);
     }
 
     // ---------------------------------------------------------------------------------------------------------
