@@ -8060,6 +8060,18 @@ export const mockPerpMarketAbi = [
         "internalType": "uint256",
         "name": "marginAfter",
         "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "int256",
+        "name": "fundingRateWad",
+        "type": "int256"
+      },
+      {
+        "indexed": false,
+        "internalType": "int256",
+        "name": "fundingPerUnitWad",
+        "type": "int256"
       }
     ],
     "name": "PositionModified",
@@ -8320,19 +8332,6 @@ export const mockPerpMarketAbi = [
     "name": "liquidate",
     "outputs": [],
     "stateMutability": "nonpayable",
-    "type": "function"
-  },
-  {
-    "inputs": [],
-    "name": "marketSize",
-    "outputs": [
-      {
-        "internalType": "uint256",
-        "name": "sizeWad",
-        "type": "uint256"
-      }
-    ],
-    "stateMutability": "view",
     "type": "function"
   },
   {
@@ -8691,19 +8690,6 @@ export const mockPerpMarketAbi = [
         "internalType": "int256",
         "name": "sizeWad",
         "type": "int256"
-      }
-    ],
-    "stateMutability": "view",
-    "type": "function"
-  },
-  {
-    "inputs": [],
-    "name": "totalMargin",
-    "outputs": [
-      {
-        "internalType": "uint256",
-        "name": "",
-        "type": "uint256"
       }
     ],
     "stateMutability": "view",

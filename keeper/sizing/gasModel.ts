@@ -4,14 +4,13 @@
  * (sim/gas.ts), which also knows a vault's first hedge.
  *
  * Linear in the live series (one cold SLOAD and one Black–Scholes delta each). The committed `gas-snapshot.json`
- * (`npm run gas`) measures a later hedge (not the vault's first) at 103,936 gas with 1 live series, 149,378 with 10
- * and 260,219 with 32: a least-squares line of ≈ 98,900 fixed + 5,040 per series. The constants below are an
- * older calibration, up to 4.2% under those rows (at 1 series); they stay because they feed every decision the
- * simulator reports, and `test/keeper/gasModel.test.ts` fails once they drift more than 5% from any row. A vault's
- * first hedge costs ≈ 34k more (two storage slots written from zero), a one-off this model leaves out.
+ * (`npm run gas`) measures a later hedge (not the vault's first) at 103,136 gas with 1 live series, 144,377 with 10
+ * and 245,317 with 32: a least-squares line of ≈ 98,530 fixed + 4,587 per series, which the constants below round
+ * (within 0.5% of every row; `test/keeper/gasModel.test.ts` fails once they drift more than 5% from any row). A
+ * vault's first hedge costs ≈ 34k more (two storage slots written from zero), a one-off this model leaves out.
  */
-export const REBALANCE_GAS_FIXED = 94_500;
-export const REBALANCE_GAS_PER_SERIES = 5_100;
+export const REBALANCE_GAS_FIXED = 98_500;
+export const REBALANCE_GAS_PER_SERIES = 4_600;
 
 /** Gas units of one `rebalance` on a vault with `liveSeries` series. */
 export function rebalanceGasUnits(liveSeries: number): number {

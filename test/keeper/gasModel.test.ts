@@ -10,6 +10,7 @@ import {
   REBALANCE_GAS_PER_SERIES,
   rebalanceGasUnits,
 } from "../../keeper/sizing/gasModel.ts";
+import { PERP_HEDGE_EXTRA_GAS } from "../../keeper/sizing/choose.ts";
 import { loadGasModel } from "../../sim/gas.ts";
 
 /** How far the keeper's estimate may sit from a measured rebalance, relative. */
@@ -44,6 +45,16 @@ describe("the keeper's gas model against gas-snapshot.json", () => {
     const fit = fitLine(points);
     expect(Math.abs(REBALANCE_GAS_PER_SERIES / fit.perSeries - 1)).toBeLessThanOrEqual(TOLERANCE);
     expect(Math.abs(REBALANCE_GAS_FIXED / fit.fixed - 1)).toBeLessThanOrEqual(TOLERANCE);
+  });
+
+  it("charges a perp hedge at least, and at most 1.5×, the snapshot's extra gas over a rebalance", () => {
+    const { perpPoints } = loadGasModel();
+    expect(perpPoints.map((p) => p.liveSeries)).toEqual(points.map((p) => p.liveSeries));
+    for (const [i, perp] of perpPoints.entries()) {
+      const extra = perp.gas - points[i]!.gas;
+      expect(PERP_HEDGE_EXTRA_GAS, `${perp.liveSeries} live series: measured ${extra} extra`).toBeGreaterThanOrEqual(extra);
+      expect(PERP_HEDGE_EXTRA_GAS).toBeLessThanOrEqual(1.5 * extra);
+    }
   });
 
   it("prices gas units at base fee plus tip, in the native token's quote price", () => {
