@@ -5,7 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { SECONDS_PER_YEAR } from "../keeper/pricing/blackScholes.ts";
-import { gbmStep, mulberry32, normalSampler } from "../harness/random.ts";
+import { gbmStep, normalSampler, philoxUniform } from "../harness/random.ts";
 
 export type PathSource =
   /** dS/S = μ dt + σ dW. */
@@ -28,21 +28,24 @@ export interface PathShape {
   seed: number;
 }
 
-/** The seed of path `index` under `seed`: independent streams, the same for a path whatever the count. */
-export function pathSeed(seed: number, index: number): number {
-  return (Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(index + 1, 0x85ebca6b)) >>> 0;
-}
-
-/** One simulated path (GBM or jumps) of `steps` blocks. */
+/**
+ * Path `path` (default 0) of `seed`, GBM or jumps, of `steps` blocks. Its draws are the Philox stream keyed by
+ * (seed, path) — the diffusion on lane 0, jump arrivals on lane 1 — so paths never share a stretch of draws (as
+ * the paths of a small-state generator seeded per path can: each seed is only an offset in one cycle) and path i
+ * is the same whatever the number of paths asked for.
+ */
 export function simulatePath(
   source: Extract<PathSource, { kind: "gbm" | "jump" }>,
-  p: { steps: number; spot: number; blockSeconds: number; seed: number },
+  p: { steps: number; spot: number; blockSeconds: number; seed: number; path?: number },
 ): Float64Array {
   checkPositive({ spot: p.spot, blockSeconds: p.blockSeconds });
   if (!(source.vol >= 0)) throw new RangeError(`vol must be ≥ 0, got ${source.vol}`);
   const dt = p.blockSeconds / SECONDS_PER_YEAR;
-  const normal = normalSampler(mulberry32(p.seed));
-  const uniform = mulberry32(p.seed ^ 0x5bd1e995);
+  if (!Number.isInteger(p.seed) || !Number.isInteger(p.path ?? 0) || (p.path ?? 0) < 0) {
+    throw new RangeError(`seed and path must be integers (path ≥ 0), got ${p.seed} and ${p.path}`);
+  }
+  const normal = normalSampler(philoxUniform(p.seed, p.path ?? 0, 0));
+  const uniform = philoxUniform(p.seed, p.path ?? 0, 1);
   const gbm = gbmStep({ drift: source.drift, vol: source.vol, dtYears: dt });
   const diffusion = gbm.diffusion;
   let logDrift = gbm.logDrift;
@@ -174,7 +177,7 @@ export function generatePaths(source: PathSource, shape: PathShape): Float64Arra
   if (!Number.isInteger(shape.count) || shape.count < 1) throw new RangeError(`count must be a positive integer`);
   if (!Number.isInteger(shape.steps) || shape.steps < 1) throw new RangeError(`steps must be a positive integer`);
   if (source.kind === "csv") return csvWindows(readPriceCsv(source.file), shape).paths;
-  return Array.from({ length: shape.count }, (_, i) => simulatePath(source, { ...shape, seed: pathSeed(shape.seed, i) }));
+  return Array.from({ length: shape.count }, (_, i) => simulatePath(source, { ...shape, path: i }));
 }
 
 /** Annualised volatility of a path's log returns (sample std / √dt). */

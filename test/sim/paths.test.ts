@@ -11,7 +11,6 @@ import { SECONDS_PER_YEAR } from "../../keeper/pricing/blackScholes.ts";
 import {
   csvWindows,
   generatePaths,
-  pathSeed,
   PriceFileError,
   readPriceCsv,
   realizedVol,
@@ -108,9 +107,9 @@ describe("seeding and replay", () => {
     for (let i = 0; i < few.length; i++) expect(many[i]).toEqual(few[i]);
   });
 
-  it("path i can be replayed alone from pathSeed(seed, i)", () => {
+  it("path i can be replayed alone from (seed, i)", () => {
     const paths = generatePaths(source, { ...shape, count: 5 });
-    const alone = simulatePath({ kind: "gbm", drift: 0, vol: 0.8 }, { steps: 200, spot: 3000, blockSeconds: 12, seed: pathSeed(42, 4) });
+    const alone = simulatePath({ kind: "gbm", drift: 0, vol: 0.8 }, { steps: 200, spot: 3000, blockSeconds: 12, seed: 42, path: 4 });
     expect(alone).toEqual(paths[4]);
   });
 
