@@ -1,0 +1,221 @@
+/**
+ * Gas that moves: a base fee per block for the simulator, from one of
+ *   - `constant`: one price for every block (the simulator's original setting);
+ *   - `replay`: windows of a real per-block mainnet series (data/base-fee.csv), each path starting elsewhere;
+ *   - `eip1559`: a process calibrated to that series. Each block's fullness u (gas used over the target, in
+ *     [0, 2]) responds to demand against the current price, and the next base fee follows EIP-1559's rule
+ *     b' = b · (1 + (u − 1)/8): at most ±12.5% a block, exactly as the protocol moves it. Demand is a log-price
+ *     level d that mean-reverts (an Ornstein–Uhlenbeck process) and jumps up in spikes (a mint, a liquidation
+ *     cascade) that decay with it; u = clamp(1 + β·(d − ln b) + σ_u·ε, 0, 2).
+ * and a priority fee per block (the median tip the keeper's fee history would see): `tipGwei` × a lognormal
+ * factor, higher while blocks are full. Draws come from the Philox stream of (seed, path) on lanes 2 and 3, apart
+ * from the price path's.
+ */
+import { readFileSync } from "node:fs";
+import { normalSampler, philoxUniform } from "../harness/random.ts";
+
+export type GasSource =
+  | { kind: "constant"; gwei: number; tipGwei: number }
+  | { kind: "replay"; file: string; tipGwei: number }
+  | ({ kind: "eip1559"; tipGwei: number } & Eip1559Params);
+
+/** The demand process of `eip1559` (per block; ln of gwei). */
+export interface Eip1559Params {
+  /** Base fee at block 0, gwei. */
+  startGwei: number;
+  /** Long-run demand level, gwei (the median base fee the process settles around). */
+  meanGwei: number;
+  /** Mean reversion of log demand per block (1/κ: its memory in blocks). */
+  reversion: number;
+  /** Standard deviation of log demand's per-block innovation. */
+  demandVol: number;
+  /** Probability of a demand spike per block, and the mean of its (exponential) size in log demand. */
+  spikeProbability: number;
+  spikeMean: number;
+  /** Fullness' response to demand above the price (per unit of log gap), and its own per-block noise. */
+  response: number;
+  fullnessNoise: number;
+}
+
+/**
+ * Calibrated to data/base-fee.csv after its first 200 blocks (the climb from London's 1 gwei): its median base fee
+ * (40 gwei), the spread of per-block changes, the share of full blocks, the alternation of full and empty blocks,
+ * and the spread of log changes over 25, 300 and 1,800 blocks (`test/sim/gasPrice.test.ts` holds them).
+ */
+export const MAINNET_2021_PROCESS: Eip1559Params = {
+  startGwei: 40,
+  meanGwei: 40,
+  reversion: 1 / 1_000,
+  demandVol: 0.012,
+  spikeProbability: 1 / 600,
+  spikeMean: 0.35,
+  response: 12,
+  fullnessNoise: 0.85,
+};
+
+/** Per block: the base fee and the median tip, wei (as numbers: a base fee fits 2^53 wei up to ~9,000,000 gwei). */
+export interface GasPath {
+  baseFeeWei: Float64Array;
+  tipWei: Float64Array;
+}
+
+/**
+ * EIP-1559's base fee for the block after one with `baseFee`, `gasUsed` and `gasLimit` (integer wei, as clients
+ * compute it): the target is gasLimit / 2; above it the fee rises by max(1, b·(used − target)/target/8), below it
+ * falls by b·(target − used)/target/8.
+ */
+export function nextBaseFee(baseFee: bigint, gasUsed: bigint, gasLimit: bigint): bigint {
+  const target = gasLimit / 2n;
+  if (gasUsed === target) return baseFee;
+  if (gasUsed > target) {
+    const delta = (baseFee * (gasUsed - target)) / target / 8n;
+    return baseFee + (delta > 1n ? delta : 1n);
+  }
+  return baseFee - (baseFee * (target - gasUsed)) / target / 8n;
+}
+
+/** One row of data/base-fee.csv. */
+export interface BaseFeeBlock {
+  block: number;
+  timestamp: number;
+  baseFeeWei: bigint;
+  gasUsed: bigint;
+  gasLimit: bigint;
+}
+
+const seriesCache = new Map<string, BaseFeeBlock[]>();
+
+/** Reads a `block,timestamp,base_fee_wei,gas_used,gas_limit` CSV (consecutive blocks, ascending). */
+export function readBaseFeeCsv(file: string): BaseFeeBlock[] {
+  const cached = seriesCache.get(file);
+  if (cached !== undefined) return cached;
+  const lines = readFileSync(file, "utf8").trim().split(/\r?\n/);
+  if (lines[0]?.trim() !== "block,timestamp,base_fee_wei,gas_used,gas_limit") {
+    throw new Error(`${file}: expected the header block,timestamp,base_fee_wei,gas_used,gas_limit, got ${lines[0]}`);
+  }
+  const rows = lines.slice(1).map((line, i) => {
+    const f = line.split(",");
+    if (f.length !== 5 || f.some((x) => !/^\d+$/.test(x.trim()))) throw new Error(`${file}:${i + 2}: expected five integers, got "${line}"`);
+    return { block: Number(f[0]), timestamp: Number(f[1]), baseFeeWei: BigInt(f[2]!), gasUsed: BigInt(f[3]!), gasLimit: BigInt(f[4]!) };
+  });
+  for (let i = 1; i < rows.length; i++) {
+    if (rows[i]!.block !== rows[i - 1]!.block + 1) throw new Error(`${file}: block ${rows[i]!.block} does not follow ${rows[i - 1]!.block}`);
+  }
+  seriesCache.set(file, rows);
+  return rows;
+}
+
+/** The real series' first blocks climb from London's fixed 1 gwei: replay windows start after them. */
+export const REPLAY_WARMUP_BLOCKS = 200;
+
+/**
+ * The gas prices of path `path` of `seed`, `steps + 1` blocks (block 0 is the run's start).
+ * A replay window starts at a point spread evenly over the series by path (as the CSV price windows are).
+ */
+export function gasPath(source: GasSource, p: { steps: number; seed: number; path: number }): GasPath {
+  const n = p.steps + 1;
+  const baseFeeWei = new Float64Array(n);
+  const tipWei = new Float64Array(n);
+  const tipNoise = normalSampler(philoxUniform(p.seed, p.path, 3));
+  if (source.kind === "constant") {
+    baseFeeWei.fill(source.gwei * 1e9);
+    tipWei.fill(source.tipGwei * 1e9);
+    return { baseFeeWei, tipWei };
+  }
+  let fullness: Float64Array;
+  if (source.kind === "replay") {
+    const rows = readBaseFeeCsv(source.file);
+    const room = rows.length - REPLAY_WARMUP_BLOCKS - n;
+    if (room < 0) throw new RangeError(`${source.file} has ${rows.length} blocks: too few for ${n}-block windows`);
+    const start = REPLAY_WARMUP_BLOCKS + Math.floor(((p.path * 0.6180339887498949) % 1) * (room + 1));
+    fullness = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const row = rows[start + i]!;
+      baseFeeWei[i] = Number(row.baseFeeWei);
+      fullness[i] = Number(row.gasUsed) / Number(row.gasLimit / 2n);
+    }
+  } else {
+    fullness = eip1559Process(source, n, p.seed, p.path, baseFeeWei);
+  }
+  // Tips: lognormal around tipGwei (σ 0.5), doubled while blocks are full (users outbid each other).
+  for (let i = 0; i < n; i++) {
+    const congestion = fullness[i]! >= 1.99 ? 2 : 1;
+    tipWei[i] = source.tipGwei * 1e9 * congestion * Math.exp(0.5 * tipNoise() - 0.125);
+  }
+  return { baseFeeWei, tipWei };
+}
+
+/** Fills `baseFeeWei` with the `eip1559` process; returns each block's fullness (gas used / target). */
+function eip1559Process(q: Eip1559Params, n: number, seed: number, path: number, baseFeeWei: Float64Array): Float64Array {
+  const { startGwei, meanGwei, reversion, demandVol, spikeProbability, spikeMean, response, fullnessNoise } = q;
+  const params = { startGwei, meanGwei, reversion, demandVol, spikeProbability, spikeMean, response, fullnessNoise };
+  for (const [name, value] of Object.entries(params)) {
+    if (!(value >= 0) || !Number.isFinite(value)) throw new RangeError(`gas process ${name} must be a finite number ≥ 0, got ${value}`);
+  }
+  if (!(q.startGwei > 0) || !(q.meanGwei > 0)) throw new RangeError("gas process startGwei and meanGwei must be > 0");
+  const normal = normalSampler(philoxUniform(seed, path, 2));
+  const uniform = philoxUniform(seed, path, 4);
+  // Spikes add spikeProbability · spikeMean to log demand a block on average: the level it reverts to is lowered by
+  // what that holds it above, so log demand's long-run mean is ln(meanGwei).
+  const mean = Math.log(q.meanGwei) - (q.reversion > 0 ? (q.spikeProbability * q.spikeMean) / q.reversion : 0);
+  let demand = Math.log(q.startGwei);
+  let logFee = Math.log(q.startGwei);
+  const fullness = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    baseFeeWei[i] = Math.exp(logFee) * 1e9;
+    const u = Math.min(2, Math.max(0, 1 + q.response * (demand - logFee) + q.fullnessNoise * normal()));
+    fullness[i] = u;
+    logFee += Math.log(1 + (u - 1) / 8);
+    demand += q.reversion * (mean - demand) + q.demandVol * normal();
+    if (uniform() < q.spikeProbability) demand += -q.spikeMean * Math.log(1 - uniform());
+  }
+  return fullness;
+}
+
+/** Statistics a gas series is calibrated and tested on (per-block log changes and fullness; horizons in blocks). */
+export interface GasStats {
+  medianGwei: number;
+  perBlockLogSd: number;
+  fullShare: number;
+  fullnessLag1: number;
+  horizonLogSd: Record<25 | 300 | 1800, number>;
+}
+
+export function gasStats(baseFeeWei: ArrayLike<number>, fullness: ArrayLike<number>): GasStats {
+  const n = baseFeeWei.length;
+  const logs = Array.from({ length: n }, (_, i) => Math.log(baseFeeWei[i]!));
+  const steps = logs.slice(1).map((x, i) => x - logs[i]!);
+  const mean = (a: readonly number[]) => a.reduce((s, x) => s + x, 0) / a.length;
+  const sd = (a: readonly number[]) => {
+    const m = mean(a);
+    return Math.sqrt(mean(a.map((x) => (x - m) ** 2)));
+  };
+  const u = Array.from(fullness);
+  const um = mean(u);
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < u.length; i++) {
+    den += (u[i]! - um) ** 2;
+    if (i > 0) num += (u[i]! - um) * (u[i - 1]! - um);
+  }
+  const horizon = (h: number) => {
+    const x: number[] = [];
+    for (let i = 0; i + h < n; i += h) x.push(logs[i + h]! - logs[i]!);
+    return sd(x);
+  };
+  const sorted = [...logs].sort((a, b) => a - b);
+  return {
+    medianGwei: Math.exp(sorted[Math.floor(n / 2)]!) / 1e9,
+    perBlockLogSd: sd(steps),
+    fullShare: mean(u.map((x) => (x >= 1.99 ? 1 : 0))),
+    fullnessLag1: num / den,
+    horizonLogSd: { 25: horizon(25), 300: horizon(300), 1800: horizon(1800) },
+  };
+}
+
+/** The process' fullness alongside its base fees, for calibration and tests. */
+export function eip1559Series(q: Eip1559Params, n: number, seed: number, path = 0): { baseFeeWei: Float64Array; fullness: Float64Array } {
+  const baseFeeWei = new Float64Array(n);
+  const fullness = eip1559Process(q, n, seed, path, baseFeeWei);
+  return { baseFeeWei, fullness };
+}
