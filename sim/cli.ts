@@ -9,6 +9,7 @@ import { POLICY_FAMILIES, type PolicyFamily } from "./types.ts";
 export const MODES = ["model", "fork", "both"] as const;
 export const SOURCES = ["gbm", "jump", "csv"] as const;
 /** The vault's book: calls (on the AMM), puts (a long delta: shorted on the perp), or both (a delta that crosses zero). */
+export const GAS_SOURCES = ["constant", "process", "replay"] as const;
 export const BOOKS = ["calls", "puts", "mixed"] as const;
 
 export interface SimOptions {
@@ -30,6 +31,11 @@ export interface SimOptions {
   /** undefined: 12 s, or the CSV's spacing. */
   blockSeconds: number | undefined;
   gasGwei: number;
+  /** Gas: `constant` (--gas-gwei), `process` (the EIP-1559 process calibrated to mainnet), `replay` (data/base-fee.csv). */
+  gas: (typeof GAS_SOURCES)[number];
+  tipGwei: number;
+  maxFeeGwei: number;
+  maxPriorityFeeGwei: number;
   feeBps: number;
   depth: number;
   riskAversion: number;
@@ -72,7 +78,11 @@ export const FLAGS: readonly Flag[] = [
   { name: "jump-std", value: "X", help: "jump paths: std of log jump size (default 0.03)" },
   { name: "vault-vol", value: "X", help: "the vault's pricing volatility (default: the path's --vol; CSV: the file's realised volatility)" },
   { name: "block-seconds", value: "N", help: "chain seconds per block (default 12; CSV: the file's spacing)" },
-  { name: "gas-gwei", value: "X", help: "gas price every hedge pays, gwei of the underlying (default 20)" },
+  { name: "gas-gwei", value: "X", help: "gas price every hedge pays, gwei of the underlying, with --gas constant (default 20)" },
+  { name: "gas", value: "S", help: "constant | process (EIP-1559 base fee calibrated to 35,000 mainnet blocks) | replay (data/base-fee.csv) (default constant)" },
+  { name: "tip-gwei", value: "X", help: "median priority fee with moving gas, gwei (default 1.5)" },
+  { name: "max-fee-gwei", value: "X", help: "the keeper's MAX_FEE_GWEI with moving gas: a base fee above it holds hedges back (default 100)" },
+  { name: "max-priority-fee-gwei", value: "X", help: "the keeper's MAX_PRIORITY_FEE_GWEI with moving gas (default 2)" },
   { name: "fee-bps", value: "N", help: "AMM fee, basis points (default 30)" },
   { name: "depth", value: "X", help: "AMM depth, underlying units (default 10000)" },
   { name: "risk-aversion", value: "X", help: "γ per quote unit: centre of the γ sweeps, and the mean-variance yardstick that picks the best fixed band (default 0.1)" },
@@ -107,6 +117,10 @@ export const DEFAULT_SIM_OPTIONS: SimOptions = {
   vaultVol: undefined,
   blockSeconds: undefined,
   gasGwei: 20,
+  gas: "constant",
+  tipGwei: 1.5,
+  maxFeeGwei: 100,
+  maxPriorityFeeGwei: 2,
   feeBps: 30,
   depth: 10_000,
   riskAversion: 0.1,
@@ -209,6 +223,11 @@ export function parseSimArgs(argv: readonly string[], env: Record<string, string
   o.vaultVol = num("vault-vol", { positive: true, max: 10 }) ?? o.vaultVol;
   o.blockSeconds = num("block-seconds", { integer: true, min: 1, max: 86_400 }) ?? o.blockSeconds;
   o.gasGwei = num("gas-gwei", { min: 0, max: 1e6 }) ?? o.gasGwei;
+  o.gas = choice("gas", GAS_SOURCES) ?? o.gas;
+  o.tipGwei = num("tip-gwei", { min: 0, max: 1e6 }) ?? o.tipGwei;
+  o.maxFeeGwei = num("max-fee-gwei", { positive: true, max: 1e6 }) ?? o.maxFeeGwei;
+  o.maxPriorityFeeGwei = num("max-priority-fee-gwei", { min: 0, max: 1e6 }) ?? o.maxPriorityFeeGwei;
+  if (o.maxPriorityFeeGwei > o.maxFeeGwei) problems.push(`--max-priority-fee-gwei: must not exceed --max-fee-gwei (${o.maxFeeGwei})`);
   o.feeBps = num("fee-bps", { integer: true, min: 0, max: 1000 }) ?? o.feeBps;
   o.depth = num("depth", { positive: true, max: 1e12 }) ?? o.depth;
   o.riskAversion = num("risk-aversion", { positive: true, max: 1e6 }) ?? o.riskAversion;

@@ -26,11 +26,13 @@ import { buyOptions, deploySystem, listSeries, receiptWaiter, ROLES, type Hardha
 import { freshSlots, ledgerSlotWritten, type FreshSlots } from "./gas.ts";
 import { Ledger, type Fill } from "./ledger.ts";
 import { answerOf, blockTimestamp, RunPlanner, type BlockObserver } from "./model.ts";
+import { RunGas } from "./gasPrice.ts";
 import { gasPriceWei, MARKET_SCALE_EXPONENT, QUOTE_DECIMALS, riskParams, UNDERLYING_DECIMALS, type Scenario } from "./scenario.ts";
 import type { PolicyPoint, RunMetrics } from "./types.ts";
 
 const HEDGE_TIP_WEI = 10n ** 9n;
-const MAX_FEE_WEI = 1000n * 10n ** 9n;
+// The cap of the fork's own transactions (the market step; constant-gas hedges): above any base fee a run meets.
+const MAX_FEE_WEI = 100_000n * 10n ** 9n;
 const HEDGE_GAS = 1_000_000n;
 const MARKET_GAS = 400_000n;
 
@@ -265,8 +267,9 @@ export async function runFork(
   session.snapshotId = (await request("evm_snapshot")) as string;
   const publicClient = await session.viem.getPublicClient();
   const gasPrice = gasPriceWei(run.scenario);
+  const runGas = new RunGas(run.scenario, run.pathIndex);
   // On the fork the Greeks come from the chain: cross-check them against the float model, as the keeper does.
-  const planner = new RunPlanner(run.point, run.scenario, true);
+  const planner = new RunPlanner(run.point, run.scenario, runGas, true);
   let greeksMismatches = 0;
   const ledger = new Ledger({
     pathIndex: run.pathIndex,
@@ -276,9 +279,9 @@ export async function runFork(
     ammFeeBps: Number(start.ammFeeBps),
   });
   const measured: MeasuredHedge[] = [];
-  const send = (from: Address, to: Address, data: Hex, gas: bigint, tip: bigint) =>
+  const send = (from: Address, to: Address, data: Hex, gas: bigint, tip: bigint, maxFee = MAX_FEE_WEI) =>
     request("eth_sendTransaction", [
-      { from, to, data, gas: `0x${gas.toString(16)}`, maxFeePerGas: `0x${MAX_FEE_WEI.toString(16)}`, maxPriorityFeePerGas: `0x${tip.toString(16)}` },
+      { from, to, data, gas: `0x${gas.toString(16)}`, maxFeePerGas: `0x${maxFee.toString(16)}`, maxPriorityFeePerGas: `0x${tip.toString(16)}` },
     ]) as Promise<Hex>;
 
   let pending: HedgeOrder | undefined;
@@ -289,11 +292,22 @@ export async function runFork(
   for (let i = 0; i <= steps; i++) {
     const timestamp = blockTimestamp(start, run.scenario, i, run.times);
     let hedgeTx: { hash: Hex; order: HedgeOrder; freshSlots: FreshSlots } | undefined;
+    // Block i's base fee, as moving gas gives it (constant gas: the scenario's price, which the tip tops up).
+    if (run.scenario.gas !== undefined) await request("hardhat_setNextBlockBaseFeePerGas", [`0x${runGas.baseFeeWei(i).toString(16)}`]);
+    const landing = pending === undefined ? undefined : runGas.landing(i);
+    if (pending !== undefined && landing === undefined) {
+      // The base fee is above the keeper's cap: it does not send, and decides again on this block.
+      pending = undefined;
+      ledger.feeCapHold();
+    }
     if (pending) {
       // The keeper's call: rebalance on the AMM, hedgePerp on the perp, or a perp margin move.
       const data = hedgeCalldata(hedgeCallOf(pending, timestamp + 3600n));
       hedgeTx = {
-        hash: await send(session.keeper, session.vault.address, data, HEDGE_GAS, HEDGE_TIP_WEI),
+        hash:
+          run.scenario.gas === undefined
+            ? await send(session.keeper, session.vault.address, data, HEDGE_GAS, HEDGE_TIP_WEI)
+            : await send(session.keeper, session.vault.address, data, HEDGE_GAS, landing!.maxPriorityFeePerGas, landing!.maxFeePerGas),
         order: pending,
         freshSlots: freshSlots({ ledgerWritten, hedgeBalance: last.hedgeBalance, buy: pending.buyUnderlying }),
       };
@@ -307,6 +321,8 @@ export async function runFork(
     if (hedgeTx) {
       const receipt = await publicClient.getTransactionReceipt({ hash: hedgeTx.hash });
       const gasUsed = Number(receipt.gasUsed);
+      // Moving gas: what the receipt says the hedge paid per gas (base fee plus its tip).
+      if (run.scenario.gas !== undefined) ledger.setGasPrice(receipt.effectiveGasPrice);
       const entry = { buy: hedgeTx.order.buyUnderlying, freshSlots: hedgeTx.freshSlots, liveSeries: last.book.length, gasUsed };
       const fill = receipt.status === "success" ? fillOf(receipt.logs, session.vault.address, gasUsed) : undefined;
       if (fill === "margin") {
@@ -334,7 +350,7 @@ export async function runFork(
     }
     last = snapshot;
     ledger.observe(snapshot);
-    const plan = i === steps ? undefined : planner.plan(snapshot);
+    const plan = i === steps ? undefined : planner.plan(snapshot, i);
     run.onBlock?.({ snapshot, plan });
     if (!plan) break;
     if (!plan.greeks.ok) greeksMismatches++;

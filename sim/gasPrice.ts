@@ -13,6 +13,8 @@
  */
 import { readFileSync } from "node:fs";
 import { normalSampler, philoxUniform } from "../harness/random.ts";
+import { computeFees, FeeCapExceededError } from "../keeper/execution/fees.ts";
+import type { Scenario } from "./scenario.ts";
 
 export type GasSource =
   | { kind: "constant"; gwei: number; tipGwei: number }
@@ -218,4 +220,57 @@ export function eip1559Series(q: Eip1559Params, n: number, seed: number, path = 
   const baseFeeWei = new Float64Array(n);
   const fullness = eip1559Process(q, n, seed, path, baseFeeWei);
   return { baseFeeWei, fullness };
+}
+
+/**
+ * A run's gas, block by block, as both engines charge it: without `scenario.gas`, the constant `gasPriceGwei` and
+ * no tip (and nothing is held back); with it, the path's base fee and tip, a hedge decided in block i − 1 landing in
+ * block i at the keeper's fees for block i.
+ */
+export class RunGas {
+  readonly #prices: GasPath | undefined;
+  readonly #constantWei: number;
+  readonly #caps: { maxFeePerGasWei: bigint; maxPriorityFeePerGasWei: bigint } | undefined;
+
+  constructor(scenario: Scenario, pathIndex: number) {
+    this.#constantWei = scenario.gasPriceGwei * 1e9;
+    const gas = scenario.gas;
+    if (gas === undefined) return;
+    this.#prices = gasPath(gas.source, { steps: scenario.steps, seed: gas.seed, path: pathIndex });
+    this.#caps = {
+      maxFeePerGasWei: BigInt(Math.round(gas.maxFeeGwei * 1e9)),
+      maxPriorityFeePerGasWei: BigInt(Math.round(gas.maxPriorityFeeGwei * 1e9)),
+    };
+  }
+
+  /** Block i's base fee, wei (what the keeper's cost model prices a hedge decided in block i at). */
+  baseFeeWei(i: number): bigint {
+    return BigInt(Math.round(this.#prices === undefined ? this.#constantWei : this.#prices.baseFeeWei[i]!));
+  }
+
+  /** The median tip the keeper's fee history shows at block i, wei. */
+  tipWei(i: number): bigint {
+    return this.#prices === undefined ? 0n : BigInt(Math.round(this.#prices.tipWei[i]!));
+  }
+
+  /**
+   * What a hedge decided in block i − 1 pays per gas landing in block i — its base fee plus the tip the keeper
+   * bids (the median tip of block i − 1, capped) — and the fees it is sent with; undefined when block i's base fee
+   * is above the keeper's cap (`FeeCapExceededError`: the keeper does not send).
+   */
+  landing(i: number): { priceWei: bigint; maxFeePerGas: bigint; maxPriorityFeePerGas: bigint } | undefined {
+    if (this.#caps === undefined) {
+      const price = BigInt(Math.round(this.#constantWei));
+      return { priceWei: price, maxFeePerGas: price, maxPriorityFeePerGas: 0n };
+    }
+    const baseFee = this.baseFeeWei(i);
+    try {
+      const fees = computeFees(baseFee, this.tipWei(Math.max(0, i - 1)), this.#caps);
+      const tip = fees.maxPriorityFeePerGas < fees.maxFeePerGas - baseFee ? fees.maxPriorityFeePerGas : fees.maxFeePerGas - baseFee;
+      return { priceWei: baseFee + tip, ...fees };
+    } catch (err) {
+      if (err instanceof FeeCapExceededError) return undefined;
+      throw err;
+    }
+  }
 }

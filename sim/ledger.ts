@@ -35,7 +35,7 @@ export interface Fill {
 
 export interface LedgerOptions {
   pathIndex: number;
-  /** Gas price every hedge pays, wei per gas; the native token is priced at the oracle (gas paid in the underlying). */
+  /** Gas price hedges pay until `setGasPrice`, wei per gas; the native token is priced at the oracle (gas paid in the underlying). */
   gasPriceWei: bigint;
   quoteDecimals: number;
   underlyingDecimals: number;
@@ -82,6 +82,8 @@ export class Ledger {
   #prevPerp: { size: bigint; funding: bigint } | undefined;
   #hedges = 0;
   #reverts = 0;
+  #feeCapHolds = 0;
+  #gasPriceWei: number;
   #blocks = 0;
   #inBand = 0;
   #volume = 0;
@@ -89,6 +91,17 @@ export class Ledger {
 
   constructor(options: LedgerOptions) {
     this.#o = options;
+    this.#gasPriceWei = Number(options.gasPriceWei);
+  }
+
+  /** The gas price the next charges pay, wei per gas (moving gas: the landing block's base fee plus the tip). */
+  setGasPrice(priceWei: bigint): void {
+    this.#gasPriceWei = Number(priceWei);
+  }
+
+  /** A hedge the keeper did not send: the base fee was above its fee cap. */
+  feeCapHold(): void {
+    this.#feeCapHolds++;
   }
 
   /** The vault after a block, with its book's value (`bookValue(snapshot)`, passed in so a caller can reuse it). */
@@ -165,7 +178,7 @@ export class Ledger {
 
   #chargeGas(gasUsed: number, nativePrice: number): void {
     this.#gasUsed += gasUsed;
-    this.#gasCost += ((gasUsed * Number(this.#o.gasPriceWei)) / 1e18) * nativePrice;
+    this.#gasCost += ((gasUsed * this.#gasPriceWei) / 1e18) * nativePrice;
   }
 
   result(): RunMetrics {
@@ -181,6 +194,7 @@ export class Ledger {
       totalCost: this.#gasCost + this.#slippage + this.#funding,
       hedges: this.#hedges,
       reverts: this.#reverts,
+      feeCapHolds: this.#feeCapHolds,
       blocks: this.#blocks,
       blocksInBand: this.#inBand,
       volume: this.#volume,

@@ -24,6 +24,7 @@ import type { Address } from "viem";
 import { freshSlots, hedgeGas, ledgerSlotWritten, marginMoveGas, perpHedgeGas, type GasModel } from "./gas.ts";
 import { Ledger } from "./ledger.ts";
 import { realign, type Reserves } from "../harness/market.ts";
+import { RunGas } from "./gasPrice.ts";
 import { gasPriceWei, initialSnapshot, MARKET_SCALE_EXPONENT, ORACLE_DECIMALS, type Scenario } from "./scenario.ts";
 import type { PolicyPoint, RunMetrics } from "./types.ts";
 
@@ -112,19 +113,21 @@ export function readOf(snapshot: VaultSnapshot, baseFeePerGas: bigint): BlockInp
  */
 export class RunPlanner {
   readonly #options: PlanOptions;
-  readonly #gasPrice: bigint;
+  readonly #gas: RunGas;
   #anchors = new Map<Address, HedgeAnchor>();
 
   /** `crossCheckGreeks`: on for chain-read snapshots (fork mode), off for the model's own. */
-  constructor(point: PolicyPoint, scenario: Scenario, crossCheckGreeks = false) {
+  constructor(point: PolicyPoint, scenario: Scenario, gas: RunGas, crossCheckGreeks = false) {
     this.#options = { ...planOptionsFor(point, scenario), crossCheckGreeks };
-    this.#gasPrice = gasPriceWei(scenario);
+    this.#gas = gas;
   }
 
-  plan(snapshot: VaultSnapshot): VaultPlan {
+  /** The keeper's plan on block `block` of the run: its cost model at that block's base fee and median tip. */
+  plan(snapshot: VaultSnapshot, block: number): VaultPlan {
     this.#anchors = updateHedgeAnchors(this.#anchors, [snapshot]);
     this.#options.hedgeAnchors = this.#anchors;
-    return planBlock(readOf(snapshot, this.#gasPrice), this.#options)[0]!;
+    this.#options.tipWei = this.#gas.tipWei(block);
+    return planBlock(readOf(snapshot, this.#gas.baseFeeWei(block)), this.#options)[0]!;
   }
 }
 
@@ -268,7 +271,8 @@ export function runModel(run: ModelRun): RunMetrics {
   const rate = wadToNumber(init.risk.rateWad);
   const strikes = init.book.map((s) => wadToNumber(s.strikeWad));
   const sizes = init.book.map((s) => wadToNumber(s.sizeWad));
-  const planner = new RunPlanner(run.point, scenario);
+  const runGas = new RunGas(scenario, run.pathIndex);
+  const planner = new RunPlanner(run.point, scenario, runGas);
   const ledger = new Ledger({
     pathIndex: run.pathIndex,
     gasPriceWei: gasPrice,
@@ -333,7 +337,17 @@ export function runModel(run: ModelRun): RunMetrics {
     const blockNumber = init.blockNumber + BigInt(i + 1);
     const timestamp = blockTimestamp(init, scenario, i, run.times);
 
-    // 1. Last block's hedge, first in this block: at the oracle it was decided on, at this block's time.
+    // 1. Last block's hedge, first in this block: at the oracle it was decided on, at this block's time — unless the
+    // base fee is above the keeper's cap, when it is not sent (the keeper decides again on this block).
+    if (pending !== undefined) {
+      const landing = runGas.landing(i);
+      if (landing === undefined) {
+        pending = undefined;
+        ledger.feeCapHold();
+      } else {
+        ledger.setGasPrice(landing.priceWei);
+      }
+    }
     if (pending?.margin !== undefined && perp !== undefined) {
       // A margin move: postPerpMargin from cash beyond unclaimed payouts, withdrawPerpMargin up to the margin.
       const { direction, amount } = pending.margin;
@@ -440,7 +454,7 @@ export function runModel(run: ModelRun): RunMetrics {
     ledger.observe(snapshot, b.value);
 
     // 4. The keeper's decision (none after the last block: the run ends there).
-    const plan = i === steps ? undefined : planner.plan(snapshot);
+    const plan = i === steps ? undefined : planner.plan(snapshot, i);
     run.onBlock?.({ snapshot, plan });
     if (plan?.sizing?.kind === "order") pending = plan.sizing.order;
   }

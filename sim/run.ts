@@ -5,11 +5,12 @@
 import { performance } from "node:perf_hooks";
 import { readDeployment, type Deployment } from "../harness/deploy.ts";
 import { loadGasModel } from "./gas.ts";
+import { MAINNET_2021_PROCESS, type GasSource } from "./gasPrice.ts";
 import { runModel } from "./model.ts";
 import { csvWindows, generatePaths, readPriceCsv, realizedVol, type PathSource } from "./paths.ts";
 import type { Progress } from "./progress.ts";
 import { writeReport, type AgreementRow } from "./report.ts";
-import { checkScenario, DEFAULT_PERP_SCENARIO, DEFAULT_SCENARIO, defaultPoints, minVaultDeposit, type Scenario } from "./scenario.ts";
+import { checkScenario, DEFAULT_PERP_SCENARIO, DEFAULT_SCENARIO, defaultPoints, minVaultDeposit, type GasScenario, type Scenario } from "./scenario.ts";
 import { summarize } from "./stats.ts";
 import { sweepModel } from "./sweep.ts";
 import type { SimOptions } from "./cli.ts";
@@ -86,6 +87,7 @@ export function buildInputs(o: SimOptions): { scenario: Scenario; paths: Float64
     ammDepth: o.depth,
     ammFeeBps: o.feeBps,
     gasPriceGwei: o.gasGwei,
+    ...(o.gas === "constant" ? {} : { gas: gasScenarioOf(o) }),
     riskAversion: o.riskAversion,
     hedge: {
       ...DEFAULT_SCENARIO.hedge,
@@ -240,4 +242,13 @@ export async function runSimulation(o: SimOptions, io: { log: (line: string) => 
     ...(forkBlocksPerSecond === undefined ? {} : { forkBlocksPerSecond }),
     seconds: (performance.now() - started) / 1000,
   };
+}
+
+/** The moving gas the options ask for (`--gas process|replay`), with the keeper's caps. */
+function gasScenarioOf(o: SimOptions): GasScenario {
+  const source: GasSource =
+    o.gas === "replay"
+      ? { kind: "replay", file: new URL("../data/base-fee.csv", import.meta.url).pathname, tipGwei: o.tipGwei }
+      : { kind: "eip1559", tipGwei: o.tipGwei, ...MAINNET_2021_PROCESS };
+  return { source, seed: o.seed, maxFeeGwei: o.maxFeeGwei, maxPriorityFeeGwei: o.maxPriorityFeeGwei };
 }

@@ -3,6 +3,7 @@
  * gas price, and the block clock; and the sweep of policy points run over it. Both modes start from the same
  * scenario: fork mode deploys it, model mode builds its first snapshot with `initialSnapshot`.
  */
+import type { GasSource } from "./gasPrice.ts";
 import { greeks, SECONDS_PER_YEAR } from "../keeper/pricing/blackScholes.ts";
 import { numberToWad, wadToNumber } from "../keeper/pricing/wad.ts";
 import { budgetLeftWad, EMPTY_LEDGER } from "../keeper/sizing/budget.ts";
@@ -43,8 +44,13 @@ export interface Scenario {
   /** Pool depth (underlying units; the quote side is spot × this) and fee. */
   ammDepth: number;
   ammFeeBps: number;
-  /** Gas price every hedge pays (base fee + tip), gwei; the native token is the underlying. */
+  /**
+   * Gas price every hedge pays (base fee + tip), gwei; the native token is the underlying. Used when `gas` is
+   * absent: the simulator's original constant gas.
+   */
   gasPriceGwei: number;
+  /** Gas that moves (issue 15): a base fee and a tip per block, and the keeper's fee caps. */
+  gas?: GasScenario;
   /** The vault's rebalance bounds and hedging budget (`IOptionVault.HedgeParams`). */
   hedge: HedgeBounds;
   /** The vault's premium and share-price charges: its `RiskParams` beyond `vol` and `rate`. */
@@ -68,6 +74,19 @@ export interface Scenario {
   startHedged: boolean;
   /** A perp market beside the AMM (issue 14): the keeper chooses the venue. Absent: the AMM only. */
   perp?: PerpScenario;
+}
+
+/**
+ * Moving gas: the base-fee source, the seed its draws use (with the path index: the Philox stream of the path), and
+ * the keeper's caps (`MAX_FEE_GWEI`, `MAX_PRIORITY_FEE_GWEI`; defaults 100 and 2). A hedge is sent with the
+ * keeper's fees for the block it lands in (`computeFees`: twice the base fee plus the tip, capped), so a base fee
+ * above the cap holds it back, as it would live.
+ */
+export interface GasScenario {
+  source: GasSource;
+  seed: number;
+  maxFeeGwei: number;
+  maxPriorityFeeGwei: number;
 }
 
 /** The perp market of a scenario: its parameters, its pool (quote), and the vault's margin bounds. */
@@ -180,6 +199,12 @@ export function checkScenario(s: Scenario): void {
   }
   if (!Number.isInteger(s.steps) || s.steps < 1) throw new RangeError(`scenario.steps must be a positive integer, got ${s.steps}`);
   if (!(s.gasPriceGwei >= 0)) throw new RangeError(`scenario.gasPriceGwei must be ≥ 0, got ${s.gasPriceGwei}`);
+  if (s.gas !== undefined) {
+    if (!(s.gas.maxFeeGwei > 0) || !(s.gas.maxPriorityFeeGwei >= 0) || s.gas.maxPriorityFeeGwei > s.gas.maxFeeGwei) {
+      throw new RangeError(`scenario.gas: need maxFeeGwei > 0 and 0 ≤ maxPriorityFeeGwei ≤ maxFeeGwei, got ${s.gas.maxFeeGwei} and ${s.gas.maxPriorityFeeGwei}`);
+    }
+    if (!Number.isInteger(s.gas.seed)) throw new RangeError(`scenario.gas.seed must be an integer, got ${s.gas.seed}`);
+  }
   if (s.book.length === 0) throw new RangeError("scenario.book is empty: the vault has nothing to hedge");
   const pathDays = (s.steps * s.blockSeconds) / 86_400;
   for (const series of s.book) {

@@ -60,6 +60,8 @@ export interface RunMetrics {
   hedges: number;
   /** Hedges that reverted on chain (fork) or would have (model). */
   reverts: number;
+  /** Hedges the keeper held back because the base fee was above its fee cap (moving gas only). */
+  feeCapHolds: number;
   blocks: number;
   /** Blocks whose |net delta| was within the vault's on-chain band. */
   blocksInBand: number;

@@ -53,6 +53,10 @@ describe("parseSimArgs", () => {
       "--fee-bps", "5",
       "--depth", "2500",
       "--risk-aversion", "0.002",
+      "--gas", "process",
+      "--tip-gwei", "0.5",
+      "--max-fee-gwei", "60",
+      "--max-priority-fee-gwei", "1",
       "--expiry-days", "30",
       "--options-sold", "10",
       "--book", "mixed",
@@ -82,6 +86,10 @@ describe("parseSimArgs", () => {
       vaultVol: 0.7,
       blockSeconds: 2,
       gasGwei: 3.5,
+      gas: "process",
+      tipGwei: 0.5,
+      maxFeeGwei: 60,
+      maxPriorityFeeGwei: 1,
       feeBps: 5,
       depth: 2500,
       riskAversion: 0.002,
@@ -112,6 +120,16 @@ describe("parseSimArgs", () => {
     // 1,000 ATM calls at 3,000 pay 1,000 × (6,000 − 3,000) at the stress price: 3,000,000 at 80% utilisation.
     const { scenario } = buildInputs(options(["--options-sold", "1000", "--paths", "1", "--steps", "10"]));
     expect(scenario.vaultDeposit).toBe(Math.ceil(1.25 * (3_000_000 / 0.8)));
+  });
+
+  it("--gas process and replay give the scenario moving gas with the keeper's caps; constant gives none", () => {
+    const process = buildInputs(options(["--gas", "process", "--max-fee-gwei", "80", "--seed", "7", "--paths", "1", "--steps", "10"])).scenario;
+    expect(process.gas).toMatchObject({ seed: 7, maxFeeGwei: 80, maxPriorityFeeGwei: 2, source: { kind: "eip1559", tipGwei: 1.5 } });
+    const replay = buildInputs(options(["--gas", "replay", "--paths", "1", "--steps", "10"])).scenario;
+    expect(replay.gas?.source.kind).toBe("replay");
+    expect(buildInputs(options(["--paths", "1", "--steps", "10"])).scenario.gas).toBeUndefined();
+    expect(() => parseSimArgs(["--gas", "spiky"])).toThrow(/--gas/);
+    expect(() => parseSimArgs(["--max-fee-gwei", "1", "--max-priority-fee-gwei", "2"])).toThrow(/--max-priority-fee-gwei: must not exceed/);
   });
 
   it("--deployment needs a mode with a fork", () => {

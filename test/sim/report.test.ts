@@ -74,6 +74,7 @@ function run(pathIndex: number, fields: Partial<RunMetrics>): RunMetrics {
     totalCost: 0,
     hedges: 0,
     reverts: 0,
+    feeCapHolds: 0,
     blocks: 0,
     blocksInBand: 0,
     volume: 0,
