@@ -1,22 +1,44 @@
 /**
  * `npm run simulate -- [flags]` (`--help` for the flags): the gas-versus-precision simulator. See
  * sim/run.ts for the pipeline and README.md for how to read its report.
+ *
+ * `npm run simulate -- merge <shard files…> [--out DIR]` joins the shards of a sweep run with `--shard i/n` into
+ * the report one run of it writes.
  */
+import { parseArgs } from "node:util";
 import { helpText, parseSimArgs, SimCliError } from "../sim/cli.ts";
 import { progressBar } from "../sim/progress.ts";
-import { runSimulation } from "../sim/run.ts";
+import { mergeShards, runSimulation } from "../sim/run.ts";
 
-try {
-  const parsed = parseSimArgs(process.argv.slice(2), process.env);
+async function simulate(argv: string[]): Promise<void> {
+  const parsed = parseSimArgs(argv, process.env);
   if (parsed.help) {
     console.log(helpText());
-  } else {
-    const result = await runSimulation(parsed.options, {
-      log: (line) => console.log(line),
-      progress: progressBar(process.stderr, parsed.options.progress),
-    });
-    console.log(`wrote ${result.files.join(", ")} in ${result.seconds.toFixed(1)} s`);
+    return;
   }
+  const result = await runSimulation(parsed.options, {
+    log: (line) => console.log(line),
+    progress: progressBar(process.stderr, parsed.options.progress),
+  });
+  console.log(`wrote ${result.files.join(", ")} in ${result.seconds.toFixed(1)} s`);
+}
+
+function merge(argv: string[]): void {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: { out: { type: "string" } }, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new SimCliError(`merge: ${(err as Error).message} (usage: simulate merge <shard files…> [--out DIR])`);
+  }
+  if (parsed.positionals.length === 0) throw new SimCliError("merge: give the shard files (shard-i-of-n.json) to join");
+  const merged = mergeShards(parsed.positionals, parsed.values.out ?? "results/simulate");
+  console.log(`merged ${merged.shards} shards (${merged.runs} runs): wrote ${merged.files.join(", ")}`);
+}
+
+try {
+  const argv = process.argv.slice(2);
+  if (argv[0] === "merge") merge(argv.slice(1));
+  else await simulate(argv);
 } catch (err) {
   if (err instanceof SimCliError) {
     console.error(`simulate: ${err.message}`);

@@ -55,6 +55,8 @@ export interface SimOptions {
   workers: number | undefined;
   out: string;
   progress: boolean;
+  /** `--shard i/n`: run only paths j with j mod n = i − 1 (model mode) and write them as a shard for `merge`. */
+  shard: { index: number; count: number } | undefined;
 }
 
 interface Flag {
@@ -97,6 +99,7 @@ export const FLAGS: readonly Flag[] = [
   { name: "fork-url", value: "URL", help: "chain to fork (default: FORK_URL, else a Hardhat node started for the run)" },
   { name: "deployment", value: "FILE", help: "fork and both modes: a deployments file of the forked chain (npm run deploy writes deployments/<chainId>.json); the simulator finds that vault and takes it over on the fork (impersonating its deployer) instead of deploying one" },
   { name: "workers", value: "N", help: "model threads (default: one per core)" },
+  { name: "shard", value: "I/N", help: "run paths j with j mod N = I − 1 only (--mode model) and write shard-I-of-N.json to --out; `simulate merge` joins them" },
   { name: "out", value: "DIR", help: "results folder (default results/simulate): report.md, points.csv, results.json, frontier.svg" },
   { name: "no-progress", help: "no progress bar (it is off anyway when stderr is not a terminal)" },
   { name: "help", help: "this text" },
@@ -137,6 +140,7 @@ export const DEFAULT_SIM_OPTIONS: SimOptions = {
   workers: undefined,
   out: "results/simulate",
   progress: true,
+  shard: undefined,
 };
 
 export class SimCliError extends Error {
@@ -247,6 +251,18 @@ export function parseSimArgs(argv: readonly string[], env: Record<string, string
     problems.push(`--fork-url / FORK_URL: expected an http(s) or ws(s) URL`);
   }
   o.progress = !values["no-progress"];
+  const shard = str("shard");
+  if (shard !== undefined) {
+    const m = /^(\d+)\/(\d+)$/.exec(shard.trim());
+    const [index, count] = m ? [Number(m[1]), Number(m[2])] : [NaN, NaN];
+    if (!(count >= 1 && index >= 1 && index <= count)) {
+      problems.push(`--shard: expected i/n with 1 ≤ i ≤ n (e.g. 2/8), got "${shard}"`);
+    } else if (o.mode !== "model") {
+      problems.push(`--shard: needs --mode model (a shard runs a slice of the model sweep; run the fork on its own)`);
+    } else {
+      o.shard = { index, count };
+    }
+  }
   const list = str("policies");
   if (list !== undefined) {
     const names = list.split(",").map((x) => x.trim()).filter(Boolean);

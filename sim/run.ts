@@ -2,6 +2,8 @@
  * `npm run simulate`'s pipeline: options → scenario and paths → the model sweep and/or fork runs → summaries →
  * report. Thin: the engines are `model.ts` and `fork.ts`, the analysis `stats.ts` and `report.ts`.
  */
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { readDeployment, type Deployment } from "../harness/deploy.ts";
 import { loadGasModel } from "./gas.ts";
@@ -13,7 +15,7 @@ import { writeReport, type AgreementRow } from "./report.ts";
 import { checkScenario, DEFAULT_PERP_SCENARIO, DEFAULT_SCENARIO, defaultPoints, minVaultDeposit, type GasScenario, type Scenario } from "./scenario.ts";
 import { summarize } from "./stats.ts";
 import { sweepModel } from "./sweep.ts";
-import type { SimOptions } from "./cli.ts";
+import { DEFAULT_SIM_OPTIONS, type SimOptions } from "./cli.ts";
 import type { PointSummary, PolicyFamily, PolicyPoint, RunMetrics } from "./types.ts";
 
 export interface SimulationResult {
@@ -146,21 +148,29 @@ export async function runSimulation(o: SimOptions, io: { log: (line: string) => 
   let forkBlocksPerSecond: number | undefined;
   const agreement: AgreementRow[] = [];
 
+  // A shard runs paths j with j mod n = i − 1 (each keeps its index: its random streams, its place when merged).
+  const shardIndices = o.shard === undefined ? undefined : paths.map((_, j) => j).filter((j) => j % o.shard!.count === o.shard!.index - 1);
   if (o.mode !== "fork") {
     const t0 = performance.now();
     const byPoint = await sweepModel({
       scenario,
       points,
-      paths,
+      paths: shardIndices === undefined ? paths : shardIndices.map((j) => paths[j]!),
+      ...(shardIndices === undefined ? {} : { pathIndices: shardIndices }),
       gas,
       ...(o.workers === undefined ? {} : { workers: o.workers }),
       onProgress: (done, total) => io.progress.update(done, total, "model runs"),
     });
     io.progress.done();
     const seconds = (performance.now() - t0) / 1000;
-    modelRunsPerMinute = ((points.length * paths.length) / seconds) * 60 * (scenario.steps / 1000);
+    const runs = points.length * (shardIndices?.length ?? paths.length);
+    modelRunsPerMinute = (runs / seconds) * 60 * (scenario.steps / 1000);
+    io.log(`model: ${runs} runs in ${seconds.toFixed(1)} s (${Math.round(modelRunsPerMinute)} runs of 1,000 blocks per minute)`);
+    if (o.shard !== undefined) {
+      const file = writeShard(o, points, byPoint, seconds);
+      return { scenario, points, summaries: [], agreement: [], files: [file], modelRunsPerMinute, seconds: (performance.now() - started) / 1000 };
+    }
     summaries = points.map((p, k) => summarize(p, byPoint[k]!));
-    io.log(`model: ${points.length * paths.length} runs in ${seconds.toFixed(1)} s (${Math.round(modelRunsPerMinute)} runs of 1,000 blocks per minute)`);
   }
 
   if (o.mode === "fork" || (o.mode === "both" && o.forkPaths > 0)) {
@@ -203,34 +213,16 @@ export async function runSimulation(o: SimOptions, io: { log: (line: string) => 
     }
   }
 
-  const meta: Record<string, string | number | boolean> = {
-    mode: o.mode,
-    source,
-    seed: o.seed,
-    paths: paths.length,
-    "blocks per path": scenario.steps,
-    "block seconds": scenario.blockSeconds,
-    book: `short ${o.optionsSold} ATM calls, ${o.expiryDays} days, vault vol ${scenario.vol}`,
-    AMM: `${scenario.ammDepth} underlying deep, fee ${scenario.ammFeeBps} bps`,
-    "gas price (gwei)": scenario.gasPriceGwei,
-    "risk aversion γ": scenario.riskAversion,
-    "vault delta tolerance": Number(scenario.hedge.deltaToleranceWad) / 1e18,
-    "hedging budget": `${scenario.hedge.notionalBudget.toLocaleString("en-US")} notional and ${scenario.hedge.slippageBudget.toLocaleString("en-US")} slippage per ${scenario.hedge.budgetWindowSeconds / 3600} h`,
-  };
+  const meta = reportMeta(o, scenario, source, paths.length);
   if (modelRunsPerMinute !== undefined) meta["model runs of 1,000 blocks per minute"] = Math.round(modelRunsPerMinute);
   if (forkBlocksPerSecond !== undefined) meta["fork blocks per second"] = Math.round(forkBlocksPerSecond);
   const { files } = writeReport(o.out, {
-    title: "Gas versus precision: hedging policies on the frontier",
+    title: REPORT_TITLE,
     meta,
     summaries,
     riskAversion: scenario.riskAversion,
     ...(agreement.length > 0 ? { agreement } : {}),
-    notes: [
-      ...notes,
-      "Hedge error: the standard deviation across paths of the hedged P&L before costs (option book marked to Black–Scholes, hedge to the oracle). Total cost: gas at the stated price plus AMM fee and price impact, averaged over paths.",
-      "Policies without a risk aversion of their own run with γ = 1000 in sizing's cost/benefit gate, so they follow their own rule; Whalley–Wilmott and gas-aware sweep γ.",
-      "The vault refuses any rebalance that starts with |net delta| within its tolerance (DeltaWithinTolerance): minimum trades are never set below it, and every policy's hedges start outside it. Hedges also fit the vault's hedging budget (notional and slippage per window); 'budget used (peak)' says how close each point came to it.",
-    ],
+    notes: [...notes, ...REPORT_NOTES],
   });
   return {
     scenario,
@@ -251,4 +243,122 @@ function gasScenarioOf(o: SimOptions): GasScenario {
       ? { kind: "replay", file: new URL("../data/base-fee.csv", import.meta.url).pathname, tipGwei: o.tipGwei }
       : { kind: "eip1559", tipGwei: o.tipGwei, ...MAINNET_2021_PROCESS };
   return { source, seed: o.seed, maxFeeGwei: o.maxFeeGwei, maxPriorityFeeGwei: o.maxPriorityFeeGwei };
+}
+
+const REPORT_TITLE = "Gas versus precision: hedging policies on the frontier";
+const REPORT_NOTES = [
+  "Hedge error: the standard deviation across paths of the hedged P&L before costs (option book marked to Black–Scholes, hedge to the oracle). Total cost: gas at the stated price plus AMM fee and price impact, averaged over paths.",
+  "Policies without a risk aversion of their own run with γ = 1000 in sizing's cost/benefit gate, so they follow their own rule; Whalley–Wilmott and gas-aware sweep γ.",
+  "The vault refuses any rebalance that starts with |net delta| within its tolerance (DeltaWithinTolerance): minimum trades are never set below it, and every policy's hedges start outside it. Hedges also fit the vault's hedging budget (notional and slippage per window); 'budget used (peak)' says how close each point came to it.",
+];
+
+/** The report's settings table (throughput rows are added by whoever measured them). */
+function reportMeta(o: SimOptions, scenario: Scenario, source: string, pathCount: number): Record<string, string | number | boolean> {
+  const gas = scenario.gas;
+  return {
+    mode: o.mode,
+    source,
+    seed: o.seed,
+    paths: pathCount,
+    "blocks per path": scenario.steps,
+    "block seconds": scenario.blockSeconds,
+    book: `short ${o.optionsSold} ATM calls, ${o.expiryDays} days, vault vol ${scenario.vol}`,
+    AMM: `${scenario.ammDepth} underlying deep, fee ${scenario.ammFeeBps} bps`,
+    ...(gas === undefined
+      ? { "gas price (gwei)": scenario.gasPriceGwei }
+      : {
+          gas: `${gas.source.kind === "replay" ? "mainnet base fees replayed (data/base-fee.csv)" : "EIP-1559 process calibrated to mainnet"}, tip ~${gas.source.tipGwei} gwei; keeper caps ${gas.maxFeeGwei} / ${gas.maxPriorityFeeGwei} gwei`,
+        }),
+    "risk aversion γ": scenario.riskAversion,
+    "vault delta tolerance": Number(scenario.hedge.deltaToleranceWad) / 1e18,
+    "hedging budget": `${scenario.hedge.notionalBudget.toLocaleString("en-US")} notional and ${scenario.hedge.slippageBudget.toLocaleString("en-US")} slippage per ${scenario.hedge.budgetWindowSeconds / 3600} h`,
+  };
+}
+
+/** What a shard file holds: the sweep's options (everything that decides its runs) and this slice's runs. */
+interface ShardFile {
+  kind: "delta-keeper simulate shard";
+  version: 1;
+  options: Omit<SimOptions, "shard" | "out" | "workers" | "progress">;
+  shard: { index: number; count: number };
+  points: string[];
+  /** Per point (in `points` order): this shard's runs, by path index. */
+  runs: RunMetrics[][];
+  seconds: number;
+}
+
+/** The options that decide a sweep's runs: a shard's identity, which `merge` requires all shards to share. */
+function sweepOptions(o: SimOptions): ShardFile["options"] {
+  const { shard: _s, out: _o, workers: _w, progress: _p, ...rest } = o;
+  return rest;
+}
+
+function writeShard(o: SimOptions, points: readonly PolicyPoint[], byPoint: RunMetrics[][], seconds: number): string {
+  const shard = o.shard!;
+  const body: ShardFile = {
+    kind: "delta-keeper simulate shard",
+    version: 1,
+    options: sweepOptions(o),
+    shard,
+    points: points.map((p) => p.label),
+    runs: byPoint,
+    seconds,
+  };
+  mkdirSync(o.out, { recursive: true });
+  const file = join(o.out, `shard-${shard.index}-of-${shard.count}.json`);
+  writeFileSync(file, `${JSON.stringify(body)}\n`);
+  return file;
+}
+
+/**
+ * `simulate merge <shard files…> [--out DIR]`: joins the shards of one sweep into the report a single run of it
+ * writes (the same points, paths, summaries, frontier; the throughput rows, which no single process measured, are
+ * left out). Every shard must come from the same options and each of 1…n must be there once.
+ */
+export function mergeShards(files: readonly string[], out: string): { files: string[]; shards: number; runs: number } {
+  if (files.length === 0) throw new Error("merge: no shard files given");
+  const shards = files.map((file) => {
+    let body: ShardFile;
+    try {
+      body = JSON.parse(readFileSync(file, "utf8")) as ShardFile;
+    } catch (err) {
+      throw new Error(`merge: ${file}: not readable JSON (${(err as Error).message})`);
+    }
+    if (body.kind !== "delta-keeper simulate shard" || body.version !== 1) throw new Error(`merge: ${file}: not a simulate shard (version 1)`);
+    return { file, body };
+  });
+  const first = shards[0]!.body;
+  const fingerprint = JSON.stringify(first.options);
+  const count = first.shard.count;
+  const seen = new Set<number>();
+  for (const { file, body } of shards) {
+    if (JSON.stringify(body.options) !== fingerprint) throw new Error(`merge: ${file}: its sweep options differ from ${shards[0]!.file}'s`);
+    if (body.shard.count !== count) throw new Error(`merge: ${file}: shard ${body.shard.index}/${body.shard.count}, the others are of ${count}`);
+    if (seen.has(body.shard.index)) throw new Error(`merge: shard ${body.shard.index}/${count} given twice`);
+    seen.add(body.shard.index);
+  }
+  const missing = Array.from({ length: count }, (_, i) => i + 1).filter((i) => !seen.has(i));
+  if (missing.length > 0) throw new Error(`merge: missing shard(s) ${missing.map((i) => `${i}/${count}`).join(", ")}`);
+
+  const o: SimOptions = { ...DEFAULT_SIM_OPTIONS, ...first.options, out, shard: undefined };
+  const { scenario, paths, source, notes } = buildInputs(o);
+  const points = defaultPoints(scenario).filter((p) => o.families.includes(p.family));
+  if (JSON.stringify(points.map((p) => p.label)) !== JSON.stringify(first.points)) {
+    throw new Error("merge: the shards' policy points are not the ones these options give (written by another version?)");
+  }
+  const byPoint = points.map((_, k) => shards.flatMap(({ body }) => body.runs[k]!).sort((a, b) => a.pathIndex - b.pathIndex));
+  for (const [k, runs] of byPoint.entries()) {
+    if (runs.length !== paths.length || runs.some((r, j) => r.pathIndex !== j)) {
+      throw new Error(`merge: point ${points[k]!.label}: expected one run for each of paths 0…${paths.length - 1}, got ${runs.length}`);
+    }
+  }
+  const summaries = points.map((p, k) => summarize(p, byPoint[k]!));
+  const { files: written } = writeReport(out, {
+    title: REPORT_TITLE,
+    meta: reportMeta(o, scenario, source, paths.length),
+    summaries,
+    riskAversion: scenario.riskAversion,
+    notes: [...notes, ...REPORT_NOTES],
+  });
+  return { files: written, shards: count, runs: points.length * paths.length };
 }

@@ -15,6 +15,8 @@ export interface SweepInput {
   scenario: Scenario;
   points: readonly PolicyPoint[];
   paths: readonly Float64Array[];
+  /** Each path's index in the whole sweep (its random streams and its place in a merged report); default 0, 1, … */
+  pathIndices?: readonly number[];
   gas: GasModel;
   /** Threads; default: the machine's available parallelism. */
   workers?: number;
@@ -30,13 +32,15 @@ export async function sweepModel(input: SweepInput): Promise<RunMetrics[][]> {
   const workers = Math.max(1, Math.min(input.workers ?? availableParallelism(), total));
   if (total === 0) return byPoint;
   const steps = paths[0]!.length - 1;
+  const pathIndices = input.pathIndices ?? paths.map((_, j) => j);
+  if (pathIndices.length !== paths.length) throw new RangeError("pathIndices must give one index per path");
   if (paths.some((p) => p.length !== steps + 1)) throw new RangeError("all paths of a sweep must have the same length");
 
   if (workers === 1) {
     let done = 0;
     for (let k = 0; k < points.length; k++) {
       for (let j = 0; j < paths.length; j++) {
-        byPoint[k]!.push(runModel({ path: paths[j]!, pathIndex: j, point: points[k]!, scenario: input.scenario, gas: input.gas }));
+        byPoint[k]!.push(runModel({ path: paths[j]!, pathIndex: pathIndices[j]!, point: points[k]!, scenario: input.scenario, gas: input.gas }));
         if (++done % 25 === 0 || done === total) input.onProgress?.(done, total);
       }
     }
@@ -61,6 +65,7 @@ export async function sweepModel(input: SweepInput): Promise<RunMetrics[][]> {
             points: [...points],
             gas: input.gas,
             paths: shared,
+            pathIndices: [...pathIndices],
             steps,
             jobs: Int32Array.from(jobs),
           };

@@ -14,6 +14,8 @@ export interface WorkerInput {
   gas: GasModel;
   /** All paths, concatenated: path j is [j·(steps+1), (j+1)·(steps+1)). */
   paths: Float64Array;
+  /** Path j's index in the whole sweep. */
+  pathIndices: number[];
   steps: number;
   /** Jobs as [pointIndex, pathIndex] pairs, flattened. */
   jobs: Int32Array;
@@ -33,10 +35,10 @@ if (parentPort) {
     const width = input.steps + 1;
     for (let j = 0; j < input.jobs.length; j += 2) {
       const pointIndex = input.jobs[j]!;
-      const pathIndex = input.jobs[j + 1]!;
+      const local = input.jobs[j + 1]!;
       const metrics = runModel({
-        path: input.paths.subarray(pathIndex * width, (pathIndex + 1) * width),
-        pathIndex,
+        path: input.paths.subarray(local * width, (local + 1) * width),
+        pathIndex: input.pathIndices[local]!,
         point: input.points[pointIndex]!,
         scenario: input.scenario,
         gas: input.gas,

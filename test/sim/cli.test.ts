@@ -106,6 +106,7 @@ describe("parseSimArgs", () => {
       workers: 4,
       out: "results/x",
       progress: false,
+      shard: undefined,
     } satisfies SimOptions);
   });
 
