@@ -182,6 +182,7 @@ export const SUMMARY_NUMERIC_FIELDS = [
   "meanFundingCost",
   "meanHedges",
   "meanReverts",
+  "meanFeeCapHolds",
   "meanVolume",
   "meanTrackingError",
   "shareInBand",
@@ -288,11 +289,12 @@ function pointsSection(summaries: readonly PointSummary[]): string {
     "funding",
     "hedges",
     "reverts",
+    "held by fee cap",
     "in band %",
     "budget used (peak)",
     "on frontier",
   ];
-  const align = ["l", "l", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "l"] as const;
+  const align = ["l", "l", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "l"] as const;
   const parts = [
     "## Points",
     "",
@@ -300,7 +302,8 @@ function pointsSection(summaries: readonly PointSummary[]): string {
       "trades paid beyond the oracle is split into fees (the AMM's, the perp's order fees) and price impact (the " +
       "AMM's curve, the perp's skew premium); funding is what a perp position paid (received: negative). Budget " +
       "used: the fullest the vault's hedging budget (notional or slippage per window) got on any path; at 100% it " +
-      "shrank or refused hedges.",
+      "shrank or refused hedges. Held by fee cap: hedges the keeper did not send because the base fee was above its " +
+      "MAX_FEE_GWEI (moving gas only); it decides again the next block.",
   ];
   for (const family of familiesInOrder(summaries)) {
     const rows = summaries
@@ -318,6 +321,7 @@ function pointsSection(summaries: readonly PointSummary[]): string {
         money(s.meanFundingCost),
         count(s.meanHedges),
         count(s.meanReverts),
+        count(s.meanFeeCapHolds),
         percent(s.shareInBand),
         percent(s.maxBudgetUse),
         isOnFrontier(s, summaries) ? "✓" : "",

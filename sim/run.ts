@@ -140,7 +140,7 @@ export async function runSimulation(o: SimOptions, io: { log: (line: string) => 
   io.log(
     `simulate: ${o.mode} mode, ${points.length} policy points × ${paths.length} paths × ${scenario.steps} blocks ` +
       `(${scenario.blockSeconds} s), ${source}; vault short ${o.optionsSold} ATM ${o.book === "mixed" ? "calls and puts (half each)" : o.book}${o.book === "calls" ? "" : ", a perp market beside the AMM"}, ${o.expiryDays} d, vol ${scenario.vol}; ` +
-      `AMM ${scenario.ammDepth} deep, ${scenario.ammFeeBps} bps; gas ${scenario.gasPriceGwei} gwei`,
+      `AMM ${scenario.ammDepth} deep, ${scenario.ammFeeBps} bps; gas ${scenario.gas === undefined ? `${scenario.gasPriceGwei} gwei` : `${o.gas === "replay" ? "mainnet base fees replayed" : "EIP-1559 process"}, fee cap ${scenario.gas.maxFeeGwei} gwei`}`,
   );
 
   let summaries: PointSummary[] = [];

@@ -72,6 +72,7 @@ export function summarize(point: PolicyPoint, runs: readonly RunMetrics[]): Poin
     meanFundingCost: field((r) => r.fundingCost),
     meanHedges: field((r) => r.hedges),
     meanReverts: field((r) => r.reverts),
+    meanFeeCapHolds: field((r) => r.feeCapHolds),
     meanVolume: field((r) => r.volume),
     meanTrackingError: field((r) => r.trackingError),
     shareInBand: blocks > 0 ? blocksInBand / blocks : Number.NaN,

@@ -94,6 +94,8 @@ export interface PointSummary {
   meanFundingCost: number;
   meanHedges: number;
   meanReverts: number;
+  /** Hedges held back per path because the base fee was above the keeper's fee cap (moving gas only). */
+  meanFeeCapHolds: number;
   meanVolume: number;
   meanTrackingError: number;
   /** Σ blocksInBand / Σ blocks. */

@@ -52,6 +52,7 @@ function summary(
     meanFundingCost: 0,
     meanHedges: 3,
     meanReverts: 0,
+    meanFeeCapHolds: 0,
     meanVolume: 10,
     meanTrackingError: pnlStd,
     shareInBand: 0.9,
