@@ -7,7 +7,7 @@ import { DEFAULT_HEDGE_PARAMS } from "../harness/system.ts";
 import { POLICY_FAMILIES, type PolicyFamily } from "./types.ts";
 
 export const MODES = ["model", "fork", "both"] as const;
-export const SOURCES = ["gbm", "jump", "csv"] as const;
+export const SOURCES = ["gbm", "jump", "regime", "csv"] as const;
 /** The vault's book: calls (on the AMM), puts (a long delta: shorted on the perp), or both (a delta that crosses zero). */
 export const GAS_SOURCES = ["constant", "process", "replay"] as const;
 export const BOOKS = ["calls", "puts", "mixed"] as const;
@@ -26,6 +26,9 @@ export interface SimOptions {
   jumpsPerYear: number;
   jumpMean: number;
   jumpStd: number;
+  /** `--source regime`: the two states' volatilities and mean durations in blocks. */
+  regimeVols: [number, number];
+  regimeBlocks: [number, number];
   /** The vault's pricing volatility; undefined: the path's (GBM/jumps) or the CSV's realised volatility. */
   vaultVol: number | undefined;
   /** undefined: 12 s, or the CSV's spacing. */
@@ -78,6 +81,8 @@ export const FLAGS: readonly Flag[] = [
   { name: "jumps-per-year", value: "X", help: "jump paths: jump intensity λ (default 50)" },
   { name: "jump-mean", value: "X", help: "jump paths: mean log jump size (default -0.01; as --jump-mean=-0.02)" },
   { name: "jump-std", value: "X", help: "jump paths: std of log jump size (default 0.03)" },
+  { name: "regime-vols", value: "A,B", help: "--source regime: the calm and the stressed volatility (default 0.5,1.2)" },
+  { name: "regime-blocks", value: "A,B", help: "--source regime: their mean durations in blocks (default 2000,500)" },
   { name: "vault-vol", value: "X", help: "the vault's pricing volatility (default: the path's --vol; CSV: the file's realised volatility)" },
   { name: "block-seconds", value: "N", help: "chain seconds per block (default 12; CSV: the file's spacing)" },
   { name: "gas-gwei", value: "X", help: "gas price every hedge pays, gwei of the underlying, with --gas constant (default 20)" },
@@ -117,6 +122,8 @@ export const DEFAULT_SIM_OPTIONS: SimOptions = {
   jumpsPerYear: 50,
   jumpMean: -0.01,
   jumpStd: 0.03,
+  regimeVols: [0.5, 1.2],
+  regimeBlocks: [2_000, 500],
   vaultVol: undefined,
   blockSeconds: undefined,
   gasGwei: 20,
@@ -224,6 +231,18 @@ export function parseSimArgs(argv: readonly string[], env: Record<string, string
   o.jumpsPerYear = num("jumps-per-year", { min: 0, max: 1e6 }) ?? o.jumpsPerYear;
   o.jumpMean = num("jump-mean", { min: -1, max: 1 }) ?? o.jumpMean;
   o.jumpStd = num("jump-std", { min: 0, max: 1 }) ?? o.jumpStd;
+  const pair = (name: string, check: (x: number) => boolean, want: string): [number, number] | undefined => {
+    const raw = str(name);
+    if (raw === undefined) return undefined;
+    const xs = raw.split(",").map((x) => Number(x.trim()));
+    if (xs.length !== 2 || !xs.every((x) => Number.isFinite(x) && check(x))) {
+      problems.push(`--${name}: expected two numbers ${want}, comma-separated, got "${raw}"`);
+      return undefined;
+    }
+    return [xs[0]!, xs[1]!];
+  };
+  o.regimeVols = pair("regime-vols", (x) => x >= 0 && x <= 10, "in [0, 10]") ?? o.regimeVols;
+  o.regimeBlocks = pair("regime-blocks", (x) => x >= 1 && x <= 1e9, "≥ 1") ?? o.regimeBlocks;
   o.vaultVol = num("vault-vol", { positive: true, max: 10 }) ?? o.vaultVol;
   o.blockSeconds = num("block-seconds", { integer: true, min: 1, max: 86_400 }) ?? o.blockSeconds;
   o.gasGwei = num("gas-gwei", { min: 0, max: 1e6 }) ?? o.gasGwei;

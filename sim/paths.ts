@@ -15,6 +15,12 @@ export type PathSource =
    * the drift is compensated so E[S_t] = S_0·e^{μt} as in GBM.
    */
   | { kind: "jump"; drift: number; vol: number; jumpsPerYear: number; jumpMean: number; jumpStd: number }
+  /**
+   * Regime switching (a two-state Markov chain on volatility, Hamilton 1989): GBM at `vols[s]` in state s, leaving
+   * state s with probability 1 / `meanBlocks[s]` each block (so it lasts `meanBlocks[s]` blocks on average). Each
+   * path starts in its chain's stationary distribution. `vol` (for the vault's pricing) is the stationary mean.
+   */
+  | { kind: "regime"; drift: number; vol: number; vols: readonly [number, number]; meanBlocks: readonly [number, number] }
   /** Consecutive windows of a `timestamp,price` CSV, each rescaled to start at the spot. */
   | { kind: "csv"; file: string };
 
@@ -35,7 +41,7 @@ export interface PathShape {
  * is the same whatever the number of paths asked for.
  */
 export function simulatePath(
-  source: Extract<PathSource, { kind: "gbm" | "jump" }>,
+  source: Extract<PathSource, { kind: "gbm" | "jump" | "regime" }>,
   p: { steps: number; spot: number; blockSeconds: number; seed: number; path?: number },
 ): Float64Array {
   checkPositive({ spot: p.spot, blockSeconds: p.blockSeconds });
@@ -61,7 +67,14 @@ export function simulatePath(
   const prices = new Float64Array(p.steps + 1);
   prices[0] = p.spot;
   let logPrice = Math.log(p.spot);
+  const regime = source.kind === "regime" ? regimeSteps(source, dt, philoxUniform(p.seed, p.path ?? 0, 5)) : undefined;
   for (let i = 1; i <= p.steps; i++) {
+    if (regime !== undefined) {
+      const s = regime.next();
+      logPrice += regime.logDrift[s]! + regime.diffusion[s]! * normal();
+      prices[i] = Math.exp(logPrice);
+      continue;
+    }
     logPrice += logDrift + diffusion * normal();
     if (jumpProbability > 0) {
       // Poisson(λ·dt) jumps in this block, by inversion (λ·dt is small: almost always 0 or 1 draw).
@@ -178,6 +191,34 @@ export function generatePaths(source: PathSource, shape: PathShape): Float64Arra
   if (!Number.isInteger(shape.steps) || shape.steps < 1) throw new RangeError(`steps must be a positive integer`);
   if (source.kind === "csv") return csvWindows(readPriceCsv(source.file), shape).paths;
   return Array.from({ length: shape.count }, (_, i) => simulatePath(source, { ...shape, path: i }));
+}
+
+/** A regime source's per-state GBM steps and its state chain (starting in its stationary distribution). */
+function regimeSteps(
+  source: Extract<PathSource, { kind: "regime" }>,
+  dt: number,
+  uniform: () => number,
+): { logDrift: number[]; diffusion: number[]; next: () => number } {
+  for (const v of source.vols) if (!(v >= 0)) throw new RangeError(`regime vols must be ≥ 0, got ${source.vols.join(", ")}`);
+  for (const m of source.meanBlocks) if (!(m >= 1)) throw new RangeError(`regime meanBlocks must be ≥ 1, got ${source.meanBlocks.join(", ")}`);
+  const steps = source.vols.map((vol) => gbmStep({ drift: source.drift, vol, dtYears: dt }));
+  const leave = source.meanBlocks.map((m) => 1 / m);
+  let state = uniform() < source.meanBlocks[0] / (source.meanBlocks[0] + source.meanBlocks[1]) ? 0 : 1;
+  return {
+    logDrift: steps.map((s) => s.logDrift),
+    diffusion: steps.map((s) => s.diffusion),
+    next: () => {
+      const current = state;
+      if (uniform() < leave[state]!) state = 1 - state;
+      return current;
+    },
+  };
+}
+
+/** The stationary volatility of a regime source: √(Σ share_s · σ_s²). */
+export function regimeVol(vols: readonly [number, number], meanBlocks: readonly [number, number]): number {
+  const share0 = meanBlocks[0] / (meanBlocks[0] + meanBlocks[1]);
+  return Math.sqrt(share0 * vols[0] ** 2 + (1 - share0) * vols[1] ** 2);
 }
 
 /** Annualised volatility of a path's log returns (sample std / √dt). */

@@ -9,7 +9,7 @@ import { readDeployment, type Deployment } from "../harness/deploy.ts";
 import { loadGasModel } from "./gas.ts";
 import { MAINNET_2021_PROCESS, type GasSource } from "./gasPrice.ts";
 import { runModel } from "./model.ts";
-import { csvWindows, generatePaths, readPriceCsv, realizedVol, type PathSource } from "./paths.ts";
+import { csvWindows, generatePaths, readPriceCsv, realizedVol, regimeVol, type PathSource } from "./paths.ts";
 import type { Progress } from "./progress.ts";
 import { writeReport, type AgreementRow } from "./report.ts";
 import { checkScenario, DEFAULT_PERP_SCENARIO, DEFAULT_SCENARIO, defaultPoints, minVaultDeposit, type GasScenario, type Scenario } from "./scenario.ts";
@@ -57,14 +57,21 @@ export function buildInputs(o: SimOptions): { scenario: Scenario; paths: Float64
     }
     source = { kind: "csv", file: o.csv };
   } else {
-    source =
-      o.source === "gbm"
-        ? { kind: "gbm", drift: o.drift, vol: o.vol }
-        : { kind: "jump", drift: o.drift, vol: o.vol, jumpsPerYear: o.jumpsPerYear, jumpMean: o.jumpMean, jumpStd: o.jumpStd };
-    sourceText =
-      o.source === "gbm"
-        ? `GBM σ ${o.vol}, μ ${o.drift}, seed ${o.seed}`
-        : `GBM σ ${o.vol}, μ ${o.drift} with jumps λ ${o.jumpsPerYear}/y, log size N(${o.jumpMean}, ${o.jumpStd}²), seed ${o.seed}`;
+    if (o.source === "regime") {
+      const vol = Number(regimeVol(o.regimeVols, o.regimeBlocks).toFixed(4));
+      vaultVol = o.vaultVol ?? vol;
+      source = { kind: "regime", drift: o.drift, vol, vols: o.regimeVols, meanBlocks: o.regimeBlocks };
+      sourceText = `regime-switching GBM σ ${o.regimeVols.join(" / ")} (mean ${o.regimeBlocks.join(" / ")} blocks; stationary σ ${vol}), μ ${o.drift}, seed ${o.seed}`;
+    } else {
+      source =
+        o.source === "gbm"
+          ? { kind: "gbm", drift: o.drift, vol: o.vol }
+          : { kind: "jump", drift: o.drift, vol: o.vol, jumpsPerYear: o.jumpsPerYear, jumpMean: o.jumpMean, jumpStd: o.jumpStd };
+      sourceText =
+        o.source === "gbm"
+          ? `GBM σ ${o.vol}, μ ${o.drift}, seed ${o.seed}`
+          : `GBM σ ${o.vol}, μ ${o.drift} with jumps λ ${o.jumpsPerYear}/y, log size N(${o.jumpMean}, ${o.jumpStd}²), seed ${o.seed}`;
+    }
   }
   const book =
     o.book === "calls"

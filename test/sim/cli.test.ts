@@ -53,6 +53,8 @@ describe("parseSimArgs", () => {
       "--fee-bps", "5",
       "--depth", "2500",
       "--risk-aversion", "0.002",
+      "--regime-vols", "0.4, 1.5",
+      "--regime-blocks", "300,100",
       "--gas", "process",
       "--tip-gwei", "0.5",
       "--max-fee-gwei", "60",
@@ -83,6 +85,8 @@ describe("parseSimArgs", () => {
       jumpsPerYear: 12.5,
       jumpMean: -0.02,
       jumpStd: 0.05,
+      regimeVols: [0.4, 1.5],
+      regimeBlocks: [300, 100],
       vaultVol: 0.7,
       blockSeconds: 2,
       gasGwei: 3.5,
@@ -138,9 +142,17 @@ describe("parseSimArgs", () => {
     expect(options(["--mode", "both", "--deployment", "d.json"]).deployment).toBe("d.json");
   });
 
+  it("--source regime gives a regime-switching source priced at its stationary volatility; bad pairs are named", () => {
+    const { scenario } = buildInputs(options(["--source", "regime", "--regime-vols", "0.5,1.2", "--regime-blocks", "2000,500", "--paths", "1", "--steps", "10"]));
+    // √(0.8 · 0.25 + 0.2 · 1.44) = √0.488
+    expect(scenario.vol).toBeCloseTo(Math.sqrt(0.488), 4);
+    expect(() => parseSimArgs(["--regime-vols", "0.5"])).toThrow(/--regime-vols: expected two numbers/);
+    expect(() => parseSimArgs(["--regime-blocks", "0,5"])).toThrow(/--regime-blocks: expected two numbers ≥ 1/);
+  });
+
   it("accepts every mode and source", () => {
     for (const mode of ["model", "fork", "both"] as const) expect(options(["--mode", mode]).mode).toBe(mode);
-    for (const source of ["gbm", "jump", "csv"] as const) expect(options(["--source", source]).source).toBe(source);
+    for (const source of ["gbm", "jump", "regime", "csv"] as const) expect(options(["--source", source]).source).toBe(source);
   });
 
   it("--help returns help, whatever else is given", () => {

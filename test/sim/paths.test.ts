@@ -14,6 +14,7 @@ import {
   PriceFileError,
   readPriceCsv,
   realizedVol,
+  regimeVol,
   simulatePath,
   type PathSource,
   type PriceSeries,
@@ -364,3 +365,29 @@ describe("csvWindows", () => {
     expect(paths).toEqual(csvWindows(series, { count: 3, steps, spot }).paths);
   });
 });
+
+describe("regime-switching paths", () => {
+  const source = { kind: "regime" as const, drift: 0, vol: 0, vols: [0.4, 1.6] as const, meanBlocks: [3_000, 1_000] as const };
+  it("realise the stationary volatility over a long path, and each regime's own volatility within it", () => {
+    // Short regimes (~1,000 switches) for the long-run share of each; √(0.75 · 0.16 + 0.25 · 2.56) = √0.76.
+    const quick = simulatePath({ ...source, meanBlocks: [300, 100] }, { steps: 400_000, spot: 3000, blockSeconds: 12, seed: 3 });
+    expect(realizedVol(quick, 12)).toBeGreaterThan(0.95 * Math.sqrt(0.76));
+    expect(realizedVol(quick, 12)).toBeLessThan(1.05 * Math.sqrt(0.76));
+    expect(regimeVol([0.4, 1.6], [300, 100])).toBeCloseTo(Math.sqrt(0.76), 12);
+    const path = simulatePath(source, { steps: 400_000, spot: 3000, blockSeconds: 12, seed: 3 });
+    // 200-block windows: most sit near one regime's volatility or the other (a bimodal spread), few in between.
+    const windows: number[] = [];
+    for (let i = 0; i + 200 < path.length; i += 200) windows.push(realizedVol(path.subarray(i, i + 201), 12));
+    const calm = windows.filter((v) => v < 0.55).length / windows.length;
+    const stressed = windows.filter((v) => v > 1.3).length / windows.length;
+    expect(calm).toBeGreaterThan(0.6);
+    expect(stressed).toBeGreaterThan(0.15);
+  });
+
+  it("rejects a regime that cannot run, naming the field", () => {
+    const shape = { steps: 10, spot: 3000, blockSeconds: 12, seed: 1 };
+    expect(() => simulatePath({ ...source, meanBlocks: [0, 10] }, shape)).toThrow(/meanBlocks/);
+    expect(() => simulatePath({ ...source, vols: [-0.1, 1] }, shape)).toThrow(/vols/);
+  });
+});
+
