@@ -8,12 +8,21 @@
 import { parseArgs } from "node:util";
 import { helpText, parseSimArgs, SimCliError } from "../sim/cli.ts";
 import { progressBar } from "../sim/progress.ts";
+import { DEFAULT_STUDY, runStudy } from "../sim/outOfSample.ts";
 import { mergeShards, runSimulation } from "../sim/run.ts";
 
 async function simulate(argv: string[]): Promise<void> {
   const parsed = parseSimArgs(argv, process.env);
   if (parsed.help) {
     console.log(helpText());
+    return;
+  }
+  if (parsed.options.study === "out-of-sample") {
+    const study = await runStudy(parsed.options, DEFAULT_STUDY, { log: (line) => console.log(line) });
+    const a = study.analysis;
+    const pct = (x: number | undefined) => (x === undefined ? "—" : `${(100 * x).toFixed(1)}%`);
+    console.log(`gas-aware: worst gap to the ex-post frontier ${pct(a.worstGap)}, mean saving against the tuned band ${pct(a.meanSaving)}`);
+    console.log(`wrote ${study.files.join(", ")}`);
     return;
   }
   const result = await runSimulation(parsed.options, {

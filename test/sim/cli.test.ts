@@ -111,6 +111,7 @@ describe("parseSimArgs", () => {
       out: "results/x",
       progress: false,
       shard: undefined,
+      study: undefined,
     } satisfies SimOptions);
   });
 
