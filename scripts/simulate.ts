@@ -9,7 +9,10 @@ import { parseArgs } from "node:util";
 import { helpText, parseSimArgs, SimCliError } from "../sim/cli.ts";
 import { progressBar } from "../sim/progress.ts";
 import { DEFAULT_STUDY, runStudy } from "../sim/outOfSample.ts";
-import { mergeShards, runSimulation } from "../sim/run.ts";
+import { buildInputs, mergeShards, runSimulation } from "../sim/run.ts";
+import { crowdingReport } from "../sim/crowd.ts";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 
 async function simulate(argv: string[]): Promise<void> {
   const parsed = parseSimArgs(argv, process.env);
@@ -23,6 +26,28 @@ async function simulate(argv: string[]): Promise<void> {
     const pct = (x: number | undefined) => (x === undefined ? "—" : `${(100 * x).toFixed(1)}%`);
     console.log(`gas-aware: worst gap to the ex-post frontier ${pct(a.worstGap)}, mean saving against the tuned band ${pct(a.meanSaving)}`);
     console.log(`wrote ${study.files.join(", ")}`);
+    return;
+  }
+  if (parsed.options.study === "crowding") {
+    const o = parsed.options;
+    const { paths, scenario } = buildInputs(o);
+    const { markdown } = crowdingReport(paths, {
+      optionsSold: o.optionsSold,
+      strikeRatio: 1,
+      expiryDays: o.expiryDays,
+      vol: scenario.vol,
+      depth: o.depth,
+      feeBps: o.feeBps,
+      blockSeconds: scenario.blockSeconds,
+      gasGwei: o.gasGwei,
+      policy: { name: "band", band: 0.71, target: "zero" },
+      prefs: { riskAversion: scenario.riskAversion, horizonSeconds: scenario.horizonSeconds },
+    });
+    mkdirSync(o.out, { recursive: true });
+    const file = join(o.out, "crowding.md");
+    writeFileSync(file, markdown);
+    console.log(markdown);
+    console.log(`wrote ${file}`);
     return;
   }
   const result = await runSimulation(parsed.options, {

@@ -61,7 +61,7 @@ export interface SimOptions {
   /** `--shard i/n`: run only paths j with j mod n = i − 1 (model mode) and write them as a shard for `merge`. */
   shard: { index: number; count: number } | undefined;
   /** `--study out-of-sample`: tune each family on training scenarios, score it on held-out ones (sim/outOfSample.ts). */
-  study: "out-of-sample" | undefined;
+  study: "out-of-sample" | "crowding" | undefined;
 }
 
 interface Flag {
@@ -106,7 +106,7 @@ export const FLAGS: readonly Flag[] = [
   { name: "fork-url", value: "URL", help: "chain to fork (default: FORK_URL, else a Hardhat node started for the run)" },
   { name: "deployment", value: "FILE", help: "fork and both modes: a deployments file of the forked chain (npm run deploy writes deployments/<chainId>.json); the simulator finds that vault and takes it over on the fork (impersonating its deployer) instead of deploying one" },
   { name: "workers", value: "N", help: "model threads (default: one per core)" },
-  { name: "study", value: "S", help: "out-of-sample (--mode model): tune each policy on training scenarios, report its regret on held-out ones (out-of-sample.md)" },
+  { name: "study", value: "S", help: "out-of-sample | crowding (--mode model): tune each policy on training scenarios and report its regret on held-out ones (out-of-sample.md); or many vaults hedging on one pool (crowding.md)" },
   { name: "shard", value: "I/N", help: "run paths j with j mod N = I − 1 only (--mode model) and write shard-I-of-N.json to --out; `simulate merge` joins them" },
   { name: "out", value: "DIR", help: "results folder (default results/simulate): report.md, points.csv, results.json, frontier.svg" },
   { name: "no-progress", help: "no progress bar (it is off anyway when stderr is not a terminal)" },
@@ -276,7 +276,7 @@ export function parseSimArgs(argv: readonly string[], env: Record<string, string
   o.progress = !values["no-progress"];
   const study = str("study");
   if (study !== undefined) {
-    if (study !== "out-of-sample") problems.push(`--study: expected out-of-sample, got "${study}"`);
+    if (study !== "out-of-sample" && study !== "crowding") problems.push(`--study: expected out-of-sample or crowding, got "${study}"`);
     else if (o.mode !== "model") problems.push(`--study: needs --mode model (every scenario is a model sweep)`);
     else o.study = study;
   }
