@@ -49,6 +49,20 @@ const DEPENDS_ON: Record<ContractStep, readonly ContractStep[]> = {
   upkeep: ["vault", "amm"],
 };
 
+/** The artifact each step deploys (what the code at a recorded address must be). */
+const ARTIFACTS = {
+  quote: "MockERC20",
+  underlying: "MockERC20",
+  oracle: "MockOracle",
+  amm: "MockAmm",
+  perp: "MockPerpMarket",
+  optionBook: "OptionBook",
+  extension: "OptionVaultExtension",
+  vault: "OptionVault",
+  lens: "VaultLens",
+  upkeep: "BandUpkeep",
+} as const satisfies Record<ContractStep, string>;
+
 const LABELS: Record<ContractStep, string> = {
   quote: "quote token (MockERC20 USDC)",
   underlying: "underlying token (MockERC20 WETH)",
@@ -227,12 +241,37 @@ export async function deploy(viem: HardhatViem, options: DeployOptions): Promise
     const code = await publicClient.getCode({ address });
     return code !== undefined && code !== "0x";
   };
+  /**
+   * Whether the code at `address` is this build's `step` contract: code at a recorded address is not enough, since a
+   * restarted local chain (anvil, `hardhat node`) hands out the same addresses in a new order, and a recorded lens
+   * can find the new vault at its address. Compared with the artifact's runtime bytecode, immutables and linked
+   * library addresses blanked (a library's own address too).
+   */
+  const isStepContract = async (address: Address, step: ContractStep) => {
+    const code = await publicClient.getCode({ address });
+    if (code === undefined || code === "0x") return false;
+    const { default: hre } = await import("hardhat");
+    const artifact = await hre.artifacts.readArtifact(ARTIFACTS[step]);
+    const expected = artifact.deployedBytecode.toLowerCase();
+    if (expected.length !== code.length) return false;
+    const blanks: { start: number; length: number }[] = [
+      ...Object.values(artifact.immutableReferences ?? {}).flat(),
+      ...Object.values(artifact.deployedLinkReferences ?? {}).flatMap((file) => Object.values(file).flat()),
+      ...(expected.startsWith(`0x73${"0".repeat(40)}`) ? [{ start: 1, length: 20 }] : []),
+    ];
+    const blank = (hex: string) => {
+      let out = hex.toLowerCase();
+      for (const { start, length } of blanks) out = out.slice(0, 2 + 2 * start) + "0".repeat(2 * length) + out.slice(2 + 2 * (start + length));
+      return out;
+    };
+    return blank(code) === blank(expected);
+  };
 
   const fresh = new Set<ContractStep>();
   const ensure = async (step: ContractStep, send: () => Promise<{ hash: Hash; address: Address }>): Promise<Address> => {
     const stale = DEPENDS_ON[step].some((dep) => fresh.has(dep));
     const recorded = state.contracts[step];
-    if (recorded && !stale && (await hasCode(recorded))) {
+    if (recorded && !stale && (await isStepContract(recorded, step))) {
       log(`${LABELS[step]} already at ${recorded} (skipped)`);
       return recorded;
     }
@@ -244,7 +283,7 @@ export async function deploy(viem: HardhatViem, options: DeployOptions): Promise
         log(`${LABELS[step]}: waiting for the deployment sent earlier (${pending.hash})`);
         await wait(pending.hash, LABELS[step]);
       }
-      if (await hasCode(pending.address)) {
+      if (await isStepContract(pending.address, step)) {
         state.contracts[step] = pending.address;
         delete state.pending[step];
         await save();

@@ -4,12 +4,13 @@
  * and each user error is one line with a non-zero exit.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createPublicClient, http, parseAbi, type Address, type PublicClient } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { vaultLensAbi } from "../keeper/abi.ts";
 import { deploymentsSchema } from "../keeper/config/index.ts";
 import { ROLES } from "../harness/system.ts";
 import { startLocalNode, unusedPort } from "../harness/node.ts";
@@ -168,6 +169,26 @@ describe("deploy to a local node", () => {
     expect(await node.client.getTransactionCount({ address: DEPLOYER })).toBe(nonceBefore);
     expect(await node.client.getBlockNumber()).toBe(blockBefore);
     expect(readFileSync(join(dir, "31337.json"), "utf8")).toBe(fileBefore);
+  });
+
+  it("a record pointing at another contract (a restarted node reuses addresses) is not adopted: that step deploys again", async () => {
+    // A restarted anvil hands out the same addresses in a new order: here the recorded lens is the vault's address.
+    const file = join(dir, "31337.json");
+    const record = JSON.parse(readFileSync(file, "utf8")) as { lens: Address; contracts: Record<string, Address> };
+    record.contracts.lens = record.contracts.vault!;
+    record.lens = record.contracts.vault!;
+    writeFileSync(file, JSON.stringify(record, null, 2));
+
+    const run = await deployScript(["--network", "localhost"], { LOCAL_RPC_URL: node.url, DEPLOYMENTS_DIR: dir, KEEPER_ADDRESS: KEEPER });
+
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^deployed VaultLens at 0x[0-9a-fA-F]{40}$/m);
+    expect(run.stdout).toMatch(/^OptionVault already at /m); // the real contracts are still recognised, immutables and all
+    const after = deploymentsSchema.parse(JSON.parse(readFileSync(file, "utf8")));
+    expect(after.lens).not.toBe(record.contracts.vault);
+    // The new lens reads the vault (the vault's address answers no lens call).
+    const [state] = await node.client.readContract({ address: after.lens, abi: vaultLensAbi, functionName: "stateOf", args: [after.vaults[0]!.address, false] });
+    expect(state.spotWad).toBe(3_000n * 10n ** 18n);
   });
 
   it("the keeper's status command reads the deployment and shows the vault", async () => {
