@@ -5,7 +5,8 @@
  * compile, run the Solidity tests that should notice, and expect them to fail. A mutant whose tests still pass
  * SURVIVED: some promise of the vault is not pinned by any test.
  *
- *   node scripts/mutate-sol.ts                 every mutant (sequential; ~20 min on a busy 2-core machine)
+ *   node scripts/mutate-sol.ts                 every mutant (2 at a time; see --jobs)
+ *   node scripts/mutate-sol.ts --jobs N        N mutants at a time, each in its own scratch copy (default 2)
  *   node scripts/mutate-sol.ts --fast          the CI subset (3 mutants, ~2.5 min; ~4 min with the baselines)
  *   node scripts/mutate-sol.ts slippage inv:   only mutants whose name contains one of the words
  *   node scripts/mutate-sol.ts --list          print the mutants and exit
@@ -289,15 +290,31 @@ const ROOT = resolve(import.meta.dirname, "..");
 const TIMEOUT_MS = 15 * 60_000;
 
 function parseArgs(argv: readonly string[]) {
-  const flags = new Set(argv.filter((a) => a.startsWith("--")));
+  let jobs = 2;
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const inline = a.startsWith("--jobs=") ? a.slice("--jobs=".length) : undefined;
+    if (a === "--jobs" || inline !== undefined) {
+      const v = inline ?? argv[++i];
+      if (v === undefined || !/^[1-9]\d*$/.test(v)) {
+        console.error(`--jobs needs a whole number ≥ 1, got ${v ?? "nothing"}`);
+        process.exit(2);
+      }
+      jobs = Number(v);
+    } else {
+      rest.push(a);
+    }
+  }
+  const flags = new Set(rest.filter((a) => a.startsWith("--")));
   for (const f of flags) {
     if (!["--fast", "--list", "--no-baseline"].includes(f)) {
-      console.error(`unknown option ${f} (use --fast, --list, --no-baseline, or words to filter mutant names)`);
+      console.error(`unknown option ${f} (use --fast, --list, --no-baseline, --jobs N, or words to filter mutant names)`);
       process.exit(2);
     }
   }
-  const words = argv.filter((a) => !a.startsWith("--")).map((w) => w.toLowerCase());
-  return { fast: flags.has("--fast"), list: flags.has("--list"), baseline: !flags.has("--no-baseline"), words };
+  const words = rest.filter((a) => !a.startsWith("--")).map((w) => w.toLowerCase());
+  return { fast: flags.has("--fast"), list: flags.has("--list"), baseline: !flags.has("--no-baseline"), jobs, words };
 }
 
 function select(all: readonly Mutant[], fast: boolean, words: readonly string[]): Mutant[] {
@@ -403,14 +420,16 @@ async function main(): Promise<void> {
   }
 
   const started = Date.now();
-  const dir = scratchCopy();
-  console.log(`scratch copy: ${dir}`);
+  // One scratch copy per job: each mutant is applied, built and tested in a copy no other job touches.
+  const jobs = Math.min(opts.jobs, mutants.length);
+  const dirs = Array.from({ length: jobs }, () => scratchCopy());
+  console.log(`scratch copies (${jobs} job${jobs === 1 ? "" : "s"}): ${dirs.join(" ")}`);
   let failed = false;
   try {
     // A mutant only counts as caught if its tests pass without it: run each distinct selection once, unmutated.
     if (opts.baseline) {
       const selections = [...new Map(mutants.map((m) => [JSON.stringify(m.tests), m.tests])).values()];
-      for (const s of selections) {
+      await eachOn(dirs, selections, async (dir, s) => {
         const t0 = Date.now();
         const r = await run(dir, testArgs(s), Date.now() + TIMEOUT_MS);
         const label = `${s.files.join(" ")}${s.grep === undefined ? "" : ` --grep ${s.grep}`}`;
@@ -421,49 +440,64 @@ async function main(): Promise<void> {
         } else {
           console.log(`baseline ok (${secs} s): ${label}`);
         }
-      }
+      });
       if (failed) throw new Error("a baseline failed: its mutants would count as caught for nothing");
     }
 
     const rows: { name: string; outcome: Outcome; seconds: number; by: string }[] = [];
-    for (const m of mutants) {
-      const t0 = Date.now();
-      const deadline = t0 + TIMEOUT_MS;
-      const path = join(dir, m.file);
-      const original = readFileSync(path, "utf8");
-      writeFileSync(path, original.replace(m.from, () => m.to));
-      let outcome: Outcome;
-      let by = "";
-      try {
-        const r = (await buildContracts(dir, deadline))
-          ? await run(dir, testArgs(m.tests), deadline)
-          : { code: 1, output: "HHE910" };
-        if (compileFailed(r.output)) {
-          outcome = "NO COMPILE";
-          console.error(r.output.split("\n").slice(-30).join("\n"));
-        } else {
-          outcome = r.code === "timeout" ? "TIMEOUT" : r.code === 0 ? "SURVIVED" : "caught";
-          by = outcome === "caught" ? failures(r.output) : "";
-        }
-      } finally {
-        writeFileSync(path, original);
-      }
-      const seconds = (Date.now() - t0) / 1000;
-      rows.push({ name: m.name, outcome, seconds, by });
-      console.log(`${outcome.padEnd(10)} ${seconds.toFixed(0).padStart(4)} s  ${m.name}${by ? `  — ${by}` : ""}`);
-    }
+    await eachOn(dirs, mutants, async (dir, m) => {
+      const row = await tryMutant(dir, m);
+      rows.push(row);
+      console.log(`${row.outcome.padEnd(10)} ${row.seconds.toFixed(0).padStart(4)} s  ${m.name}${row.by ? `  — ${row.by}` : ""}`);
+    });
+    // The report in the list's order, whichever job finished first.
+    rows.sort((a, b) => mutants.findIndex((m) => m.name === a.name) - mutants.findIndex((m) => m.name === b.name));
 
     const caught = rows.filter((r) => r.outcome === "caught").length;
     const width = Math.max(...rows.map((r) => r.name.length));
     console.log(`\n${"mutant".padEnd(width)}  ${"result".padEnd(10)}  seconds`);
     for (const r of rows) console.log(`${r.name.padEnd(width)}  ${r.outcome.padEnd(10)}  ${r.seconds.toFixed(0).padStart(7)}`);
     const total = ((Date.now() - started) / 1000).toFixed(0);
-    console.log(`\n${caught}/${rows.length} mutants caught in ${total} s`);
+    console.log(`\n${caught}/${rows.length} mutants caught in ${total} s (${jobs} job${jobs === 1 ? "" : "s"})`);
     if (caught !== rows.length) failed = true;
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   }
   process.exit(failed ? 1 : 0);
+}
+
+/** Runs `work` on every item, each scratch copy taking the next item as soon as it is free. */
+async function eachOn<T>(dirs: readonly string[], items: readonly T[], work: (dir: string, item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    dirs.map(async (dir) => {
+      while (next < items.length) await work(dir, items[next++]!);
+    }),
+  );
+}
+
+/** One mutant in scratch copy `dir`: applied, the contracts built, its tests run, the file restored. */
+async function tryMutant(dir: string, m: Mutant): Promise<{ name: string; outcome: Outcome; seconds: number; by: string }> {
+  const t0 = Date.now();
+  const deadline = t0 + TIMEOUT_MS;
+  const path = join(dir, m.file);
+  const original = readFileSync(path, "utf8");
+  writeFileSync(path, original.replace(m.from, () => m.to));
+  let outcome: Outcome;
+  let by = "";
+  try {
+    const r = (await buildContracts(dir, deadline)) ? await run(dir, testArgs(m.tests), deadline) : { code: 1, output: "HHE910" };
+    if (compileFailed(r.output)) {
+      outcome = "NO COMPILE";
+      console.error(r.output.split("\n").slice(-30).join("\n"));
+    } else {
+      outcome = r.code === "timeout" ? "TIMEOUT" : r.code === 0 ? "SURVIVED" : "caught";
+      by = outcome === "caught" ? failures(r.output) : "";
+    }
+  } finally {
+    writeFileSync(path, original);
+  }
+  return { name: m.name, outcome, seconds: (Date.now() - t0) / 1000, by };
 }
 
 await main();
