@@ -27,6 +27,8 @@ import { freshSlots, ledgerSlotWritten, type FreshSlots } from "./gas.ts";
 import { Ledger, type Fill } from "./ledger.ts";
 import { answerOf, blockTimestamp, RunPlanner, type BlockObserver } from "./model.ts";
 import { RunGas } from "./gasPrice.ts";
+import { salesOf, saleValue } from "./flow.ts";
+import { numberToWad, wadToNumber } from "../keeper/pricing/wad.ts";
 import { gasPriceWei, MARKET_SCALE_EXPONENT, QUOTE_DECIMALS, riskParams, UNDERLYING_DECIMALS, type Scenario } from "./scenario.ts";
 import type { PolicyPoint, RunMetrics } from "./types.ts";
 
@@ -35,6 +37,8 @@ const HEDGE_TIP_WEI = 10n ** 9n;
 const MAX_FEE_WEI = 100_000n * 10n ** 9n;
 const HEDGE_GAS = 1_000_000n;
 const MARKET_GAS = 400_000n;
+/** Gas for a buyer's openPosition (≈ 200k on a 10-series book; the limit only bounds it). */
+const SALE_GAS = 1_000_000n;
 
 /** One measured hedge: what the gas model is calibrated on. */
 export interface MeasuredHedge {
@@ -67,6 +71,8 @@ export interface ForkSession {
   driverAbi: Abi;
   keeper: Address;
   admin: Address;
+  /** The option buyer: it bought the scenario's book at setup, and buys the flow's sales (scenario.flow) along the path. */
+  buyer: Address;
   /** The vault right after setup: model mode's `start` for the same path. */
   start: VaultSnapshot;
   /** The vault's hedging-budget ledger right after setup: model mode's `startBudget` for the same path. */
@@ -166,6 +172,11 @@ export async function openFork(
       const { id } = await listSeries(sys, s.isCall, Number((scenario.spot * s.moneyness).toPrecision(12)), s.expiryDays);
       await buyOptions(sys, buyer, id, s.size);
     }
+    if (scenario.flow !== undefined) {
+      // The flow's premiums: the buyer holds far more than any path's sales cost, and lets the vault take it.
+      await sys.wait(await sys.quote.write.mint([buyer, maxUint256 >> 130n]));
+      await sys.wait(await sys.quote.write.approve([sys.vault.address, maxUint256], { account: buyer }));
+    }
 
     const vault: VaultRef = { address: sys.vault.address, quoteDecimals: QUOTE_DECIMALS, underlyingDecimals: UNDERLYING_DECIMALS };
     const keeper = sys.keeper.account.address;
@@ -192,6 +203,7 @@ export async function openFork(
       driverAbi: driver.abi,
       keeper,
       admin: sys.admin.account.address,
+      buyer,
       start: read.vaults[0]!,
       startBudget,
       request,
@@ -289,6 +301,8 @@ export async function runFork(
   // The budget ledger's slot is zero until the vault's first rebalance (see gas.ts).
   let ledgerWritten = ledgerSlotWritten(start.lastRebalanceBlock, session.startBudget);
   const steps = run.path.length - 1;
+  const sales = run.scenario.flow === undefined ? [] : salesOf(run.scenario.flow, { steps, path: run.pathIndex, seriesCount: start.book.length });
+  let nextSale = 0;
   for (let i = 0; i <= steps; i++) {
     const timestamp = blockTimestamp(start, run.scenario, i, run.times);
     let hedgeTx: { hash: Hex; order: HedgeOrder; freshSlots: FreshSlots } | undefined;
@@ -316,7 +330,32 @@ export async function runFork(
     const answer = answerOf(run.path[i]!);
     const step = encodeFunctionData({ abi: session.driverAbi, functionName: "step", args: [answer] });
     await send(session.admin, session.driver, step, MARKET_GAS, 0n);
+    // The flow's buyers, after the market step (at this block's oracle price), as the model sells.
+    const saleTxs: Hex[] = [];
+    for (; nextSale < sales.length && sales[nextSale]!.block === i; nextSale++) {
+      const sale = sales[nextSale]!;
+      const series = start.book[sale.series]!;
+      const open = encodeFunctionData({ abi: optionVaultAbi, functionName: "openPosition", args: [series.id, numberToWad(sale.size), maxUint256, session.buyer] });
+      saleTxs.push(await send(session.buyer, session.vault.address, open, SALE_GAS, 0n));
+      ledger.sold(
+        saleValue({
+          isCall: series.isCall,
+          spot: wadToNumber(answer * 10n ** 10n),
+          strike: wadToNumber(series.strikeWad),
+          vol: wadToNumber(start.risk.volWad),
+          rate: wadToNumber(start.risk.rateWad),
+          tauSeconds: Number(series.expiry - timestamp),
+          size: sale.size,
+        }),
+      );
+    }
     await request("evm_mine", [Number(timestamp)]);
+    for (const hash of saleTxs) {
+      const receipt = await publicClient.getTransactionReceipt({ hash });
+      if (receipt.status !== "success") {
+        throw new Error(`fork: the vault refused the flow's sale in block ${i} (openPosition reverted): check scenario.flow against the vault's limits`);
+      }
+    }
 
     if (hedgeTx) {
       const receipt = await publicClient.getTransactionReceipt({ hash: hedgeTx.hash });

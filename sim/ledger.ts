@@ -88,6 +88,8 @@ export class Ledger {
   #inBand = 0;
   #volume = 0;
   #budgetUse = 0;
+  /** Fair value of options sold since the last observation (`sold`), undiscounted. */
+  #sold = 0;
 
   constructor(options: LedgerOptions) {
     this.#o = options;
@@ -102,6 +104,15 @@ export class Ledger {
   /** A hedge the keeper did not send: the base fee was above its fee cap. */
   feeCapHold(): void {
     this.#feeCapHolds++;
+  }
+
+  /**
+   * Options the vault sold in the block about to be observed (a buyer's `openPosition`), at their fair value signed
+   * as the book holds them (`saleValue` in sim/flow.ts): taken out of the block's change in book value, so a new
+   * trade is not counted as hedging P&L.
+   */
+  sold(value: number): void {
+    this.#sold += value;
   }
 
   /** The vault after a block, with its book's value (`bookValue(snapshot)`, passed in so a caller can reuse it). */
@@ -123,10 +134,11 @@ export class Ledger {
     }
     if (!Number.isNaN(this.#prevSpot)) {
       const hedge = Number(snapshot.hedgeBalance) / 10 ** this.#o.underlyingDecimals + (perp ? wadToNumber(perp.sizeWad) : 0);
-      const dv = hedge * (spot - this.#prevSpot) + (bookNow - this.#prevBook);
+      const dv = hedge * (spot - this.#prevSpot) + (bookNow - this.#prevBook - this.#sold * discount);
       this.#pnl += dv;
       this.#sumSq += dv * dv;
     }
+    this.#sold = 0;
     this.#prevSpot = spot;
     this.#prevBook = bookNow;
     this.#blocks++;

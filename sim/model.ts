@@ -25,6 +25,7 @@ import { freshSlots, hedgeGas, ledgerSlotWritten, marginMoveGas, perpHedgeGas, t
 import { Ledger } from "./ledger.ts";
 import { realign, type Reserves } from "../harness/market.ts";
 import { RunGas } from "./gasPrice.ts";
+import { askPremium, salesOf, saleValue } from "./flow.ts";
 import { gasPriceWei, initialSnapshot, MARKET_SCALE_EXPONENT, ORACLE_DECIMALS, type Scenario } from "./scenario.ts";
 import type { PolicyPoint, RunMetrics } from "./types.ts";
 
@@ -271,6 +272,10 @@ export function runModel(run: ModelRun): RunMetrics {
   const rate = wadToNumber(init.risk.rateWad);
   const strikes = init.book.map((s) => wadToNumber(s.strikeWad));
   const sizes = init.book.map((s) => wadToNumber(s.sizeWad));
+  // The book's sizes as the chain holds them: the flow's sales (scenario.flow) add to the shorts along the path.
+  const sizeWads = init.book.map((s) => s.sizeWad);
+  const sales = scenario.flow === undefined ? [] : salesOf(scenario.flow, { steps: path.length - 1, path: run.pathIndex, seriesCount: init.book.length });
+  let nextSale = 0;
   const runGas = new RunGas(scenario, run.pathIndex);
   const planner = new RunPlanner(run.point, scenario, runGas);
   const ledger = new Ledger({
@@ -313,10 +318,11 @@ export function runModel(run: ModelRun): RunMetrics {
       const g = greeks({ isCall: s.isCall, spot, strike: strikes[k]!, vol, tauSeconds, rate });
       const size = sizes[k]!;
       value += size * g.price;
+      const sizeWad = sizeWads[k]!;
       // Expired series carry no Greeks on chain (they await settlement).
       if (tauSeconds === 0) {
-        if (s.sizeWad !== 0n) expired = true;
-        series.push({ ...s, deltaWad: 0n, gammaWad: 0n, vegaWad: 0n, markWad: toWad(g.price) });
+        if (sizeWad !== 0n) expired = true;
+        series.push({ ...s, sizeWad, deltaWad: 0n, gammaWad: 0n, vegaWad: 0n, markWad: toWad(g.price) });
         continue;
       }
       delta += size * g.delta;
@@ -324,6 +330,7 @@ export function runModel(run: ModelRun): RunMetrics {
       vega += size * g.vega;
       series.push({
         ...s,
+        sizeWad,
         deltaWad: toWad(size * g.delta),
         gammaWad: toWad(size * g.gamma),
         vegaWad: toWad(size * g.vega),
@@ -423,8 +430,19 @@ export function runModel(run: ModelRun): RunMetrics {
     spotWad = answer * oracleToWad;
     oracleUpdatedAt = timestamp;
 
-    // 3. The vault as the lens would report it after this block.
+    // 2b. Buyers: the flow's sales in this block, at the new oracle price (the vault's premium into its cash).
     const spot = wadToNumber(spotWad);
+    for (; nextSale < sales.length && sales[nextSale]!.block === i; nextSale++) {
+      const sale = sales[nextSale]!;
+      const s = init.book[sale.series]!;
+      const terms = { isCall: s.isCall, spot, strike: strikes[sale.series]!, vol, rate, tauSeconds: Number(s.expiry - timestamp), size: sale.size };
+      sizes[sale.series]! -= sale.size;
+      sizeWads[sale.series]! -= numberToWad(sale.size);
+      cashBalance += BigInt(Math.ceil(askPremium({ ...terms, charges: init.risk, stressUpBps: scenario.limits.stressUpBps }) * quoteScale));
+      ledger.sold(saleValue(terms));
+    }
+
+    // 3. The vault as the lens would report it after this block.
     const b = book(spot, timestamp);
     const snapshot: VaultSnapshot = {
       ...init,

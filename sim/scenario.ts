@@ -4,6 +4,7 @@
  * scenario: fork mode deploys it, model mode builds its first snapshot with `initialSnapshot`.
  */
 import type { GasSource } from "./gasPrice.ts";
+import { checkFlow, type FlowScenario } from "./flow.ts";
 import { greeks, SECONDS_PER_YEAR } from "../keeper/pricing/blackScholes.ts";
 import { numberToWad, wadToNumber } from "../keeper/pricing/wad.ts";
 import { budgetLeftWad, EMPTY_LEDGER } from "../keeper/sizing/budget.ts";
@@ -74,6 +75,8 @@ export interface Scenario {
   startHedged: boolean;
   /** A perp market beside the AMM (issue 14): the keeper chooses the venue. Absent: the AMM only. */
   perp?: PerpScenario;
+  /** Option buyers along the path (sim/flow.ts): the book takes new trades. Absent: the book sold at the start only. */
+  flow?: FlowScenario;
 }
 
 /**
@@ -229,6 +232,20 @@ export function checkScenario(s: Scenario): void {
     }
   }
   checkBookAgainstLimits(s);
+  if (s.flow !== undefined) {
+    checkFlow(s.flow);
+    // The flow may land all of its sales on any one series: the vault must be able to sell each such book.
+    const extra = s.flow.maxTotal;
+    if (extra > 0) {
+      s.book.forEach((_, k) => {
+        try {
+          checkBookAgainstLimits({ ...s, book: s.book.map((b, j) => (j === k ? { ...b, size: b.size + extra } : b)) });
+        } catch (err) {
+          throw new RangeError(`scenario.flow: with maxTotal ${extra} sold on series ${k}: ${(err as Error).message}`);
+        }
+      });
+    }
+  }
 }
 
 /**
