@@ -126,17 +126,20 @@ export interface VaultPlan {
   greeks: GreeksCheck;
 }
 
-/** The cost model of one hedge on `snapshot`'s vault at the block's fees. */
-export function costModelFor(snapshot: VaultSnapshot, baseFeePerGas: bigint, options: PlanOptions): CostModel {
+/** The cost model of one hedge on `snapshot`'s vault at the block's fees (and, on a rollup, its L1 data fee). */
+export function costModelFor(snapshot: VaultSnapshot, baseFeePerGas: bigint, options: PlanOptions, l1DataFeeWei = 0n): CostModel {
   const spot = wadToNumber(snapshot.spotWad);
   const pool = poolView(snapshot);
+  const nativePriceQuote = options.nativePriceQuote ?? spot;
   return {
     gasCostQuote: gasCostQuote({
       gasUnits: rebalanceGasUnits(snapshot.book.length),
       baseFeePerGasWei: baseFeePerGas,
       tipWei: options.tipWei,
-      nativePriceQuote: options.nativePriceQuote ?? spot,
+      nativePriceQuote,
+      l1DataFeeWei,
     }),
+    ...(l1DataFeeWei > 0n ? { l1DataFeeQuote: (Number(l1DataFeeWei) / 1e18) * nativePriceQuote } : {}),
     feeRate: pool.feeRate,
     eta: pool.reserveUnderlying > 0 ? spot / pool.reserveUnderlying : Number.POSITIVE_INFINITY,
   };
@@ -153,7 +156,7 @@ export function planBlock(block: BlockInput, options: PlanOptions): VaultPlan[] 
     const anchor = options.hedgeAnchors?.get(snapshot.vault);
     // An anchor from another rebalance (the caller did not update it for this read) is not this hedge's spot.
     const lastHedgeSpot = anchor?.block === snapshot.lastRebalanceBlock ? anchor.spot : undefined;
-    const view = toMarketView(snapshot, costModelFor(snapshot, block.chain.baseFeePerGas, options), lastHedgeSpot, options.landingOffsetBlocks);
+    const view = toMarketView(snapshot, costModelFor(snapshot, block.chain.baseFeePerGas, options, block.chain.l1DataFeeWei), lastHedgeSpot, options.landingOffsetBlocks);
     const deviation = oracleDeviationBps(snapshot);
     const maxDeviation = options.maxOracleDeviationBps;
     // A wild oracle (far from the pool) is either wrong or ahead of arbitrage: no hedge until they agree.
@@ -176,7 +179,8 @@ export function planBlock(block: BlockInput, options: PlanOptions): VaultPlan[] 
       greeks: options.crossCheckGreeks === false ? NOT_CHECKED : crossCheck(snapshot, options.greeksTolerance),
     };
     if (pending) return plan;
-    const gasPerUnit = view.costs.gasCostQuote / rebalanceGasUnits(snapshot.book.length);
+    // Per unit of execution gas (a rollup's L1 data fee is per transaction, not per gas).
+    const gasPerUnit = (view.costs.gasCostQuote - (view.costs.l1DataFeeQuote ?? 0)) / rebalanceGasUnits(snapshot.book.length);
     let wantedPerp: number | undefined;
     if (decision.kind === "rebalance") {
       const choice = chooseVenue(

@@ -151,6 +151,11 @@ export interface ChainSnapshot {
   blockNumber: bigint;
   timestamp: bigint;
   baseFeePerGas: bigint;
+  /**
+   * On a rollup: the L1 data fee one hedge transaction pays on top of its execution gas at this block, wei (the
+   * chain's own oracle for a transaction of a hedge's size). Absent or 0 on an L1.
+   */
+  l1DataFeeWei?: bigint;
 }
 
 /**
@@ -166,8 +171,13 @@ export interface BlockInput {
 
 /** The costs a hedge pays, in quote units (e.g. USD). */
 export interface CostModel {
-  /** Cost of one hedge transaction's gas, quote units (gas used × fee per gas × native token price). */
+  /**
+   * Cost of one hedge transaction's gas, quote units: gas used × fee per gas × native token price, plus on a rollup
+   * the transaction's L1 data fee (`l1DataFeeQuote`, included here).
+   */
   gasCostQuote: number;
+  /** The L1 data fee part of `gasCostQuote` (a rollup's; 0 or absent on an L1), quote units. */
+  l1DataFeeQuote?: number;
   /** AMM fee as a fraction of the input (0.003 for 30 bps). */
   feeRate: number;
   /**

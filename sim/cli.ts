@@ -9,7 +9,7 @@ import { POLICY_FAMILIES, type PolicyFamily } from "./types.ts";
 export const MODES = ["model", "fork", "both"] as const;
 export const SOURCES = ["gbm", "jump", "regime", "csv"] as const;
 /** The vault's book: calls (on the AMM), puts (a long delta: shorted on the perp), or both (a delta that crosses zero). */
-export const GAS_SOURCES = ["constant", "process", "replay"] as const;
+export const GAS_SOURCES = ["constant", "process", "replay", "l2"] as const;
 export const BOOKS = ["calls", "puts", "mixed"] as const;
 
 export interface SimOptions {
@@ -37,6 +37,11 @@ export interface SimOptions {
   /** Gas: `constant` (--gas-gwei), `process` (the EIP-1559 process calibrated to mainnet), `replay` (data/base-fee.csv). */
   gas: (typeof GAS_SOURCES)[number];
   tipGwei: number;
+  /** `--flow P,MEAN,MAX`: buyers along the path (a sale per block with probability P, mean size, most per path). */
+  flow: [number, number, number] | undefined;
+  /** `--gas l2`: the rollup's median execution base fee (gwei) and its L1 fee scalar. */
+  l2Gwei: number;
+  l1FeeScalar: number;
   maxFeeGwei: number;
   maxPriorityFeeGwei: number;
   feeBps: number;
@@ -85,10 +90,13 @@ export const FLAGS: readonly Flag[] = [
   { name: "jump-std", value: "X", help: "jump paths: std of log jump size (default 0.03)" },
   { name: "regime-vols", value: "A,B", help: "--source regime: the calm and the stressed volatility (default 0.5,1.2)" },
   { name: "regime-blocks", value: "A,B", help: "--source regime: their mean durations in blocks (default 2000,500)" },
+  { name: "flow", value: "P,MEAN,MAX", help: "buyers open positions along the path: a sale in a block with probability P, of mean size MEAN (exponential), at most MAX options a path (default none: the book sold at the start only)" },
   { name: "vault-vol", value: "X", help: "the vault's pricing volatility (default: the path's --vol; CSV: the file's realised volatility)" },
   { name: "block-seconds", value: "N", help: "chain seconds per block (default 12; CSV: the file's spacing)" },
   { name: "gas-gwei", value: "X", help: "gas price every hedge pays, gwei of the underlying, with --gas constant (default 20)" },
-  { name: "gas", value: "S", help: "constant | process (EIP-1559 base fee calibrated to 35,000 mainnet blocks) | replay (data/base-fee.csv) (default constant)" },
+  { name: "gas", value: "S", help: "constant | process (EIP-1559 base fee calibrated to 35,000 mainnet blocks) | replay (data/base-fee.csv) | l2 (a rollup: cheap execution plus each transaction's L1 data fee at the replayed mainnet base fee) (default constant)" },
+  { name: "l2-gwei", value: "X", help: "--gas l2: the rollup's median L2 base fee, gwei (default 0.005; its floor 0.001)" },
+  { name: "l1-fee-scalar", value: "X", help: "--gas l2: the L1 fee scalar on a hedge's ~2,700 L1 data gas (default 0.684, OP mainnet before blobs)" },
   { name: "tip-gwei", value: "X", help: "median priority fee with moving gas, gwei (default 1.5)" },
   { name: "max-fee-gwei", value: "X", help: "the keeper's MAX_FEE_GWEI with moving gas: a base fee above it holds hedges back (default 100)" },
   { name: "max-priority-fee-gwei", value: "X", help: "the keeper's MAX_PRIORITY_FEE_GWEI with moving gas (default 2)" },
@@ -132,6 +140,9 @@ export const DEFAULT_SIM_OPTIONS: SimOptions = {
   gasGwei: 20,
   gas: "constant",
   tipGwei: 1.5,
+  l2Gwei: 0.005,
+  l1FeeScalar: 0.684,
+  flow: undefined,
   maxFeeGwei: 100,
   maxPriorityFeeGwei: 2,
   feeBps: 30,
@@ -247,11 +258,25 @@ export function parseSimArgs(argv: readonly string[], env: Record<string, string
   };
   o.regimeVols = pair("regime-vols", (x) => x >= 0 && x <= 10, "in [0, 10]") ?? o.regimeVols;
   o.regimeBlocks = pair("regime-blocks", (x) => x >= 1 && x <= 1e9, "≥ 1") ?? o.regimeBlocks;
+  const flow = str("flow");
+  if (flow !== undefined) {
+    const xs = flow.split(",").map((x) => Number(x.trim()));
+    if (xs.length !== 3 || !xs.every(Number.isFinite) || !(xs[0]! >= 0 && xs[0]! <= 1) || !(xs[1]! > 0) || !(xs[2]! >= 0)) {
+      problems.push(`--flow: expected P,MEAN,MAX with 0 ≤ P ≤ 1, MEAN > 0 and MAX ≥ 0 (e.g. 0.02,5,100), got "${flow}"`);
+    } else {
+      o.flow = [xs[0]!, xs[1]!, xs[2]!];
+    }
+  }
   o.vaultVol = num("vault-vol", { positive: true, max: 10 }) ?? o.vaultVol;
   o.blockSeconds = num("block-seconds", { integer: true, min: 1, max: 86_400 }) ?? o.blockSeconds;
   o.gasGwei = num("gas-gwei", { min: 0, max: 1e6 }) ?? o.gasGwei;
   o.gas = choice("gas", GAS_SOURCES) ?? o.gas;
   o.tipGwei = num("tip-gwei", { min: 0, max: 1e6 }) ?? o.tipGwei;
+  o.l2Gwei = num("l2-gwei", { positive: true, max: 1e6 }) ?? o.l2Gwei;
+  o.l1FeeScalar = num("l1-fee-scalar", { min: 0, max: 1e6 }) ?? o.l1FeeScalar;
+  if (o.gas !== "l2" && (values["l2-gwei"] !== undefined || values["l1-fee-scalar"] !== undefined)) {
+    problems.push("--l2-gwei and --l1-fee-scalar: need --gas l2");
+  }
   o.maxFeeGwei = num("max-fee-gwei", { positive: true, max: 1e6 }) ?? o.maxFeeGwei;
   o.maxPriorityFeeGwei = num("max-priority-fee-gwei", { min: 0, max: 1e6 }) ?? o.maxPriorityFeeGwei;
   if (o.maxPriorityFeeGwei > o.maxFeeGwei) problems.push(`--max-priority-fee-gwei: must not exceed --max-fee-gwei (${o.maxFeeGwei})`);

@@ -361,7 +361,8 @@ export async function runFork(
       const receipt = await publicClient.getTransactionReceipt({ hash: hedgeTx.hash });
       const gasUsed = Number(receipt.gasUsed);
       // Moving gas: what the receipt says the hedge paid per gas (base fee plus its tip).
-      if (run.scenario.gas !== undefined) ledger.setGasPrice(receipt.effectiveGasPrice);
+      // On a rollup profile, the L1 data fee from the profile's formula, as the model charges it (the node is an L1).
+      if (run.scenario.gas !== undefined) ledger.setGasPrice(receipt.effectiveGasPrice, runGas.l1FeeWei(i));
       const entry = { buy: hedgeTx.order.buyUnderlying, freshSlots: hedgeTx.freshSlots, liveSeries: last.book.length, gasUsed };
       const fill = receipt.status === "success" ? fillOf(receipt.logs, session.vault.address, gasUsed) : undefined;
       if (fill === "margin") {

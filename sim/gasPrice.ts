@@ -16,10 +16,48 @@ import { normalSampler, philoxUniform } from "../harness/random.ts";
 import { computeFees, FeeCapExceededError } from "../keeper/execution/fees.ts";
 import type { Scenario } from "./scenario.ts";
 
-export type GasSource =
+export type L1GasSource =
   | { kind: "constant"; gwei: number; tipGwei: number }
   | { kind: "replay"; file: string; tipGwei: number }
   | ({ kind: "eip1559"; tipGwei: number } & Eip1559Params);
+
+/**
+ * A rollup (an OP-stack chain posting its data to L1 as calldata): cheap execution — an L2 base fee following the
+ * EIP-1559 process scaled to `executionGwei`, never below the chain's `minBaseFeeGwei`, and a small tip — plus the
+ * L1 data fee of every transaction, l1DataGas × (the L1 base fee of `l1`) × l1FeeScalar, Bedrock's formula
+ * (`GasPriceOracle.getL1Fee`: (16 per non-zero byte + 4 per zero byte + overhead) × L1 base fee × scalar).
+ */
+export type GasSource = L1GasSource | { kind: "l2"; l2: L2Profile; l1: L1GasSource };
+
+export interface L2Profile {
+  /** Median L2 base fee (the execution price), gwei; the chain's minimum base fee, gwei; the median tip, gwei. */
+  executionGwei: number;
+  minBaseFeeGwei: number;
+  tipGwei: number;
+  /** L1 gas a hedge transaction's data is charged as (its bytes at 16/4, plus the fixed overhead). */
+  l1DataGas: number;
+  /** The chain's L1 fee scalar. */
+  l1FeeScalar: number;
+}
+
+/**
+ * A signed `rebalance` transaction: 132 bytes of calldata (a selector and four words, many zero bytes) in an
+ * EIP-1559 envelope with its signature, 244 bytes of which ~130 non-zero: ≈ 2,530 L1 data gas at 16 a non-zero
+ * byte and 4 a zero byte, plus Bedrock's overhead of 188 (`test/sim/l2.test.ts` signs one and counts).
+ */
+export const HEDGE_TX_L1_DATA_GAS = 2_700;
+
+/**
+ * OP mainnet as it was before blobs (Bedrock: scalar 0.684, overhead 188, minimum L2 base fee set at the chain's
+ * 0.001 gwei floor here; its L2 base fee around 0.005 gwei and tips of ~0.001 gwei), its L1 the mainnet series.
+ */
+export const OP_BEDROCK_PROFILE: L2Profile = {
+  executionGwei: 0.005,
+  minBaseFeeGwei: 0.001,
+  tipGwei: 0.001,
+  l1DataGas: HEDGE_TX_L1_DATA_GAS,
+  l1FeeScalar: 0.684,
+};
 
 /** The demand process of `eip1559` (per block; ln of gwei). */
 export interface Eip1559Params {
@@ -59,6 +97,8 @@ export const MAINNET_2021_PROCESS: Eip1559Params = {
 export interface GasPath {
   baseFeeWei: Float64Array;
   tipWei: Float64Array;
+  /** On a rollup: the L1 data fee of one hedge transaction, wei. Absent on an L1. */
+  l1FeeWei?: Float64Array;
 }
 
 /**
@@ -115,6 +155,7 @@ export const REPLAY_WARMUP_BLOCKS = 200;
  * A replay window starts at a point spread evenly over the series by path (as the CSV price windows are).
  */
 export function gasPath(source: GasSource, p: { steps: number; seed: number; path: number }): GasPath {
+  if (source.kind === "l2") return l2GasPath(source, p);
   const n = p.steps + 1;
   const baseFeeWei = new Float64Array(n);
   const tipWei = new Float64Array(n);
@@ -147,16 +188,51 @@ export function gasPath(source: GasSource, p: { steps: number; seed: number; pat
   return { baseFeeWei, tipWei };
 }
 
+/**
+ * A rollup's gas: its L1's base fees (lanes 2–4, as an L1 path) price the data fee; its own base fee is the EIP-1559
+ * process scaled to `executionGwei` on lanes 7 and 8 (the rollup's demand is its own), floored at the minimum; its
+ * tips lognormal around `tipGwei` on lane 9.
+ */
+function l2GasPath(source: Extract<GasSource, { kind: "l2" }>, p: { steps: number; seed: number; path: number }): GasPath {
+  const { l2 } = source;
+  for (const [name, value] of Object.entries(l2)) {
+    if (!(value >= 0) || !Number.isFinite(value)) throw new RangeError(`L2 profile ${name} must be a finite number ≥ 0, got ${value}`);
+  }
+  if (!(l2.executionGwei > 0)) throw new RangeError(`L2 profile executionGwei must be > 0, got ${l2.executionGwei}`);
+  const n = p.steps + 1;
+  const l1 = gasPath(source.l1, p);
+  const baseFeeWei = new Float64Array(n);
+  const q = { ...MAINNET_2021_PROCESS, startGwei: l2.executionGwei, meanGwei: l2.executionGwei };
+  eip1559Process(q, n, p.seed, p.path, baseFeeWei, [7, 8]);
+  const floor = l2.minBaseFeeGwei * 1e9;
+  const tipNoise = normalSampler(philoxUniform(p.seed, p.path, 9));
+  const tipWei = new Float64Array(n);
+  const l1FeeWei = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    baseFeeWei[i] = Math.max(floor, baseFeeWei[i]!);
+    tipWei[i] = l2.tipGwei * 1e9 * Math.exp(0.5 * tipNoise() - 0.125);
+    l1FeeWei[i] = l2.l1DataGas * l1.baseFeeWei[i]! * l2.l1FeeScalar;
+  }
+  return { baseFeeWei, tipWei, l1FeeWei };
+}
+
 /** Fills `baseFeeWei` with the `eip1559` process; returns each block's fullness (gas used / target). */
-function eip1559Process(q: Eip1559Params, n: number, seed: number, path: number, baseFeeWei: Float64Array): Float64Array {
+function eip1559Process(
+  q: Eip1559Params,
+  n: number,
+  seed: number,
+  path: number,
+  baseFeeWei: Float64Array,
+  lanes: readonly [number, number] = [2, 4],
+): Float64Array {
   const { startGwei, meanGwei, reversion, demandVol, spikeProbability, spikeMean, response, fullnessNoise } = q;
   const params = { startGwei, meanGwei, reversion, demandVol, spikeProbability, spikeMean, response, fullnessNoise };
   for (const [name, value] of Object.entries(params)) {
     if (!(value >= 0) || !Number.isFinite(value)) throw new RangeError(`gas process ${name} must be a finite number ≥ 0, got ${value}`);
   }
   if (!(q.startGwei > 0) || !(q.meanGwei > 0)) throw new RangeError("gas process startGwei and meanGwei must be > 0");
-  const normal = normalSampler(philoxUniform(seed, path, 2));
-  const uniform = philoxUniform(seed, path, 4);
+  const normal = normalSampler(philoxUniform(seed, path, lanes[0]));
+  const uniform = philoxUniform(seed, path, lanes[1]);
   // Spikes add spikeProbability · spikeMean to log demand a block on average: the level it reverts to is lowered by
   // what that holds it above, so log demand's long-run mean is ln(meanGwei).
   const mean = Math.log(q.meanGwei) - (q.reversion > 0 ? (q.spikeProbability * q.spikeMean) / q.reversion : 0);
@@ -248,6 +324,12 @@ export class RunGas {
     return BigInt(Math.round(this.#prices === undefined ? this.#constantWei : this.#prices.baseFeeWei[i]!));
   }
 
+  /** On a rollup, the L1 data fee one hedge transaction pays in block i, wei (the chain's oracle at block i); 0 on an L1. */
+  l1FeeWei(i: number): bigint {
+    const fees = this.#prices?.l1FeeWei;
+    return fees === undefined ? 0n : BigInt(Math.round(fees[i]!));
+  }
+
   /** The median tip the keeper's fee history shows at block i, wei. */
   tipWei(i: number): bigint {
     return this.#prices === undefined ? 0n : BigInt(Math.round(this.#prices.tipWei[i]!));
@@ -256,18 +338,19 @@ export class RunGas {
   /**
    * What a hedge decided in block i − 1 pays per gas landing in block i — its base fee plus the tip the keeper
    * bids (the median tip of block i − 1, capped) — and the fees it is sent with; undefined when block i's base fee
-   * is above the keeper's cap (`FeeCapExceededError`: the keeper does not send).
+   * is above the keeper's cap (`FeeCapExceededError`: the keeper does not send). On a rollup, `l1FeeWei` is the
+   * L1 data fee the transaction pays on top, at block i's L1 base fee.
    */
-  landing(i: number): { priceWei: bigint; maxFeePerGas: bigint; maxPriorityFeePerGas: bigint } | undefined {
+  landing(i: number): { priceWei: bigint; maxFeePerGas: bigint; maxPriorityFeePerGas: bigint; l1FeeWei: bigint } | undefined {
     if (this.#caps === undefined) {
       const price = BigInt(Math.round(this.#constantWei));
-      return { priceWei: price, maxFeePerGas: price, maxPriorityFeePerGas: 0n };
+      return { priceWei: price, maxFeePerGas: price, maxPriorityFeePerGas: 0n, l1FeeWei: 0n };
     }
     const baseFee = this.baseFeeWei(i);
     try {
       const fees = computeFees(baseFee, this.tipWei(Math.max(0, i - 1)), this.#caps);
       const tip = fees.maxPriorityFeePerGas < fees.maxFeePerGas - baseFee ? fees.maxPriorityFeePerGas : fees.maxFeePerGas - baseFee;
-      return { priceWei: baseFee + tip, ...fees };
+      return { priceWei: baseFee + tip, ...fees, l1FeeWei: this.l1FeeWei(i) };
     } catch (err) {
       if (err instanceof FeeCapExceededError) return undefined;
       throw err;

@@ -84,6 +84,8 @@ export class Ledger {
   #reverts = 0;
   #feeCapHolds = 0;
   #gasPriceWei: number;
+  #l1FeeWei = 0;
+  #l1DataCost = 0;
   #blocks = 0;
   #inBand = 0;
   #volume = 0;
@@ -96,9 +98,13 @@ export class Ledger {
     this.#gasPriceWei = Number(options.gasPriceWei);
   }
 
-  /** The gas price the next charges pay, wei per gas (moving gas: the landing block's base fee plus the tip). */
-  setGasPrice(priceWei: bigint): void {
+  /**
+   * The gas price the next charges pay, wei per gas (moving gas: the landing block's base fee plus the tip), and on
+   * a rollup the L1 data fee each transaction pays on top, wei.
+   */
+  setGasPrice(priceWei: bigint, l1FeeWei = 0n): void {
     this.#gasPriceWei = Number(priceWei);
+    this.#l1FeeWei = Number(l1FeeWei);
   }
 
   /** A hedge the keeper did not send: the base fee was above its fee cap. */
@@ -190,7 +196,9 @@ export class Ledger {
 
   #chargeGas(gasUsed: number, nativePrice: number): void {
     this.#gasUsed += gasUsed;
-    this.#gasCost += ((gasUsed * this.#gasPriceWei) / 1e18) * nativePrice;
+    const l1 = (this.#l1FeeWei / 1e18) * nativePrice;
+    this.#l1DataCost += l1;
+    this.#gasCost += ((gasUsed * this.#gasPriceWei) / 1e18) * nativePrice + l1;
   }
 
   result(): RunMetrics {
@@ -200,6 +208,7 @@ export class Ledger {
       trackingError: Math.sqrt(this.#sumSq),
       gasUsed: this.#gasUsed,
       gasCost: this.#gasCost,
+      l1DataCost: this.#l1DataCost,
       slippageCost: this.#slippage,
       feeCost: this.#fees,
       fundingCost: this.#funding,

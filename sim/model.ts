@@ -101,9 +101,9 @@ export function answerOf(price: number): bigint {
 }
 
 /** The block around one snapshot, as `planBlock` takes it, with the scenario's gas price as its base fee. */
-export function readOf(snapshot: VaultSnapshot, baseFeePerGas: bigint): BlockInput {
+export function readOf(snapshot: VaultSnapshot, baseFeePerGas: bigint, l1DataFeeWei = 0n): BlockInput {
   return {
-    chain: { blockNumber: snapshot.blockNumber, timestamp: snapshot.timestamp, baseFeePerGas },
+    chain: { blockNumber: snapshot.blockNumber, timestamp: snapshot.timestamp, baseFeePerGas, ...(l1DataFeeWei > 0n ? { l1DataFeeWei } : {}) },
     vaults: [snapshot],
   };
 }
@@ -128,7 +128,7 @@ export class RunPlanner {
     this.#anchors = updateHedgeAnchors(this.#anchors, [snapshot]);
     this.#options.hedgeAnchors = this.#anchors;
     this.#options.tipWei = this.#gas.tipWei(block);
-    return planBlock(readOf(snapshot, this.#gas.baseFeeWei(block)), this.#options)[0]!;
+    return planBlock(readOf(snapshot, this.#gas.baseFeeWei(block), this.#gas.l1FeeWei(block)), this.#options)[0]!;
   }
 }
 
@@ -352,7 +352,7 @@ export function runModel(run: ModelRun): RunMetrics {
         pending = undefined;
         ledger.feeCapHold();
       } else {
-        ledger.setGasPrice(landing.priceWei);
+        ledger.setGasPrice(landing.priceWei, landing.l1FeeWei);
       }
     }
     if (pending?.margin !== undefined && perp !== undefined) {

@@ -22,7 +22,7 @@ import { buildInputs } from "./run.ts";
 import { costAtHedgeError, familyCurve, meanVarianceCost } from "./report.ts";
 import { defaultPoints } from "./scenario.ts";
 import { paretoFrontier, summarize } from "./stats.ts";
-import { frontierSvg } from "./svg.ts";
+import { frontierSvg, regretSvg, type RegretRow } from "./svg.ts";
 import { sweepModel } from "./sweep.ts";
 import type { PointSummary, PolicyFamily } from "./types.ts";
 
@@ -210,6 +210,8 @@ function writeStudy(dir: string, train: ScenarioResult[], test: ScenarioResult[]
     ),
     `| ex-post best | ${a.heldOut.map((h) => h.best.label).join(" | ")} |`,
     "",
+    "![Regret by policy on the held-out scenarios](regret.svg)",
+    "",
     "## Gas-aware against the targets",
     "",
     "| held-out scenario | gas-aware over the ex-post frontier at its hedge error (target ≤ 5%) | saving against the tuned band at the band's hedge error |",
@@ -232,5 +234,10 @@ function writeStudy(dir: string, train: ScenarioResult[], test: ScenarioResult[]
   write("out-of-sample.md", lines.join("\n"));
   write("out-of-sample.json", `${JSON.stringify({ train, test, analysis: a }, (_k, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? String(v) : v), 2)}\n`);
   for (const r of [...train, ...test]) write(`frontier-${slug(r.name)}.svg`, frontierSvg(r.summaries, { title: r.name }));
+  const regretRows: RegretRow[] = families.map((family) => ({
+    family,
+    values: a.heldOut.map((h) => ({ scenario: h.scenario, regret: h.regret.find((x) => x.family === family)!.regret })),
+  }));
+  write("regret.svg", regretSvg(regretRows, { title: "Regret by policy, tuned on training scenarios, on held-out ones" }));
   return files;
 }

@@ -6,7 +6,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { compareNumbers, dominates, isOnFrontier, paretoFrontier } from "./stats.ts";
-import { frontierSvg } from "./svg.ts";
+import { frontierSvg, regretSvg, type RegretRow } from "./svg.ts";
 import { POLICY_FAMILIES, type PointSummary, type PolicyFamily } from "./types.ts";
 
 export { dominates, isOnFrontier, paretoFrontier };
@@ -83,6 +83,22 @@ export function bestPoint(
     }
   }
   return best;
+}
+
+/**
+ * Each family's regret on these paths: its best point's mean-variance cost over the ex-post best policy's (the best
+ * point of any family), minus 1. In one run this is in-sample — each family at its best parameter for the very
+ * paths it is scored on; `--study out-of-sample` gives the regret of parameters chosen beforehand.
+ */
+export function familyRegrets(summaries: readonly PointSummary[], riskAversion: number, scenario = "these paths"): RegretRow[] {
+  const families = [...new Set(summaries.map((s) => s.point.family))];
+  const best = bestPoint(summaries, families, riskAversion);
+  if (best === undefined) return [];
+  const floor = meanVarianceCost(best, riskAversion);
+  return families.map((family) => {
+    const own = bestPoint(summaries, family, riskAversion);
+    return { family, values: [{ scenario, regret: own === undefined ? Number.NaN : meanVarianceCost(own, riskAversion) / floor - 1 }] };
+  });
 }
 
 /** 1 − gasAwareCost / bandCost; undefined when either is missing or the band cost nothing (no ratio to take). */
@@ -183,6 +199,7 @@ export const SUMMARY_NUMERIC_FIELDS = [
   "meanHedges",
   "meanReverts",
   "meanFeeCapHolds",
+  "meanL1DataCost",
   "meanVolume",
   "meanTrackingError",
   "shareInBand",
@@ -303,7 +320,8 @@ function pointsSection(summaries: readonly PointSummary[]): string {
       "AMM's curve, the perp's skew premium); funding is what a perp position paid (received: negative). Budget " +
       "used: the fullest the vault's hedging budget (notional or slippage per window) got on any path; at 100% it " +
       "shrank or refused hedges. Held by fee cap: hedges the keeper did not send because the base fee was above its " +
-      "MAX_FEE_GWEI (moving gas only); it decides again the next block.",
+      "MAX_FEE_GWEI (moving gas only); it decides again the next block. On a rollup profile (--gas l2) gas includes " +
+      "each transaction's L1 data fee, shown apart.",
   ];
   for (const family of familiesInOrder(summaries)) {
     const rows = summaries
@@ -314,7 +332,7 @@ function pointsSection(summaries: readonly PointSummary[]): string {
         money(s.pnlStd),
         `${money(s.pnlQ01)} / ${money(s.pnlQ99)}`,
         money(s.meanTotalCost),
-        money(s.meanGasCost),
+        s.meanL1DataCost > 0 ? `${money(s.meanGasCost)} (L1 data ${money(s.meanL1DataCost)})` : money(s.meanGasCost),
         gas(s.meanGasUsed),
         money(s.meanFeeCost),
         money(s.meanSlippageCost - s.meanFeeCost),
@@ -429,11 +447,25 @@ export function reportMarkdown(report: SimReport): string {
     "[frontier.svg](frontier.svg)",
     "",
   );
+  const regrets = familyRegrets(report.summaries, report.riskAversion);
+  if (regrets.length > 0) {
+    parts.push(
+      "## Regret by policy",
+      "",
+      `Each family at its best parameter on these paths, against the ex-post best policy, by mean-variance cost (γ = ${sig(report.riskAversion)}). ` +
+        "In-sample: the parameter is picked on the paths it is scored on; `--study out-of-sample` scores parameters chosen beforehand.",
+      "",
+      table(["policy", "regret"], regrets.map((r) => [r.family, percent(r.values[0]!.regret)]), ["l", "r"]),
+      "",
+      "![Regret by policy](regret.svg)",
+      "",
+    );
+  }
   return parts.join("\n");
 }
 
 /**
- * Writes points.csv, results.json, report.md and frontier.svg into `dir` (created if missing, files overwritten)
+ * Writes points.csv, results.json, report.md, frontier.svg and regret.svg into `dir` (created if missing, files overwritten)
  * and returns their paths.
  */
 export function writeReport(dir: string, report: SimReport): { files: string[] } {
@@ -443,6 +475,7 @@ export function writeReport(dir: string, report: SimReport): { files: string[] }
     ["results.json", JSON.stringify(reportJson(report), jsonReplacer, 2) + "\n"],
     ["report.md", reportMarkdown(report)],
     ["frontier.svg", frontierSvg(report.summaries, { title: report.title })],
+    ["regret.svg", regretSvg(familyRegrets(report.summaries, report.riskAversion), { title: "Regret by policy (in-sample)" })],
   ];
   const files = contents.map(([name, text]) => {
     const path = join(dir, name);

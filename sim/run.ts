@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { readDeployment, type Deployment } from "../harness/deploy.ts";
 import { loadGasModel } from "./gas.ts";
-import { MAINNET_2021_PROCESS, type GasSource } from "./gasPrice.ts";
+import { MAINNET_2021_PROCESS, OP_BEDROCK_PROFILE, type GasSource } from "./gasPrice.ts";
 import { runModel } from "./model.ts";
 import { csvWindows, generatePaths, readPriceCsv, realizedVol, regimeVol, type PathSource } from "./paths.ts";
 import type { Progress } from "./progress.ts";
@@ -92,11 +92,18 @@ export function buildInputs(o: SimOptions): { scenario: Scenario; paths: Float64
     book,
     // The default capital, or — for a book too large for it under the vault's collateral rule — what the book
     // needs with a quarter to spare (premiums and the hedge's cash come on top).
-    vaultDeposit: Math.max(DEFAULT_SCENARIO.vaultDeposit, Math.ceil(1.25 * minVaultDeposit({ ...DEFAULT_SCENARIO, book }))),
+    // With a flow of sales, the book it may grow to: all of the flow on any one series.
+    vaultDeposit: Math.max(
+      DEFAULT_SCENARIO.vaultDeposit,
+      ...book.map((_, k) =>
+        Math.ceil(1.25 * minVaultDeposit({ ...DEFAULT_SCENARIO, book: book.map((b, j) => (j === k ? { ...b, size: b.size + (o.flow?.[2] ?? 0) } : b)) })),
+      ),
+    ),
     ammDepth: o.depth,
     ammFeeBps: o.feeBps,
     gasPriceGwei: o.gasGwei,
     ...(o.gas === "constant" ? {} : { gas: gasScenarioOf(o) }),
+    ...(o.flow === undefined ? {} : { flow: { seed: o.seed, perBlock: o.flow[0], meanSize: o.flow[1], maxTotal: o.flow[2] } }),
     riskAversion: o.riskAversion,
     hedge: {
       ...DEFAULT_SCENARIO.hedge,
@@ -245,10 +252,13 @@ export async function runSimulation(o: SimOptions, io: { log: (line: string) => 
 
 /** The moving gas the options ask for (`--gas process|replay`), with the keeper's caps. */
 function gasScenarioOf(o: SimOptions): GasScenario {
+  const replay = { kind: "replay", file: new URL("../data/base-fee.csv", import.meta.url).pathname, tipGwei: o.tipGwei } as const;
   const source: GasSource =
     o.gas === "replay"
-      ? { kind: "replay", file: new URL("../data/base-fee.csv", import.meta.url).pathname, tipGwei: o.tipGwei }
-      : { kind: "eip1559", tipGwei: o.tipGwei, ...MAINNET_2021_PROCESS };
+      ? replay
+      : o.gas === "l2"
+        ? { kind: "l2", l2: { ...OP_BEDROCK_PROFILE, executionGwei: o.l2Gwei, l1FeeScalar: o.l1FeeScalar }, l1: replay }
+        : { kind: "eip1559", tipGwei: o.tipGwei, ...MAINNET_2021_PROCESS };
   return { source, seed: o.seed, maxFeeGwei: o.maxFeeGwei, maxPriorityFeeGwei: o.maxPriorityFeeGwei };
 }
 
@@ -274,12 +284,31 @@ function reportMeta(o: SimOptions, scenario: Scenario, source: string, pathCount
     ...(gas === undefined
       ? { "gas price (gwei)": scenario.gasPriceGwei }
       : {
-          gas: `${gas.source.kind === "replay" ? "mainnet base fees replayed (data/base-fee.csv)" : "EIP-1559 process calibrated to mainnet"}, tip ~${gas.source.tipGwei} gwei; keeper caps ${gas.maxFeeGwei} / ${gas.maxPriorityFeeGwei} gwei`,
+          gas: `${gasDescription(gas.source)}; keeper caps ${gas.maxFeeGwei} / ${gas.maxPriorityFeeGwei} gwei`,
         }),
+    ...(scenario.flow === undefined
+      ? {}
+      : { "option buyers": `a sale in a block with probability ${scenario.flow.perBlock}, mean ${scenario.flow.meanSize} options, at most ${scenario.flow.maxTotal} a path` }),
     "risk aversion γ": scenario.riskAversion,
     "vault delta tolerance": Number(scenario.hedge.deltaToleranceWad) / 1e18,
     "hedging budget": `${scenario.hedge.notionalBudget.toLocaleString("en-US")} notional and ${scenario.hedge.slippageBudget.toLocaleString("en-US")} slippage per ${scenario.hedge.budgetWindowSeconds / 3600} h`,
   };
+}
+
+function gasDescription(source: GasSource): string {
+  switch (source.kind) {
+    case "replay":
+      return `mainnet base fees replayed (data/base-fee.csv), tip ~${source.tipGwei} gwei`;
+    case "eip1559":
+      return `EIP-1559 process calibrated to mainnet, tip ~${source.tipGwei} gwei`;
+    case "constant":
+      return `${source.gwei} gwei, tip ${source.tipGwei} gwei`;
+    case "l2":
+      return (
+        `rollup: L2 base fee ~${source.l2.executionGwei} gwei (floor ${source.l2.minBaseFeeGwei}), tip ~${source.l2.tipGwei} gwei, ` +
+        `plus an L1 data fee of ${source.l2.l1DataGas} L1 gas × scalar ${source.l2.l1FeeScalar} a transaction at the L1 base fee (${gasDescription(source.l1).split(",")[0]})`
+      );
+  }
 }
 
 /** What a shard file holds: the sweep's options (everything that decides its runs) and this slice's runs. */

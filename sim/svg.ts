@@ -301,3 +301,62 @@ export function frontierSvg(summaries: readonly PointSummary[], opts: FrontierSv
   out.push(`</g>`, `</g>`, `</svg>`, "");
   return out.join("\n");
 }
+
+/** One policy family's regret in each of one or more scenarios (a fraction: 0.1 is 10% above the best). */
+export interface RegretRow {
+  family: PolicyFamily;
+  values: readonly { scenario: string; regret: number }[];
+}
+
+/**
+ * Regret by policy as horizontal bars: one group per family, one bar per scenario (shaded from dark to light in the
+ * scenarios' order, labelled in a legend when there are several), the value printed at the bar's end. The axis is
+ * linear from 0 to the largest regret; a regret of 0 (the ex-post best) is a hairline at the axis.
+ */
+export function regretSvg(rows: readonly RegretRow[], opts: { title?: string; width?: number } = {}): string {
+  const scenarios = [...new Set(rows.flatMap((r) => r.values.map((v) => v.scenario)))];
+  const bar = 14;
+  const gap = 10;
+  const left = 150;
+  const right = 70;
+  const top = 48 + (scenarios.length > 1 ? 18 * scenarios.length : 0);
+  const width = Math.max(MIN_WIDTH, opts.width ?? 720);
+  const groupHeight = (n: number) => n * bar + gap;
+  const height = top + rows.reduce((h, r) => h + groupHeight(r.values.length), 0) + 40;
+  const max = Math.max(1e-9, ...rows.flatMap((r) => r.values.map((v) => (Number.isFinite(v.regret) ? v.regret : 0))));
+  const plot = width - left - right;
+  const x = (v: number) => left + (Math.max(0, v) / max) * plot;
+  const shade = (k: number) => (scenarios.length <= 1 ? 1 : 1 - (0.6 * k) / (scenarios.length - 1));
+  const out: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${coord(width)}" height="${coord(height)}" viewBox="0 0 ${coord(width)} ${coord(height)}" font-family="sans-serif" font-size="12">`,
+    `<rect width="100%" height="100%" fill="#ffffff"/>`,
+    `<text x="${coord(width / 2)}" y="22" text-anchor="middle" font-size="15">${escapeXml(opts.title ?? "Regret by policy")}</text>`,
+  ];
+  scenarios.forEach((s, k) => {
+    if (scenarios.length <= 1) return;
+    const y = 40 + 18 * k;
+    out.push(`<rect x="${coord(left)}" y="${coord(y)}" width="12" height="12" fill="#555555" fill-opacity="${coord(shade(k))}"/>`);
+    out.push(`<text x="${coord(left + 18)}" y="${coord(y + 10)}">${escapeXml(s)}</text>`);
+  });
+  let y = top;
+  for (const row of rows) {
+    const colour = FAMILY_COLOURS[row.family] ?? UNKNOWN_FAMILY_COLOUR;
+    out.push(`<text x="${coord(left - 8)}" y="${coord(y + (row.values.length * bar) / 2 + 4)}" text-anchor="end">${escapeXml(row.family)}</text>`);
+    row.values.forEach((v, k) => {
+      const finite = Number.isFinite(v.regret);
+      const w = finite ? Math.max(1, x(v.regret) - left) : 0;
+      const opacity = shade(scenarios.indexOf(v.scenario));
+      out.push(
+        `<rect x="${coord(left)}" y="${coord(y + k * bar + 1)}" width="${coord(w)}" height="${coord(bar - 2)}" fill="${colour}" fill-opacity="${coord(opacity)}" stroke="#333333" stroke-width="0.5"><title>${escapeXml(`${row.family}, ${v.scenario}: ${finite ? `${(v.regret * 100).toFixed(1)}%` : "no point"}`)}</title></rect>`,
+      );
+      out.push(`<text x="${coord(left + w + 4)}" y="${coord(y + k * bar + bar - 3)}" font-size="10">${finite ? `${(v.regret * 100).toFixed(1)}%` : "n/a"}</text>`);
+    });
+    y += groupHeight(row.values.length);
+  }
+  out.push(`<line x1="${coord(left)}" y1="${coord(top - 4)}" x2="${coord(left)}" y2="${coord(y)}" stroke="#333333"/>`);
+  out.push(
+    `<text x="${coord(left + plot / 2)}" y="${coord(y + 24)}" text-anchor="middle">regret: mean-variance cost above the ex-post best policy's</text>`,
+  );
+  out.push("</svg>");
+  return out.join("\n") + "\n";
+}

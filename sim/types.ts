@@ -49,6 +49,8 @@ export interface RunMetrics {
   gasUsed: number;
   /** `gasUsed` priced at the scenario's gas price and the native token at the oracle price, quote. */
   gasCost: number;
+  /** The part of gasCost that is rollup L1 data fees, quote (0 on an L1). */
+  l1DataCost: number;
   /** Execution vs oracle on every hedge (AMM fee + price impact), quote. */
   slippageCost: number;
   /** The fee part of `slippageCost` (the AMM's, the perp's order fees), quote. */
@@ -96,6 +98,7 @@ export interface PointSummary {
   meanReverts: number;
   /** Hedges held back per path because the base fee was above the keeper's fee cap (moving gas only). */
   meanFeeCapHolds: number;
+  meanL1DataCost: number;
   meanVolume: number;
   meanTrackingError: number;
   /** Σ blocksInBand / Σ blocks. */

@@ -18,15 +18,16 @@ export function rebalanceGasUnits(liveSeries: number): number {
 }
 
 /**
- * Cost of one hedge in quote units: gas units × (base fee + tip) × the native token's price in quote units.
- * Fees in wei (1e-18 of the native token).
+ * Cost of one hedge in quote units: gas units × (base fee + tip) × the native token's price in quote units, plus
+ * on a rollup the transaction's L1 data fee. Fees in wei (1e-18 of the native token).
  */
 export function gasCostQuote(p: {
   gasUnits: number;
   baseFeePerGasWei: bigint;
   tipWei: bigint;
   nativePriceQuote: number;
+  l1DataFeeWei?: bigint;
 }): number {
   const feePerGasNative = Number(p.baseFeePerGasWei + p.tipWei) / 1e18;
-  return p.gasUnits * feePerGasNative * p.nativePriceQuote;
+  return (p.gasUnits * feePerGasNative + Number(p.l1DataFeeWei ?? 0n) / 1e18) * p.nativePriceQuote;
 }

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import {
+  familyRegrets,
   bestPoint,
   compareAllBands,
   compareToBestBand,
@@ -14,7 +15,7 @@ import {
   type SimReport,
 } from "../../sim/report.ts";
 import { mean, quantile, std, summarize } from "../../sim/stats.ts";
-import { frontierSvg } from "../../sim/svg.ts";
+import { frontierSvg, regretSvg } from "../../sim/svg.ts";
 import type { PointSummary, PolicyFamily, PolicyPoint, RunMetrics } from "../../sim/types.ts";
 
 function point(family: PolicyFamily, label: string, param = 1): PolicyPoint {
@@ -53,6 +54,7 @@ function summary(
     meanHedges: 3,
     meanReverts: 0,
     meanFeeCapHolds: 0,
+    meanL1DataCost: 0,
     meanVolume: 10,
     meanTrackingError: pnlStd,
     shareInBand: 0.9,
@@ -69,6 +71,7 @@ function run(pathIndex: number, fields: Partial<RunMetrics>): RunMetrics {
     trackingError: 0,
     gasUsed: 0,
     gasCost: 0,
+    l1DataCost: 0,
     slippageCost: 0,
     feeCost: 0,
     fundingCost: 0,
@@ -327,9 +330,9 @@ describe("writeReport", () => {
     return { out, ...writeReport(out, report) };
   }
 
-  it("creates the directory and writes the four files", () => {
+  it("creates the directory and writes the five files", () => {
     const { files } = written();
-    expect(files.map((f) => basename(f)).sort()).toEqual(["frontier.svg", "points.csv", "report.md", "results.json"]);
+    expect(files.map((f) => basename(f)).sort()).toEqual(["frontier.svg", "points.csv", "regret.svg", "report.md", "results.json"]);
     for (const f of files) expect(readFileSync(f, "utf8").length).toBeGreaterThan(0);
   });
 
@@ -389,6 +392,7 @@ describe("writeReport", () => {
     expect(md).toContain("## Fork vs model");
     expect(md).toContain("- a note");
     expect(md).toContain("](frontier.svg)");
+    expect(md).toContain("](regret.svg)");
     expect(md).not.toContain("NaN");
   });
 });
@@ -467,5 +471,40 @@ describe("frontierSvg", () => {
       wellFormed(svg);
       expect(count(svg, "<polyline")).toBe(new Set(input.map((s) => s.point.family)).size);
     }
+  });
+});
+
+describe("regret by policy", () => {
+  // γ = 2: J = cost + σ². band-zero's best is (10, 2) → 14; gas-aware's (6, 2) → 10, the ex-post best; every-block 20.
+  const summaries = [
+    summary("band-zero", "band a", 10, 2),
+    summary("band-zero", "band b", 20, 1),
+    summary("gas-aware", "ga", 6, 2),
+    summary("every-block", "eb", 19, 1),
+  ];
+
+  it("is each family's best mean-variance cost over the best of all, minus 1", () => {
+    const rows = familyRegrets(summaries, 2);
+    expect(rows.map((r) => r.family)).toEqual(["band-zero", "gas-aware", "every-block"]);
+    expect(rows.map((r) => r.values[0]!.regret)).toEqual([14 / 10 - 1, 0, 20 / 10 - 1]);
+    expect(familyRegrets([], 2)).toEqual([]);
+  });
+
+  it("draws one bar per family and scenario, its length in proportion, its value printed, a legend for several scenarios", () => {
+    const one = regretSvg(familyRegrets(summaries, 2));
+    expect(one.match(/<rect [^>]*fill-opacity/g)).toHaveLength(3);
+    expect(one).toContain(">40.0%<");
+    expect(one).toContain(">100.0%<");
+    expect(one).not.toContain("NaN");
+    const widths = [...one.matchAll(/<rect x="150" y="[\d.]+" width="([\d.]+)"/g)].map((m) => Number(m[1]));
+    expect(widths[2]! / widths[0]!).toBeCloseTo(100 / 40, 1);
+    const two = regretSvg([
+      { family: "band-zero", values: [{ scenario: "calm", regret: 0.1 }, { scenario: "stressed", regret: Number.NaN }] },
+      { family: "gas-aware", values: [{ scenario: "calm", regret: 0 }, { scenario: "stressed", regret: 0.05 }] },
+    ]);
+    expect(two).toContain(">calm<");
+    expect(two).toContain(">stressed<");
+    expect(two).toContain(">n/a<");
+    expect(two).not.toContain("NaN");
   });
 });

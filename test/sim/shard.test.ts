@@ -33,7 +33,7 @@ describe("sharded sweeps", () => {
     }
     const merged = mergeShards(shardFiles, join(dir, "merged"));
     expect(merged).toMatchObject({ shards: 3, runs: 7 * single.points.length });
-    for (const name of ["points.csv", "frontier.svg"]) {
+    for (const name of ["points.csv", "frontier.svg", "regret.svg"]) {
       expect(readFileSync(join(dir, "merged", name), "utf8"), name).toBe(readFileSync(join(dir, "single", name), "utf8"));
     }
     const json = (d: string) => {
