@@ -46,6 +46,7 @@ export const DEFAULT_STUDY: { train: StudyScenario[]; test: StudyScenario[] } = 
     { name: "regimes σ 0.5/1.2, EIP-1559 gas", overrides: { source: "regime", gas: "process" } },
     { name: "GBM σ 1.0, mainnet gas replayed", overrides: { vol: 1.0, gas: "replay" } },
     { name: "jumps, gas 60 gwei", overrides: { source: "jump", gasGwei: 60 } },
+    { name: "rollup gas, buyers along the path", overrides: { gas: "l2", flow: [0.02, 5, 100] } },
   ],
 };
 

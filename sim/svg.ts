@@ -311,7 +311,8 @@ export interface RegretRow {
 /**
  * Regret by policy as horizontal bars: one group per family, one bar per scenario (shaded from dark to light in the
  * scenarios' order, labelled in a legend when there are several), the value printed at the bar's end. The axis is
- * linear from 0 to the largest regret; a regret of 0 (the ex-post best) is a hairline at the axis.
+ * logarithmic in 1 + 100·regret (0% at the axis, then 1%, 10%, 100%, 1000% at even steps), so a few percent stays
+ * visible beside a policy thousands of percent off; a regret of 0 (the ex-post best) is a hairline at the axis.
  */
 export function regretSvg(rows: readonly RegretRow[], opts: { title?: string; width?: number } = {}): string {
   const scenarios = [...new Set(rows.flatMap((r) => r.values.map((v) => v.scenario)))];
@@ -325,7 +326,8 @@ export function regretSvg(rows: readonly RegretRow[], opts: { title?: string; wi
   const height = top + rows.reduce((h, r) => h + groupHeight(r.values.length), 0) + 40;
   const max = Math.max(1e-9, ...rows.flatMap((r) => r.values.map((v) => (Number.isFinite(v.regret) ? v.regret : 0))));
   const plot = width - left - right;
-  const x = (v: number) => left + (Math.max(0, v) / max) * plot;
+  const scale = (v: number) => Math.log10(1 + 100 * Math.max(0, v));
+  const x = (v: number) => left + (scale(v) / scale(max)) * plot;
   const shade = (k: number) => (scenarios.length <= 1 ? 1 : 1 - (0.6 * k) / (scenarios.length - 1));
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${coord(width)}" height="${coord(height)}" viewBox="0 0 ${coord(width)} ${coord(height)}" font-family="sans-serif" font-size="12">`,
@@ -355,7 +357,7 @@ export function regretSvg(rows: readonly RegretRow[], opts: { title?: string; wi
   }
   out.push(`<line x1="${coord(left)}" y1="${coord(top - 4)}" x2="${coord(left)}" y2="${coord(y)}" stroke="#333333"/>`);
   out.push(
-    `<text x="${coord(left + plot / 2)}" y="${coord(y + 24)}" text-anchor="middle">regret: mean-variance cost above the ex-post best policy's</text>`,
+    `<text x="${coord(left + plot / 2)}" y="${coord(y + 24)}" text-anchor="middle">regret: mean-variance cost above the ex-post best policy's (log scale)</text>`,
   );
   out.push("</svg>");
   return out.join("\n") + "\n";

@@ -490,14 +490,15 @@ describe("regret by policy", () => {
     expect(familyRegrets([], 2)).toEqual([]);
   });
 
-  it("draws one bar per family and scenario, its length in proportion, its value printed, a legend for several scenarios", () => {
+  it("draws one bar per family and scenario, its length on a log scale, its value printed, a legend for several scenarios", () => {
     const one = regretSvg(familyRegrets(summaries, 2));
     expect(one.match(/<rect [^>]*fill-opacity/g)).toHaveLength(3);
     expect(one).toContain(">40.0%<");
     expect(one).toContain(">100.0%<");
     expect(one).not.toContain("NaN");
     const widths = [...one.matchAll(/<rect x="150" y="[\d.]+" width="([\d.]+)"/g)].map((m) => Number(m[1]));
-    expect(widths[2]! / widths[0]!).toBeCloseTo(100 / 40, 1);
+    // log scale in 1 + 100·regret: 100% is log10(101), 40% log10(41)
+    expect(widths[2]! / widths[0]!).toBeCloseTo(Math.log10(101) / Math.log10(41), 2);
     const two = regretSvg([
       { family: "band-zero", values: [{ scenario: "calm", regret: 0.1 }, { scenario: "stressed", regret: Number.NaN }] },
       { family: "gas-aware", values: [{ scenario: "calm", regret: 0 }, { scenario: "stressed", regret: 0.05 }] },
