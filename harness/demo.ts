@@ -7,11 +7,16 @@
  */
 import { performance } from "node:perf_hooks";
 import { pino } from "pino";
-import { decodeEventLog, type Address, type TransactionReceipt } from "viem";
 import { optionVaultAbi } from "../keeper/abi.ts";
 import { createChainClients, signerFromPrivateKey } from "../keeper/chain/clients.ts";
 import { Keeper, type TickReport } from "../keeper/keeper.ts";
 import { type PolicyName } from "../keeper/policy/index.ts";
+import { fillOf } from "../keeper/telemetry/fills.ts";
+import { assessHealth, type Health } from "../keeper/telemetry/health.ts";
+import { KeeperMetrics } from "../keeper/telemetry/metrics.ts";
+import { redactUrl } from "../keeper/telemetry/redact.ts";
+import { startTelemetryServer, type TelemetryServer } from "../keeper/telemetry/server.ts";
+import { StatusBoard } from "../keeper/telemetry/status.ts";
 import type { PolicyConfig } from "../keeper/types.ts";
 import { LOCAL_KEEPER_KEY, localKeeperOptions } from "./keeper.ts";
 import { arbitrageSwap, fundArbitrageur, readPool } from "./market.ts";
@@ -35,9 +40,28 @@ export interface DemoOptions {
   seed: number;
   /** Blocks mined per wall-clock second. */
   speed: number;
+  /**
+   * Port of the status page on 127.0.0.1 (and /metrics): default 9464; 0 lets the OS pick (also used when the
+   * chosen one is taken).
+   */
+  statusPort?: number;
 }
 
 export const DEFAULT_DEMO_OPTIONS: DemoOptions = { durationSec: 60, vol: 0.8, policy: "band", seed: 1, speed: 4 };
+/** The status page's port by default (the keeper's METRICS_PORT example). */
+export const DEFAULT_STATUS_PORT = 9464;
+/** Readiness for the demo: blocks come every 1/speed s, so a few seconds without one means it stopped. */
+const DEMO_HEALTH_RULES = { maxHeadAgeMs: 10_000, maxPendingBlocks: 10, maxOutOfBandBlocks: 20, minSignerBalanceWei: 0n };
+
+/** The status page for the demo's keeper, on `port` (or any free port when it is taken). */
+async function startStatusPage(port: number, metrics: KeeperMetrics, board: StatusBoard, health: () => Health): Promise<TelemetryServer> {
+  try {
+    return await startTelemetryServer({ port, metrics, health, status: board });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EADDRINUSE" || port === 0) throw error;
+    return startTelemetryServer({ port: 0, metrics, health, status: board });
+  }
+}
 
 export interface DemoSummary {
   seed: number;
@@ -96,50 +120,6 @@ export function gbmPath(p: { spot: number; vol: number; dtSeconds: number; seed:
   };
 }
 
-interface HedgeFill {
-  venue: "amm" | "perp";
-  buyUnderlying: boolean;
-  tradeUnderlying: number;
-  gasUsed: bigint;
-  slippageQuote: number;
-  slippageBps: number;
-}
-
-/**
- * The fill of a hedge from its receipt's `Rebalanced` or `PerpHedged` event, priced against the oracle spot the
- * vault used (a perp fill's slippage includes its fee); or a margin move (`PerpMarginMoved`).
- */
-function fillOf(receipt: TransactionReceipt, vault: Address): HedgeFill | { margin: bigint } | undefined {
-  for (const log of receipt.logs) {
-    if (log.address.toLowerCase() !== vault.toLowerCase()) continue;
-    try {
-      const ev = decodeEventLog({ abi: optionVaultAbi, data: log.data, topics: log.topics });
-      if (ev.eventName === "PerpMarginMoved") return { margin: ev.args.amount };
-      if (ev.eventName === "PerpHedged") {
-        const { sizeDeltaWad, fillPriceWad, fee, spotWad } = ev.args;
-        const buy = sizeDeltaWad > 0n;
-        const size = Math.abs(Number(sizeDeltaWad)) / 1e18;
-        const spot = Number(spotWad) / 1e18;
-        const fill = Number(fillPriceWad) / 1e18;
-        const slippageQuote = (buy ? fill - spot : spot - fill) * size + Number(fee) / 10 ** QUOTE_DECIMALS;
-        return { venue: "perp", buyUnderlying: buy, tradeUnderlying: size, gasUsed: receipt.gasUsed, slippageQuote, slippageBps: (slippageQuote / (size * spot)) * 10_000 };
-      }
-      if (ev.eventName !== "Rebalanced") continue;
-      const { buyUnderlying, amountIn, amountOut, spotWad } = ev.args;
-      const spot = Number(spotWad) / 1e18;
-      const inUnits = Number(amountIn) / 10 ** (buyUnderlying ? QUOTE_DECIMALS : UNDERLYING_DECIMALS);
-      const outUnits = Number(amountOut) / 10 ** (buyUnderlying ? UNDERLYING_DECIMALS : QUOTE_DECIMALS);
-      const tradeUnderlying = buyUnderlying ? outUnits : inUnits;
-      const fairQuote = tradeUnderlying * spot;
-      const slippageQuote = buyUnderlying ? inUnits - fairQuote : fairQuote - outUnits;
-      return { venue: "amm", buyUnderlying, tradeUnderlying, gasUsed: receipt.gasUsed, slippageQuote, slippageBps: (slippageQuote / fairQuote) * 10_000 };
-    } catch {
-      // another event of the vault
-    }
-  }
-  return undefined;
-}
-
 const fmt = (x: number, digits: number) => (Object.is(Math.round(x * 10 ** digits), -0) ? 0 : x).toFixed(digits);
 const signed = (x: number, digits: number) => (x >= 0 ? "+" : "") + fmt(x, digits);
 
@@ -151,6 +131,7 @@ export async function runDemo(options: DemoOptions, out: (line: string) => void)
 
   const node = await startLocalNode();
   const { url } = node;
+  let statusPage: TelemetryServer | undefined;
   try {
     const { viem } = await node.connect();
     const sys = await deploySystem(viem, { spot: SPOT, ammDepthUnderlying: AMM_DEPTH_UNDERLYING, vaultDeposit: 2_000_000, perp: {} });
@@ -176,10 +157,21 @@ export async function runDemo(options: DemoOptions, out: (line: string) => void)
     const pool = await readPool(sys.publicClient, { amm: sys.amm.address, quote: sys.quote.address, underlying: sys.underlying.address });
 
     const { publicClient } = createChainClients({ rpcUrl: url });
-    const keeper = new Keeper(
-      localKeeperOptions(sys, { policy: policyConfig(options.policy), prefs: { riskAversion: 0.1, horizonSeconds: 3600 } }),
-      { client: publicClient, account: signerFromPrivateKey(LOCAL_KEEPER_KEY), logger: pino({ level: "silent" }), nowMs: () => performance.now() },
-    );
+    const policy = policyConfig(options.policy);
+    // The status page, fed by the keeper's own ticks (as `delta-keeper run` does with METRICS_PORT).
+    const metrics = new KeeperMetrics({ redactUrl });
+    const board = new StatusBoard({ policy, mode: "live" });
+    const health = () => assessHealth(keeper.healthState(performance.now()), DEMO_HEALTH_RULES);
+    const keeper: Keeper = new Keeper(localKeeperOptions(sys, { policy, prefs: { riskAversion: 0.1, horizonSeconds: 3600 } }), {
+      client: publicClient,
+      account: signerFromPrivateKey(LOCAL_KEEPER_KEY),
+      logger: pino({ level: "silent" }),
+      nowMs: () => performance.now(),
+      metrics,
+      onTick: (report) => board.observe({ ...report, pending: keeper.pending.list(), health: health() }),
+    });
+    statusPage = await startStatusPage(options.statusPort ?? DEFAULT_STATUS_PORT, metrics, board, health);
+    out(`status page: ${statusPage.url}/  (live while the demo runs; /metrics beside it)`);
 
     const admin = sys.publicClient;
     const rpc = (method: string, params: unknown[] = []) => admin.request({ method: method as never, params: params as never } as never);
@@ -236,7 +228,7 @@ export async function runDemo(options: DemoOptions, out: (line: string) => void)
       }
       for (const outcome of report?.settled ?? []) {
         if (outcome.kind === "mined") {
-          const fill = fillOf(outcome.receipt, sys.vault.address);
+          const fill = fillOf(outcome.receipt, sys.vault.address, { quote: QUOTE_DECIMALS, underlying: UNDERLYING_DECIMALS });
           if (!fill) continue;
           totalGas += outcome.receipt.gasUsed;
           if ("margin" in fill) {
@@ -288,6 +280,7 @@ export async function runDemo(options: DemoOptions, out: (line: string) => void)
     out(summaryLine(summary));
     return summary;
   } finally {
+    await statusPage?.close();
     await node.close();
   }
 }

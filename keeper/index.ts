@@ -17,7 +17,7 @@ import type { ReadResult } from "./chain/readVaults.ts";
 import { CliError, helpText, parseCli, type CliCommand } from "./cli.ts";
 import { ConfigError, describeConfig, loadEnvFile, parseConfig, type Config } from "./config/index.ts";
 import { Journal } from "./execution/journal.ts";
-import { Keeper, type SendStep } from "./keeper.ts";
+import { Keeper, type SendStep, type TickReport } from "./keeper.ts";
 import { keeperOptionsFromConfig } from "./options.ts";
 import { tokenToNumber, wadToNumber } from "./pricing/wad.ts";
 import { marginRatioBps } from "./sizing/perpSize.ts";
@@ -28,6 +28,7 @@ import { createLogger, type Logger } from "./telemetry/logger.ts";
 import { KeeperMetrics } from "./telemetry/metrics.ts";
 import { redactUrl } from "./telemetry/redact.ts";
 import { startTelemetryServer } from "./telemetry/server.ts";
+import { StatusBoard } from "./telemetry/status.ts";
 import type { VaultPlan } from "./tick.ts";
 import type { VaultSnapshot } from "./types.ts";
 
@@ -88,7 +89,33 @@ export async function main(argv: readonly string[]): Promise<number> {
     ...failpoint,
     ...(metrics ? { metrics, wallClockSec: () => Date.now() / 1000 } : {}),
   };
-  const keeper = new Keeper(keeperOptionsFromConfig(config), deps);
+  const keeperOptions = keeperOptionsFromConfig(config);
+  const rules = {
+    maxHeadAgeMs: config.telemetry.maxHeadAgeMs,
+    maxPendingBlocks: config.telemetry.maxPendingBlocks,
+    maxOutOfBandBlocks: config.telemetry.maxOutOfBandBlocks,
+    minSignerBalanceWei: config.telemetry.minSignerBalanceWei,
+  };
+  // The status page (served with the metrics): fed each block from the tick's own report, no extra RPC.
+  const board =
+    config.telemetry.metricsPort !== undefined && command.command === "run"
+      ? new StatusBoard({
+          historyBlocks: config.telemetry.statusHistoryBlocks,
+          policy: keeperOptions.policy,
+          mode: keeperOptions.shadow ? "shadow" : keeperOptions.dryRun || !account ? "dry-run" : "live",
+        })
+      : undefined;
+  let keeperRef: Keeper | undefined;
+  const onTick = (report: TickReport) => {
+    if (board === undefined || keeperRef === undefined) return;
+    try {
+      board.observe({ ...report, pending: keeperRef.pending.list(), health: assessHealth(keeperRef.healthState(nowMs()), rules) });
+    } catch (error) {
+      logger.warn({ error: errorMessage(error) }, "status page: could not record this block");
+    }
+  };
+  const keeper = new Keeper(keeperOptions, { ...deps, onTick });
+  keeperRef = keeper;
 
   // Startup: one read proves the RPC, the lens and the vaults, and gives the chain id to check.
   let first: ReadResult;
@@ -130,21 +157,16 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     case "run": {
       logger.info({ config: describeConfig(config), signer: account?.address, mode: config.rpc.wsUrl ? "websocket" : "polling" }, "keeper starting");
-      const rules = {
-        maxHeadAgeMs: config.telemetry.maxHeadAgeMs,
-        maxPendingBlocks: config.telemetry.maxPendingBlocks,
-        maxOutOfBandBlocks: config.telemetry.maxOutOfBandBlocks,
-        minSignerBalanceWei: config.telemetry.minSignerBalanceWei,
-      };
       const telemetry =
         metrics && config.telemetry.metricsPort !== undefined
           ? await startTelemetryServer({
               port: config.telemetry.metricsPort,
               metrics,
               health: () => assessHealth(keeper.healthState(nowMs()), rules),
+              ...(board ? { status: board } : {}),
             })
           : undefined;
-      if (telemetry) logger.info({ url: telemetry.url }, "serving /metrics, /healthz, /readyz");
+      if (telemetry) logger.info({ url: telemetry.url, statusPage: `${telemetry.url}/` }, "serving /metrics, /healthz, /readyz");
       await run(keeper, clients, config, logger, first);
       await telemetry?.close();
       await flush(logger);

@@ -45,6 +45,8 @@ export interface KeeperDeps {
   journal?: Journal;
   /** Fault injection for the crash tests, at each `SendStep`: the entry point kills the process there when KEEPER_FAILPOINT names it. */
   failpoint?: (step: SendStep) => void;
+  /** Called with each processed block's report, after its sends (the status page's feed). Must not throw. */
+  onTick?: (report: TickReport) => void;
 }
 
 export interface TickReport {
@@ -210,7 +212,9 @@ export class Keeper {
       if (read.chain.blockNumber <= this.#lastBlock) return undefined;
       this.#lastBlock = read.chain.blockNumber;
       this.#chainId ??= Number(read.chain.chainId);
-      return await this.#process(read, p.seenAtMs);
+      const report = await this.#process(read, p.seenAtMs);
+      this.deps.onTick?.(report);
+      return report;
     } finally {
       this.#busy = false;
     }
@@ -234,6 +238,7 @@ export class Keeper {
     report.decisionMs = this.deps.nowMs() - started;
     report.plans = plans;
     this.#log.observe(log, read, plans, report.decisionMs, { signerBalanceWei: this.#signerBalanceWei, pending: this.pending.list() });
+    for (const plan of plans) this.deps.metrics?.gasBudgetUse(plan.vault, this.#throttle.budgetUse(plan.vault));
 
     if (this.options.shadow) this.#log.shadow(log, plans);
     await this.#replacer.checkNonceGap(log);

@@ -3,7 +3,7 @@
  * Thin CLI over `harness/demo.ts`.
  */
 import { parseArgs } from "node:util";
-import { DEFAULT_DEMO_OPTIONS, runDemo, type DemoOptions } from "../harness/demo.ts";
+import { DEFAULT_DEMO_OPTIONS, DEFAULT_STATUS_PORT, runDemo, type DemoOptions } from "../harness/demo.ts";
 import { POLICY_NAMES, type PolicyName } from "../keeper/policy/index.ts";
 
 const USAGE = `Usage: npm start -- [options]   (or: node scripts/demo.ts [options])
@@ -18,6 +18,7 @@ Options:
                          (default ${DEFAULT_DEMO_OPTIONS.policy})
   --seed <n>             seed of the price path (default ${DEFAULT_DEMO_OPTIONS.seed})
   --speed <blocks/s>     blocks mined per second (default ${DEFAULT_DEMO_OPTIONS.speed})
+  --status-port <port>   the status page on 127.0.0.1 (default ${DEFAULT_STATUS_PORT}; 0 or a taken port: any free one)
   --help                 this text
 `;
 
@@ -32,6 +33,13 @@ function positive(name: string, raw: string | undefined, fallback: number, integ
   return value;
 }
 
+function port(raw: string | undefined): number {
+  if (raw === undefined) return DEFAULT_STATUS_PORT;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || value > 65_535) throw new UsageError(`--status-port must be a port number 0–65535, got "${raw}"`);
+  return value;
+}
+
 function parse(argv: string[]): DemoOptions | undefined {
   const { values } = parseArgs({
     args: argv,
@@ -41,6 +49,7 @@ function parse(argv: string[]): DemoOptions | undefined {
       policy: { type: "string" },
       seed: { type: "string" },
       speed: { type: "string" },
+      "status-port": { type: "string" },
       help: { type: "boolean" },
     },
     strict: true,
@@ -59,6 +68,7 @@ function parse(argv: string[]): DemoOptions | undefined {
     policy: policy as PolicyName,
     seed,
     speed: positive("speed", values.speed, DEFAULT_DEMO_OPTIONS.speed),
+    statusPort: port(values["status-port"]),
   };
 }
 

@@ -12,7 +12,18 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 describe("demo", () => {
   it("runs 40 blocks to the end, hedges, and counts exactly the Rebalanced events on chain", async () => {
     const lines: string[] = [];
-    const summary = await runDemo({ durationSec: 2, speed: 20, vol: 0.8, policy: "band", seed: 7 }, (line) => lines.push(line));
+    let page: string | undefined;
+    let status: Promise<{ vaults: { vault: string; delta: number }[]; head: number }> | undefined;
+    const summary = await runDemo({ durationSec: 2, speed: 20, vol: 0.8, policy: "band", seed: 7, statusPort: 0 }, (line) => {
+      lines.push(line);
+      page ??= /^status page: (http:\/\/127\.0\.0\.1:\d+)\/ /.exec(line)?.[1];
+      // Mid-run, the status page serves the vault (its server closes with the demo).
+      if (line.startsWith("block ") && lines.filter((l) => l.startsWith("block ")).length === 10) status = fetch(`${page}/api/status`).then((r) => r.json());
+    });
+    expect(page).toBeDefined();
+    const served = await status!;
+    expect(served.vaults).toHaveLength(1);
+    expect(served.head).toBeGreaterThan(0);
 
     expect(summary.blocks).toBe(40);
     expect(summary.seed).toBe(7);

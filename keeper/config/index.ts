@@ -113,6 +113,8 @@ export interface Config {
   /** `/metrics`, `/healthz`, `/readyz` on 127.0.0.1:`metricsPort` (off when undefined), and readiness rules. */
   readonly telemetry: {
     readonly metricsPort: number | undefined;
+    /** Blocks of history the status page keeps per vault (`STATUS_HISTORY_BLOCKS`). */
+    readonly statusHistoryBlocks: number;
     readonly maxHeadAgeMs: number;
     readonly maxPendingBlocks: number;
     readonly maxOutOfBandBlocks: number;
@@ -224,6 +226,7 @@ export function parseConfig(
   const greeksTolerance = read.number("GREEKS_TOLERANCE");
   const journalDir = read.path("JOURNAL_DIR");
   const metricsPort = read.number("METRICS_PORT");
+  const statusHistoryBlocks = read.number("STATUS_HISTORY_BLOCKS");
   const maxHeadAgeSeconds = read.number("READY_MAX_HEAD_AGE_SECONDS");
   const maxPendingBlocks = read.number("READY_MAX_PENDING_BLOCKS");
   const maxOutOfBandBlocks = read.number("READY_MAX_OUT_OF_BAND_BLOCKS");
@@ -295,6 +298,7 @@ export function parseConfig(
     turns: { peers: must(peers), takeoverBlocks: must(takeoverBlocks) },
     telemetry: {
       metricsPort,
+      statusHistoryBlocks: must(statusHistoryBlocks),
       maxHeadAgeMs: must(maxHeadAgeSeconds) * 1000,
       maxPendingBlocks: must(maxPendingBlocks),
       maxOutOfBandBlocks: must(maxOutOfBandBlocks),

@@ -288,9 +288,16 @@ export const ENV_VARS = [
   // ── Telemetry
   {
     name: "METRICS_PORT",
-    summary: "serve /metrics, /healthz, /readyz on 127.0.0.1:<port>; 0 lets the OS pick one, logged at start",
+    summary: "serve /metrics, /healthz, /readyz and the status page (/) on 127.0.0.1:<port>; 0 lets the OS pick one, logged at start",
     rule: integer(0, 65_535),
     unset: "off",
+  },
+  {
+    name: "STATUS_HISTORY_BLOCKS",
+    summary: "blocks of price, delta and band the status page keeps per vault, in memory (~20 bytes a block)",
+    unit: "blocks",
+    rule: integer(10, 1_000_000),
+    default: 3600,
   },
   {
     name: "READY_MAX_HEAD_AGE_SECONDS",

@@ -67,6 +67,20 @@ export class Throttle {
   }
 
   /**
+   * The share of each configured gas budget `vault` has spent (0–1+, per window; a window without a budget is
+   * absent), for the `keeper_gas_budget_used_ratio` metric and its alert.
+   */
+  budgetUse(vault: Address): { window: "hour" | "day"; ratio: number }[] {
+    const now = this.#nowMs();
+    const spentSince = (ms: number) => (this.#spent.get(vault) ?? []).filter((s) => s.atMs >= now - ms).reduce((a, s) => a + s.wei, 0n);
+    const out: { window: "hour" | "day"; ratio: number }[] = [];
+    const { gasBudgetPerHourWei: hour, gasBudgetPerDayWei: day } = this.#limits;
+    if (hour !== undefined && hour > 0n) out.push({ window: "hour", ratio: Number(spentSince(HOUR_MS)) / Number(hour) });
+    if (day !== undefined && day > 0n) out.push({ window: "day", ratio: Number(spentSince(DAY_MS)) / Number(day) });
+    return out;
+  }
+
+  /**
    * Why `vault` may not be hedged at `block` — backing off after a failure, or a gas budget spent — as a line for
    * the log; undefined when it may.
    */

@@ -285,6 +285,7 @@ export class DecisionLog {
         gamma: plan.view.gamma,
         band,
         outOfBand: Math.abs(plan.view.delta) > band,
+        hardLimit: Number.isFinite(plan.maxAbsDelta) ? plan.maxAbsDelta : undefined,
         oracleAgeSeconds: Number(plan.snapshot.oracleAgeSeconds),
         oracleFresh: plan.snapshot.oracleFresh,
         ...(plan.snapshot.perp === undefined ? {} : { perp: perpObservation(plan.snapshot) }),
@@ -309,7 +310,9 @@ export interface PerpHealth {
 /** The metrics' view of a vault's perp position. */
 function perpObservation(snapshot: VaultPlan["snapshot"]) {
   const p = snapshot.perp!;
-  return { position: wadToNumber(p.sizeWad), marginRatioBps: marginRatioBps(snapshot), fundingAccrued: tokenToNumber(p.funding, snapshot.quoteDecimals) };
+  const notional = Math.abs(wadToNumber(p.sizeWad)) * wadToNumber(snapshot.spotWad);
+  const maintenanceMarginBps = notional > 0 ? (tokenToNumber(p.maintenanceMargin, snapshot.quoteDecimals) / notional) * 10_000 : Number.POSITIVE_INFINITY;
+  return { position: wadToNumber(p.sizeWad), marginRatioBps: marginRatioBps(snapshot), fundingAccrued: tokenToNumber(p.funding, snapshot.quoteDecimals), maintenanceMarginBps };
 }
 
 /** An order's log fields: side, size, the vault's delta before and after, amounts, slippage, cost and benefit. */

@@ -45,6 +45,8 @@ export interface VaultObservation {
   band: number | undefined;
   /** Whether |delta| is beyond the band at this block. */
   outOfBand: boolean;
+  /** The hard limit on |delta| in force (`MAX_ABS_DELTA` or the policy's), underlying units; undefined: none. */
+  hardLimit?: number | undefined;
   oracleAgeSeconds: number;
   oracleFresh: boolean;
   /** The vault's perp position, when it has a perp market. */
@@ -59,6 +61,8 @@ export interface PerpObservation {
   marginRatioBps: number;
   /** Funding accrued since the position's last trade, quote units; positive = received. */
   fundingAccrued: number;
+  /** The maintenance margin in basis points of the position's notional (the liquidation line); +Infinity without a position. */
+  maintenanceMarginBps?: number;
 }
 
 export interface KeeperMetricsOptions {
@@ -88,6 +92,8 @@ export class KeeperMetrics {
   /** First block of each vault's current out-of-band streak; absent while the vault is in band. */
   readonly #outOfBandSince = new Map<string, bigint>();
   readonly #outOfBandBlocks = new Map<string, number>();
+  /** First block of each vault's current streak beyond its hard limit. */
+  readonly #outsideLimitSince = new Map<string, bigint>();
   readonly #knownVaults = new Set<string>();
 
   readonly #blocksSeen: Counter;
@@ -100,6 +106,10 @@ export class KeeperMetrics {
   readonly #vaultGamma: Gauge<VaultLabel>;
   readonly #vaultBand: Gauge<VaultLabel>;
   readonly #vaultOutOfBand: Gauge<VaultLabel>;
+  readonly #vaultHardLimit: Gauge<VaultLabel>;
+  readonly #vaultOutsideLimit: Gauge<VaultLabel>;
+  readonly #gasBudgetUsed: Gauge<"vault" | "window">;
+  readonly #perpMaintenance: Gauge<VaultLabel>;
   readonly #hedges: Counter<"vault" | "result">;
   readonly #replacements: Counter<"vault" | "kind">;
   readonly #gasUsed: Counter<VaultLabel>;
@@ -164,6 +174,30 @@ export class KeeperMetrics {
     this.#vaultOutOfBand = new Gauge({
       name: "keeper_vault_out_of_band_blocks",
       help: "Consecutive blocks the vault's delta has been beyond its band (0 when in band).",
+      labelNames: ["vault"],
+      registers,
+    });
+    this.#vaultHardLimit = new Gauge({
+      name: "keeper_vault_hard_limit",
+      help: "The hard limit on the vault's |net delta| in force (MAX_ABS_DELTA or the policy's), underlying units; absent when none.",
+      labelNames: ["vault"],
+      registers,
+    });
+    this.#vaultOutsideLimit = new Gauge({
+      name: "keeper_vault_outside_hard_limit_blocks",
+      help: "Consecutive blocks the vault's |net delta| has been beyond its hard limit (0 when within).",
+      labelNames: ["vault"],
+      registers,
+    });
+    this.#gasBudgetUsed = new Gauge({
+      name: "keeper_gas_budget_used_ratio",
+      help: "Share of the vault's gas budget spent in the rolling window (GAS_BUDGET_PER_HOUR / _DAY; 1 = spent, hedges held); only configured windows.",
+      labelNames: ["vault", "window"],
+      registers,
+    });
+    this.#perpMaintenance = new Gauge({
+      name: "keeper_perp_maintenance_margin_bps",
+      help: "The perp position's maintenance margin (its liquidation line) in basis points of its notional; +Inf without a position.",
       labelNames: ["vault"],
       registers,
     });
@@ -282,13 +316,24 @@ export class KeeperMetrics {
     if (o.band === undefined) this.#vaultBand.remove(labels);
     else this.#vaultBand.set(labels, o.band);
     this.#vaultOutOfBand.set(labels, this.#trackOutOfBand(o.vault, o.blockNumber, o.outOfBand));
+    const limit = o.hardLimit;
+    if (limit === undefined || !Number.isFinite(limit)) this.#vaultHardLimit.remove(labels);
+    else this.#vaultHardLimit.set(labels, limit);
+    const outside = limit !== undefined && Number.isFinite(limit) && Math.abs(o.delta) > limit;
+    this.#vaultOutsideLimit.set(labels, streak(this.#outsideLimitSince, o.vault, o.blockNumber, outside));
     this.#oracleAge.set(labels, o.oracleAgeSeconds);
     this.#oracleStale.set(labels, o.oracleFresh ? 0 : 1);
     if (o.perp !== undefined) {
       this.#perpPosition.set(labels, o.perp.position);
       this.#perpMarginRatio.set(labels, o.perp.marginRatioBps);
       this.#perpFundingAccrued.set(labels, o.perp.fundingAccrued);
+      if (o.perp.maintenanceMarginBps !== undefined) this.#perpMaintenance.set(labels, o.perp.maintenanceMarginBps);
     }
+  }
+
+  /** The share of each configured gas budget the vault has spent (`Throttle.budgetUse`). */
+  gasBudgetUse(vault: string, use: readonly { window: "hour" | "day"; ratio: number }[]): void {
+    for (const u of use) this.#gasBudgetUsed.set({ vault, window: u.window }, u.ratio);
   }
 
   /** Funding the perp settled into the vault's margin at a trade (`amount` > 0 received, < 0 paid), quote units. */
@@ -379,18 +424,26 @@ export class KeeperMetrics {
    * and observing the same block twice does not. A block number below the streak's start (a reorg) restarts it.
    */
   #trackOutOfBand(vault: string, blockNumber: bigint, outOfBand: boolean): number {
-    let blocks = 0;
-    if (!outOfBand) {
-      this.#outOfBandSince.delete(vault);
-    } else {
-      let since = this.#outOfBandSince.get(vault);
-      if (since === undefined || blockNumber < since) {
-        since = blockNumber;
-        this.#outOfBandSince.set(vault, since);
-      }
-      blocks = Number(blockNumber - since) + 1;
-    }
+    const blocks = streak(this.#outOfBandSince, vault, blockNumber, outOfBand);
     this.#outOfBandBlocks.set(vault, blocks);
     return blocks;
   }
+}
+
+/**
+ * A streak counted by block numbers in `since` (first block of each vault's current streak): 0 when `on` is false
+ * (the streak ends), else the blocks since it started, this one included. A block below the start (a reorg)
+ * restarts it.
+ */
+function streak(since: Map<string, bigint>, vault: string, blockNumber: bigint, on: boolean): number {
+  if (!on) {
+    since.delete(vault);
+    return 0;
+  }
+  let first = since.get(vault);
+  if (first === undefined || blockNumber < first) {
+    first = blockNumber;
+    since.set(vault, first);
+  }
+  return Number(blockNumber - first) + 1;
 }

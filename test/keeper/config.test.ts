@@ -88,6 +88,7 @@ const DEFAULT_CONFIG: Config = {
   turns: { peers: [], takeoverBlocks: 2 },
   telemetry: {
     metricsPort: undefined,
+    statusHistoryBlocks: 3600,
     maxHeadAgeMs: 60_000,
     maxPendingBlocks: 10,
     maxOutOfBandBlocks: 20,
