@@ -56,6 +56,8 @@ export default defineConfig({
   networks: {
     // In-process EVM for unit tests.
     default: { type: "edr-simulated", chainType: "l1" },
+    // An OP-stack chain as Hardhat simulates it (a working GasPriceOracle; receipts with l1Fee), for the L1-fee tests.
+    opSimulated: { type: "edr-simulated", chainType: "op" },
     // A fork of whatever node FORK_URL points at (a local node by default). Tests override `forking.url`.
     fork: {
       type: "edr-simulated",

@@ -31,8 +31,24 @@ export interface LocalChain {
  * `blockIntervalMs: 0` gives a chain that mines only when the test calls `mine()`: the way to make a race the test
  * is about (a kill before a block, a front-run inside one block) happen the same way on every run.
  */
-export async function startLocalChain(options: { blockIntervalMs: number; calls?: number; hedged?: boolean }): Promise<LocalChain> {
-  const node = await startLocalNode();
+export async function startLocalChain(options: {
+  blockIntervalMs: number;
+  calls?: number;
+  hedged?: boolean;
+  /** A Hardhat network of hardhat.config.ts to simulate (default `default`, an L1; `opSimulated`: an OP-stack chain). */
+  network?: string;
+  /** Runs on the fresh node before anything is deployed (set a predeploy's storage, a mock's code…). */
+  prepare?: (rpc: (method: string, params?: unknown[]) => Promise<unknown>) => Promise<void>;
+}): Promise<LocalChain> {
+  const node = await startLocalNode(options.network === undefined ? {} : { network: options.network });
+  if (options.prepare) {
+    const raw = async (method: string, params: unknown[] = []) => {
+      const res = (await (await fetch(node.url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }) })).json()) as { result?: unknown; error?: { message: string } };
+      if (res.error) throw new Error(`${method}: ${res.error.message}`);
+      return res.result;
+    };
+    await options.prepare(raw);
+  }
   const { url, port } = node;
   const { viem } = await node.connect();
   const sys = await deploySystem(viem, { ammDepthUnderlying: 10_000, vaultDeposit: 5_000_000 });

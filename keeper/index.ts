@@ -147,7 +147,10 @@ export async function main(argv: readonly string[]): Promise<number> {
 
   switch (command.command) {
     case "status":
-      printStatus(first, keeper.plan(first, config.sending.maxPriorityFeePerGasWei), command.json);
+      {
+        const priced = await keeper.price(first);
+        printStatus(priced, keeper.plan(priced, config.sending.maxPriorityFeePerGasWei), command.json, keeper.chainType);
+      }
       return 0;
     case "once": {
       const report = await keeper.tick({ read: first, seenAtMs: nowMs() });
@@ -251,9 +254,10 @@ async function run(keeper: Keeper, clients: ChainClients, config: Config, logger
   }
 }
 
-function printStatus(read: ReadResult, plans: VaultPlan[], json: boolean): void {
+function printStatus(read: ReadResult, plans: VaultPlan[], json: boolean, chainType: string): void {
   if (json) {
-    process.stdout.write(`${JSON.stringify({ block: read.chain.blockNumber, vaults: plans.map(planSummary), failures: read.failures }, bigintJson, 2)}\n`);
+    const costs = plans.map((p) => ({ vault: p.vault, hedgeCostQuote: p.view.costs.gasCostQuote, l1DataFeeQuote: p.view.costs.l1DataFeeQuote ?? 0 }));
+    process.stdout.write(`${JSON.stringify({ block: read.chain.blockNumber, chainType, vaults: plans.map(planSummary), hedgeCosts: costs, failures: read.failures }, bigintJson, 2)}\n`);
     return;
   }
   const rows = plans.map((p) => {
@@ -270,9 +274,10 @@ function printStatus(read: ReadResult, plans: VaultPlan[], json: boolean): void 
       "last rebalance": s.lastRebalanceBlock === 0n ? "never" : `#${s.lastRebalanceBlock}`,
       series: s.book.length,
       state: s.paused ? "PAUSED" : "active",
+      "hedge cost": p.view.costs.l1DataFeeQuote === undefined ? fmt(p.view.costs.gasCostQuote) : `${fmt(p.view.costs.gasCostQuote)} (L1 ${fmt(p.view.costs.l1DataFeeQuote)})`,
     };
   });
-  process.stdout.write(`block #${read.chain.blockNumber}\n${table(rows)}\n`);
+  process.stdout.write(`block #${read.chain.blockNumber} (${chainType}${chainType === "l1" ? "" : `: a hedge's L1 data fee ${read.chain.l1DataFeeWei ?? "unknown"} wei`})\n${table(rows)}\n`);
   for (const p of plans) {
     const limit = limitStatus(p);
     if (limit.kind === "blocked") {

@@ -12,12 +12,14 @@
  */
 import type { Account, Address, PublicClient } from "viem";
 import { readVaults, type BookCache, type ReadResult } from "./chain/readVaults.ts";
-import { FeeOracle } from "./execution/fees.ts";
+import { errorMessage } from "./chain/errors.ts";
+import { chainTypeFor, l1DataFee, type ChainType } from "./chain/l1Fee.ts";
+import { FeeOracle, type FeeCaps } from "./execution/fees.ts";
 import { JournaledSend, type SendStep } from "./execution/journaledSend.ts";
 import type { Journal } from "./execution/journal.ts";
 import { PendingHedges, type HedgeOutcome } from "./execution/pending.ts";
 import { StuckReplacer } from "./execution/replace.ts";
-import { LANDING_OFFSET_BLOCKS, landingBlockFor, type SentHedge } from "./execution/sendHedge.ts";
+import { hedgeCalldata, LANDING_OFFSET_BLOCKS, landingBlockFor, type SentHedge } from "./execution/sendHedge.ts";
 import { Throttle } from "./execution/throttle.ts";
 import { PeerTurns } from "./execution/turns.ts";
 import { DecisionLog, orderFields } from "./telemetry/decisionLog.ts";
@@ -82,12 +84,18 @@ export class Keeper {
   readonly #sends: JournaledSend;
   readonly #replacer: StuckReplacer;
   readonly #log: DecisionLog;
+  readonly #caps: FeeCaps;
+  /** The last L1 data fee read for a hedge (rollups), wei: reused, with a warning, when a block's read fails. */
+  #l1DataFeeWei: bigint | undefined;
   private readonly options: KeeperOptions;
   private readonly deps: KeeperDeps;
 
   constructor(options: KeeperOptions, deps: KeeperDeps) {
     const { client, account, journal, failpoint, nowMs, metrics, wallClockSec } = deps;
-    const { caps, gasLimitPerHedge } = options;
+    const { gasLimitPerHedge } = options;
+    // The keeper's own copy: its chain type (the fee rules) is settled at the first block when not configured.
+    const caps: FeeCaps = { ...options.caps };
+    this.#caps = caps;
     this.options = options;
     this.deps = deps;
     this.#turns = new PeerTurns(options.turns, account?.address);
@@ -212,6 +220,7 @@ export class Keeper {
       if (read.chain.blockNumber <= this.#lastBlock) return undefined;
       this.#lastBlock = read.chain.blockNumber;
       this.#chainId ??= Number(read.chain.chainId);
+      this.#caps.chainType ??= chainTypeFor(this.#chainId);
       const report = await this.#process(read, p.seenAtMs);
       this.deps.onTick?.(report);
       return report;
@@ -234,7 +243,8 @@ export class Keeper {
 
     const started = this.deps.nowMs();
     // Gas is priced for the decision without a request: the last fee quote fetched to send, or the cap's tip.
-    const plans = this.plan(this.#withKnownBaseFee(read), this.#fees.last?.tipWei ?? this.options.caps.maxPriorityFeePerGasWei);
+    const priced = await this.#withL1DataFee(log, this.#withKnownBaseFee(read));
+    const plans = this.plan(priced, this.#fees.last?.tipWei ?? this.options.caps.maxPriorityFeePerGasWei);
     report.decisionMs = this.deps.nowMs() - started;
     report.plans = plans;
     this.#log.observe(log, read, plans, report.decisionMs, { signerBalanceWei: this.#signerBalanceWei, pending: this.pending.list() });
@@ -300,6 +310,49 @@ export class Keeper {
       if (anchor !== undefined && !next.has(vault)) next.set(vault, anchor);
     }
     this.#hedgeAnchors = next;
+  }
+
+  /**
+   * `read` with what a hedge's L1 data fee is at its block on a rollup (nothing on an L1), the chain type settled
+   * from its chain id when not configured: for a one-off plan (the `status` command).
+   */
+  price(read: ReadResult): Promise<ReadResult> {
+    this.#caps.chainType ??= chainTypeFor(Number(read.chain.chainId));
+    return this.#withL1DataFee(this.deps.logger, read);
+  }
+
+  /** The chain's type (`CHAIN_TYPE`, else from its id at the first block; `l1` until then). */
+  get chainType(): ChainType {
+    return this.#caps.chainType ?? "l1";
+  }
+
+  /**
+   * On a rollup, the L1 data fee a hedge would pay at this block (one eth_call to the chain's oracle, for a
+   * `rebalance` of the first vault as it would be signed), put on the read for the cost model. A failed read reuses
+   * the last fee, saying so; with none yet, the block is priced without it, saying that too.
+   */
+  async #withL1DataFee(log: Logger, read: ReadResult): Promise<ReadResult> {
+    const chainType = this.chainType;
+    const vault = this.options.vaults[0];
+    if (chainType === "l1" || vault === undefined) return read;
+    try {
+      this.#l1DataFeeWei = await l1DataFee(this.deps.client, chainType, {
+        chainId: this.#chainId ?? Number(read.chain.chainId),
+        to: vault.address,
+        data: hedgeCalldata({ functionName: "rebalance", args: [true, 12_345_678_901n, 4_000_000_000_000_000_000n, read.chain.timestamp + 300n] }),
+        nonce: 1_000,
+        gas: this.options.gasLimitPerHedge,
+        maxFeePerGas: this.#caps.maxFeePerGasWei,
+        maxPriorityFeePerGas: chainType === "arbitrum" ? 0n : this.#caps.maxPriorityFeePerGasWei,
+      });
+    } catch (error) {
+      if (this.#l1DataFeeWei === undefined) {
+        log.warn({ chainType, error: errorMessage(error) }, "L1 data fee unreadable and none known yet: this block's hedges are priced on execution gas alone");
+        return read;
+      }
+      log.warn({ chainType, error: errorMessage(error), usingWei: this.#l1DataFeeWei.toString() }, "L1 data fee unreadable: using the last one read");
+    }
+    return { ...read, chain: { ...read.chain, l1DataFeeWei: this.#l1DataFeeWei } };
   }
 
   /** `block.basefee` seen by an eth_call can be 0 or stale: never price gas below the last fee-history base fee. */

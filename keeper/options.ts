@@ -122,6 +122,7 @@ export function keeperOptionsFromConfig(config: Config): KeeperOptions {
     caps: {
       maxFeePerGasWei: config.sending.maxFeePerGasWei,
       maxPriorityFeePerGasWei: config.sending.maxPriorityFeePerGasWei,
+      ...(config.chainType === undefined ? {} : { chainType: config.chainType }),
     },
     gasLimitPerHedge: config.sending.gasLimitPerHedge,
     confirmations: config.sending.confirmations,

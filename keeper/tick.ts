@@ -198,7 +198,7 @@ export function planBlock(block: BlockInput, options: PlanOptions): VaultPlan[] 
       const short = sizing.kind === "skip" ? sizing.error === "PerpMarginTooLow" : sizing.order.perp !== undefined && (sizing.order.cappedBy as readonly string[]).includes("perp margin");
       if (choice.venue === "perp" && short) wantedPerp = choice.split?.perp ?? decision.targetDelta - view.delta;
     }
-    const margin = marginFirst(snapshot, wantedPerp, gasPerUnit, undefined, plan.sizing?.kind === "order");
+    const margin = marginFirst(snapshot, wantedPerp, gasPerUnit, undefined, plan.sizing?.kind === "order", view.costs.l1DataFeeQuote ?? 0);
     if (margin !== undefined) {
       plan.sizing = margin;
       plan.venue = "perp";

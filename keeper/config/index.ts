@@ -32,6 +32,7 @@ import {
   type VaultSourceKind,
 } from "./sources.ts";
 import { ENV_VARS, LOG_LEVELS, type LogLevel } from "./table.ts";
+import { chainTypeFor, type ChainType } from "../chain/chainType.ts";
 
 export { ConfigError, type ConfigIssue } from "./read.ts";
 export { deploymentsSchema, type Deployments, type SignerSource, type VaultConfig } from "./sources.ts";
@@ -51,6 +52,8 @@ export interface Config {
   };
   /** The chain id the RPC must report at startup (`CHAIN_ID`, or the deployments file's). */
   readonly expectedChainId: number | undefined;
+  /** `CHAIN_TYPE`; undefined: from the chain id (the expected one, else the chain's at the first block). */
+  readonly chainType: ChainType | undefined;
   /**
    * The keeper's signing key, from `PRIVATE_KEY` or decrypted from the `KEYSTORE_PATH` keystore at parse time;
    * absent only in a dry run. Never log it (`describeConfig` does not).
@@ -189,6 +192,8 @@ export function parseConfig(
 
   const vaultSource = readVaults(read, overrides.vaults, readFile, issues);
   const expectedChainId = reconcileChainId(chainId, vaultSource, issues);
+  const configuredChainType = read.choice("CHAIN_TYPE");
+  const chainType = configuredChainType ?? (expectedChainId === undefined ? undefined : chainTypeFor(expectedChainId));
 
   const policyName = overrideChoice("--policy", overrides.policy, POLICY_NAMES, issues) ?? read.choice("KEEPER_POLICY");
   const minTrade = read.number("POLICY_MIN_TRADE");
@@ -266,6 +271,7 @@ export function parseConfig(
   return deepFreeze({
     rpc: { url: must(rpcUrl), fallbackUrls: must(fallbackUrls), wsUrl, pollIntervalMs: must(pollIntervalMs), lensCallGasBudget: must(lensCallGasBudget) },
     expectedChainId,
+    chainType,
     privateKey: signer.privateKey,
     signerSource: signer.source,
     lens: must(vaultSource).lens,

@@ -4,9 +4,10 @@
  * test that `.env.example` documents exactly these variables with these defaults. A default lives here and
  * nowhere else: code that needs one imports `CONFIG_DEFAULTS`.
  *
- * Pure data: it imports only the policy names, so the pure core (tick, simulator) may import the defaults without
+ * Pure data: it imports only the policy names and chain types, so the pure core (tick, simulator) may import the defaults without
  * pulling in the parser, the keystore or dotenv.
  */
+import { CHAIN_TYPES } from "../chain/chainType.ts";
 import { POLICY_NAMES } from "../policy/index.ts";
 import type { HedgeTarget } from "../types.ts";
 
@@ -91,6 +92,12 @@ export const ENV_VARS = [
     default: 16_000_000,
   },
   { name: "CHAIN_ID", summary: "expected chain id, checked at startup", rule: integer(1), unset: "the deployments file's" },
+  {
+    name: "CHAIN_TYPE",
+    summary: "fee rules and the L1 data fee's source: l1, op (OP stack: GasPriceOracle), arbitrum (NodeInterface)",
+    rule: { kind: "choice", allowed: CHAIN_TYPES },
+    unset: "from the chain id (OP Mainnet, Base, … op; Arbitrum One, Nova, Sepolia arbitrum; any other l1)",
+  },
   // ── Signer
   {
     name: "PRIVATE_KEY",

@@ -4,10 +4,16 @@
  * both capped by configuration. Pure computation separated from the one RPC call.
  */
 import type { PublicClient } from "viem";
+import { OP_MIN_TIP_WEI, type ChainType } from "../chain/l1Fee.ts";
 
 export interface FeeCaps {
   maxFeePerGasWei: bigint;
   maxPriorityFeePerGasWei: bigint;
+  /**
+   * The chain's fee rules (default `l1`): on Arbitrum no tip (its sequencer orders first come, first served: a tip
+   * buys nothing); on an OP-stack chain at least op-geth's minimum suggested tip (0.001 gwei), under the cap.
+   */
+  chainType?: ChainType;
 }
 
 export interface Fees {
@@ -31,7 +37,8 @@ export class FeeCapExceededError extends Error {
 /** Fees for a transaction in a block whose base fee is `baseFeePerGas`. */
 export function computeFees(baseFeePerGas: bigint, suggestedTipWei: bigint, caps: FeeCaps): Fees {
   if (baseFeePerGas > caps.maxFeePerGasWei) throw new FeeCapExceededError(baseFeePerGas, caps.maxFeePerGasWei);
-  const tip = suggestedTipWei < caps.maxPriorityFeePerGasWei ? suggestedTipWei : caps.maxPriorityFeePerGasWei;
+  const wantedTip = caps.chainType === "arbitrum" ? 0n : caps.chainType === "op" && suggestedTipWei < OP_MIN_TIP_WEI ? OP_MIN_TIP_WEI : suggestedTipWei;
+  const tip = wantedTip < caps.maxPriorityFeePerGasWei ? wantedTip : caps.maxPriorityFeePerGasWei;
   const wanted = baseFeePerGas * 2n + tip;
   const maxFeePerGas = wanted < caps.maxFeePerGasWei ? wanted : caps.maxFeePerGasWei;
   return { maxFeePerGas, maxPriorityFeePerGas: tip < maxFeePerGas ? tip : maxFeePerGas };

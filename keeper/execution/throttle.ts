@@ -7,6 +7,7 @@
  */
 import type { Address } from "viem";
 import type { Resilience } from "../options.ts";
+import { receiptFees } from "../chain/l1Fee.ts";
 import type { HedgeOutcome } from "./pending.ts";
 
 const HOUR_MS = 3_600_000;
@@ -53,7 +54,8 @@ export class Throttle {
    */
   settled(outcome: HedgeOutcome, block: bigint, lostRace: boolean): void {
     const { vault } = outcome.sent;
-    this.recordSpend(vault, outcome.receipt.gasUsed * outcome.receipt.effectiveGasPrice);
+    // The whole fee: on a rollup its L1 data part too, so a budget is spent as fast as it really is.
+    this.recordSpend(vault, receiptFees(outcome.receipt).totalWei);
     if (outcome.kind === "mined") this.#backoff.delete(vault);
     if (outcome.kind === "reverted" && !lostRace) this.backOff(vault, block);
   }

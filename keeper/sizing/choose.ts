@@ -130,6 +130,7 @@ export function chooseVenue(
  * The margin move to make this block instead of any hedge, if the perp needs one: a top-up of a position whose
  * margin is low, the margin a wanted perp trade needs (`wantedSizeDelta`, underlying, from the plan's split or its
  * perp order), or — only when the block has no hedge to send (`hasOrder` false) — excess margin back to cash.
+ * Its cost: the move's gas at `gasQuotePerUnit`, plus on a rollup the transaction's L1 data fee.
  */
 export function marginFirst(
   snapshot: VaultSnapshot,
@@ -137,13 +138,15 @@ export function marginFirst(
   gasQuotePerUnit: number,
   targets?: MarginTargets,
   hasOrder = false,
+  l1DataFeeQuote = 0,
 ): SizeResult | undefined {
   const p = snapshot.perp;
   if (p === undefined) return undefined;
   const wantedPosition = wantedSizeDelta === undefined || wantedSizeDelta === 0 ? undefined : p.sizeWad + numberToWad(wantedSizeDelta);
   const move = planMarginMove(snapshot, wantedPosition, targets);
   if (move === undefined || (move.direction === "withdraw" && hasOrder)) return undefined;
-  const order = marginOrder(snapshot, move, MARGIN_MOVE_GAS * gasQuotePerUnit);
+  // A rollup's L1 data fee is per transaction: a margin move pays it as a hedge does.
+  const order = marginOrder(snapshot, move, MARGIN_MOVE_GAS * gasQuotePerUnit + l1DataFeeQuote);
   return { kind: "order", order: { ...order, cappedBy: [] } };
 }
 

@@ -8,6 +8,7 @@
  */
 import type { Address } from "viem";
 import { classifyVaultError, errorMessage } from "../chain/errors.ts";
+import { receiptFees } from "../chain/l1Fee.ts";
 import type { ReadResult } from "../chain/readVaults.ts";
 import { FeeCapExceededError } from "../execution/fees.ts";
 import type { HedgeOutcome } from "../execution/pending.ts";
@@ -209,7 +210,7 @@ export class DecisionLog {
       this.#outcome(log, outcome);
     }
     this.#deps.metrics?.hedge(outcome.sent.vault, outcome.kind);
-    this.#deps.metrics?.gasSpent(outcome.sent.vault, outcome.receipt.gasUsed, outcome.receipt.effectiveGasPrice);
+    this.#deps.metrics?.gasSpent(outcome.sent.vault, outcome.receipt.gasUsed, receiptFees(outcome.receipt));
     return lostRace;
   }
 
@@ -222,6 +223,7 @@ export class DecisionLog {
       blocksAfterDecision: Number(receipt.blockNumber - sent.decidedAtBlock),
       gasUsed: Number(receipt.gasUsed),
       effectiveGasPriceGwei: Number(receipt.effectiveGasPrice) / 1e9,
+      ...feeFields(receipt),
     };
     if (outcome.kind === "reverted") {
       log.error(base, "hedge reverted on-chain (state moved between simulation and inclusion): backing off");
@@ -296,6 +298,12 @@ export class DecisionLog {
     const oldest = pending.reduce((m, p) => (read.chain.blockNumber - p.decidedAtBlock > m ? read.chain.blockNumber - p.decidedAtBlock : m), 0n);
     metrics.pendingTransactions(pending.length, Number(oldest));
   }
+}
+
+/** A receipt's cost in the native token, and on a rollup its L1 data part (absent on an L1). */
+function feeFields(receipt: HedgeOutcome["receipt"]): { feeNative: number; l1DataFeeNative?: number } {
+  const fees = receiptFees(receipt);
+  return { feeNative: round(Number(fees.totalWei) / 1e18, 12), ...(fees.l1DataWei > 0n ? { l1DataFeeNative: round(Number(fees.l1DataWei) / 1e18, 12) } : {}) };
 }
 
 /** A vault's perp margin health, as the readiness rule reads it. */

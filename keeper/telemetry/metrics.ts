@@ -113,7 +113,7 @@ export class KeeperMetrics {
   readonly #hedges: Counter<"vault" | "result">;
   readonly #replacements: Counter<"vault" | "kind">;
   readonly #gasUsed: Counter<VaultLabel>;
-  readonly #gasSpentWei: Counter<VaultLabel>;
+  readonly #gasSpentWei: Counter<"vault" | "part">;
   readonly #rpcRequests: Counter<"method" | "url">;
   readonly #rpcErrors: Counter<"method" | "url">;
   readonly #oracleAge: Gauge<VaultLabel>;
@@ -211,8 +211,8 @@ export class KeeperMetrics {
     this.#gasUsed = new Counter({ name: "keeper_gas_used_total", help: "Gas used by mined hedges (receipt gasUsed).", labelNames: ["vault"], registers });
     this.#gasSpentWei = new Counter({
       name: "keeper_gas_spent_wei_total",
-      help: "Native token spent on hedge gas, wei (gasUsed × effectiveGasPrice; float, so approximate above 2^53).",
-      labelNames: ["vault"],
+      help: "Native token spent on hedge transactions, wei, by part: L2 (or L1) execution, and a rollup's L1 data fee (float, so approximate above 2^53). Sum the parts for the total.",
+      labelNames: ["vault", "part"],
       registers,
     });
     this.#rpcRequests = new Counter({
@@ -358,11 +358,12 @@ export class KeeperMetrics {
     this.#replacements.inc({ vault, kind });
   }
 
-  /** A hedge's receipt: gas used and what it cost (gasUsed × effectiveGasPrice). */
-  gasSpent(vault: string, gasUsed: bigint, effectiveGasPriceWei: bigint): void {
+  /** A hedge's receipt: gas used and what it cost, execution and (on a rollup) L1 data apart (`receiptFees`). */
+  gasSpent(vault: string, gasUsed: bigint, fees: { executionWei: bigint; l1DataWei: bigint }): void {
     this.#ensureVault(vault);
     this.#gasUsed.inc({ vault }, Number(gasUsed));
-    this.#gasSpentWei.inc({ vault }, Number(gasUsed * effectiveGasPriceWei));
+    this.#gasSpentWei.inc({ vault, part: "execution" }, Number(fees.executionWei));
+    this.#gasSpentWei.inc({ vault, part: "l1_data" }, Number(fees.l1DataWei));
   }
 
   rpcRequest(method: string, url: string): void {
@@ -416,7 +417,8 @@ export class KeeperMetrics {
     for (const result of HEDGE_RESULTS) this.#hedges.inc({ vault, result }, 0);
     for (const kind of REPLACEMENT_KINDS) this.#replacements.inc({ vault, kind }, 0);
     this.#gasUsed.inc({ vault }, 0);
-    this.#gasSpentWei.inc({ vault }, 0);
+    this.#gasSpentWei.inc({ vault, part: "execution" }, 0);
+    this.#gasSpentWei.inc({ vault, part: "l1_data" }, 0);
   }
 
   /**

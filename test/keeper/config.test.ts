@@ -53,6 +53,7 @@ function problemWith(name: string, value: string): string {
 const DEFAULT_CONFIG: Config = {
   rpc: { url: "http://127.0.0.1:8545", fallbackUrls: [], wsUrl: undefined, pollIntervalMs: 1000, lensCallGasBudget: 16_000_000 },
   expectedChainId: undefined,
+  chainType: undefined,
   privateKey: KEY,
   signerSource: { kind: "private-key" },
   lens: LENS,
@@ -153,6 +154,8 @@ describe("parseConfig: a valid environment", () => {
         lensCallGasBudget: 16_000_000,
       },
       expectedChainId: 11155111,
+      // from the chain id: Sepolia is a plain L1
+      chainType: "l1",
       vaults: [
         { address: VAULT_A, quoteDecimals: 8, underlyingDecimals: 8 },
         { address: VAULT_B, quoteDecimals: 8, underlyingDecimals: 8 },
@@ -834,5 +837,20 @@ describe(".env.example", () => {
   it("parses, as shipped, into a valid dry-run config once vaults are filled in", () => {
     const env = dotenv.parse(text);
     expect(() => parseConfig({ ...env, VAULTS: VAULT_A, LENS_ADDRESS: LENS }, { dryRun: true })).not.toThrow();
+  });
+});
+
+describe("parseConfig: CHAIN_TYPE", () => {
+  const base = { RPC_URL: "http://127.0.0.1:8545", LENS_ADDRESS: LENS, VAULTS: VAULT_A, PRIVATE_KEY: KEY };
+  it("is the configured one, else the expected chain id's (OP-stack and Arbitrum ids known), else left to the first block", () => {
+    expect(parseConfig({ ...base, CHAIN_TYPE: "arbitrum", CHAIN_ID: "10" }).chainType).toBe("arbitrum");
+    expect(parseConfig({ ...base, CHAIN_ID: "8453" }).chainType).toBe("op");
+    expect(parseConfig({ ...base, CHAIN_ID: "421614" }).chainType).toBe("arbitrum");
+    expect(parseConfig({ ...base, CHAIN_ID: "1" }).chainType).toBe("l1");
+    expect(parseConfig(base).chainType).toBeUndefined();
+  });
+
+  it("an unknown chain type is a clear error naming the variable and the choices", () => {
+    expect(() => parseConfig({ ...base, CHAIN_TYPE: "zksync" })).toThrow(/CHAIN_TYPE.*l1.*op.*arbitrum/s);
   });
 });

@@ -101,8 +101,9 @@ describe("KeeperMetrics", () => {
     metrics.hedge(VAULT_A, "mined");
     metrics.hedge(VAULT_B, "simulation_failed");
     metrics.replacement(VAULT_A, "bump");
-    metrics.gasSpent(VAULT_A, 100_000n, 2_000_000_000n);
-    metrics.gasSpent(VAULT_A, 50_000n, 4_000_000_000n);
+    metrics.gasSpent(VAULT_A, 100_000n, { executionWei: 100_000n * 2_000_000_000n, l1DataWei: 0n });
+    // a rollup's hedge: its L1 data fee counted apart
+    metrics.gasSpent(VAULT_A, 50_000n, { executionWei: 50_000n * 4_000_000_000n, l1DataWei: 7_000_000_000n });
     const s = await scrape(metrics);
     expect(valueOf(s, "keeper_hedges_total", { vault: VAULT_A, result: "sent" })).toBe(2);
     expect(valueOf(s, "keeper_hedges_total", { vault: VAULT_A, result: "mined" })).toBe(1);
@@ -112,7 +113,8 @@ describe("KeeperMetrics", () => {
     expect(valueOf(s, "keeper_replacements_total", { vault: VAULT_A, kind: "bump" })).toBe(1);
     expect(valueOf(s, "keeper_replacements_total", { vault: VAULT_A, kind: "cancel" })).toBe(0);
     expect(valueOf(s, "keeper_gas_used_total", { vault: VAULT_A })).toBe(150_000);
-    expect(valueOf(s, "keeper_gas_spent_wei_total", { vault: VAULT_A })).toBe(400_000_000_000_000);
+    expect(valueOf(s, "keeper_gas_spent_wei_total", { vault: VAULT_A, part: "execution" })).toBe(400_000_000_000_000);
+    expect(valueOf(s, "keeper_gas_spent_wei_total", { vault: VAULT_A, part: "l1_data" })).toBe(7_000_000_000);
     expect(valueOf(s, "keeper_gas_used_total", { vault: VAULT_B })).toBe(0);
   });
 
