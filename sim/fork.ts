@@ -25,7 +25,8 @@ import { startLocalNode, type LocalNode } from "../harness/node.ts";
 import { buyOptions, deploySystem, listSeries, receiptWaiter, ROLES, type HardhatViem } from "../harness/system.ts";
 import { freshSlots, ledgerSlotWritten, type FreshSlots } from "./gas.ts";
 import { Ledger, type Fill } from "./ledger.ts";
-import { answerOf, blockTimestamp, RunPlanner, type BlockObserver } from "./model.ts";
+import { answerOf, blockTimestamp, RunPlanner, runModel, type BlockObserver } from "./model.ts";
+import type { GasModel } from "./gas.ts";
 import { RunGas } from "./gasPrice.ts";
 import { salesOf, saleValue } from "./flow.ts";
 import { numberToWad, wadToNumber } from "../keeper/pricing/wad.ts";
@@ -417,4 +418,32 @@ function fillOf(logs: readonly { address: Address; data: Hex; topics: readonly H
     }
   }
   return undefined;
+}
+
+/** One path under one policy point on both engines: the fork's run and the model's from the fork's own start. */
+export interface ForkModelPair {
+  label: string;
+  path: number;
+  fork: ForkRun;
+  model: RunMetrics;
+}
+
+/**
+ * Every point over every path on the fork (reverting to the setup between runs) and on the model started from the
+ * fork's vault and budget: the pairs the fork/model agreement is judged on, labelled "<point>, path <j>".
+ */
+export async function runForkAndModel(
+  session: ForkSession,
+  p: { scenario: Scenario; points: readonly PolicyPoint[]; paths: readonly ArrayLike<number>[]; gas: GasModel },
+): Promise<ForkModelPair[]> {
+  const pairs: ForkModelPair[] = [];
+  for (const point of p.points) {
+    for (let j = 0; j < p.paths.length; j++) {
+      const path = p.paths[j]!;
+      const fork = await runFork(session, { path, pathIndex: j, point, scenario: p.scenario });
+      const model = runModel({ path, pathIndex: j, point, scenario: p.scenario, gas: p.gas, start: session.start, startBudget: session.startBudget });
+      pairs.push({ label: `${point.label}, path ${j}`, path: j, fork, model });
+    }
+  }
+  return pairs;
 }

@@ -7,13 +7,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadGasModel } from "../../sim/gas.ts";
-import { openFork, runFork, type ForkRun, type ForkSession } from "../../sim/fork.ts";
-import { runModel } from "../../sim/model.ts";
+import { openFork, runForkAndModel, type ForkModelPair, type ForkSession } from "../../sim/fork.ts";
 import { generatePaths } from "../../sim/paths.ts";
 import { representativePoints, relDiff } from "../../sim/run.ts";
 import { DEFAULT_SCENARIO, defaultPoints, type Scenario } from "../../sim/scenario.ts";
 import { std } from "../../sim/stats.ts";
-import type { RunMetrics } from "../../sim/types.ts";
 
 const scenario: Scenario = { ...DEFAULT_SCENARIO, steps: 300 };
 const PATHS = 3;
@@ -22,17 +20,11 @@ const paths = generatePaths({ kind: "gbm", drift: 0, vol: 0.8 }, { count: PATHS,
 const points = representativePoints(defaultPoints(scenario));
 
 let session: ForkSession;
-const results: { label: string; fork: ForkRun; model: RunMetrics }[] = [];
+const results: ForkModelPair[] = [];
 
 beforeAll(async () => {
   session = await openFork(scenario);
-  for (const point of points) {
-    for (let j = 0; j < PATHS; j++) {
-      const fork = await runFork(session, { path: paths[j]!, pathIndex: j, point, scenario });
-      const model = runModel({ path: paths[j]!, pathIndex: j, point, scenario, gas, start: session.start, startBudget: session.startBudget });
-      results.push({ label: `${point.label}, path ${j}`, fork, model });
-    }
-  }
+  results.push(...(await runForkAndModel(session, { scenario, points, paths, gas })));
 }, 300_000);
 
 afterAll(async () => {

@@ -9,7 +9,7 @@ import { privateKeyToAccount } from "viem/accounts";
 import { hedgeCalldata } from "../../keeper/execution/sendHedge.ts";
 import { loadGasModel } from "../../sim/gas.ts";
 import { gasPath, HEDGE_TX_L1_DATA_GAS, OP_BEDROCK_PROFILE, readBaseFeeCsv, REPLAY_WARMUP_BLOCKS, RunGas, type GasSource } from "../../sim/gasPrice.ts";
-import { openFork, runFork, type ForkRun, type ForkSession } from "../../sim/fork.ts";
+import { openFork, runForkAndModel, type ForkModelPair, type ForkSession } from "../../sim/fork.ts";
 import { runModel } from "../../sim/model.ts";
 import { generatePaths } from "../../sim/paths.ts";
 import { relDiff } from "../../sim/run.ts";
@@ -94,17 +94,11 @@ describe("fork and model on the rollup profile", () => {
   let session: ForkSession;
   const scenario = l2Scenario(0.684);
   const band = defaultPoints(scenario).find((p) => p.label === "band ±0.177 → zero")!;
-  const results: { label: string; fork: ForkRun; model: RunMetrics }[] = [];
+  const results: ForkModelPair[] = [];
 
   beforeAll(async () => {
     session = await openFork(scenario);
-    for (const point of [band, gasAware]) {
-      for (let j = 0; j < 2; j++) {
-        const fork = await runFork(session, { path: paths[j]!, pathIndex: j, point, scenario });
-        const model = runModel({ path: paths[j]!, pathIndex: j, point, scenario, gas, start: session.start, startBudget: session.startBudget });
-        results.push({ label: `${point.label}, path ${j}`, fork, model });
-      }
-    }
+    results.push(...(await runForkAndModel(session, { scenario, points: [band, gasAware], paths: paths.slice(0, 2), gas })));
   }, 300_000);
 
   afterAll(async () => {

@@ -7,12 +7,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadGasModel } from "../../sim/gas.ts";
 import { gasPath, MAINNET_2021_PROCESS, RunGas } from "../../sim/gasPrice.ts";
-import { openFork, runFork, type ForkRun, type ForkSession } from "../../sim/fork.ts";
-import { runModel } from "../../sim/model.ts";
+import { openFork, runForkAndModel, type ForkModelPair, type ForkSession } from "../../sim/fork.ts";
 import { generatePaths } from "../../sim/paths.ts";
 import { relDiff } from "../../sim/run.ts";
 import { DEFAULT_SCENARIO, defaultPoints, type Scenario } from "../../sim/scenario.ts";
-import type { RunMetrics } from "../../sim/types.ts";
 
 const SEED = 5;
 /** A cap a little above the process' median (40 gwei): on these paths the base fee passes it for 24 and 6 blocks. */
@@ -27,17 +25,11 @@ const paths = generatePaths({ kind: "gbm", drift: 0, vol: 0.8 }, { count: PATHS,
 const points = defaultPoints(scenario).filter((p) => p.label === "band ±0.177 → zero" || p.label === "gas-aware γ 0.1");
 
 let session: ForkSession;
-const results: { label: string; path: number; fork: ForkRun; model: RunMetrics }[] = [];
+const results: ForkModelPair[] = [];
 
 beforeAll(async () => {
   session = await openFork(scenario);
-  for (const point of points) {
-    for (let j = 0; j < PATHS; j++) {
-      const fork = await runFork(session, { path: paths[j]!, pathIndex: j, point, scenario });
-      const model = runModel({ path: paths[j]!, pathIndex: j, point, scenario, gas, start: session.start, startBudget: session.startBudget });
-      results.push({ label: `${point.label}, path ${j}`, path: j, fork, model });
-    }
-  }
+  results.push(...(await runForkAndModel(session, { scenario, points, paths, gas })));
 }, 300_000);
 
 afterAll(async () => {
