@@ -13,6 +13,9 @@ import type { KeeperMetrics } from "./metrics.ts";
 import type { StatusBoard } from "./status.ts";
 import { STATUS_PAGE_HTML, STATUS_PAGE_JS } from "./statusPage.ts";
 
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+const LOOPBACK_HOST = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?$/i;
+
 /** Open event streams at most: each holds a socket and a listener; a page beyond this is told to retry later. */
 export const MAX_EVENT_STREAMS = 32;
 /** A comment line on idle event streams this often, so proxies and browsers keep them open. */
@@ -83,6 +86,12 @@ async function handle(options: TelemetryServerOptions, streams: { open: number }
     return;
   }
   if (isPage) {
+    // DNS rebinding: a web page elsewhere can point its own name at 127.0.0.1 and read this page as same-origin.
+    // On a loopback bind, only loopback names are served (the Host header is what such a page cannot fake).
+    if (LOOPBACK.test(options.host ?? "127.0.0.1") && !LOOPBACK_HOST.test(req.headers.host ?? "")) {
+      send(res, 421, "text/plain; charset=utf-8", "the status page answers to 127.0.0.1, localhost or [::1] only\n");
+      return;
+    }
     servePage(board, streams, path, req, res);
     return;
   }

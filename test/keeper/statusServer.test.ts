@@ -84,6 +84,23 @@ describe("status board and its routes", () => {
     expect((await fetch(`${server.url}/api/vault/not-an-address`)).status).toBe(404);
   });
 
+  it("DNS rebinding: a request naming another host (a page that pointed its own name at 127.0.0.1) is refused", async () => {
+    const port = new URL(server.url).port;
+    const get = (host: string) =>
+      new Promise<number>((resolve, reject) => {
+        const r = request({ host: "127.0.0.1", port, path: "/api/status", headers: { host } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        r.on("error", reject);
+        r.end();
+      });
+    expect(await get("evil.example:80")).toBe(421);
+    expect(await get(`attacker.example:${port}`)).toBe(421);
+    expect(await get(`localhost:${port}`)).toBe(200);
+    expect(await get(`127.0.0.1:${port}`)).toBe(200);
+  });
+
   it("read-only: POST, PUT and DELETE are refused with 405", async () => {
     for (const method of ["POST", "PUT", "DELETE"]) {
       for (const path of ["/", "/api/status", "/api/events"]) {
