@@ -80,6 +80,8 @@ describe("status board and its routes", () => {
     expect(detail.history.block.at(-1)).toBe(250);
     expect(detail.hedgeMarks.map((m) => m.block)).toEqual([200, 250]);
     expect(detail.hedgeMarks[0]).toMatchObject({ result: "mined", gasUsed: 145_000 });
+    // shadow mode: the rebalances seen on-chain (the fixture's vaults rebalance every 50 blocks), by block
+    expect(detail.shadow.filter((e) => e.kind === "on-chain").map((e) => e.block)).toEqual([50, 100, 150, 200, 250]);
     expect((await fetch(`${server.url}/api/vault/0x${"ab".repeat(20)}`)).status).toBe(404);
     expect((await fetch(`${server.url}/api/vault/not-an-address`)).status).toBe(404);
   });
