@@ -1,14 +1,23 @@
 import { defineConfig } from "vitest/config";
 
+/**
+ * Files that fork a chain run each in a fresh process: a forked Hardhat network keeps what it fetched from the
+ * node it forks, keyed by chain and block, and two local nodes share chain id 31337 and block numbers — a module
+ * cache shared between such files once let one file's fork read another's state.
+ */
+const FORKING = ["test/sim/**/*.test.ts", "test/integration/fork.test.ts", "test/integration/keeper.test.ts"];
+
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
     // Each file creates its own in-process EVM; files run in parallel on the 2-core CI machine.
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: "forks",
-    // One module cache per worker, not per file: each file would otherwise import Hardhat, viem and the artifacts
-    // anew (about 90 s of a 6-minute run on 2 cores). Files keep their own state: none relies on a fresh cache.
-    isolate: false,
+    projects: [
+      { extends: true, test: { name: "forking", include: FORKING, isolate: true } },
+      // One module cache per worker, not per file, for the rest: each file would otherwise import Hardhat, viem and
+      // the artifacts anew (about 90 s of a 6-minute run on 2 cores).
+      { extends: true, test: { name: "rest", include: ["test/**/*.test.ts"], exclude: FORKING, isolate: false } },
+    ],
   },
 });

@@ -16,6 +16,7 @@ import hre from "hardhat";
 import { decodeEventLog, encodeAbiParameters, encodeFunctionData, hexToBigInt, keccak256, maxUint256, toHex, type Abi, type Address, type Hex } from "viem";
 import { optionVaultAbi } from "../keeper/abi.ts";
 import { readVaults, type VaultRef } from "../keeper/chain/readVaults.ts";
+import { CONFIG_DEFAULTS } from "../keeper/config/table.ts";
 import { hedgeCallOf, hedgeCalldata } from "../keeper/execution/sendHedge.ts";
 import { budgetLeftWad, type BudgetLedger } from "../keeper/sizing/budget.ts";
 import type { HedgeOrder, VaultSnapshot } from "../keeper/types.ts";
@@ -38,6 +39,8 @@ const HEDGE_TIP_WEI = 10n ** 9n;
 const MAX_FEE_WEI = 100_000n * 10n ** 9n;
 const HEDGE_GAS = 1_000_000n;
 const MARKET_GAS = 400_000n;
+/** The keeper's REPLACE_AFTER_BLOCKS: a hedge waiting this many blocks is re-bid higher (as the model does). */
+const REPLACE_AFTER_BLOCKS = CONFIG_DEFAULTS.REPLACE_AFTER_BLOCKS;
 /** Gas for a buyer's openPosition (≈ 200k on a 10-series book; the limit only bounds it). */
 const SALE_GAS = 1_000_000n;
 
@@ -298,6 +301,7 @@ export async function runFork(
     ]) as Promise<Hex>;
 
   let pending: HedgeOrder | undefined;
+  let waitedBlocks = 0;
   let last = start;
   // The budget ledger's slot is zero until the vault's first rebalance (see gas.ts).
   let ledgerWritten = ledgerSlotWritten(start.lastRebalanceBlock, session.startBudget);
@@ -309,11 +313,22 @@ export async function runFork(
     let hedgeTx: { hash: Hex; order: HedgeOrder; freshSlots: FreshSlots } | undefined;
     // Block i's base fee, as moving gas gives it (constant gas: the scenario's price, which the tip tops up).
     if (run.scenario.gas !== undefined) await request("hardhat_setNextBlockBaseFeePerGas", [`0x${runGas.baseFeeWei(i).toString(16)}`]);
-    const landing = pending === undefined ? undefined : runGas.landing(i);
+    const landing = pending === undefined ? undefined : runGas.landing(i, Math.floor(waitedBlocks / REPLACE_AFTER_BLOCKS));
+    // A hedge a full block would not take (its tip under the block's median) waits pending, as the model's does:
+    // it is sent only in the block that takes it (a Hardhat node would mine any tip).
+    let waiting: HedgeOrder | undefined;
     if (pending !== undefined && landing === undefined) {
       // The base fee is above the keeper's cap: it does not send, and decides again on this block.
       pending = undefined;
+      waitedBlocks = 0;
       ledger.feeCapHold();
+    } else if (pending !== undefined && landing !== undefined && !landing.included) {
+      waiting = pending;
+      pending = undefined;
+      waitedBlocks++;
+      ledger.delayed();
+    } else if (pending !== undefined) {
+      waitedBlocks = 0;
     }
     if (pending) {
       // The keeper's call: rebalance on the AMM, hedgePerp on the perp, or a perp margin move.
@@ -391,11 +406,19 @@ export async function runFork(
     }
     last = snapshot;
     ledger.observe(snapshot);
-    const plan = i === steps ? undefined : planner.plan(snapshot, i);
+    // The keeper's replacement of a waiting hedge, as the model's (see runModel).
+    pending ??= waiting;
+    const replacing = waiting !== undefined && waitedBlocks % REPLACE_AFTER_BLOCKS === 0;
+    const plan = i === steps ? undefined : planner.plan(snapshot, i, pending !== undefined && !replacing);
     run.onBlock?.({ snapshot, plan });
     if (!plan) break;
     if (!plan.greeks.ok) greeksMismatches++;
     if (plan.sizing?.kind === "order") pending = plan.sizing.order;
+    else if (replacing) {
+      pending = undefined;
+      waitedBlocks = 0;
+      ledger.cancel(runGas, i, snapshot.spotWad);
+    }
   }
   return { ...ledger.result(), measured, greeksMismatches, wallSeconds: (performance.now() - started) / 1000 };
 }

@@ -25,8 +25,6 @@ export interface GasModel {
   points: readonly GasPoint[];
   /** Extra gas of a sell over a buy (measured on a fork; 0 until calibrated). */
   sellExtra: number;
-  /** Gas of a reverted rebalance (model mode's rare reverts), gas units. */
-  revertGas: number;
   /** `hedgePerp`'s gas by live series (the same shape: steady state and the vault's first perp trade). */
   perpPoints: readonly GasPoint[];
   /** A vault's first `postPerpMargin` by live series (`gas`; `firstHedgeGas` the same). */
@@ -65,7 +63,6 @@ export function gasModelFromSnapshot(snapshot: Record<string, number>): GasModel
   return {
     points,
     sellExtra: 0,
-    revertGas: Math.round(points[0]!.gas / 2),
     perpPoints: pointsOf(snapshot, PERP_KEY),
     marginPoints: pointsOf(snapshot, MARGIN_KEY),
   };
@@ -95,6 +92,23 @@ export function freshSlots(p: { ledgerWritten: boolean; hedgeBalance: bigint; bu
  * Gas units of one rebalance on a vault with `liveSeries` series (linear between, and beyond, the measured counts)
  * that writes `freshSlots` slots from zero.
  */
+/**
+ * Gas of a `rebalance` that reverts with `error`, as a share of the hedge it would have been: the vault's checks
+ * before the swap (tolerance, amounts, balances) stop at about half of it, its slippage bound (after the pool's
+ * quote) a little later, and a failure inside or after the swap (the pool's minimum output, the delta rules, the
+ * budget) near the end. Shares measured from fork receipts of hedges that landed late (test/sim/movingGas.test.ts
+ * checks the engines' costs within 2% with them): 50,710–50,728, 57,873 and 96,263–96,336 gas against a
+ * 103,136-gas hedge with one live series.
+ */
+export function revertGas(model: GasModel, p: { liveSeries: number; freshSlots: FreshSlots; buy: boolean }, error: string): number {
+  const hedge = hedgeGas(model, p);
+  if (LATE_REVERTS.has(error)) return Math.round(hedge * 0.9335);
+  if (error === "SlippageTooHigh") return Math.round(hedge * 0.561);
+  return Math.round(hedge * 0.4918);
+}
+
+const LATE_REVERTS: ReadonlySet<string> = new Set(["InsufficientOutput", "DeltaNotReduced", "HedgeOvershoot", "NotionalBudgetExceeded", "SlippageBudgetExceeded", "PayoutsNotCovered"]);
+
 export function hedgeGas(model: GasModel, p: { liveSeries: number; freshSlots: FreshSlots; buy: boolean }): number {
   return Math.round(interpolate(model.points, p) + (p.buy ? 0 : model.sellExtra));
 }

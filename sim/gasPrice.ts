@@ -13,6 +13,7 @@
  */
 import { readFileSync } from "node:fs";
 import { normalSampler, philoxUniform } from "../harness/random.ts";
+import { CONFIG_DEFAULTS } from "../keeper/config/table.ts";
 import { computeFees, FeeCapExceededError } from "../keeper/execution/fees.ts";
 import type { Scenario } from "./scenario.ts";
 
@@ -99,6 +100,8 @@ export interface GasPath {
   tipWei: Float64Array;
   /** On a rollup: the L1 data fee of one hedge transaction, wei. Absent on an L1. */
   l1FeeWei?: Float64Array;
+  /** 1 where the block is full (gas used at the limit: a transaction bidding under its median tip waits). */
+  full?: Uint8Array;
 }
 
 /**
@@ -147,6 +150,9 @@ export function readBaseFeeCsv(file: string): BaseFeeBlock[] {
   return rows;
 }
 
+/** Fullness (gas used over the target) from which a block counts as full: at the gas limit, to rounding. */
+const FULL_BLOCK = 1.99;
+
 /** The real series' first blocks climb from London's fixed 1 gwei: replay windows start after them. */
 export const REPLAY_WARMUP_BLOCKS = 200;
 
@@ -181,11 +187,13 @@ export function gasPath(source: GasSource, p: { steps: number; seed: number; pat
     fullness = eip1559Process(source, n, p.seed, p.path, baseFeeWei);
   }
   // Tips: lognormal around tipGwei (σ 0.5), doubled while blocks are full (users outbid each other).
+  const full = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
-    const congestion = fullness[i]! >= 1.99 ? 2 : 1;
+    full[i] = fullness[i]! >= FULL_BLOCK ? 1 : 0;
+    const congestion = full[i] === 1 ? 2 : 1;
     tipWei[i] = source.tipGwei * 1e9 * congestion * Math.exp(0.5 * tipNoise() - 0.125);
   }
-  return { baseFeeWei, tipWei };
+  return { baseFeeWei, tipWei, full };
 }
 
 /**
@@ -307,9 +315,11 @@ export class RunGas {
   readonly #prices: GasPath | undefined;
   readonly #constantWei: number;
   readonly #caps: { maxFeePerGasWei: bigint; maxPriorityFeePerGasWei: bigint } | undefined;
+  readonly #bumpPercent: number;
 
   constructor(scenario: Scenario, pathIndex: number) {
     this.#constantWei = scenario.gasPriceGwei * 1e9;
+    this.#bumpPercent = CONFIG_DEFAULTS.FEE_BUMP_PERCENT;
     const gas = scenario.gas;
     if (gas === undefined) return;
     this.#prices = gasPath(gas.source, { steps: scenario.steps, seed: gas.seed, path: pathIndex });
@@ -337,20 +347,25 @@ export class RunGas {
 
   /**
    * What a hedge decided in block i − 1 pays per gas landing in block i — its base fee plus the tip the keeper
-   * bids (the median tip of block i − 1, capped) — and the fees it is sent with; undefined when block i's base fee
-   * is above the keeper's cap (`FeeCapExceededError`: the keeper does not send). On a rollup, `l1FeeWei` is the
-   * L1 data fee the transaction pays on top, at block i's L1 base fee.
+   * bids (the median tip of block i − 1, raised FEE_BUMP_PERCENT for each of `bumps` replacements, capped) — the
+   * fees it is sent with, and whether block i takes it: a full block takes only bids at or above its own median
+   * tip, so a hedge bidding under it waits (the keeper's replacement bumps its tip every REPLACE_AFTER_BLOCKS).
+   * Undefined when block i's base fee is above the keeper's cap (`FeeCapExceededError`: the keeper does not send).
+   * On a rollup, `l1FeeWei` is the L1 data fee the transaction pays on top, at block i's L1 base fee.
    */
-  landing(i: number): { priceWei: bigint; maxFeePerGas: bigint; maxPriorityFeePerGas: bigint; l1FeeWei: bigint } | undefined {
+  landing(i: number, bumps = 0): { priceWei: bigint; maxFeePerGas: bigint; maxPriorityFeePerGas: bigint; l1FeeWei: bigint; included: boolean } | undefined {
     if (this.#caps === undefined) {
       const price = BigInt(Math.round(this.#constantWei));
-      return { priceWei: price, maxFeePerGas: price, maxPriorityFeePerGas: 0n, l1FeeWei: 0n };
+      return { priceWei: price, maxFeePerGas: price, maxPriorityFeePerGas: 0n, l1FeeWei: 0n, included: true };
     }
     const baseFee = this.baseFeeWei(i);
+    const bid = this.tipWei(Math.max(0, i - 1));
+    const bumped = bumps === 0 ? bid : BigInt(Math.ceil(Number(bid) * (1 + this.#bumpPercent / 100) ** bumps));
     try {
-      const fees = computeFees(baseFee, this.tipWei(Math.max(0, i - 1)), this.#caps);
+      const fees = computeFees(baseFee, bumped, this.#caps);
       const tip = fees.maxPriorityFeePerGas < fees.maxFeePerGas - baseFee ? fees.maxPriorityFeePerGas : fees.maxFeePerGas - baseFee;
-      return { priceWei: baseFee + tip, ...fees, l1FeeWei: this.l1FeeWei(i) };
+      const included = this.#prices?.full?.[i] !== 1 || tip >= this.tipWei(i);
+      return { priceWei: baseFee + tip, ...fees, l1FeeWei: this.l1FeeWei(i), included };
     } catch (err) {
       if (err instanceof FeeCapExceededError) return undefined;
       throw err;

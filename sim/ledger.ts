@@ -66,6 +66,9 @@ function shareUsed(leftWad: bigint, budget: number): number {
   return Math.max(0, 1 - Number(leftWad) / 1e18 / budget);
 }
 
+/** A cancel's gas: a 0-value transfer to oneself. */
+const CANCEL_GAS = 21_000;
+
 export class Ledger {
   readonly #o: LedgerOptions;
   #t0 = Number.NaN;
@@ -83,6 +86,8 @@ export class Ledger {
   #hedges = 0;
   #reverts = 0;
   #feeCapHolds = 0;
+  #delayedBlocks = 0;
+  #cancels = 0;
   #gasPriceWei: number;
   #l1FeeWei = 0;
   #l1DataCost = 0;
@@ -110,6 +115,24 @@ export class Ledger {
   /** A hedge the keeper did not send: the base fee was above its fee cap. */
   feeCapHold(): void {
     this.#feeCapHolds++;
+  }
+
+  /**
+   * The keeper cancelled a waiting hedge it no longer wants (a 0-value self-transfer at its nonce, 21,000 gas at
+   * block i's base fee and median tip, plus a rollup's L1 fee): its gas. The prices stay as they were for hedges.
+   */
+  cancel(gas: { baseFeeWei(i: number): bigint; tipWei(i: number): bigint; l1FeeWei(i: number): bigint }, i: number, spotWad: bigint): void {
+    const [price, l1] = [this.#gasPriceWei, this.#l1FeeWei];
+    this.#gasPriceWei = Number(gas.baseFeeWei(i) + gas.tipWei(i));
+    this.#l1FeeWei = Number(gas.l1FeeWei(i));
+    this.#cancels++;
+    this.#chargeGas(CANCEL_GAS, wadToNumber(spotWad));
+    [this.#gasPriceWei, this.#l1FeeWei] = [price, l1];
+  }
+
+  /** A block that did not take the pending hedge (full, and the keeper's tip under its median). */
+  delayed(): void {
+    this.#delayedBlocks++;
   }
 
   /**
@@ -216,6 +239,8 @@ export class Ledger {
       hedges: this.#hedges,
       reverts: this.#reverts,
       feeCapHolds: this.#feeCapHolds,
+      delayedBlocks: this.#delayedBlocks,
+      cancels: this.#cancels,
       blocks: this.#blocks,
       blocksInBand: this.#inBand,
       volume: this.#volume,

@@ -21,7 +21,7 @@ import { planBlock, updateHedgeAnchors, type HedgeAnchor, type PlanOptions, type
 import { CONFIG_DEFAULTS } from "../keeper/config/table.ts";
 import type { BlockInput, HedgeOrder, PerpSnapshot, SeriesSnapshot, VaultSnapshot } from "../keeper/types.ts";
 import type { Address } from "viem";
-import { freshSlots, hedgeGas, ledgerSlotWritten, marginMoveGas, perpHedgeGas, type GasModel } from "./gas.ts";
+import { freshSlots, hedgeGas, ledgerSlotWritten, marginMoveGas, perpHedgeGas, revertGas, type GasModel } from "./gas.ts";
 import { Ledger } from "./ledger.ts";
 import { realign, type Reserves } from "../harness/market.ts";
 import { RunGas } from "./gasPrice.ts";
@@ -61,6 +61,8 @@ export function blockTimestamp(start: VaultSnapshot, scenario: Scenario, i: numb
 }
 
 const NO_PENDING: ReadonlySet<Address> = new Set();
+/** The keeper's REPLACE_AFTER_BLOCKS: a hedge waiting this many blocks is re-bid higher. */
+const REPLACE_AFTER_BLOCKS = CONFIG_DEFAULTS.REPLACE_AFTER_BLOCKS;
 const GWEI = 10n ** 9n;
 
 /**
@@ -123,10 +125,14 @@ export class RunPlanner {
     this.#gas = gas;
   }
 
-  /** The keeper's plan on block `block` of the run: its cost model at that block's base fee and median tip. */
-  plan(snapshot: VaultSnapshot, block: number): VaultPlan {
+  /**
+   * The keeper's plan on block `block` of the run: its cost model at that block's base fee and median tip.
+   * `pending`: a hedge of the vault is still waiting to be included, so the keeper sizes no other.
+   */
+  plan(snapshot: VaultSnapshot, block: number, pending = false): VaultPlan {
     this.#anchors = updateHedgeAnchors(this.#anchors, [snapshot]);
     this.#options.hedgeAnchors = this.#anchors;
+    this.#options.pendingVaults = pending ? new Set([snapshot.vault]) : NO_PENDING;
     this.#options.tipWei = this.#gas.tipWei(block);
     return planBlock(readOf(snapshot, this.#gas.baseFeeWei(block), this.#gas.l1FeeWei(block)), this.#options)[0]!;
   }
@@ -295,6 +301,8 @@ export function runModel(run: ModelRun): RunMetrics {
   let budget = run.startBudget ?? EMPTY_LEDGER;
   let ledgerWritten = ledgerSlotWritten(init.lastRebalanceBlock, budget);
   let pending: HedgeOrder | undefined;
+  /** Blocks the pending hedge has waited for a full block to take it (its replacements: one per REPLACE_AFTER_BLOCKS). */
+  let waitedBlocks = 0;
   let last: VaultSnapshot = init;
   const steps = path.length - 1;
   if (init.perp !== undefined && (init.perp.sizeWad !== 0n || init.perp.margin !== 0n)) {
@@ -346,12 +354,22 @@ export function runModel(run: ModelRun): RunMetrics {
 
     // 1. Last block's hedge, first in this block: at the oracle it was decided on, at this block's time — unless the
     // base fee is above the keeper's cap, when it is not sent (the keeper decides again on this block).
+    // A full block whose median tip the keeper's bid is under does not take the hedge: it waits, pending, and is
+    // re-bid FEE_BUMP_PERCENT higher every REPLACE_AFTER_BLOCKS blocks, as the keeper replaces a stuck hedge.
+    let waiting: HedgeOrder | undefined;
     if (pending !== undefined) {
-      const landing = runGas.landing(i);
+      const landing = runGas.landing(i, Math.floor(waitedBlocks / REPLACE_AFTER_BLOCKS));
       if (landing === undefined) {
         pending = undefined;
+        waitedBlocks = 0;
         ledger.feeCapHold();
+      } else if (!landing.included) {
+        waiting = pending;
+        pending = undefined;
+        waitedBlocks++;
+        ledger.delayed();
       } else {
+        waitedBlocks = 0;
         ledger.setGasPrice(landing.priceWei, landing.l1FeeWei);
       }
     }
@@ -406,7 +424,9 @@ export function runModel(run: ModelRun): RunMetrics {
       const netDeltaWad = book(wadToNumber(spotWad), timestamp).deltaWad + hedgeBalance * scaleU + perpSizeWad();
       const done = executeRebalance({ last, netDeltaWad, oracleUpdatedAt, budget }, order, { blockNumber, timestamp });
       if (!done.ok) {
-        ledger.revert(gasUsed, spotWad);
+        // A revert stops where its check is: its gas by the error (a hedge that landed late on a moved market).
+        const fresh = freshSlots({ ledgerWritten, hedgeBalance, buy: order.buyUnderlying });
+        ledger.revert(revertGas(run.gas, { liveSeries: init.book.length, freshSlots: fresh, buy: order.buyUnderlying }, done.error), spotWad);
       } else {
         if (order.buyUnderlying) {
           reserves = { underlying: reserves.underlying - done.amountOut, quote: reserves.quote + order.amountIn };
@@ -471,10 +491,20 @@ export function runModel(run: ModelRun): RunMetrics {
     last = snapshot;
     ledger.observe(snapshot, b.value);
 
-    // 4. The keeper's decision (none after the last block: the run ends there).
-    const plan = i === steps ? undefined : planner.plan(snapshot, i);
+    // 4. The keeper's decision (none after the last block: the run ends there); a hedge still waiting to be
+    // included keeps its vault pending, so the keeper plans no other.
+    // Every REPLACE_AFTER_BLOCKS of waiting the keeper replaces it: a fresh plan, ignoring it, either sizes a new
+    // order (sent at the same nonce, re-bid higher) or wants none (a cancel takes the nonce: its gas is charged).
+    pending ??= waiting;
+    const replacing = waiting !== undefined && waitedBlocks % REPLACE_AFTER_BLOCKS === 0;
+    const plan = i === steps ? undefined : planner.plan(snapshot, i, pending !== undefined && !replacing);
     run.onBlock?.({ snapshot, plan });
     if (plan?.sizing?.kind === "order") pending = plan.sizing.order;
+    else if (replacing && plan !== undefined) {
+      pending = undefined;
+      waitedBlocks = 0;
+      ledger.cancel(runGas, i, spotWad);
+    }
   }
   return ledger.result();
 }

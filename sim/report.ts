@@ -199,6 +199,7 @@ export const SUMMARY_NUMERIC_FIELDS = [
   "meanHedges",
   "meanReverts",
   "meanFeeCapHolds",
+  "meanDelayedBlocks",
   "meanL1DataCost",
   "meanVolume",
   "meanTrackingError",
@@ -307,11 +308,12 @@ function pointsSection(summaries: readonly PointSummary[]): string {
     "hedges",
     "reverts",
     "held by fee cap",
+    "delayed (blocks)",
     "in band %",
     "budget used (peak)",
     "on frontier",
   ];
-  const align = ["l", "l", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "l"] as const;
+  const align = ["l", "l", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "l"] as const;
   const parts = [
     "## Points",
     "",
@@ -320,7 +322,9 @@ function pointsSection(summaries: readonly PointSummary[]): string {
       "AMM's curve, the perp's skew premium); funding is what a perp position paid (received: negative). Budget " +
       "used: the fullest the vault's hedging budget (notional or slippage per window) got on any path; at 100% it " +
       "shrank or refused hedges. Held by fee cap: hedges the keeper did not send because the base fee was above its " +
-      "MAX_FEE_GWEI (moving gas only); it decides again the next block. On a rollup profile (--gas l2) gas includes " +
+      "MAX_FEE_GWEI (moving gas only); it decides again the next block. Delayed: blocks a sent hedge waited because a " +
+      "full block took only higher tips (it is re-bid FEE_BUMP_PERCENT higher every REPLACE_AFTER_BLOCKS, as the keeper " +
+      "replaces a stuck hedge). On a rollup profile (--gas l2) gas includes " +
       "each transaction's L1 data fee, shown apart.",
   ];
   for (const family of familiesInOrder(summaries)) {
@@ -340,6 +344,7 @@ function pointsSection(summaries: readonly PointSummary[]): string {
         count(s.meanHedges),
         count(s.meanReverts),
         count(s.meanFeeCapHolds),
+        count(s.meanDelayedBlocks),
         percent(s.shareInBand),
         percent(s.maxBudgetUse),
         isOnFrontier(s, summaries) ? "✓" : "",

@@ -73,6 +73,7 @@ export function summarize(point: PolicyPoint, runs: readonly RunMetrics[]): Poin
     meanHedges: field((r) => r.hedges),
     meanReverts: field((r) => r.reverts),
     meanFeeCapHolds: field((r) => r.feeCapHolds),
+    meanDelayedBlocks: field((r) => r.delayedBlocks),
     meanL1DataCost: field((r) => r.l1DataCost),
     meanVolume: field((r) => r.volume),
     meanTrackingError: field((r) => r.trackingError),

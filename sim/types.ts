@@ -64,6 +64,10 @@ export interface RunMetrics {
   reverts: number;
   /** Hedges the keeper held back because the base fee was above its fee cap (moving gas only). */
   feeCapHolds: number;
+  /** Blocks a sent hedge waited because a full block took higher tips (moving gas only). */
+  delayedBlocks: number;
+  /** Waiting hedges the keeper cancelled at a replacement because a fresh plan no longer wanted them. */
+  cancels: number;
   blocks: number;
   /** Blocks whose |net delta| was within the vault's on-chain band. */
   blocksInBand: number;
@@ -98,6 +102,7 @@ export interface PointSummary {
   meanReverts: number;
   /** Hedges held back per path because the base fee was above the keeper's fee cap (moving gas only). */
   meanFeeCapHolds: number;
+  meanDelayedBlocks: number;
   meanL1DataCost: number;
   meanVolume: number;
   meanTrackingError: number;
