@@ -1,9 +1,9 @@
 import { defineConfig } from "vitest/config";
 
 /**
- * Files that fork a chain run each in a fresh process: a forked Hardhat network keeps what it fetched from the
- * node it forks, keyed by chain and block, and two local nodes share chain id 31337 and block numbers — a module
- * cache shared between such files once let one file's fork read another's state.
+ * Files that fork a chain run each in a fresh process: sharing one worker's module cache (and so Hardhat's runtime)
+ * with other forking files, test/sim/budget.test.ts once saw the fork and the model size an order differently,
+ * and passed alone — fork caches keyed by chain id 31337 and block numbers are the likely culprit.
  */
 const FORKING = ["test/sim/**/*.test.ts", "test/integration/fork.test.ts", "test/integration/keeper.test.ts"];
 
