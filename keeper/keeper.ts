@@ -104,7 +104,8 @@ export class Keeper {
     this.#fees = new FeeOracle(client, caps.maxPriorityFeePerGasWei);
     this.#throttle = new Throttle(options.resilience, nowMs);
     this.#sends = new JournaledSend({ client, account, journal, failpoint, nowMs, pending: this.pending, fees: this.#fees, caps, gasLimitPerHedge });
-    const replan = (read: ReadResult, tipWei: bigint) => this.plan(read, tipWei, true);
+    // A stuck hedge's fresh plan is priced like the block's own: with the last L1 data fee read (no new request).
+    const replan = (read: ReadResult, tipWei: bigint) => this.plan(this.#withLastL1DataFee(read), tipWei, true);
     this.#replacer = new StuckReplacer({ pending: this.pending, fees: this.#fees, caps, limits: options.resilience, deadlineSeconds: options.deadlineSeconds, sends: this.#sends, metrics, replan });
     this.#log = new DecisionLog({ metrics, wallClockSec, nowMs, throttle: this.#throttle });
   }
@@ -352,6 +353,12 @@ export class Keeper {
       }
       log.warn({ chainType, error: errorMessage(error), usingWei: this.#l1DataFeeWei.toString() }, "L1 data fee unreadable: using the last one read");
     }
+    return { ...read, chain: { ...read.chain, l1DataFeeWei: this.#l1DataFeeWei } };
+  }
+
+  /** `read` with the last L1 data fee this keeper read (rollups; unchanged on an L1 or before the first read). */
+  #withLastL1DataFee(read: ReadResult): ReadResult {
+    if (this.chainType === "l1" || this.#l1DataFeeWei === undefined || read.chain.l1DataFeeWei !== undefined) return read;
     return { ...read, chain: { ...read.chain, l1DataFeeWei: this.#l1DataFeeWei } };
   }
 
