@@ -273,23 +273,39 @@ export const STATUS_PAGE_JS = String.raw`"use strict";
     document.body.dataset.head = String(u.head);
   }
 
-  async function start() {
+  /** Every vault's summary, and the open vault's history, as the keeper has them now. */
+  async function refresh() {
     const res = await fetch("/api/status", { cache: "no-store" });
-    state.status = await res.json();
-    state.history = state.status.historyBlocks;
-    renderHeader(state.status);
-    for (const v of state.status.vaults) {
+    const status = await res.json();
+    state.status = status;
+    renderHeader(status);
+    for (const v of status.vaults) {
       state.spark.set(v.vault, v.spark.slice());
       renderRow(v);
     }
     applyFilter();
-    if (state.status.head !== null) document.body.dataset.head = String(state.status.head);
+    if (status.head !== null) document.body.dataset.head = String(status.head);
+    if (state.detail) await loadDetail(state.detail.vault);
+  }
+
+  async function start() {
+    await refresh();
+    state.history = state.status.historyBlocks;
     $("filter").addEventListener("input", applyFilter);
     window.addEventListener("hashchange", route);
     route();
     const events = new EventSource("/api/events");
     events.addEventListener("block", (e) => onUpdate(JSON.parse(e.data)));
-    events.onerror = () => { $("keeper-state").className = "pill warn"; $("keeper-state").textContent = "reconnecting"; };
+    // Blocks observed while the stream was (re)connecting are not replayed: take the state afresh once it is open.
+    events.onopen = () => {
+      document.body.dataset.stream = "open";
+      refresh().catch(() => null);
+    };
+    events.onerror = () => {
+      document.body.dataset.stream = "closed";
+      $("keeper-state").className = "pill warn";
+      $("keeper-state").textContent = "reconnecting";
+    };
   }
   start().catch((err) => { $("keeper-state").textContent = "cannot load status: " + err; });
 })();

@@ -38,6 +38,8 @@ suite("the status page in a browser", () => {
 
   /** Mines a block and waits until the page shows it (its `data-head`), returning the wait in ms. */
   async function mineAndSee(): Promise<number> {
+    // The page's event stream must be open, or the block's event goes to nobody (the page catches up on open).
+    await page.waitForFunction(() => document.body.dataset.stream === "open", undefined, { timeout: 30_000 });
     const block = await chain.mine();
     const t0 = performance.now();
     await page.waitForFunction((b) => Number(document.body.dataset.head ?? 0) >= b, Number(block), { timeout: 30_000 });
