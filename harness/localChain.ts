@@ -41,16 +41,12 @@ export async function startLocalChain(options: {
   prepare?: (rpc: (method: string, params?: unknown[]) => Promise<unknown>) => Promise<void>;
 }): Promise<LocalChain> {
   const node = await startLocalNode(options.network === undefined ? {} : { network: options.network });
-  if (options.prepare) {
-    const raw = async (method: string, params: unknown[] = []) => {
-      const res = (await (await fetch(node.url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }) })).json()) as { result?: unknown; error?: { message: string } };
-      if (res.error) throw new Error(`${method}: ${res.error.message}`);
-      return res.result;
-    };
-    await options.prepare(raw);
-  }
   const { url, port } = node;
   const { viem } = await node.connect();
+  if (options.prepare) {
+    const client = await viem.getPublicClient();
+    await options.prepare((method, params = []) => client.request({ method: method as never, params: params as never } as never));
+  }
   const sys = await deploySystem(viem, { ammDepthUnderlying: 10_000, vaultDeposit: 5_000_000 });
   const buyer = (await viem.getWalletClients())[2]!.account.address;
   await buyOptions(sys, buyer, (await listSeries(sys, true, 3000, 30)).id, options.calls ?? 20);

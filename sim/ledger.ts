@@ -119,15 +119,11 @@ export class Ledger {
 
   /**
    * The keeper cancelled a waiting hedge it no longer wants (a 0-value self-transfer at its nonce, 21,000 gas at
-   * block i's base fee and median tip, plus a rollup's L1 fee): its gas. The prices stay as they were for hedges.
+   * block i's base fee and median tip, plus a rollup's L1 fee): its gas, at those prices (hedges keep theirs).
    */
   cancel(gas: { baseFeeWei(i: number): bigint; tipWei(i: number): bigint; l1FeeWei(i: number): bigint }, i: number, spotWad: bigint): void {
-    const [price, l1] = [this.#gasPriceWei, this.#l1FeeWei];
-    this.#gasPriceWei = Number(gas.baseFeeWei(i) + gas.tipWei(i));
-    this.#l1FeeWei = Number(gas.l1FeeWei(i));
     this.#cancels++;
-    this.#chargeGas(CANCEL_GAS, wadToNumber(spotWad));
-    [this.#gasPriceWei, this.#l1FeeWei] = [price, l1];
+    this.#chargeGas(CANCEL_GAS, wadToNumber(spotWad), { gasPriceWei: Number(gas.baseFeeWei(i) + gas.tipWei(i)), l1FeeWei: Number(gas.l1FeeWei(i)) });
   }
 
   /** A block that did not take the pending hedge (full, and the keeper's tip under its median). */
@@ -217,11 +213,12 @@ export class Ledger {
     this.#chargeGas(gasUsed, wadToNumber(spotWad));
   }
 
-  #chargeGas(gasUsed: number, nativePrice: number): void {
+  /** One transaction's gas, at the hedges' current prices or at `prices` (a cancel's own block). */
+  #chargeGas(gasUsed: number, nativePrice: number, prices = { gasPriceWei: this.#gasPriceWei, l1FeeWei: this.#l1FeeWei }): void {
     this.#gasUsed += gasUsed;
-    const l1 = (this.#l1FeeWei / 1e18) * nativePrice;
+    const l1 = (prices.l1FeeWei / 1e18) * nativePrice;
     this.#l1DataCost += l1;
-    this.#gasCost += ((gasUsed * this.#gasPriceWei) / 1e18) * nativePrice + l1;
+    this.#gasCost += ((gasUsed * prices.gasPriceWei) / 1e18) * nativePrice + l1;
   }
 
   result(): RunMetrics {

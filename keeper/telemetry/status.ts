@@ -17,6 +17,7 @@ import { marginRatioBps } from "../sizing/perpSize.ts";
 import type { VaultPlan } from "../tick.ts";
 import type { PolicyConfig } from "../types.ts";
 import { fillOf } from "./fills.ts";
+import { round } from "./format.ts";
 import type { Health } from "./health.ts";
 
 /** Blocks of history kept per vault by default (~12 h of 12-second blocks). */
@@ -170,7 +171,6 @@ const ORACLE_WORDS: Record<VaultPlan["snapshot"]["oracleStatus"], string> = {
   SequencerGracePeriod: "unusable: the L2 sequencer is in its grace period",
 };
 
-const round = (x: number, digits: number) => (Number.isFinite(x) ? Number(x.toFixed(digits)) : x);
 
 export class StatusBoard {
   readonly #tracks = new Map<Address, VaultTrack>();
